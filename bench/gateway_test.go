@@ -1,0 +1,249 @@
+// Package bench measures Mirror against baselines measured in the same run. Nothing
+// here asserts a duration: figures are reported as benchmark metrics, to be read as
+// ratios (see docs/BENCHMARKS.md for the commands and the recorded figures).
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"mirror/internal/catalog"
+	"mirror/internal/config"
+	"mirror/internal/feedback"
+	"mirror/internal/generate"
+	"mirror/internal/httpapi"
+	"mirror/internal/inmem"
+	"mirror/internal/llm"
+	"mirror/internal/llm/llmtest"
+	"mirror/internal/sqlstore"
+	"mirror/internal/testenv"
+)
+
+const benchCatalog = `models:
+  default:
+    default_model: bench
+  catalog:
+    bench:
+      display_name: Bench
+      provider: openai
+      litellm_route: openai/bench-model
+      available: true
+`
+
+const body = `{"submission":{"model_id":"bench","text":"Say something short about mirrors."}}`
+
+// chatRequest is what the bare proxy forwards: the OpenAI chat-completions body.
+type chatRequest struct {
+	Model    string        `json:"model"`
+	Messages []llm.Message `json:"messages"`
+}
+
+// bareProxy is the practical floor of a gateway: decode the submission, forward it to
+// the provider as a chat completion, decode the answer and relay the text.
+func bareProxy(upstream, key string) http.Handler {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Submission struct {
+				ModelID string `json:"model_id"`
+				Text    string `json:"text"`
+			} `json:"submission"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		b, _ := json.Marshal(chatRequest{Model: "bench-model", Messages: []llm.Message{{Role: "user", Content: in.Submission.Text}}})
+		req, _ := http.NewRequestWithContext(r.Context(), "POST", upstream+"/chat/completions", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Choices []struct {
+				Message llm.Message `json:"message"`
+			} `json:"choices"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Choices) == 0 {
+			http.Error(w, "bad upstream", 502)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"response": out.Choices[0].Message.Content})
+	})
+}
+
+// mirrorServer is the real API over the given stores, rate limits off (they would
+// measure the limiter, not the gateway), provider at the fake.
+func mirrorServer(tb testing.TB, upstream, key string, store interface {
+	generate.Store
+	feedback.Store
+}, persisted bool) http.Handler {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := catalog.Parse([]byte(benchCatalog), "bench.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	providers := llm.NewRegistry(llm.Config{Keys: map[string]string{"openai": key}, BaseURLs: map[string]string{"openai": upstream}})
+	models := catalog.NewService(cat, providers, noContainment{}, catalog.Options{})
+	if err := models.ChooseDefault(ctx, true, log); err != nil {
+		tb.Fatal(err)
+	}
+	return httpapi.New(httpapi.Deps{Config: cfg, Log: log, Catalog: models,
+		Generate: generate.NewService(models, providers, store, persisted, log),
+		Feedback: feedback.NewService(store, persisted)})
+}
+
+type noContainment struct{}
+
+func (noContainment) ContainedModels(context.Context) ([]string, error) { return nil, nil }
+
+func openStore(tb testing.TB, url string) *sqlstore.DB {
+	db, err := sqlstore.Open(context.Background(), url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// target is one way of answering a submission, on its own loopback listener.
+type target struct {
+	name string
+	url  string // POST here
+	body string
+	auth string // bearer token: only the direct target talks to the provider itself
+}
+
+func targets(b *testing.B) []target {
+	fake := llmtest.NewOpenAIServer(b, llmtest.Text("Mirrors reflect light."))
+	direct := target{"direct", fake.BaseURL + "/chat/completions", `{"model":"bench-model","messages":[{"role":"user","content":"Say something short about mirrors."}]}`, fake.Key}
+	serve := func(h http.Handler) string {
+		s := httptest.NewServer(h)
+		b.Cleanup(s.Close)
+		return s.URL
+	}
+	ts := []target{
+		direct,
+		{"bare-proxy", serve(bareProxy(fake.BaseURL, fake.Key)) + "/generate_response", body, ""},
+		{"mirror-nopersist", serve(mirrorServer(b, fake.BaseURL, fake.Key, inmem.New(1<<20, time.Hour), false)) + "/generate_response", body, ""},
+		{"mirror-sqlite", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, "sqlite://"+filepath.Join(b.TempDir(), "b.db")), true)) + "/generate_response", body, ""},
+	}
+	if pg := testenvPostgres(b); pg != "" {
+		ts = append(ts, target{"mirror-postgres", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, pg), true)) + "/generate_response", body, ""})
+	}
+	return ts
+}
+
+// testenvPostgres returns a fresh Postgres database URL, or "" (the Postgres row is
+// then left out) when MIRROR_TEST_POSTGRES_URL is unset.
+func testenvPostgres(b *testing.B) string {
+	if os.Getenv("MIRROR_TEST_POSTGRES_URL") == "" {
+		b.Log("MIRROR_TEST_POSTGRES_URL unset: no mirror-postgres row")
+		return ""
+	}
+	return testenv.PostgresDB(b, false)
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxIdleConns: 512}}
+
+func post(tb testing.TB, t target) time.Duration {
+	start := time.Now()
+	req, _ := http.NewRequest("POST", t.url, bytes.NewReader([]byte(t.body)))
+	req.Header.Set("Content-Type", "application/json")
+	if t.auth != "" {
+		req.Header.Set("Authorization", "Bearer "+t.auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tb.Fatalf("%s: status %d", t.name, resp.StatusCode)
+	}
+	return time.Since(start)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+// BenchmarkGatewayLatency is closed-loop load at concurrency 1: p50 and p99 per
+// request of each target. "Added" latency is a target's p50 minus direct's p50.
+//
+//	go test ./bench -run '^$' -bench GatewayLatency -benchtime 3000x
+func BenchmarkGatewayLatency(b *testing.B) {
+	for _, t := range targets(b) {
+		b.Run(t.name, func(b *testing.B) {
+			for range 50 { // warm connections and caches
+				post(b, t)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				lat = append(lat, post(b, t))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(percentile(lat, 0.50).Microseconds()), "p50-µs")
+			b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkGatewayThroughput is closed-loop load at concurrency c: requests/s.
+//
+//	go test ./bench -run '^$' -bench GatewayThroughput -benchtime 5s
+func BenchmarkGatewayThroughput(b *testing.B) {
+	for _, t := range targets(b) {
+		for _, c := range []int{16, 64} {
+			b.Run(fmt.Sprintf("%s/c=%d", t.name, c), func(b *testing.B) {
+				var wg sync.WaitGroup
+				work := make(chan struct{}, b.N)
+				for range b.N {
+					work <- struct{}{}
+				}
+				close(work)
+				b.ResetTimer()
+				start := time.Now()
+				for range c {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range work {
+							post(b, t)
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			})
+		}
+	}
+}

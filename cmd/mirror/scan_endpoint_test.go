@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"mirror/internal/llm/llmtest"
+	"mirror/internal/scan/probe/probetest"
+)
+
+type cliReport struct {
+	Target    string   `json:"target"`
+	ScanTypes []string `json:"scan_types"`
+	Findings  []struct {
+		ScanType string  `json:"scan_type"`
+		Severity string  `json:"severity"`
+		Score    float64 `json:"score"`
+		Title    string  `json:"title"`
+	} `json:"findings"`
+	Summary map[string]int `json:"summary"`
+}
+
+func scanCLI(t *testing.T, env map[string]string, args ...string) (int, cliReport, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append([]string{"scan"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	var r cliReport
+	if code != 2 {
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("exit %d, output not JSON: %v\n%s\n%s", code, err, out.String(), errOut.String())
+		}
+	}
+	return code, r, errOut.String()
+}
+
+// TestScanEndpointCLI runs `mirror scan --endpoint` against scripted models on
+// 127.0.0.1 speaking the OpenAI protocol: the vulnerable one fails the scan with
+// findings of every chat type, the hardened one passes with nothing high.
+func TestScanEndpointCLI(t *testing.T) {
+	vulnerable := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
+	env := map[string]string{"TARGET_KEY": vulnerable.Key}
+	code, r, stderr := scanCLI(t, env, "--endpoint", vulnerable.BaseURL, "--model", "victim", "--api-key-env", "TARGET_KEY", "--format", "json", "--seed", "7")
+	if code != 1 {
+		t.Fatalf("vulnerable target: exit %d, want 1 (%s)", code, stderr)
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Severity == "high" || f.Severity == "critical" {
+			seen[f.ScanType] = true
+		}
+	}
+	for _, ty := range []string{"jailbreak", "pii_leakage", "prompt_artifacts", "model_inversion", "self_modification"} {
+		if !seen[ty] {
+			t.Errorf("vulnerable target: no high finding of type %s", ty)
+		}
+	}
+	if strings.Contains(stderr, vulnerable.Key) {
+		t.Error("the API key was printed")
+	}
+
+	hardened := llmtest.NewOpenAIServer(t, probetest.New(probetest.Weaknesses{}).Handle)
+	env["TARGET_KEY"] = hardened.Key
+	code, r, stderr = scanCLI(t, env, "--endpoint", hardened.BaseURL, "--model", "safe", "--api-key-env", "TARGET_KEY", "--format", "json")
+	if code != 0 || r.Summary["high"]+r.Summary["critical"] != 0 {
+		t.Fatalf("hardened target: exit %d, summary %v (%s)", code, r.Summary, stderr)
+	}
+
+	// A type that does not apply is a usage error.
+	if code, _, stderr := scanCLI(t, env, "--endpoint", hardened.BaseURL, "--model", "safe", "--types", "embedding_reidentification"); code != 2 || !strings.Contains(stderr, "--embeddings-endpoint") {
+		t.Fatalf("inapplicable type: exit %d, %s", code, stderr)
+	}
+}

@@ -1,0 +1,57 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"mirror/internal/apperr"
+)
+
+// routes lists the whole API surface and its middleware.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	// Outermost first: every response, including 404/405, preflights and panics,
+	// gets the request id and the security headers.
+	r.Use(withRequestID, s.securityHeaders, s.recoverer, s.observe, s.trustedHosts)
+	if len(s.cfg.CORSOrigins) > 0 {
+		r.Use(cors.New(cors.Options{
+			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Content-Type", "Authorization", "X-API-Key", "X-Request-ID", "X-CSRF-Token", "Accept"},
+			ExposedHeaders:   []string{"X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}).Handler)
+	}
+	r.Use(s.limitBody(s.cfg.MaxRequestBodyBytes, func(*http.Request) bool { return false }))
+	r.Use(s.compress)
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, apperr.Errorf(apperr.NotFound, "No route for %s %s.", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, apperr.Errorf(apperr.MethodNotAllowed, "Method %s is not allowed on %s.", r.Method, r.URL.Path))
+	})
+
+	// MirrorView.
+	r.Get("/health", s.handleHealth)
+	r.Get("/health/ready", s.handleReady)
+	r.Get("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP)
+	r.Get("/models", s.handleModels)
+	r.Get("/generations/{generation_id}", s.handleGenerationGet)
+	r.With(s.rateLimit(s.limits.Generate), s.requireWriteKey).Post("/generate_response", s.handleGenerate)
+	r.With(s.rateLimit(s.limits.FeedbackThumb), s.requireWriteKey).Post("/feedback/thumb", s.handleFeedbackThumb)
+	r.With(s.rateLimit(s.limits.FeedbackEdit), s.requireWriteKey).Post("/feedback/edit", s.handleFeedbackEdit)
+
+	// MirrorScan: /api/v1 and the docs pages (mirrorscan.go and its neighbours).
+	if s.ms != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.rateLimitPrefix("/api/v1/", s.limits.API))
+			s.mirrorScanRoutes(r)
+		})
+	}
+	return r
+}

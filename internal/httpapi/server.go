@@ -1,0 +1,65 @@
+// Package httpapi is Mirror's HTTP layer: routes, handlers, middleware and the one
+// error envelope. Handlers are thin: they decode, call a domain service, and encode.
+// Every route and its middleware is listed in routes.go.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mirror/internal/catalog"
+	"mirror/internal/config"
+	"mirror/internal/feedback"
+	"mirror/internal/generate"
+)
+
+// Deps are the services the API serves.
+type Deps struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Catalog  *catalog.Service
+	Generate *generate.Service
+	Feedback *feedback.Service
+	// Ready reports whether the database answers (GET /health/ready).
+	Ready func(ctx context.Context) error
+	// Registry receives the API's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// Limits are the rate limiters; the zero value limits nothing.
+	Limits Limits
+	// MirrorScan serves /api/v1; nil leaves it out (MirrorView-only tests).
+	MirrorScan *MirrorScanDeps
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	catalog  *catalog.Service
+	generate *generate.Service
+	feedback *feedback.Service
+	ready    func(ctx context.Context) error
+	metrics  *metrics
+	handler  http.Handler
+	ms       *MirrorScanDeps
+	limits   Limits
+}
+
+// New returns a Server whose routes are ready to serve.
+func New(d Deps) *Server {
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg: d.Config, log: d.Log, catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
+		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

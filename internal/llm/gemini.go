@@ -1,0 +1,206 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genai"
+)
+
+// GeminiProvider speaks the Gemini API (Google AI Studio) generateContent and
+// streamGenerateContent protocol through the official google.golang.org/genai SDK.
+type GeminiProvider struct {
+	core
+	models *genai.Models
+}
+
+var _ Provider = (*GeminiProvider)(nil)
+
+// NewGemini returns an adapter for the Gemini API backend with an API key (sent as
+// x-goog-api-key). It fails when the key is empty or the SDK rejects the
+// configuration; the error never quotes the key.
+func NewGemini(o Options) (*GeminiProvider, error) {
+	if o.Provider == "" {
+		o.Provider = Gemini
+	}
+	if o.APIKey == "" {
+		return nil, &Error{Provider: o.Provider, Kind: KindNotConfigured, Message: "no API key configured"}
+	}
+	c := newCore(o)
+	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
+		APIKey:     o.APIKey,
+		Backend:    genai.BackendGeminiAPI,
+		HTTPClient: c.client,
+		HTTPOptions: genai.HTTPOptions{
+			BaseURL:    c.baseURL + "/",
+			APIVersion: "v1beta",
+		},
+	})
+	if err != nil {
+		// genai's configuration errors print the whole ClientConfig, key included.
+		return nil, fmt.Errorf("gemini client: %s", cleanMessage(err.Error(), o.APIKey))
+	}
+	return &GeminiProvider{core: c, models: client.Models}, nil
+}
+
+// request splits a Request into the SDK's contents and config: system messages
+// become the SystemInstruction, assistant turns the "model" role.
+func (p *GeminiProvider) request(req Request) ([]*genai.Content, *genai.GenerateContentConfig) {
+	cfg := &genai.GenerateContentConfig{}
+	var contents []*genai.Content
+	var system []*genai.Part
+	for _, m := range req.Messages {
+		switch m.Role {
+		case "system":
+			system = append(system, genai.NewPartFromText(m.Content))
+		case "assistant":
+			contents = append(contents, genai.NewContentFromText(m.Content, genai.RoleModel))
+		default:
+			contents = append(contents, genai.NewContentFromText(m.Content, genai.RoleUser))
+		}
+	}
+	if len(system) > 0 {
+		cfg.SystemInstruction = &genai.Content{Parts: system}
+	}
+	if req.MaxOutputTokens > 0 {
+		cfg.MaxOutputTokens = int32(min(req.MaxOutputTokens, 1<<31-1))
+	}
+	if req.Temperature != nil {
+		t := float32(*req.Temperature)
+		cfg.Temperature = &t
+	}
+	if req.Seed != 0 {
+		s := int32(req.Seed) // the API's seed is an int32; truncation keeps it deterministic
+		cfg.Seed = &s
+	}
+	if req.Logprobs {
+		cfg.ResponseLogprobs = true
+	}
+	return contents, cfg
+}
+
+// Complete calls generateContent and reads the first candidate.
+func (p *GeminiProvider) Complete(ctx context.Context, req Request) (Response, error) {
+	contents, cfg := p.request(req)
+	return doRetry(ctx, p.retry, defaultRetryable, func(ctx context.Context) (Response, error) {
+		actx, cancel, meta := p.attempt(ctx)
+		defer cancel()
+		out, err := p.models.GenerateContent(actx, req.Model, contents, cfg)
+		if err != nil {
+			return Response{}, p.failure(ctx, actx, meta, err, geminiFailure(err), false)
+		}
+		var resp Response
+		if !geminiAccumulate(&resp, out, nil) {
+			return Response{}, &Error{Provider: p.provider, Kind: KindMalformed, Message: "the answer has no candidates"}
+		}
+		return resp, nil
+	})
+}
+
+// Stream calls streamGenerateContent?alt=sse. The answer is finished once a
+// candidate carried a finishReason; a stream that ends before is KindIncomplete.
+func (p *GeminiProvider) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+	contents, cfg := p.request(req)
+	return p.retryStream(ctx, onDelta, func(ctx, actx context.Context, idle *idleTimer, emit func(string) error) (Response, error) {
+		var (
+			resp     Response
+			text     strings.Builder
+			deltaErr error
+		)
+		for chunk, err := range p.models.GenerateContentStream(actx, req.Model, contents, cfg) {
+			if err != nil {
+				return Response{}, p.failure(ctx, actx, idle.meta, err, geminiFailure(err), idle.started())
+			}
+			idle.reset()
+			geminiAccumulate(&resp, chunk, func(d string) {
+				if deltaErr != nil {
+					return
+				}
+				text.WriteString(d)
+				deltaErr = emit(d)
+			})
+			if deltaErr != nil {
+				return Response{}, deltaErr
+			}
+		}
+		if resp.FinishReason == "" {
+			return Response{}, &Error{Provider: p.provider, Kind: KindIncomplete,
+				Message: "the stream ended before a finishReason"}
+		}
+		resp.Text = text.String()
+		return resp, nil
+	})
+}
+
+// geminiAccumulate folds one generateContent answer (or stream chunk) into resp:
+// text of the first candidate's non-thought parts (given to onText when set,
+// appended to resp.Text otherwise), finish reason, usage and logprobs. It
+// reports whether the answer had a candidate.
+func geminiAccumulate(resp *Response, out *genai.GenerateContentResponse, onText func(string)) bool {
+	if u := out.UsageMetadata; u != nil {
+		// Thinking tokens are billed as output.
+		resp.Usage = Usage{InputTokens: int(u.PromptTokenCount), OutputTokens: int(u.CandidatesTokenCount + u.ThoughtsTokenCount)}
+	}
+	if len(out.Candidates) == 0 || out.Candidates[0] == nil {
+		return false
+	}
+	c := out.Candidates[0]
+	if c.Content != nil {
+		for _, part := range c.Content.Parts {
+			if part == nil || part.Thought || part.Text == "" {
+				continue
+			}
+			if onText != nil {
+				onText(part.Text)
+			} else {
+				resp.Text += part.Text
+			}
+		}
+	}
+	if c.FinishReason != "" {
+		resp.FinishReason = string(c.FinishReason)
+	}
+	if lp := c.LogprobsResult; lp != nil {
+		for _, t := range lp.ChosenCandidates {
+			if t != nil {
+				resp.Logprobs = append(resp.Logprobs, TokenLogprob{Token: t.Token, Logprob: float64(t.LogProbability)})
+			}
+		}
+	}
+	return true
+}
+
+// geminiFailure reads genai's APIError: the Gemini API's google.rpc.Status body.
+// An invalid key comes back as 400 INVALID_ARGUMENT with ErrorInfo reason
+// API_KEY_INVALID, which is an auth failure; a 429 says how long to wait in
+// RetryInfo.retryDelay rather than in a header.
+func geminiFailure(err error) *apiFailure {
+	var apiErr genai.APIError
+	if !errors.As(err, &apiErr) {
+		var p *genai.APIError
+		if !errors.As(err, &p) || p == nil {
+			return nil
+		}
+		apiErr = *p
+	}
+	f := &apiFailure{status: apiErr.Code, message: apiErr.Message}
+	for _, d := range apiErr.Details {
+		typ, _ := d["@type"].(string)
+		switch {
+		case strings.HasSuffix(typ, "google.rpc.ErrorInfo"):
+			if reason, _ := d["reason"].(string); reason == "API_KEY_INVALID" {
+				f.kind = KindAuth
+			}
+		case strings.HasSuffix(typ, "google.rpc.RetryInfo"):
+			if delay, ok := d["retryDelay"].(string); ok {
+				f.retryAfter = parseGoogleDuration(delay)
+			}
+		}
+	}
+	if f.status == 0 && f.kind == "" {
+		f.kind = KindServer // an error object inside a 200 stream
+	}
+	return f
+}

@@ -1,0 +1,161 @@
+// Package llm reaches language models. A Provider speaks one wire protocol (OpenAI
+// chat completions, Anthropic messages, Gemini generateContent, or the offline demo);
+// a Route in LiteLLM's "provider/model" form names which provider serves a model.
+package llm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message is one turn of a conversation. Role is "system", "user" or "assistant".
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Request is one completion request. Model is the provider's own model name (the
+// route without its provider prefix).
+type Request struct {
+	Model           string
+	Messages        []Message
+	MaxOutputTokens int      // 0: the provider's default
+	Temperature     *float64 // nil: the provider's default
+	// Logprobs asks for per-token log probabilities where the protocol offers them.
+	Logprobs bool
+	// Seed asks for deterministic sampling where the protocol offers it (0: unset).
+	Seed int64
+}
+
+// Usage counts tokens as the provider reported them.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
+
+// TokenLogprob is one generated token with its log probability.
+type TokenLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+}
+
+// Response is a finished completion.
+type Response struct {
+	Text         string
+	Usage        Usage
+	FinishReason string
+	Logprobs     []TokenLogprob
+}
+
+// Provider completes chat requests over one wire protocol.
+//
+// Stream calls onDelta with each piece of text as it arrives and returns the whole
+// response at the end. If onDelta returns an error the stream stops with that error.
+// A stream cut off before the provider said it was done returns an error, never a
+// partial Response presented as complete.
+type Provider interface {
+	Complete(ctx context.Context, req Request) (Response, error)
+	Stream(ctx context.Context, req Request, onDelta func(text string) error) (Response, error)
+}
+
+// Embedder turns texts into vectors (OpenAI embeddings protocol).
+type Embedder interface {
+	Embed(ctx context.Context, model string, inputs []string) ([][]float64, error)
+}
+
+// Provider names, as used in routes and in models.yaml.
+const (
+	OpenAI           = "openai"
+	Anthropic        = "anthropic"
+	OpenRouter       = "openrouter"
+	Gemini           = "gemini"
+	Groq             = "groq"
+	Ollama           = "ollama"
+	OpenAICompatible = "openai_compatible"
+	Demo             = "demo"
+)
+
+// Providers lists every provider name Mirror knows.
+var Providers = []string{OpenAI, Anthropic, OpenRouter, Gemini, Groq, Ollama, OpenAICompatible, Demo}
+
+// KnownProvider reports whether name is one of Providers.
+func KnownProvider(name string) bool {
+	for _, p := range Providers {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Route is a parsed LiteLLM route: "openrouter/meta-llama/llama-3-8b" is provider
+// "openrouter", model "meta-llama/llama-3-8b".
+type Route struct {
+	Provider string
+	Model    string
+}
+
+func (r Route) String() string { return r.Provider + "/" + r.Model }
+
+// ParseRoute splits a route at its first slash and checks the provider is known.
+func ParseRoute(s string) (Route, error) {
+	provider, model, ok := strings.Cut(s, "/")
+	if !ok || provider == "" || model == "" {
+		return Route{}, fmt.Errorf("route %q is not in provider/model form", s)
+	}
+	if !KnownProvider(provider) {
+		return Route{}, fmt.Errorf("route %q names unknown provider %q (known: %s)", s, provider, strings.Join(Providers, ", "))
+	}
+	return Route{Provider: provider, Model: model}, nil
+}
+
+// ErrorKind classifies a provider failure for retries and for the HTTP mapping.
+type ErrorKind string
+
+// Kinds of provider failure.
+const (
+	KindNotConfigured ErrorKind = "not_configured" // no credentials for the provider
+	KindAuth          ErrorKind = "auth"           // 401/403 upstream
+	KindBadRequest    ErrorKind = "bad_request"    // other upstream 4xx
+	KindRateLimited   ErrorKind = "rate_limited"   // upstream 429 (retryable)
+	KindServer        ErrorKind = "server"         // upstream 5xx (retryable)
+	KindConnection    ErrorKind = "connection"     // refused, reset, DNS (retryable)
+	KindTimeout       ErrorKind = "timeout"        // deadline passed
+	KindMalformed     ErrorKind = "malformed"      // unparseable upstream answer
+	KindIncomplete    ErrorKind = "incomplete"     // stream cut off before its end
+	KindCanceled      ErrorKind = "canceled"       // the caller went away
+)
+
+// Error is a provider failure. Message is safe to show: it never holds an API key.
+type Error struct {
+	Provider   string
+	Kind       ErrorKind
+	Status     int           // upstream HTTP status, if any
+	RetryAfter time.Duration // upstream Retry-After, if any
+	Message    string
+	Err        error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: %s", e.Provider, e.Kind)
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether trying again (or a fallback) may succeed.
+func (e *Error) Retryable() bool {
+	switch e.Kind {
+	case KindRateLimited, KindServer, KindConnection, KindTimeout, KindIncomplete, KindMalformed:
+		return true
+	}
+	return false
+}

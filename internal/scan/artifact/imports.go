@@ -1,0 +1,333 @@
+package artifact
+
+import (
+	"strings"
+)
+
+// verdict is what an imported name means for a loader.
+type verdict uint8
+
+const (
+	verdictUnknown   verdict = iota // not known either way: reported low
+	verdictSafe                     // what real checkpoints import: not reported
+	verdictNested                   // a loader of nested serialized bytes we scan ourselves
+	verdictDangerous                // reaches processes, files, network, code or imports
+)
+
+// classification is the verdict on one import with the reason shown in findings.
+type classification struct {
+	verdict  verdict
+	category string // process, filesystem, network, code_execution, import_machinery, indirection, deserialization, introspection
+	name     string // the name as judged, after Python 2 compatibility mapping
+}
+
+// dangerousPrefixes maps dotted prefixes (a module, or module.attribute) to their
+// category. A name matches when it equals the prefix or continues it with ".".
+// Whole modules are listed when nothing in them belongs in model weights.
+var dangerousPrefixes = map[string]string{
+	// processes and the host
+	"os": "process", "posix": "process", "nt": "process", "subprocess": "process",
+	"_posixsubprocess": "process", "pty": "process", "commands": "process", "popen2": "process",
+	"multiprocessing": "process", "_multiprocessing": "process", "concurrent.futures.process": "process",
+	"asyncio": "process", "signal": "process", "platform.popen": "process", "platform._syscmd_file": "process",
+	"platform._syscmd_ver": "process", "sys": "process", "ctypes": "process", "_ctypes": "process",
+	"cffi": "process", "_osx_support": "process", "_aix_support": "process", "uuid._get_command_stdout": "process",
+	"threading": "process", "_thread": "process", "thread": "process", "resource": "process",
+	"atexit": "process", "weakref.finalize": "process", "gc": "introspection", "inspect": "introspection",
+	"tracemalloc": "introspection", "faulthandler": "process", "crypt": "process", "spwd": "process",
+	"pwd": "process", "grp": "process", "syslog": "process", "posixpath.expanduser": "filesystem",
+	// file system
+	"shutil": "filesystem", "tempfile": "filesystem", "glob": "filesystem", "io.open": "filesystem",
+	"io.open_code": "filesystem", "io.FileIO": "filesystem", "_io": "filesystem", "codecs.open": "filesystem",
+	"pathlib": "filesystem", "fileinput": "filesystem", "linecache": "filesystem", "tarfile": "filesystem",
+	"zipfile": "filesystem", "shelve": "filesystem", "dbm": "filesystem", "sqlite3": "filesystem",
+	"mmap": "filesystem", "fcntl": "filesystem", "filecmp": "filesystem", "logging.config": "code_execution",
+	"logging.FileHandler": "filesystem", "logging.handlers": "network", "mailbox": "filesystem",
+	"numpy.fromfile": "filesystem", "numpy.memmap": "filesystem", "numpy.tofile": "filesystem",
+	"numpy.save": "filesystem", "numpy.savez": "filesystem", "numpy.savetxt": "filesystem",
+	"numpy.loadtxt": "filesystem", "numpy.genfromtxt": "filesystem", "numpy.lib._datasource": "network",
+	"numpy.DataSource": "network", "pandas.read_csv": "network", "pandas.read_json": "network",
+	"pandas.read_html": "network", "pandas.read_sql": "network", "pandas.read_excel": "filesystem",
+	"pandas.io": "filesystem", "scipy.io": "filesystem", "h5py": "filesystem",
+	// network
+	"socket": "network", "_socket": "network", "ssl": "network", "_ssl": "network", "http": "network",
+	"urllib": "network", "urllib2": "network", "urllib3": "network", "requests": "network", "httpx": "network",
+	"aiohttp": "network", "ftplib": "network", "smtplib": "network", "poplib": "network", "imaplib": "network",
+	"nntplib": "network", "telnetlib": "network", "xmlrpc": "network", "xmlrpclib": "network", "socketserver": "network",
+	"SocketServer": "network", "webbrowser": "network", "httplib": "network", "select": "network",
+	"selectors": "network", "paramiko": "network", "torch.hub": "network", "torch.distributed": "network",
+	"huggingface_hub": "network", "transformers.utils.hub": "network",
+	// code execution
+	"builtins.eval": "code_execution", "builtins.exec": "code_execution", "builtins.compile": "code_execution",
+	"builtins.execfile": "code_execution", "builtins.input": "code_execution", "builtins.breakpoint": "code_execution",
+	"builtins.open": "filesystem", "builtins.file": "filesystem", "builtins.apply": "indirection",
+	"builtins.exit": "process", "builtins.quit": "process", "builtins.help": "process", "builtins.copyright": "process",
+	"builtins.credits": "process", "builtins.license": "process", "builtins.memoryview": "introspection",
+	"code": "code_execution", "codeop": "code_execution", "timeit": "code_execution", "cProfile": "code_execution",
+	"profile": "code_execution", "trace": "code_execution", "pdb": "code_execution", "bdb": "code_execution",
+	"doctest": "code_execution", "pydoc": "code_execution", "idlelib": "code_execution", "lib2to3": "code_execution",
+	"types.FunctionType": "code_execution", "types.CodeType": "code_execution", "types.LambdaType": "code_execution",
+	"types.MethodType": "code_execution", "types.ModuleType": "import_machinery", "marshal": "code_execution",
+	"dis": "code_execution", "jinja2": "code_execution", "mako": "code_execution", "tkinter": "code_execution",
+	"Tkinter": "code_execution", "turtle": "code_execution", "torch.jit": "code_execution",
+	"torch.utils.cpp_extension": "code_execution", "torch.ops.load_library": "code_execution",
+	"torch.classes.load_library": "code_execution", "torch.package": "import_machinery", "torch.fx": "code_execution",
+	"torch._dynamo": "code_execution", "torch._inductor": "code_execution", "torch.compile": "code_execution",
+	"torch.utils.collect_env": "process", "torch._C._jit": "code_execution", "torch.library": "code_execution",
+	"numpy.f2py": "code_execution", "numpy.distutils": "process", "numpy.testing": "code_execution",
+	"numpy.ctypeslib": "process", "numexpr": "code_execution", "sympy.sympify": "code_execution",
+	"sympy.parsing": "code_execution", "pandas.eval": "code_execution", "pandas.core.computation": "code_execution",
+	"keras.config.enable_unsafe_deserialization":                       "code_execution",
+	"keras.src.saving.serialization_lib.enable_unsafe_deserialization": "code_execution",
+	"keras.utils.get_file":                                             "network",
+	"keras.src.utils.file_utils":                                       "network",
+	"tensorflow.io":                                                    "filesystem",
+	"tensorflow.keras.utils.get_file":                                  "network",
+	"tensorflow.py_function":                                           "code_execution",
+	"tensorflow.numpy_function":                                        "code_execution",
+	"tensorflow.compat.v1.py_func":                                     "code_execution",
+	"tensorflow.raw_ops":                                               "filesystem",
+	"yaml.load":                                                        "deserialization",
+	"yaml.unsafe_load":                                                 "deserialization",
+	"yaml.full_load":                                                   "deserialization",
+	"yaml.load_all":                                                    "deserialization",
+	"yaml.unsafe_load_all":                                             "deserialization",
+	"yaml.UnsafeLoader":                                                "deserialization",
+	"yaml.Loader":                                                      "deserialization",
+	// import machinery
+	"builtins.__import__": "import_machinery", "importlib": "import_machinery", "imp": "import_machinery",
+	"pkgutil": "import_machinery", "runpy": "import_machinery", "zipimport": "import_machinery",
+	"modulefinder": "import_machinery", "site": "import_machinery", "sysconfig": "import_machinery",
+	"distutils": "process", "setuptools": "process", "pip": "process", "ensurepip": "process", "venv": "process",
+	"pkg_resources": "import_machinery", "zipapp": "import_machinery",
+	"builtins.__loader__": "import_machinery", "builtins.__spec__": "import_machinery",
+	// indirections that reach the above
+	"builtins.getattr": "indirection", "builtins.setattr": "indirection", "builtins.delattr": "indirection",
+	"builtins.globals": "indirection", "builtins.locals": "indirection", "builtins.vars": "indirection",
+	"builtins.dir": "introspection", "builtins.map": "indirection", "builtins.filter": "indirection",
+	"builtins.classmethod": "indirection", "builtins.staticmethod": "indirection", "builtins.property": "indirection",
+	"builtins.super": "indirection", "builtins.__build_class__": "indirection", "builtins.object.__reduce__": "indirection",
+	"builtins.object.__reduce_ex__": "indirection", "builtins.object.__getattribute__": "indirection",
+	"builtins.sorted": "indirection", "builtins.min": "indirection", "builtins.max": "indirection",
+	"builtins.next": "indirection", "builtins.iter": "indirection", "builtins.print": "side_effect",
+	"operator": "indirection", "_operator": "indirection", "functools": "indirection", "_functools": "indirection",
+	"copyreg.add_extension": "import_machinery", "copyreg._inverted_registry": "import_machinery",
+	"copyreg.dispatch_table": "indirection", "itertools.starmap": "indirection", "contextlib": "indirection",
+	"string.Formatter": "indirection", "types.SimpleNamespace.__init__": "indirection",
+	// nested deserialization of data we cannot see
+	"pickle": "deserialization", "_pickle": "deserialization", "cPickle": "deserialization",
+	"pickletools": "deserialization", "cloudpickle": "deserialization", "dill": "deserialization",
+	"jsonpickle": "deserialization", "joblib.load": "deserialization", "joblib.numpy_pickle.load": "deserialization",
+	"joblib.numpy_pickle.NumpyUnpickler": "deserialization", "joblib.numpy_pickle_compat": "deserialization",
+	"sklearn.externals.joblib.load": "deserialization", "sklearn.externals.joblib.numpy_pickle.load": "deserialization",
+	"numpy.load": "deserialization", "numpy.lib.npyio": "deserialization", "numpy.lib._npyio_impl": "deserialization",
+	"numpy.lib.format.read_array": "deserialization", "numpy.lib.format.open_memmap": "filesystem",
+	"numpy.core.multiarray.loads": "deserialization", "numpy.loads": "deserialization",
+	"torch.load": "deserialization", "torch.serialization": "deserialization", "torch._weights_only_unpickler": "deserialization",
+	"pandas.read_pickle": "deserialization", "shelve.open": "deserialization", "copy_reg.add_extension": "import_machinery",
+}
+
+// safeExact lists the imports real checkpoints and data pickles make. They build
+// tensors, arrays, containers and plain values and run nothing the file controls.
+var safeExact = setOf(
+	// PyTorch
+	"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
+	"torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch._utils._rebuild_parameter_v2",
+	"torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_sparse_csr_tensor", "torch._utils._rebuild_device_tensor_from_numpy",
+	"torch._utils._rebuild_meta_tensor_no_storage", "torch._utils._rebuild_wrapper_subclass", "torch._utils._rebuild_qtensor",
+	"torch._utils._rebuild_nested_tensor", "torch._utils._rebuild_xla_tensor", "torch._utils._rebuild_mps_tensor",
+	"torch._utils._rebuild_device_tensor_from_cpu_tensor", "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2",
+	"torch._utils._rebuild_tensor_v2_wrapper",
+	"torch.FloatStorage", "torch.DoubleStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.LongStorage",
+	"torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage",
+	"torch.ComplexFloatStorage", "torch.ComplexDoubleStorage", "torch.QUInt8Storage", "torch.QInt8Storage",
+	"torch.QInt32Storage", "torch.QUInt4x2Storage", "torch.QUInt2x4Storage", "torch.UntypedStorage",
+	"torch.storage.UntypedStorage", "torch.storage.TypedStorage", "torch.storage._TypedStorage",
+	"torch.cuda.FloatStorage", "torch.cuda.HalfStorage", "torch.cuda.DoubleStorage", "torch.cuda.LongStorage",
+	"torch.cuda.IntStorage", "torch.cuda.ByteStorage", "torch.cuda.BoolStorage", "torch.cuda.BFloat16Storage",
+	"torch.Size", "torch.device", "torch.Tensor", "torch.nn.parameter.Parameter", "torch.nn.Parameter",
+	"torch.nn.parameter.Buffer", "torch.serialization._get_layout", "torch.strided", "torch.sparse_coo",
+	"torch.sparse_csr", "torch.sparse_csc", "torch.sparse_bsr", "torch.sparse_bsc", "torch._mkldnn",
+	"torch.per_tensor_affine", "torch.per_channel_affine", "torch.per_tensor_symmetric", "torch.per_channel_symmetric",
+	"torch.per_channel_affine_float_qparams", "torch.memory_format", "torch.contiguous_format", "torch.channels_last",
+	"torch.preserve_format", "torch.dtype", "torch.layout",
+	"torch.float32", "torch.float", "torch.float64", "torch.double", "torch.float16", "torch.half", "torch.bfloat16",
+	"torch.complex32", "torch.complex64", "torch.complex128", "torch.cfloat", "torch.cdouble", "torch.uint8",
+	"torch.int8", "torch.int16", "torch.short", "torch.int32", "torch.int", "torch.int64", "torch.long", "torch.bool",
+	"torch.qint8", "torch.quint8", "torch.qint32", "torch.quint4x2", "torch.quint2x4", "torch.float8_e4m3fn",
+	"torch.float8_e5m2", "torch.float8_e4m3fnuz", "torch.float8_e5m2fnuz", "torch.uint16", "torch.uint32", "torch.uint64",
+	// NumPy
+	"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+	"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.core.numeric._frombuffer",
+	"numpy._core.numeric._frombuffer", "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray",
+	"numpy.matrixlib.defmatrix.matrix", "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__generator_ctor",
+	"numpy.random._pickle.__bit_generator_ctor", "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937",
+	"numpy.random._pcg64.PCG64", "numpy.random._generator.Generator", "numpy.random.bit_generator.SeedSequence",
+	"numpy.core.multiarray._reconstruct_array", "numpy.dtypes.Float32DType", "numpy.dtypes.Float64DType",
+	"numpy.dtypes.Int64DType", "numpy.dtypes.Int32DType", "numpy.dtypes.ObjectDType",
+	// Python data types, and the two reconstructors protocol 0-2 pickles use
+	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
+	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
+	"builtins.object", "builtins.slice", "builtins.range", "builtins.type", "builtins.NotImplemented", "builtins.Ellipsis",
+	"builtins.reversed", "builtins.enumerate", "builtins.zip",
+	"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reduce_ex",
+	"_codecs.encode", "codecs.encode", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
+	"collections.Counter", "collections.ChainMap", "_collections.OrderedDict", "_collections.defaultdict",
+	"_collections.deque", "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta",
+	"datetime.timezone", "decimal.Decimal", "fractions.Fraction", "uuid.UUID", "re._compile", "enum.Enum",
+	"argparse.Namespace", "types.SimpleNamespace", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath",
+	"pathlib.PurePath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "ipaddress.IPv4Address",
+	"ipaddress.IPv6Address", "array.array", "array._array_reconstructor",
+	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
+	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+)
+
+// safePrefixes are modules whose classes make up ordinary model objects. Anything in
+// dangerousPrefixes still wins over them.
+var safePrefixes = []string{
+	"torch.nn.modules.", "torch.optim.", "torch.nn.utils.parametrize.", "torch.ao.quantization.",
+	"numpy.dtypes.",
+}
+
+// nestedLoaders read a nested serialized blob that this scanner scans itself.
+var nestedLoaders = setOf("torch.storage._load_from_bytes")
+
+// numpyScalars are NumPy's scalar type names (numpy.float32 …), pickled as classes.
+var numpyScalars = setOf("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+	"float16", "float32", "float64", "longdouble", "complex64", "complex128", "clongdouble", "str_", "bytes_",
+	"void", "object_", "datetime64", "timedelta64", "intc", "uintc", "intp", "uintp", "longlong", "ulonglong",
+	"half", "single", "double", "csingle", "cdouble", "bool", "float_", "int_", "uint", "complex_", "unicode_", "string_")
+
+// dangerousModuleNames are top-level modules whose appearance in the middle of an
+// attribute path (torch.os.system, numpy.sys.modules) means the chain reaches them.
+var dangerousModuleNames = setOf("os", "sys", "subprocess", "builtins", "__builtins__", "__builtin__", "posix",
+	"nt", "shutil", "socket", "importlib", "pickle", "_pickle", "marshal", "ctypes", "runpy", "pty", "io", "_io",
+	"codecs", "multiprocessing", "pathlib", "tempfile", "urllib", "requests", "http", "webbrowser", "operator", "functools")
+
+// compatModules is CPython's _compat_pickle.IMPORT_MAPPING for the names that
+// matter here: a pickle may write Python 2 names and the unpickler maps them.
+var compatModules = map[string]string{
+	"__builtin__": "builtins", "exceptions": "builtins", "copy_reg": "copyreg", "cPickle": "pickle",
+	"commands": "subprocess", "UserDict": "collections", "UserList": "collections", "UserString": "collections",
+	"urllib2": "urllib.request", "httplib": "http.client", "SocketServer": "socketserver",
+	"cStringIO": "io", "StringIO": "io", "Tkinter": "tkinter", "Queue": "queue", "thread": "_thread",
+	"dummy_thread": "_dummy_thread", "xmlrpclib": "xmlrpc.client", "BaseHTTPServer": "http.server",
+	"SimpleHTTPServer": "http.server", "CGIHTTPServer": "http.server", "cookielib": "http.cookiejar",
+	"urlparse": "urllib.parse", "robotparser": "urllib.robotparser", "_winreg": "winreg", "__main__": "__main__",
+	"_abcoll": "collections.abc", "_bisect": "bisect", "_elementtree": "xml.etree.ElementTree",
+	"anydbm": "dbm", "dbhash": "dbm.bsd", "dumbdbm": "dbm.dumb", "gdbm": "dbm.gnu", "whichdb": "dbm",
+	"htmlentitydefs": "html.entities", "HTMLParser": "html.parser", "Cookie": "http.cookies",
+	"repr": "reprlib", "md5": "hashlib", "sha": "hashlib", "itertools": "itertools",
+}
+
+// compatNames is _compat_pickle.NAME_MAPPING's entries that change a dangerous verdict.
+var compatNames = map[string]string{
+	"__builtin__.xrange": "builtins.range", "__builtin__.reduce": "functools.reduce",
+	"__builtin__.intern": "sys.intern", "__builtin__.unichr": "builtins.chr", "__builtin__.unicode": "builtins.str",
+	"__builtin__.long": "builtins.int", "__builtin__.basestring": "builtins.str", "__builtin__.raw_input": "builtins.input",
+	"__builtin__.execfile": "builtins.execfile", "__builtin__.apply": "builtins.apply", "__builtin__.file": "builtins.file",
+	"itertools.izip": "builtins.zip", "itertools.imap": "builtins.map", "itertools.ifilter": "builtins.filter",
+	"itertools.ifilterfalse": "itertools.filterfalse", "itertools.izip_longest": "itertools.zip_longest",
+	"UserDict.UserDict": "collections.UserDict", "UserList.UserList": "collections.UserList",
+	"socket._socketobject": "socket.SocketType", "__builtin__.buffer": "builtins.memoryview",
+}
+
+func setOf(items ...string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, it := range items {
+		m[it] = true
+	}
+	return m
+}
+
+// canonicalName maps a (module, name) import to the dotted name the unpickler
+// resolves, applying Python 2 compatibility mappings.
+func canonicalName(module, name string) string {
+	if name == "" {
+		if mapped, ok := compatModules[module]; ok {
+			return mapped
+		}
+		return module
+	}
+	full := module + "." + name
+	if mapped, ok := compatNames[full]; ok {
+		return mapped
+	}
+	if mapped, ok := compatModules[module]; ok {
+		return mapped + "." + name
+	}
+	return full
+}
+
+// classify judges an import of name from module. The order matters: exact
+// allow-list entries, then dangerous prefixes (of the mapped and the raw name),
+// then attribute chains, then broad safe prefixes; all else is unknown.
+func classify(module, name string) classification {
+	full := canonicalName(module, name)
+	raw := module + "." + name
+	if name == "" {
+		raw = module
+	}
+	if safeExact[full] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if nestedLoaders[full] {
+		return classification{verdict: verdictNested, category: "deserialization", name: full}
+	}
+	for _, candidate := range []string{full, raw} {
+		if cat, ok := dangerousMatch(candidate); ok {
+			return classification{verdict: verdictDangerous, category: cat, name: full}
+		}
+	}
+	if cat, ok := attributeChain(full); ok {
+		return classification{verdict: verdictDangerous, category: cat, name: full}
+	}
+	if module == "numpy" && numpyScalars[name] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if strings.HasPrefix(full, "builtins.") {
+		// Builtins not on the safe list have no business in model data.
+		return classification{verdict: verdictDangerous, category: "indirection", name: full}
+	}
+	for _, p := range safePrefixes {
+		if strings.HasPrefix(full, p) {
+			return classification{verdict: verdictSafe, name: full}
+		}
+	}
+	return classification{verdict: verdictUnknown, name: full}
+}
+
+// dangerousMatch finds the longest listed prefix of the dotted name.
+func dangerousMatch(full string) (string, bool) {
+	for p := full; p != ""; {
+		if cat, ok := dangerousPrefixes[p]; ok {
+			return cat, true
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return "", false
+}
+
+// attributeChain flags dotted names whose later parts walk through dunder
+// attributes (__globals__, __builtins__, __subclasses__ …) or through a dangerous
+// module re-exported by another one. Pickle protocol 4 resolves such paths with
+// getattr, so safe-looking modules become a door to anything.
+func attributeChain(full string) (string, bool) {
+	parts := strings.Split(full, ".")
+	for i, p := range parts {
+		if i == 0 {
+			continue
+		}
+		if len(p) > 4 && strings.HasPrefix(p, "__") && strings.HasSuffix(p, "__") {
+			return "indirection", true
+		}
+		if dangerousModuleNames[p] {
+			return "indirection", true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,302 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// kerasModules are the module prefixes Keras configs legitimately load from.
+var kerasModules = []string{"keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_hub", "keras_cv", "tensorflow_addons", "builtins"}
+
+// tfOpDangerous are TFOpLambda functions that touch files, run Python or call raw ops.
+var tfOpDangerous = regexp.MustCompile(`^(io\.|compat\.v1\.io|raw_ops\.|py_function|numpy_function|compat\.v1\.py_func|debugging\.|summary\.|saved_model\.|data\.experimental\.|strings\.format|print)`)
+
+const maxConfigBytes = 64 << 20
+
+// kerasMarker starts the model config JSON that Keras stores in .h5 attributes.
+var kerasMarker = []byte(`{"class_name"`)
+
+// scanHDF5 finds Keras model configs inside an HDF5 file without an HDF5 reader:
+// Keras stores model_config (and training_config) as JSON strings in attributes,
+// so the file is streamed once looking for JSON objects that start with
+// {"class_name", and each is parsed and checked. Memory stays within the stream's
+// window plus the largest config.
+func (s *scanner) scanHDF5(ctx context.Context, in region) error {
+	st := in.st
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := st.Peek(streamBufSize)
+		if len(chunk) < len(kerasMarker) {
+			return nil
+		}
+		i := bytes.Index(chunk, kerasMarker)
+		if i < 0 {
+			if err := st.Skip(int64(len(chunk) - len(kerasMarker) + 1)); err != nil {
+				return nil
+			}
+			continue
+		}
+		if err := st.Skip(int64(i)); err != nil {
+			return nil
+		}
+		off := st.Offset() - in.base
+		if cfg, ok := readJSONObject(st, maxConfigBytes); ok {
+			s.checkKerasJSON(in.l, cfg, off, true)
+		}
+	}
+}
+
+// readJSONObject reads the JSON object starting at the stream's position, up to
+// max bytes. On failure the bytes read so far are consumed (at least one).
+func readJSONObject(st *stream, max int) ([]byte, bool) {
+	depth, inStr, esc := 0, false, false
+	var out []byte
+	for len(out) < max {
+		c, err := st.ReadByte()
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, c)
+		switch {
+		case inStr:
+			if esc {
+				esc = false
+			} else if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return out, true
+			}
+		case c == 0:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// checkKerasJSON parses a Keras config (model_config, config.json) and reports
+// serialized code and objects loaded from outside Keras. fromH5 marks legacy
+// .h5 configs, whose Lambda layers are unmarshalled without any safe mode.
+func (s *scanner) checkKerasJSON(l loc, raw []byte, off int64, fromH5 bool) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return
+	}
+	s.walkKeras(l, v, "", off, fromH5, 0)
+}
+
+func (s *scanner) walkKeras(l loc, v any, keyPath string, off int64, fromH5 bool, depth int) {
+	if depth > 200 {
+		return
+	}
+	switch t := v.(type) {
+	case []any:
+		for i, x := range t {
+			s.walkKeras(l, x, fmt.Sprintf("%s[%d]", keyPath, i), off, fromH5, depth+1)
+		}
+	case map[string]any:
+		s.kerasObject(l, t, keyPath, off, fromH5)
+		for k, x := range t {
+			s.walkKeras(l, x, keyPath+"."+k, off, fromH5, depth+1)
+		}
+	}
+}
+
+// kerasObject checks one {"class_name": …, "config": …} object.
+func (s *scanner) kerasObject(l loc, obj map[string]any, keyPath string, off int64, fromH5 bool) {
+	cls, _ := obj["class_name"].(string)
+	if cls == "" {
+		return
+	}
+	cfg, _ := obj["config"].(map[string]any)
+	ev := func(extra map[string]any) map[string]any {
+		m := map[string]any{"format": "keras", "config_key": strings.TrimPrefix(keyPath, "."), "class_name": cls}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	switch cls {
+	case "Lambda":
+		fn := cfg["function"]
+		ftype, _ := cfg["function_type"].(string)
+		switch f := fn.(type) {
+		case []any:
+			code, _ := firstString(f)
+			s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(code, 80)}), "Lambda layer with marshalled bytecode")
+		case string:
+			if ftype == "lambda" || !fromH5 && looksBase64Code(f) {
+				s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(f, 80)}), "Lambda layer with serialized code")
+			}
+		}
+	case "__lambda__":
+		code, _ := cfg["code"].(string)
+		s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"code_excerpt": quote(code, 80)}), "serialized lambda function")
+	case "TFOpLambda":
+		if fn, _ := cfg["function"].(string); tfOpDangerous.MatchString(fn) {
+			s.c.add(l, ruleKerasTFOp, off, ev(map[string]any{"function": fn}), "tf."+quote(fn, 80))
+		}
+	}
+	module, _ := obj["module"].(string)
+	if module == "" {
+		return
+	}
+	name := cls
+	if c, ok := obj["config"].(string); ok && (cls == "function" || cls == "__function__") {
+		name = c
+	}
+	verdict := classify(module, name)
+	switch {
+	case verdict.verdict == verdictDangerous:
+		s.c.add(l, ruleKerasDangerous, off, ev(map[string]any{"module": module, "import": verdict.name, "category": verdict.category}), verdict.name, verdict.category)
+	case verdict.verdict == verdictSafe:
+	case !hasModulePrefix(module, kerasModules):
+		s.c.add(l, ruleKerasUnknown, off, ev(map[string]any{"module": module, "import": verdict.name}), verdict.name)
+	}
+}
+
+func hasModulePrefix(module string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if module == p || strings.HasPrefix(module, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func firstString(a []any) (string, bool) {
+	for _, x := range a {
+		if s, ok := x.(string); ok {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+var base64Code = regexp.MustCompile(`^[A-Za-z0-9+/=\s]{40,}$`)
+
+func looksBase64Code(s string) bool { return base64Code.MatchString(s) }
+
+// scanJSON checks JSON files: chat templates in tokenizer configs, Keras configs,
+// and transformers' auto_map (custom code run with trust_remote_code).
+func (s *scanner) scanJSON(ctx context.Context, in region) error {
+	if in.size > maxConfigBytes || in.size < 0 {
+		return s.scanJSONStream(in)
+	}
+	raw, err := io.ReadAll(io.LimitReader(in.st, maxConfigBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", in.l.where(), err)
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		s.c.skip(in.l, "JSON does not parse (%v); not scanned", err)
+		return nil
+	}
+	obj, _ := v.(map[string]any)
+	if obj != nil {
+		s.jsonTemplates(in.l, obj)
+		if am, ok := obj["auto_map"].(map[string]any); ok && len(am) > 0 {
+			s.c.add(in.l, rulePythonSource, -1, map[string]any{"config_key": "auto_map", "auto_map": fmt.Sprint(am)}, "config auto_map points at custom code")
+		}
+	}
+	s.walkKeras(in.l, v, "", -1, false, 0)
+	return nil
+}
+
+// jsonTemplates checks chat_template values: a string, or a list of
+// {"name", "template"} objects.
+func (s *scanner) jsonTemplates(l loc, obj map[string]any) {
+	switch t := obj["chat_template"].(type) {
+	case string:
+		s.checkTemplate(l, "chat_template", t, -1)
+	case []any:
+		for i, x := range t {
+			if m, ok := x.(map[string]any); ok {
+				if tmpl, ok := m["template"].(string); ok {
+					s.checkTemplate(l, fmt.Sprintf("chat_template[%d]", i), tmpl, -1)
+				}
+			}
+		}
+	}
+}
+
+// scanJSONStream handles JSON too large to decode whole (tokenizer.json): it walks
+// tokens and checks only chat_template strings at the top level.
+func (s *scanner) scanJSONStream(in region) error {
+	dec := json.NewDecoder(in.st)
+	depth := 0
+	expectKey := false
+	lastKey := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			s.c.skip(in.l, "JSON does not parse (%v); rest not scanned", err)
+			return nil
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			expectKey = t == '{' && depth == 1
+		case string:
+			if depth == 1 && expectKey {
+				lastKey = t
+				expectKey = false
+				continue
+			}
+			if depth == 1 && lastKey == "chat_template" {
+				s.checkTemplate(in.l, "chat_template", t, -1)
+			}
+		}
+		if depth == 1 {
+			expectKey = true
+		}
+	}
+}
+
+// pythonDangerous are calls in shipped Python source that reach the host.
+var pythonDangerous = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|eval\s*\(|exec\s*\(|__import__\s*\(|socket\.socket|requests\.(get|post)|urllib\.request|marshal\.loads|pickle\.loads|base64\.b64decode|ctypes\.|shutil\.rmtree)`)
+
+// scanText handles plain text: Python source shipped beside a model is code
+// that runs under trust_remote_code; other text carries no code.
+func (s *scanner) scanText(ctx context.Context, in region) error {
+	name := in.l.member
+	if name == "" {
+		name = in.l.file
+	}
+	if path.Ext(name) != ".py" {
+		return nil
+	}
+	src, err := io.ReadAll(io.LimitReader(in.st, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", in.l.where(), err)
+	}
+	if m := pythonDangerous.FindIndex(src); m != nil {
+		s.c.add(in.l, rulePythonDangerous, int64(m[0]), map[string]any{"match": quote(string(src[m[0]:m[1]]), 80), "excerpt": excerpt(string(src), m[0], m[1])}, quote(string(src[m[0]:m[1]]), 40))
+		return nil
+	}
+	s.c.add(in.l, rulePythonSource, -1, nil, path.Base(name))
+	return nil
+}

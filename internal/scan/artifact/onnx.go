@@ -1,0 +1,231 @@
+package artifact
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// ONNX is protobuf. Rather than generated code (which would read a whole model,
+// initializers included, into memory), the scanner walks fields with protowire
+// over a stream: it descends only into the messages that can carry operator
+// domains or external data references and seeks past everything else.
+
+type onnxMsg uint8
+
+const (
+	onnxModel onnxMsg = iota
+	onnxGraph
+	onnxNode
+	onnxAttribute
+	onnxTensor
+	onnxSparseTensor
+	onnxOpset
+	onnxFunction
+	onnxTraining
+	onnxStringEntry
+)
+
+// onnxChildren maps (message, field number) to the submessage to descend into.
+var onnxChildren = map[onnxMsg]map[protowire.Number]onnxMsg{
+	onnxModel:        {7: onnxGraph, 8: onnxOpset, 25: onnxFunction, 20: onnxTraining},
+	onnxTraining:     {1: onnxGraph, 3: onnxGraph},
+	onnxGraph:        {1: onnxNode, 5: onnxTensor, 15: onnxSparseTensor},
+	onnxNode:         {5: onnxAttribute},
+	onnxAttribute:    {5: onnxTensor, 6: onnxGraph, 10: onnxTensor, 11: onnxGraph, 22: onnxSparseTensor, 23: onnxSparseTensor},
+	onnxSparseTensor: {1: onnxTensor, 2: onnxTensor},
+	onnxFunction:     {4: onnxNode, 9: onnxOpset},
+	onnxTensor:       {13: onnxStringEntry},
+}
+
+// onnxStrings are the string fields read (bounded) from each message.
+var onnxStrings = map[onnxMsg]map[protowire.Number]string{
+	onnxNode:        {4: "op_type", 7: "domain", 3: "name"},
+	onnxOpset:       {1: "domain"},
+	onnxFunction:    {1: "name", 10: "domain"},
+	onnxTensor:      {8: "name"},
+	onnxStringEntry: {1: "key", 2: "value"},
+}
+
+// standardONNXDomains are the operator sets ONNX Runtime implements itself.
+var standardONNXDomains = setOf("", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
+	"com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental", "com.ms.internal.nhwc", "com.microsoft.dml")
+
+type onnxWalker struct {
+	s         *scanner
+	in        region
+	localDoms map[string]bool // domains of model-local functions
+	nodeDoms  map[string]string
+	extPaths  []string
+	stopped   bool
+	maxDepth  int
+}
+
+var errONNXStop = errors.New("onnx: stop")
+
+// looksONNX recognises a ModelProto start: ir_version (field 1, varint, small)
+// followed by another valid ModelProto field.
+func looksONNX(head []byte) bool {
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 || typ != protowire.VarintType {
+		return false
+	}
+	v, m := protowire.ConsumeVarint(head[n:])
+	if m < 0 || v == 0 || v > 64 {
+		return false
+	}
+	rest := head[n+m:]
+	num, typ, k := protowire.ConsumeTag(rest)
+	if k < 0 {
+		return false
+	}
+	switch num {
+	case 2, 3, 4, 6, 7, 8, 14, 20, 25:
+		return typ == protowire.BytesType
+	case 5:
+		return typ == protowire.VarintType
+	}
+	return false
+}
+
+// scanONNX walks the model and reports custom operator domains and external data
+// paths that leave the model's folder.
+func (s *scanner) scanONNX(ctx context.Context, in region) error {
+	w := &onnxWalker{s: s, in: in, localDoms: map[string]bool{}, nodeDoms: map[string]string{}, maxDepth: 64}
+	end := int64(-1)
+	if in.size >= 0 {
+		end = in.base + in.size
+	}
+	err := w.walk(ctx, onnxModel, end, 0, false)
+	if err != nil && !errors.Is(err, errONNXStop) {
+		return err
+	}
+	for dom, op := range w.nodeDoms {
+		if standardONNXDomains[dom] || w.localDoms[dom] {
+			continue
+		}
+		s.c.add(in.l, ruleONNXCustomDomain, -1, map[string]any{"format": "onnx", "domain": dom, "op_type": op}, quote(dom, 100))
+	}
+	return nil
+}
+
+// walk reads fields of message kind msg until the stream offset reaches end
+// (-1: end of stream).
+func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int, _ bool) error {
+	st := w.in.st
+	if depth > w.maxDepth {
+		w.s.c.add(w.in.l, ruleNestingTooDeep, st.Offset()-w.in.base, map[string]any{"format": "onnx"}, w.maxDepth)
+		return errONNXStop
+	}
+	var op, dom, key, val string
+	var domSet bool
+	for end < 0 || st.Offset() < end {
+		if end < 0 && st.atEnd() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fieldOff := st.Offset() - w.in.base
+		tag, err := binary.ReadUvarint(st)
+		if err != nil {
+			return w.malformed(fieldOff, "truncated field tag")
+		}
+		num, typ := protowire.DecodeTag(tag)
+		if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
+			return w.malformed(fieldOff, fmt.Sprintf("invalid field number %d", num))
+		}
+		switch typ {
+		case protowire.VarintType:
+			if _, err := binary.ReadUvarint(st); err != nil {
+				return w.malformed(fieldOff, "truncated varint")
+			}
+		case protowire.Fixed32Type:
+			if err := st.Skip(4); err != nil {
+				return w.malformed(fieldOff, "truncated fixed32")
+			}
+		case protowire.Fixed64Type:
+			if err := st.Skip(8); err != nil {
+				return w.malformed(fieldOff, "truncated fixed64")
+			}
+		case protowire.BytesType:
+			n, err := binary.ReadUvarint(st)
+			if err != nil {
+				return w.malformed(fieldOff, "truncated length")
+			}
+			limit := st.remaining()
+			if end >= 0 {
+				limit = end - st.Offset()
+			}
+			if limit >= 0 && n > uint64(limit) {
+				w.s.c.add(w.in.l, ruleStructPastEnd, fieldOff, map[string]any{"format": "onnx", "field": int(num), "declared_length": n},
+					"ONNX field", fmt.Sprintf("declares %d bytes but %d remain in its message", n, limit))
+				return errONNXStop
+			}
+			fieldEnd := st.Offset() + int64(n)
+			if child, ok := onnxChildren[msg][num]; ok {
+				if err := w.walk(ctx, child, fieldEnd, depth+1, false); err != nil {
+					return err
+				}
+				continue
+			}
+			if name, ok := onnxStrings[msg][num]; ok && n <= 4096 {
+				b, err := st.Next(int(n))
+				if err != nil {
+					return w.malformed(fieldOff, "truncated string")
+				}
+				v := string(b)
+				switch name {
+				case "op_type":
+					op = v
+				case "domain":
+					dom, domSet = v, true
+				case "key":
+					key = v
+				case "value":
+					val = v
+				}
+				continue
+			}
+			if err := st.Skip(int64(n)); err != nil {
+				return w.malformed(fieldOff, "truncated bytes")
+			}
+		default:
+			return w.malformed(fieldOff, fmt.Sprintf("unsupported wire type %d", typ))
+		}
+	}
+	switch msg {
+	case onnxNode:
+		if _, ok := w.nodeDoms[dom]; !ok && len(w.nodeDoms) < 1024 {
+			w.nodeDoms[dom] = op
+		}
+	case onnxFunction:
+		if domSet {
+			w.localDoms[dom] = true
+		}
+	case onnxStringEntry:
+		if key == "location" {
+			w.checkExternal(val)
+		}
+	}
+	return nil
+}
+
+func (w *onnxWalker) malformed(off int64, msg string) error {
+	w.s.c.add(w.in.l, ruleStructInvalid, off, map[string]any{"format": "onnx"}, "ONNX protobuf", msg)
+	return errONNXStop
+}
+
+// checkExternal reports external data locations that are absolute, climb out of
+// the model's folder, or name devices and URLs: ONNX Runtime resolves them
+// relative to the model, so such a path reads files the model does not own.
+func (w *onnxWalker) checkExternal(p string) {
+	if !unsafeMemberName(p) && !strings.HasPrefix(p, "~") && !strings.Contains(p, "://") && !strings.HasPrefix(strings.ToLower(p), "file:") {
+		return
+	}
+	w.s.c.add(w.in.l, ruleONNXExternalPath, -1, map[string]any{"format": "onnx", "location": quote(p, 200)}, quote(p, 200))
+}

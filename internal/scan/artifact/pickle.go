@@ -1,0 +1,1183 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Pickle opcodes (CPython Lib/pickletools.py), protocols 0 to 5.
+const (
+	opMARK             = '('
+	opSTOP             = '.'
+	opPOP              = '0'
+	opPOP_MARK         = '1'
+	opDUP              = '2'
+	opFLOAT            = 'F'
+	opINT              = 'I'
+	opBININT           = 'J'
+	opBININT1          = 'K'
+	opLONG             = 'L'
+	opBININT2          = 'M'
+	opNONE             = 'N'
+	opPERSID           = 'P'
+	opBINPERSID        = 'Q'
+	opREDUCE           = 'R'
+	opSTRING           = 'S'
+	opBINSTRING        = 'T'
+	opSHORT_BINSTRING  = 'U'
+	opUNICODE          = 'V'
+	opBINUNICODE       = 'X'
+	opAPPEND           = 'a'
+	opBUILD            = 'b'
+	opGLOBAL           = 'c'
+	opDICT             = 'd'
+	opEMPTY_DICT       = '}'
+	opAPPENDS          = 'e'
+	opGET              = 'g'
+	opBINGET           = 'h'
+	opINST             = 'i'
+	opLONG_BINGET      = 'j'
+	opLIST             = 'l'
+	opEMPTY_LIST       = ']'
+	opOBJ              = 'o'
+	opPUT              = 'p'
+	opBINPUT           = 'q'
+	opLONG_BINPUT      = 'r'
+	opSETITEM          = 's'
+	opTUPLE            = 't'
+	opEMPTY_TUPLE      = ')'
+	opSETITEMS         = 'u'
+	opBINFLOAT         = 'G'
+	opPROTO            = 0x80
+	opNEWOBJ           = 0x81
+	opEXT1             = 0x82
+	opEXT2             = 0x83
+	opEXT4             = 0x84
+	opTUPLE1           = 0x85
+	opTUPLE2           = 0x86
+	opTUPLE3           = 0x87
+	opNEWTRUE          = 0x88
+	opNEWFALSE         = 0x89
+	opLONG1            = 0x8a
+	opLONG4            = 0x8b
+	opBINBYTES         = 'B'
+	opSHORT_BINBYTES   = 'C'
+	opSHORT_BINUNICODE = 0x8c
+	opBINUNICODE8      = 0x8d
+	opBINBYTES8        = 0x8e
+	opEMPTY_SET        = 0x8f
+	opADDITEMS         = 0x90
+	opFROZENSET        = 0x91
+	opNEWOBJ_EX        = 0x92
+	opSTACK_GLOBAL     = 0x93
+	opMEMOIZE          = 0x94
+	opFRAME            = 0x95
+	opBYTEARRAY8       = 0x96
+	opNEXT_BUFFER      = 0x97
+	opREADONLY_BUFFER  = 0x98
+)
+
+// opNames names opcodes for evidence.
+var opNames = map[byte]string{
+	opGLOBAL: "GLOBAL", opSTACK_GLOBAL: "STACK_GLOBAL", opINST: "INST", opOBJ: "OBJ", opREDUCE: "REDUCE",
+	opBUILD: "BUILD", opNEWOBJ: "NEWOBJ", opNEWOBJ_EX: "NEWOBJ_EX", opEXT1: "EXT1", opEXT2: "EXT2", opEXT4: "EXT4",
+	opSETITEM: "SETITEM", opSETITEMS: "SETITEMS", opAPPEND: "APPEND", opAPPENDS: "APPENDS", opADDITEMS: "ADDITEMS",
+	opFRAME: "FRAME", opBINBYTES: "BINBYTES", opBINBYTES8: "BINBYTES8", opBYTEARRAY8: "BYTEARRAY8",
+	opBINUNICODE8: "BINUNICODE8", opBINUNICODE: "BINUNICODE", opBINSTRING: "BINSTRING", opLONG4: "LONG4",
+	opSHORT_BINBYTES: "SHORT_BINBYTES",
+}
+
+// validOpcode marks every byte the CPython unpickler accepts as an opcode.
+var validOpcode = func() (v [256]bool) {
+	for _, c := range "(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uGBC" {
+		v[c] = true
+	}
+	for c := opPROTO; c <= opREADONLY_BUFFER; c++ {
+		v[c] = true
+	}
+	return v
+}()
+
+// kind is the type of a symbolic value on the pickle machine's stack.
+type kind uint8
+
+const (
+	kOpaque kind = iota // anything whose content is not tracked
+	kNone
+	kBool
+	kInt
+	kFloat
+	kStr
+	kBytes
+	kLong
+	kTuple
+	kList
+	kDict
+	kSet
+	kGlobal
+	kObj
+)
+
+// slot is a stack, memo or container entry: immediates (ints, bools) in v, others
+// an index into the machine's arena. It is small so the hot loop does not allocate.
+type slot struct {
+	k kind
+	v int64
+}
+
+var opaque = slot{}
+
+// pval is an arena value: a string, a container, an imported global or the result of
+// a call. Containers keep at most maxItems entries (n counts them all).
+type pval struct {
+	s       string
+	items   []slot
+	n       int
+	callee  slot
+	args    slot
+	state   slot
+	off     int64
+	partial bool // content was truncated or dropped for the memory budget
+	imp     int  // kGlobal: index into imports, -1 for derived names
+}
+
+const (
+	maxItems      = 32      // container entries kept per container
+	arenaChunk    = 1024    // values per arena chunk
+	maxStrKeep    = 4096    // longest string whose content is kept
+	maxStack      = 1 << 20 // deeper stacks stop the analysis
+	pvalCost      = 96      // approximate bytes per arena value
+	nestedSniffIn = 16 << 20
+)
+
+// importRec is one distinct import a pickle makes.
+type importRec struct {
+	module, name string
+	cls          classification
+	opcode       string
+	off          int64
+	called       bool
+	via          string // how a derived name was reached (getattr …)
+}
+
+// machine symbolically executes one pickle: it tracks the stack, the memo and
+// enough of each value to resolve import names, but calls nothing.
+type machine struct {
+	ctx      context.Context
+	st       *stream
+	a        *analyzer
+	l        loc
+	stack    []slot
+	marks    []int
+	memo     []slot
+	memoMap  map[uint64]slot
+	arena    [][]pval // chunks of arenaChunk values, so growth never copies
+	nvals    int64
+	used     int64
+	budget   int64
+	overBudg bool
+	imports  []importRec
+	impIndex map[string]int
+	proto    int
+	firstErr string
+	errOff   int64
+	mutated  []importRec
+	spec     bool // speculative: parsing bytes that may not be a pickle
+	ops      int
+	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
+}
+
+// add records a finding at stream offset off (converted to the region's offsets).
+func (m *machine) add(r rule, off int64, ev map[string]any, args ...any) {
+	if off >= 0 {
+		off -= m.base
+	}
+	m.a.c.add(m.l, r, off, ev, args...)
+}
+
+// analyzer carries what every pickle in one input shares.
+type analyzer struct {
+	opts Options
+	c    *collector
+	// nested scans a nested blob that is not a pickle (a zip in a bytes value).
+	nested func(ctx context.Context, st *stream, n int64, l loc) error
+}
+
+// pickleResult is how one pickle ended.
+type pickleResult struct {
+	top      slot
+	stopped  bool   // reached STOP
+	fatal    string // why parsing stopped early, "" if it did not
+	fatalOff int64
+	abort    bool // the stream cannot be continued (joblib size unknown, budget)
+}
+
+func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool) *machine {
+	m := &machine{ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, impIndex: map[string]int{}, spec: spec}
+	m.alloc(kOpaque, pval{}) // index 0 is never used
+	return m
+}
+
+// alloc adds an arena value, or returns false when the budget is spent.
+func (m *machine) alloc(k kind, p pval) slot {
+	cost := int64(pvalCost + len(p.s) + cap(p.items)*16)
+	if m.used+cost > m.budget {
+		m.overBudg = true
+		return slot{k: k, v: 0}
+	}
+	m.used += cost
+	if len(m.arena) == 0 || len(m.arena[len(m.arena)-1]) == arenaChunk {
+		m.arena = append(m.arena, make([]pval, 0, arenaChunk))
+	}
+	last := len(m.arena) - 1
+	m.arena[last] = append(m.arena[last], p)
+	m.nvals++
+	return slot{k: k, v: m.nvals - 1}
+}
+
+func (m *machine) val(s slot) *pval {
+	if s.v <= 0 || s.v >= m.nvals {
+		return nil
+	}
+	switch s.k {
+	case kStr, kBytes, kLong, kTuple, kList, kDict, kSet, kGlobal, kObj:
+		return &m.arena[s.v/arenaChunk][s.v%arenaChunk]
+	}
+	return nil
+}
+
+// str returns a string value's full content.
+func (m *machine) str(s slot) (string, bool) {
+	if s.k != kStr {
+		return "", false
+	}
+	p := m.val(s)
+	if p == nil || p.partial {
+		return "", false
+	}
+	return p.s, true
+}
+
+func (m *machine) fail(format string, args ...any) {
+	if m.firstErr == "" {
+		m.firstErr = fmt.Sprintf(format, args...)
+		m.errOff = m.st.Offset() - 1
+	}
+}
+
+func (m *machine) push(s slot) {
+	m.stack = append(m.stack, s)
+}
+
+func (m *machine) pop() slot {
+	if n := len(m.stack); n > 0 && (len(m.marks) == 0 || n > m.marks[len(m.marks)-1]) {
+		s := m.stack[n-1]
+		m.stack = m.stack[:n-1]
+		return s
+	}
+	m.fail("stack underflow")
+	return opaque
+}
+
+func (m *machine) top() slot {
+	if n := len(m.stack); n > 0 {
+		return m.stack[n-1]
+	}
+	m.fail("stack underflow")
+	return opaque
+}
+
+// popMark removes and returns the items above the last mark.
+func (m *machine) popMark() []slot {
+	if len(m.marks) == 0 {
+		m.fail("mark not found")
+		items := m.stack
+		m.stack = m.stack[:0]
+		return items
+	}
+	at := m.marks[len(m.marks)-1]
+	m.marks = m.marks[:len(m.marks)-1]
+	if at > len(m.stack) {
+		at = len(m.stack)
+	}
+	items := m.stack[at:]
+	m.stack = m.stack[:at]
+	return items
+}
+
+// container builds a tuple/list/set value from items (copied, bounded).
+func (m *machine) container(k kind, items []slot) slot {
+	keep := items
+	if len(keep) > maxItems {
+		keep = keep[:maxItems]
+	}
+	p := pval{n: len(items), items: append([]slot(nil), keep...), partial: len(items) > maxItems}
+	return m.alloc(k, p)
+}
+
+// addItems appends items to a container value, keeping at most maxItems.
+func (m *machine) addItems(target slot, items []slot, op byte) {
+	if target.k == kGlobal {
+		m.mutates(target, op)
+		return
+	}
+	p := m.val(target)
+	if p == nil {
+		return
+	}
+	p.n += len(items)
+	if p.items == nil && len(items) > 1 {
+		p.items = make([]slot, 0, min(len(items), maxItems))
+	}
+	for _, it := range items {
+		if len(p.items) >= maxItems {
+			p.partial = true
+			return
+		}
+		if m.used+16 > m.budget {
+			m.overBudg = true
+			p.partial = true
+			return
+		}
+		m.used += 16
+		p.items = append(p.items, it)
+	}
+}
+
+// mutates records a BUILD/SETITEM/APPEND applied to an imported object itself:
+// monkey-patching a module, class or registry the host will use.
+func (m *machine) mutates(target slot, op byte) {
+	rec := importRec{opcode: opNames[op], off: m.st.Offset() - 1}
+	if p := m.val(target); p != nil {
+		rec.name = p.s
+	} else {
+		rec.name = "an imported object"
+	}
+	m.mutated = append(m.mutated, rec)
+}
+
+// recordImport notes an import and returns the global value for the stack.
+func (m *machine) recordImport(module, name, opcode string, off int64, via string) slot {
+	cls := classify(module, name)
+	key := cls.name + "\x00" + opcode + "\x00" + via
+	idx, ok := m.impIndex[key]
+	if !ok {
+		if len(m.imports) < 10000 {
+			idx = len(m.imports)
+			m.imports = append(m.imports, importRec{module: module, name: name, cls: cls, opcode: opcode, off: off, via: via})
+			m.impIndex[key] = idx
+		} else {
+			idx = -1
+		}
+	}
+	return m.alloc(kGlobal, pval{s: cls.name, imp: idx, off: off})
+}
+
+// call models REDUCE, NEWOBJ, INST and OBJ: marks the callee as called and, for the
+// indirections attackers use to hide a name (getattr, import_module), derives the
+// name that the call would produce.
+func (m *machine) call(callee, args slot, op byte) slot {
+	off := m.st.Offset() - 1
+	res := pval{callee: callee, args: args, off: off, imp: -1}
+	if callee.k == kGlobal {
+		if p := m.val(callee); p != nil {
+			if p.imp >= 0 {
+				m.imports[p.imp].called = true
+			}
+			if derived, ok := m.derive(p.s, args); ok {
+				return m.recordImportDerived(derived, p.s, off)
+			}
+		}
+	}
+	return m.alloc(kObj, res)
+}
+
+// recordImportDerived records a name reached through an indirection as a called import.
+func (m *machine) recordImportDerived(full, via string, off int64) slot {
+	module, name := full, ""
+	if i := strings.LastIndexByte(full, '.'); i >= 0 {
+		module, name = full[:i], full[i+1:]
+	}
+	return m.recordImport(module, name, "REDUCE", off, via)
+}
+
+// derive evaluates the name produced by getattr(global, "attr"),
+// importlib.import_module("mod") and __import__("mod").
+func (m *machine) derive(fn string, args slot) (string, bool) {
+	ap := m.val(args)
+	if args.k != kTuple || ap == nil || len(ap.items) == 0 {
+		return "", false
+	}
+	switch fn {
+	case "builtins.getattr":
+		if len(ap.items) < 2 {
+			return "", false
+		}
+		attr, ok := m.str(ap.items[1])
+		if !ok {
+			return "", false
+		}
+		base := "<object>"
+		if t := ap.items[0]; t.k == kGlobal {
+			if bp := m.val(t); bp != nil {
+				base = bp.s
+			}
+		}
+		return base + "." + attr, true
+	case "importlib.import_module", "builtins.__import__":
+		mod, ok := m.str(ap.items[0])
+		if !ok {
+			return "", false
+		}
+		return mod, true
+	}
+	return "", false
+}
+
+// className returns the class an object was built from: NEWOBJ's class, or the
+// first argument of copyreg._reconstructor.
+func (m *machine) className(obj slot) string {
+	p := m.val(obj)
+	if obj.k != kObj || p == nil {
+		return ""
+	}
+	cp := m.val(p.callee)
+	if p.callee.k != kGlobal || cp == nil {
+		return ""
+	}
+	if cp.s == "copyreg._reconstructor" {
+		if ap := m.val(p.args); ap != nil && len(ap.items) > 0 && ap.items[0].k == kGlobal {
+			if c := m.val(ap.items[0]); c != nil {
+				return c.s
+			}
+		}
+	}
+	return cp.s
+}
+
+// readInt reads n little-endian bytes as an unsigned integer.
+func (m *machine) readUint(n int) (uint64, error) {
+	b, err := m.st.Next(n)
+	if err != nil {
+		return 0, err
+	}
+	switch n {
+	case 1:
+		return uint64(b[0]), nil
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b)), nil
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b)), nil
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+// checkLength reports a declared length larger than what remains of the stream.
+func (m *machine) checkLength(op byte, n uint64) error {
+	if rem := m.st.remaining(); rem >= 0 && n > uint64(rem) {
+		if !m.spec {
+			m.add(rulePickleHugeLength, m.st.Offset()-m.lenWidth(op)-1,
+				map[string]any{"opcode": opNames[op], "declared_length": n, "remaining": rem}, opNames[op], n)
+		}
+		return errTruncated
+	}
+	if n > math.MaxInt64/2 {
+		return errTruncated
+	}
+	return nil
+}
+
+func (m *machine) lenWidth(op byte) int64 {
+	switch op {
+	case opBINBYTES8, opBINUNICODE8, opBYTEARRAY8, opFRAME:
+		return 8
+	case opSHORT_BINBYTES, opSHORT_BINSTRING, opSHORT_BINUNICODE, opLONG1:
+		return 1
+	}
+	return 4
+}
+
+// readString reads a length-prefixed string value, keeping content up to
+// maxStrKeep bytes; longer ones are skipped and kept as partial.
+func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
+	if err := m.checkLength(op, n); err != nil {
+		return opaque, err
+	}
+	if n <= maxStrKeep {
+		b, err := m.st.Next(int(n))
+		if err != nil {
+			return opaque, err
+		}
+		return m.alloc(k, pval{s: string(b)}), nil
+	}
+	if err := m.st.Skip(int64(n)); err != nil {
+		return opaque, err
+	}
+	return m.alloc(k, pval{n: int(min(n, math.MaxInt32)), partial: true}), nil
+}
+
+// readBytes handles BINBYTES and friends: the content is never kept; when it looks
+// like a nested pickle or archive it is scanned in place, otherwise skipped
+// (seeking past tensor data when the source allows).
+func (m *machine) readBytes(n uint64, op byte) (slot, error) {
+	if err := m.checkLength(op, n); err != nil {
+		return opaque, err
+	}
+	start := m.st.Offset()
+	end := start + int64(n)
+	if n >= 2 {
+		head := m.st.Peek(min(int(n), 8))
+		if err := m.scanNested(head, n, start); err != nil {
+			return opaque, err
+		}
+	}
+	if cur := m.st.Offset(); cur < end {
+		if err := m.st.Skip(end - cur); err != nil {
+			return opaque, err
+		}
+	}
+	return m.alloc(kBytes, pval{n: int(min(n, math.MaxInt32)), partial: true, off: start}), nil
+}
+
+// scanNested scans a bytes value that is itself a pickle or an archive.
+func (m *machine) scanNested(head []byte, n uint64, start int64) error {
+	isPickle := len(head) >= 2 && head[0] == opPROTO && head[1] <= 5
+	isPickle0 := !isPickle && n <= nestedSniffIn && len(head) >= 2 && (head[0] == opGLOBAL || head[0] == opMARK) && validOpcode[head[1]]
+	isZip := len(head) >= 4 && bytes.Equal(head[:4], []byte("PK\x03\x04"))
+	if !isPickle && !isPickle0 && !isZip {
+		return nil
+	}
+	member := fmt.Sprintf("bytes@%d", start)
+	if m.l.fileOff >= 0 {
+		member = fmt.Sprintf("bytes@%d", m.l.fileOff+start)
+	}
+	fileOff := int64(-1)
+	if m.l.fileOff >= 0 {
+		fileOff = m.l.fileOff + start
+	}
+	child := m.l.child(member, fileOff)
+	if child.depth > m.a.opts.MaxNesting {
+		m.add(ruleNestingTooDeep, start, nil, m.a.opts.MaxNesting)
+		return nil
+	}
+	old := m.st.setLimit(start + int64(n))
+	defer m.st.restoreLimit(old)
+	if isZip {
+		if m.a.nested == nil {
+			return nil
+		}
+		return m.a.nested(m.ctx, m.st, int64(n), child)
+	}
+	// Speculative: tensor bytes can start like a pickle by chance, so only what
+	// is certain (resolved dangerous imports, or a cleanly parsed pickle) counts.
+	return m.a.scanPicklesAt(m.ctx, m.st, child, start, true)
+}
+
+// run executes opcodes until STOP, the end of the stream or a fatal error.
+func (m *machine) run() (res pickleResult, err error) {
+	st := m.st
+	for {
+		m.ops++
+		if m.ops&0xffff == 0 {
+			if err := m.ctx.Err(); err != nil {
+				return res, fmt.Errorf("pickle scan: %w", err)
+			}
+		}
+		if len(m.stack) > maxStack || len(m.marks) > maxStack {
+			res.fatal, res.abort = fmt.Sprintf("stack deeper than %d entries", maxStack), true
+			return res, nil
+		}
+		off := st.Offset()
+		op, rerr := st.ReadByte()
+		if rerr != nil {
+			if rerr == errTruncated {
+				res.fatal, res.fatalOff = "stream ends before STOP", off
+				return res, nil
+			}
+			return res, rerr
+		}
+		var e error
+		switch op {
+		case opMARK:
+			m.marks = append(m.marks, len(m.stack))
+		case opSTOP:
+			res.top = m.pop()
+			res.stopped = true
+			return res, nil
+		case opPOP:
+			if len(m.stack) > 0 && (len(m.marks) == 0 || len(m.stack) > m.marks[len(m.marks)-1]) {
+				m.stack = m.stack[:len(m.stack)-1]
+			} else {
+				m.popMark()
+			}
+		case opPOP_MARK:
+			m.popMark()
+		case opDUP:
+			m.push(m.top())
+		case opNONE:
+			m.push(slot{k: kNone})
+		case opNEWTRUE:
+			m.push(slot{k: kBool, v: 1})
+		case opNEWFALSE:
+			m.push(slot{k: kBool})
+		case opBINFLOAT:
+			_, e = st.Next(8)
+			m.push(slot{k: kFloat})
+		case opBININT:
+			var u uint64
+			u, e = m.readUint(4)
+			m.push(slot{k: kInt, v: int64(int32(uint32(u)))})
+		case opBININT1:
+			var u uint64
+			u, e = m.readUint(1)
+			m.push(slot{k: kInt, v: int64(u)})
+		case opBININT2:
+			var u uint64
+			u, e = m.readUint(2)
+			m.push(slot{k: kInt, v: int64(u)})
+		case opLONG1:
+			var n uint64
+			if n, e = m.readUint(1); e == nil {
+				var s slot
+				s, e = m.readLong(n, op)
+				m.push(s)
+			}
+		case opLONG4:
+			var n uint64
+			if n, e = m.readUint(4); e == nil {
+				if int32(uint32(n)) < 0 {
+					res.fatal, res.fatalOff = "LONG4 with negative length", off
+					return res, nil
+				}
+				var s slot
+				s, e = m.readLong(n, op)
+				m.push(s)
+			}
+		case opINT, opLONG, opFLOAT:
+			var line []byte
+			if line, e = st.ReadLine(1024); e == nil {
+				m.push(m.parseNumberLine(op, line))
+			}
+		case opSTRING:
+			var line []byte
+			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
+				s, ok := unquotePy2(line)
+				if !ok {
+					m.fail("STRING argument is not quoted")
+				}
+				m.push(m.alloc(kStr, pval{s: s}))
+			}
+		case opUNICODE:
+			var line []byte
+			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
+				m.push(m.alloc(kStr, pval{s: rawUnicodeEscape(line)}))
+			}
+		case opBINSTRING:
+			var n uint64
+			if n, e = m.readUint(4); e == nil {
+				if int32(uint32(n)) < 0 {
+					res.fatal, res.fatalOff = "BINSTRING with negative length", off
+					return res, nil
+				}
+				var s slot
+				s, e = m.readString(kStr, n, op)
+				m.push(s)
+			}
+		case opSHORT_BINSTRING, opSHORT_BINUNICODE:
+			var n uint64
+			if n, e = m.readUint(1); e == nil {
+				var s slot
+				s, e = m.readString(kStr, n, op)
+				m.push(s)
+			}
+		case opBINUNICODE:
+			var n uint64
+			if n, e = m.readUint(4); e == nil {
+				var s slot
+				s, e = m.readString(kStr, n, op)
+				m.push(s)
+			}
+		case opBINUNICODE8:
+			var n uint64
+			if n, e = m.readUint(8); e == nil {
+				var s slot
+				s, e = m.readString(kStr, n, op)
+				m.push(s)
+			}
+		case opBINBYTES:
+			var n uint64
+			if n, e = m.readUint(4); e == nil {
+				var s slot
+				s, e = m.readBytes(n, op)
+				m.push(s)
+			}
+		case opSHORT_BINBYTES:
+			var n uint64
+			if n, e = m.readUint(1); e == nil {
+				var s slot
+				s, e = m.readBytes(n, op)
+				m.push(s)
+			}
+		case opBINBYTES8, opBYTEARRAY8:
+			var n uint64
+			if n, e = m.readUint(8); e == nil {
+				var s slot
+				s, e = m.readBytes(n, op)
+				m.push(s)
+			}
+		case opNEXT_BUFFER:
+			m.push(opaque)
+		case opREADONLY_BUFFER:
+		case opEMPTY_TUPLE:
+			m.push(m.container(kTuple, nil))
+		case opTUPLE:
+			m.push(m.container(kTuple, m.popMark()))
+		case opTUPLE1, opTUPLE2, opTUPLE3:
+			n := int(op-opTUPLE1) + 1
+			if len(m.stack) < n {
+				m.fail("stack underflow")
+				for len(m.stack) < n {
+					m.stack = append([]slot{opaque}, m.stack...)
+				}
+			}
+			items := m.stack[len(m.stack)-n:]
+			t := m.container(kTuple, items)
+			m.stack = m.stack[:len(m.stack)-n]
+			m.push(t)
+		case opEMPTY_LIST:
+			m.push(m.alloc(kList, pval{}))
+		case opLIST:
+			m.push(m.container(kList, m.popMark()))
+		case opAPPEND:
+			v := m.pop()
+			m.addItems(m.top(), []slot{v}, op)
+		case opAPPENDS:
+			items := m.popMark() // valid until the next push
+			m.addItems(m.top(), items, op)
+		case opEMPTY_DICT:
+			m.push(m.alloc(kDict, pval{}))
+		case opDICT:
+			m.push(m.container(kDict, m.popMark()))
+		case opSETITEM:
+			v := m.pop()
+			k := m.pop()
+			m.addItems(m.top(), []slot{k, v}, op)
+		case opSETITEMS:
+			items := m.popMark() // valid until the next push
+			m.addItems(m.top(), items, op)
+		case opEMPTY_SET:
+			m.push(m.alloc(kSet, pval{}))
+		case opADDITEMS:
+			items := m.popMark() // valid until the next push
+			m.addItems(m.top(), items, op)
+		case opFROZENSET:
+			m.push(m.container(kSet, m.popMark()))
+		case opGET, opBINGET, opLONG_BINGET:
+			var key uint64
+			key, e = m.memoKey(op)
+			if e == nil {
+				m.push(m.memoGet(key))
+			}
+		case opPUT, opBINPUT, opLONG_BINPUT:
+			var key uint64
+			key, e = m.memoKey(op)
+			if e == nil {
+				m.memoPut(key, m.top())
+			}
+		case opMEMOIZE:
+			m.memoPut(uint64(len(m.memo)+len(m.memoMap)), m.top())
+		case opGLOBAL, opINST:
+			var module, name []byte
+			if module, e = st.ReadLine(1024); e == nil {
+				module = append([]byte(nil), module...)
+				if name, e = st.ReadLine(1024); e == nil {
+					g := m.recordImport(string(module), string(name), opNames[op], off, "")
+					if op == opINST {
+						args := m.container(kTuple, m.popMark())
+						m.push(m.call(g, args, op))
+					} else {
+						m.push(g)
+					}
+				}
+			}
+		case opSTACK_GLOBAL:
+			nameS := m.pop()
+			modS := m.pop()
+			module, ok1 := m.str(modS)
+			name, ok2 := m.str(nameS)
+			if ok1 && ok2 {
+				m.push(m.recordImport(module, name, "STACK_GLOBAL", off, ""))
+			} else {
+				m.computedImport(modS, nameS, off)
+				m.push(m.alloc(kGlobal, pval{s: "<computed>", imp: -1, off: off}))
+			}
+		case opEXT1, opEXT2, opEXT4:
+			width := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
+			var code uint64
+			if code, e = m.readUint(width); e == nil {
+				if !m.spec {
+					m.add(rulePickleExtension, off, map[string]any{"opcode": opNames[op], "extension_code": code}, code)
+				}
+				m.push(m.alloc(kGlobal, pval{s: fmt.Sprintf("<extension %d>", code), imp: -1, off: off}))
+			}
+		case opREDUCE:
+			args := m.pop()
+			callee := m.pop()
+			m.push(m.call(callee, args, op))
+		case opNEWOBJ:
+			args := m.pop()
+			cls := m.pop()
+			m.push(m.call(cls, args, op))
+		case opNEWOBJ_EX:
+			m.pop() // kwargs
+			args := m.pop()
+			cls := m.pop()
+			m.push(m.call(cls, args, op))
+		case opOBJ:
+			items := m.popMark()
+			if len(items) == 0 {
+				m.fail("OBJ without a class")
+				m.push(opaque)
+				break
+			}
+			cls := items[0]
+			args := m.container(kTuple, items[1:])
+			m.push(m.call(cls, args, op))
+		case opBUILD:
+			state := m.pop()
+			inst := m.top()
+			if inst.k == kGlobal {
+				m.mutates(inst, op)
+			} else if p := m.val(inst); p != nil && inst.k == kObj {
+				p.state = state
+				if abort, err := m.afterBuild(inst); err != nil || abort != "" {
+					if err != nil {
+						return res, err
+					}
+					res.fatal, res.fatalOff, res.abort = abort, off, true
+					return res, nil
+				}
+			}
+		case opPERSID:
+			_, e = st.ReadLine(1024)
+			m.push(opaque)
+		case opBINPERSID:
+			m.pop()
+			m.push(opaque)
+		case opPROTO:
+			var v uint64
+			if v, e = m.readUint(1); e == nil {
+				m.proto = int(v)
+				if v > 5 && !m.spec {
+					m.add(rulePickleBadProtocol, off, map[string]any{"opcode": "PROTO", "protocol": v}, v)
+				}
+			}
+		case opFRAME:
+			var n uint64
+			if n, e = m.readUint(8); e == nil {
+				if rem := st.remaining(); rem >= 0 && n > uint64(rem) && !m.spec {
+					m.add(rulePickleHugeLength, off, map[string]any{"opcode": "FRAME", "declared_length": n, "remaining": rem}, "FRAME", n)
+				}
+			}
+		default:
+			res.fatal, res.fatalOff = fmt.Sprintf("invalid opcode 0x%02x", op), off
+			return res, nil
+		}
+		if e != nil {
+			if errors.Is(e, errTruncated) {
+				res.fatal, res.fatalOff = fmt.Sprintf("stream ends inside %s", opName(op)), off
+				return res, nil
+			}
+			if strings.HasPrefix(e.Error(), "line longer") || strings.HasPrefix(e.Error(), "memo key") {
+				res.fatal, res.fatalOff = fmt.Sprintf("%s: %v", opName(op), e), off
+				return res, nil
+			}
+			return res, e
+		}
+	}
+}
+
+func opName(op byte) string {
+	if n, ok := opNames[op]; ok {
+		return n
+	}
+	if op >= 0x20 && op < 0x7f {
+		return fmt.Sprintf("opcode %q", rune(op))
+	}
+	return fmt.Sprintf("opcode 0x%02x", op)
+}
+
+// computedImport reports STACK_GLOBAL operands that are not literal strings.
+func (m *machine) computedImport(mod, name slot, off int64) {
+	if m.spec {
+		return
+	}
+	why := "module and name are not string constants"
+	if (mod.k == kStr || mod.k == kOpaque) && (name.k == kStr || name.k == kOpaque) && m.overBudg {
+		why = "operands were dropped by the analysis memory budget"
+	}
+	describe := func(s slot) string {
+		if str, ok := m.str(s); ok {
+			return str
+		}
+		if p := m.val(s); p != nil && s.k == kObj {
+			if cp := m.val(p.callee); cp != nil {
+				return "result of calling " + cp.s
+			}
+			return "result of a call"
+		}
+		return "<unknown>"
+	}
+	m.add(rulePickleComputedImport, off, map[string]any{
+		"opcode": "STACK_GLOBAL", "module_operand": describe(mod), "name_operand": describe(name),
+	}, why)
+}
+
+func (m *machine) memoKey(op byte) (uint64, error) {
+	switch op {
+	case opBINGET, opBINPUT:
+		return m.readUint(1)
+	case opLONG_BINGET, opLONG_BINPUT:
+		return m.readUint(4)
+	}
+	line, err := m.st.ReadLine(64)
+	if err != nil {
+		return 0, err
+	}
+	k, perr := strconv.ParseUint(string(line), 10, 63)
+	if perr != nil {
+		return 0, fmt.Errorf("memo key %q: %w", line, perr)
+	}
+	return k, nil
+}
+
+func (m *machine) memoPut(key uint64, v slot) {
+	if key == uint64(len(m.memo)) && m.used+16 <= m.budget {
+		m.used += 16
+		m.memo = append(m.memo, v)
+		return
+	}
+	if key < uint64(len(m.memo)) {
+		m.memo[key] = v
+		return
+	}
+	if m.used+48 > m.budget {
+		m.overBudg = true
+		return
+	}
+	if m.memoMap == nil {
+		m.memoMap = map[uint64]slot{}
+	}
+	m.used += 48
+	m.memoMap[key] = v
+}
+
+func (m *machine) memoGet(key uint64) slot {
+	if key < uint64(len(m.memo)) {
+		return m.memo[key]
+	}
+	if v, ok := m.memoMap[key]; ok {
+		return v
+	}
+	if !m.overBudg {
+		m.fail("memo key %d not defined", key)
+	}
+	return opaque
+}
+
+// readLong reads LONG1/LONG4 content: small values as ints, others kept as bytes
+// (the legacy PyTorch magic number is a 10-byte LONG1).
+func (m *machine) readLong(n uint64, op byte) (slot, error) {
+	if err := m.checkLength(op, n); err != nil {
+		return opaque, err
+	}
+	if n <= 8 {
+		b, err := m.st.Next(int(n))
+		if err != nil {
+			return opaque, err
+		}
+		var v int64
+		for i := len(b) - 1; i >= 0; i-- {
+			v = v<<8 | int64(b[i])
+		}
+		if n > 0 && n < 8 && b[n-1]&0x80 != 0 {
+			v -= 1 << (8 * n)
+		}
+		return slot{k: kInt, v: v}, nil
+	}
+	if n <= 64 {
+		b, err := m.st.Next(int(n))
+		if err != nil {
+			return opaque, err
+		}
+		return m.alloc(kLong, pval{s: string(b)}), nil
+	}
+	if err := m.st.Skip(int64(n)); err != nil {
+		return opaque, err
+	}
+	return slot{k: kLong}, nil
+}
+
+func (m *machine) parseNumberLine(op byte, line []byte) slot {
+	s := strings.TrimSpace(string(line))
+	switch op {
+	case opFLOAT:
+		return slot{k: kFloat}
+	case opLONG:
+		s = strings.TrimSuffix(s, "L")
+	case opINT:
+		if s == "00" {
+			return slot{k: kBool}
+		}
+		if s == "01" {
+			return slot{k: kBool, v: 1}
+		}
+	}
+	v, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		if _, ok := new(bigIntCheck).parse(s); ok {
+			return slot{k: kLong}
+		}
+		m.fail("%s argument %q is not a number", opName(op), quote(s, 40))
+		return opaque
+	}
+	return slot{k: kInt, v: v}
+}
+
+type bigIntCheck struct{}
+
+func (bigIntCheck) parse(s string) (string, bool) {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return "", false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// unquotePy2 decodes a protocol 0 STRING argument: a Python 2 repr in single or
+// double quotes with backslash escapes.
+func unquotePy2(line []byte) (string, bool) {
+	s := string(line)
+	if len(s) < 2 || s[0] != s[len(s)-1] || (s[0] != '\'' && s[0] != '"') {
+		return s, false
+	}
+	s = s[1 : len(s)-1]
+	if !strings.Contains(s, `\`) {
+		return s, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case '0':
+			b.WriteByte(0)
+		case 'x':
+			if i+2 < len(s)+0 && i+2 <= len(s)-1 {
+				if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+					b.WriteByte(byte(v))
+					i += 2
+					continue
+				}
+			}
+			b.WriteString(`\x`)
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), true
+}
+
+// rawUnicodeEscape decodes protocol 0 UNICODE arguments (\uXXXX and \UXXXXXXXX).
+func rawUnicodeEscape(line []byte) string {
+	s := string(line)
+	if !strings.Contains(s, `\u`) && !strings.Contains(s, `\U`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
+			w := 4
+			if s[i+1] == 'U' {
+				w = 8
+			}
+			if i+2+w <= len(s) {
+				if v, err := strconv.ParseUint(s[i+2:i+2+w], 16, 32); err == nil {
+					b.WriteRune(rune(v))
+					i += 1 + w
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// report turns the machine's imports and mutations into findings. A speculative
+// machine (bytes that may not be a pickle) reports only resolved dangerous names.
+func (m *machine) report(clean bool) {
+	for _, im := range m.imports {
+		ev := map[string]any{"opcode": im.opcode, "import": im.cls.name, "module": im.module, "name": im.name}
+		if im.cls.name != im.module+"."+im.name {
+			ev["resolved_as"] = im.cls.name
+		}
+		if im.via != "" {
+			ev["via"] = im.via
+		}
+		switch im.cls.verdict {
+		case verdictDangerous:
+			ev["category"] = im.cls.category
+			if im.called || im.via != "" {
+				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)
+			} else {
+				m.add(rulePickleDangerousImport, im.off, ev, im.cls.name, im.cls.category)
+			}
+			if _, listed := dangerousMatch(im.cls.name); !listed && !m.spec {
+				m.add(rulePickleAttrChain, im.off, ev, im.cls.name)
+			}
+		case verdictNested:
+			if !m.spec || clean {
+				m.add(rulePickleNestedLoader, im.off, ev, im.cls.name)
+			}
+		case verdictUnknown:
+			if !m.spec || clean {
+				ev["called"] = im.called
+				m.add(rulePickleUnknownImport, im.off, ev, im.cls.name)
+			}
+		}
+	}
+	if m.spec && !clean {
+		return
+	}
+	for _, mu := range m.mutated {
+		m.add(rulePickleMutatesGlobal, mu.off, map[string]any{"opcode": mu.opcode, "import": mu.name}, mu.name, mu.opcode)
+	}
+	if m.overBudg {
+		m.add(rulePickleBudget, -1, map[string]any{"budget_bytes": m.budget})
+	}
+	if m.firstErr != "" {
+		m.add(rulePickleCorrupt, m.errOff, nil, m.firstErr)
+	}
+}

@@ -1,0 +1,218 @@
+package artifact
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+)
+
+// legacyTorchMagic is the LONG1 payload of the first pickle in PyTorch's legacy
+// (pre-1.6, non-zip) format: 0x1950a86a20f9469cfc6c, little-endian.
+const legacyTorchMagic = "\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+// scanPickles scans every pickle in st from its current position to its end (or
+// limit): several pickles may follow each other (torch's legacy format, repeated
+// pickle.dump calls, or an attacker's appended payload). base is the stream offset
+// the region starts at, so evidence offsets are relative to l. spec marks bytes that
+// only look like a pickle (a protocol 0 blob inside a bytes value).
+func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base int64, spec bool) error {
+	legacy := false
+	for count := 0; ; count++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pickle scan: %w", err)
+		}
+		if st.atEnd() {
+			return nil
+		}
+		start := st.Offset()
+		head := st.Peek(1)
+		if count > 0 && !validOpcode[head[0]] {
+			a.trailing(st, l, base, start)
+			return nil
+		}
+		speculative := spec || (count > 0 && head[0] != opPROTO)
+		m := a.newMachine(ctx, st, l, speculative)
+		m.base = base
+		res, err := m.run()
+		if err != nil {
+			return err
+		}
+		clean := res.stopped && m.firstErr == ""
+		m.report(clean)
+		if !res.stopped || res.abort {
+			switch {
+			case res.abort:
+				a.c.skip(l, "partially scanned: %s at offset %d; the rest of the stream was not analysed", res.fatal, res.fatalOff-base)
+			case speculative && count > 0:
+				a.trailing(st, l, base, start)
+			case !speculative:
+				a.c.add(l, rulePickleCorrupt, res.fatalOff-base, nil, res.fatal)
+			}
+			return nil
+		}
+		if count == 0 && !spec {
+			if p := m.val(res.top); p != nil && res.top.k == kLong && p.s == legacyTorchMagic {
+				legacy = true
+			}
+		}
+		// Legacy PyTorch files hold five pickles (magic, protocol, sys_info, the
+		// object, storage keys); raw storage data follows and is never unpickled.
+		if legacy && count == 4 {
+			return nil
+		}
+		if spec {
+			return nil
+		}
+	}
+}
+
+// trailing reports the bytes from start to the end of the stream as not pickle.
+func (a *analyzer) trailing(st *stream, l loc, base, start int64) {
+	n := st.remaining()
+	if n < 0 {
+		n = 0
+	} else {
+		n += st.Offset() - start
+	}
+	a.c.add(l, rulePickleTrailing, start-base, map[string]any{"trailing_bytes": n}, n)
+}
+
+// afterBuild handles joblib's NumpyArrayWrapper: joblib writes the array's raw
+// bytes into the stream right after the wrapper's BUILD, outside any opcode. The
+// size comes from the wrapper's state (shape, dtype, alignment padding); object
+// arrays are a nested pickle instead. It returns a reason when the stream cannot be
+// followed further.
+func (m *machine) afterBuild(inst slot) (string, error) {
+	cls := m.className(inst)
+	if cls != "joblib.numpy_pickle.NumpyArrayWrapper" && cls != "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper" {
+		return "", nil
+	}
+	p := m.val(inst)
+	state := m.dictGet(p.state)
+	shape, ok := m.intTuple(state["shape"])
+	if !ok {
+		return "joblib array wrapper without a readable shape", nil
+	}
+	itemsize, object, ok := m.dtypeSize(state["dtype"])
+	if !ok {
+		return "joblib array wrapper with an unsupported dtype", nil
+	}
+	if object {
+		// pickle.dump(array, protocol=2) follows: one nested pickle, inline.
+		sub := m.a.newMachine(m.ctx, m.st, m.l, false)
+		sub.base = m.base
+		res, err := sub.run()
+		if err != nil {
+			return "", err
+		}
+		sub.report(res.stopped && sub.firstErr == "")
+		if !res.stopped {
+			return "joblib object array: " + res.fatal, nil
+		}
+		return "", nil
+	}
+	n := uint64(itemsize)
+	for _, d := range shape {
+		if d < 0 {
+			return "joblib array with a negative dimension", nil
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt64 {
+			m.add(ruleStructHuge, m.st.Offset(), map[string]any{"format": "joblib"}, "joblib array", "declared array size overflows 64 bits")
+			return "joblib array size overflows", nil
+		}
+		n = lo
+	}
+	if align := state["numpy_array_alignment_bytes"]; align.k == kInt && align.v > 0 {
+		pad, err := m.st.ReadByte()
+		if err != nil {
+			return "joblib array padding is truncated", nil
+		}
+		if int64(pad) > align.v {
+			return fmt.Sprintf("joblib padding of %d bytes exceeds alignment %d", pad, align.v), nil
+		}
+		if err := m.st.Skip(int64(pad)); err != nil {
+			return "joblib array padding is truncated", nil
+		}
+	}
+	if rem := m.st.remaining(); rem >= 0 && n > uint64(rem) {
+		m.add(ruleStructPastEnd, m.st.Offset(), map[string]any{"format": "joblib", "declared_bytes": n, "remaining": rem},
+			"joblib array", fmt.Sprintf("declares %d bytes of array data but %d remain", n, rem))
+		return "joblib array data past the end", nil
+	}
+	if err := m.st.Skip(int64(n)); err != nil {
+		if err == errTruncated {
+			return "joblib array data is truncated", nil
+		}
+		return "", err
+	}
+	return "", nil
+}
+
+// dictGet returns a dict value's string-keyed entries (those that were kept).
+func (m *machine) dictGet(s slot) map[string]slot {
+	out := map[string]slot{}
+	p := m.val(s)
+	if s.k != kDict || p == nil {
+		return out
+	}
+	for i := 0; i+1 < len(p.items); i += 2 {
+		if k, ok := m.str(p.items[i]); ok {
+			out[k] = p.items[i+1]
+		}
+	}
+	return out
+}
+
+// intTuple returns a fully known tuple (or list) of integers.
+func (m *machine) intTuple(s slot) ([]int64, bool) {
+	p := m.val(s)
+	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(p.items) != p.n {
+		return nil, false
+	}
+	out := make([]int64, 0, len(p.items))
+	for _, it := range p.items {
+		if it.k != kInt {
+			return nil, false
+		}
+		out = append(out, it.v)
+	}
+	return out, true
+}
+
+// dtypeSize reads a pickled numpy.dtype: numpy.dtype('f8', False, True) with the
+// BUILD state (version, byteorder, subarray, names, fields, elsize, alignment,
+// flags). It returns the item size and whether the dtype holds Python objects.
+func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
+	if m.className(s) != "numpy.dtype" {
+		return 0, false, false
+	}
+	p := m.val(s)
+	ap := m.val(p.args)
+	if ap == nil || len(ap.items) == 0 {
+		return 0, false, false
+	}
+	code, ok := m.str(ap.items[0])
+	if !ok || code == "" {
+		return 0, false, false
+	}
+	if code[0] == 'O' {
+		return 8, true, true
+	}
+	if sp := m.val(p.state); sp != nil && p.state.k == kTuple && len(sp.items) >= 6 {
+		if fields := sp.items[4]; fields.k != kNone && fields.k != kOpaque {
+			// Structured dtypes may hold objects in their fields; we cannot tell.
+			return 0, false, false
+		}
+		if el := sp.items[5]; el.k == kInt && el.v > 0 {
+			return el.v, false, true
+		}
+	}
+	size, err := strconv.ParseInt(code[1:], 10, 64)
+	if err != nil || size <= 0 {
+		return 0, false, false
+	}
+	return size, false, true
+}

@@ -1,0 +1,255 @@
+package artifact
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// errTruncated reports that a stream ended inside a structure it declared.
+var errTruncated = errors.New("unexpected end of data")
+
+// stream is a buffered, offset-tracking reader over untrusted bytes. It exists
+// because bufio.Reader can neither report its position nor skip by seeking: tensor
+// data is skipped with Seek when the source allows it, so multi-gigabyte payloads are
+// never read, let alone held. A stream can be narrowed with a limit so nested parsers
+// (a pickle inside a bytes value, a member inside a container) cannot read past the
+// region they were given.
+type stream struct {
+	src    io.Reader
+	seeker io.Seeker // nil when src cannot seek
+	buf    []byte
+	r, w   int   // unread data is buf[r:w]
+	base   int64 // stream offset of buf[0]
+	limit  int64 // offset the reader may not pass; -1 for none
+	err    error // sticky error from src
+}
+
+const streamBufSize = 64 << 10
+
+// newStream wraps src, whose current position is offset 0. When src is an
+// io.Seeker, large skips seek instead of reading.
+func newStream(src io.Reader) *stream {
+	return newStreamSize(src, streamBufSize)
+}
+
+// newStreamSize is newStream with a smaller window for regions known to be
+// small (at least 4 KiB, so format sniffing and line reads still fit).
+func newStreamSize(src io.Reader, size int64) *stream {
+	n := int(min(max(size+1, 4096), streamBufSize))
+	s := &stream{src: src, buf: make([]byte, n), limit: -1}
+	if sk, ok := src.(io.Seeker); ok {
+		s.seeker = sk
+	}
+	return s
+}
+
+// Offset is the position of the next unread byte.
+func (s *stream) Offset() int64 { return s.base + int64(s.r) }
+
+// setLimit narrows the stream so no read passes offset end; it returns the previous
+// limit for restoreLimit. A narrower existing limit wins.
+func (s *stream) setLimit(end int64) int64 {
+	old := s.limit
+	if old < 0 || end < old {
+		s.limit = end
+	}
+	return old
+}
+
+func (s *stream) restoreLimit(old int64) { s.limit = old }
+
+// remaining is how many bytes may still be read before the limit, or -1.
+func (s *stream) remaining() int64 {
+	if s.limit < 0 {
+		return -1
+	}
+	return s.limit - s.Offset()
+}
+
+// avail is the buffered byte count usable under the limit.
+func (s *stream) avail() int {
+	n := s.w - s.r
+	if s.limit >= 0 {
+		if room := s.limit - s.Offset(); room < int64(n) {
+			n = int(max(room, 0))
+		}
+	}
+	return n
+}
+
+// fill reads more data so at least need bytes are buffered (need ≤ len(buf)).
+func (s *stream) fill(need int) error {
+	if s.r > 0 && s.r+need > len(s.buf) {
+		copy(s.buf, s.buf[s.r:s.w])
+		s.base += int64(s.r)
+		s.w -= s.r
+		s.r = 0
+	}
+	for s.w-s.r < need {
+		if s.err != nil {
+			return s.err
+		}
+		n, err := s.src.Read(s.buf[s.w:])
+		s.w += n
+		if err != nil {
+			s.err = err
+		} else if n == 0 {
+			s.err = io.ErrNoProgress
+		}
+	}
+	return nil
+}
+
+// ensure makes n bytes available under the limit or returns errTruncated (or the
+// source's error).
+func (s *stream) ensure(n int) error {
+	if s.limit >= 0 && s.limit-s.Offset() < int64(n) {
+		return errTruncated
+	}
+	if s.w-s.r >= n {
+		return nil
+	}
+	if err := s.fill(n); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return errTruncated
+		}
+		return fmt.Errorf("read: %w", err)
+	}
+	return nil
+}
+
+// ReadByte returns the next byte.
+func (s *stream) ReadByte() (byte, error) {
+	if s.r < s.w && (s.limit < 0 || s.base+int64(s.r) < s.limit) {
+		b := s.buf[s.r]
+		s.r++
+		return b, nil
+	}
+	if err := s.ensure(1); err != nil {
+		return 0, err
+	}
+	b := s.buf[s.r]
+	s.r++
+	return b, nil
+}
+
+// Next returns the next n bytes (n ≤ streamBufSize), valid until the next call.
+func (s *stream) Next(n int) ([]byte, error) {
+	if n > len(s.buf) {
+		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, len(s.buf))
+	}
+	if err := s.ensure(n); err != nil {
+		return nil, err
+	}
+	p := s.buf[s.r : s.r+n]
+	s.r += n
+	return p, nil
+}
+
+// Peek returns up to n upcoming bytes without consuming them; fewer at the end.
+func (s *stream) Peek(n int) []byte {
+	n = min(n, len(s.buf))
+	if s.w-s.r < n {
+		_ = s.fill(n)
+	}
+	return s.buf[s.r : s.r+min(n, s.avail())]
+}
+
+// Read implements io.Reader within the limit.
+func (s *stream) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.avail() == 0 {
+		if s.limit >= 0 && s.Offset() >= s.limit {
+			return 0, io.EOF
+		}
+		if err := s.fill(1); err != nil {
+			if s.w-s.r == 0 {
+				return 0, err
+			}
+		}
+	}
+	n := copy(p, s.buf[s.r:s.r+s.avail()])
+	s.r += n
+	return n, nil
+}
+
+// ReadLine reads through the next '\n' and returns the line without it. Lines
+// longer than max are an error: pickle text arguments are short in real files.
+func (s *stream) ReadLine(max int) ([]byte, error) {
+	max = min(max, len(s.buf)-1)
+	for i := 0; ; i++ {
+		if i >= max {
+			return nil, fmt.Errorf("line longer than %d bytes", max)
+		}
+		if s.r+i >= s.w {
+			if err := s.ensure(i + 1); err != nil {
+				return nil, err
+			}
+		}
+		if s.limit >= 0 && s.Offset()+int64(i) >= s.limit {
+			return nil, errTruncated
+		}
+		if s.buf[s.r+i] == '\n' {
+			line := s.buf[s.r : s.r+i]
+			s.r += i + 1
+			return line, nil
+		}
+	}
+}
+
+// Skip discards n bytes, seeking when the source allows it and the skip is past the
+// buffer, so skipped tensor data is never read. It returns errTruncated when the
+// stream (or its limit) ends first.
+func (s *stream) Skip(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("negative skip %d", n)
+	}
+	if s.limit >= 0 && s.limit-s.Offset() < n {
+		return errTruncated
+	}
+	if buffered := int64(s.w - s.r); n <= buffered {
+		s.r += int(n)
+		return nil
+	}
+	n -= int64(s.w - s.r)
+	s.base += int64(s.w)
+	s.r, s.w = 0, 0
+	if s.seeker != nil && s.err == nil {
+		cur, err := s.seeker.Seek(0, io.SeekCurrent)
+		if err == nil {
+			end, err := s.seeker.Seek(0, io.SeekEnd)
+			if err == nil && end-cur >= n {
+				if _, err := s.seeker.Seek(cur+n, io.SeekStart); err == nil {
+					s.base += n
+					return nil
+				}
+			}
+			if err == nil {
+				// Restore the position so the short read below reports truncation.
+				if _, err := s.seeker.Seek(cur, io.SeekStart); err != nil {
+					return fmt.Errorf("seek: %w", err)
+				}
+			}
+		}
+	}
+	m, err := io.CopyN(io.Discard, s.src, n)
+	s.base += m
+	if err != nil {
+		if err == io.EOF {
+			return errTruncated
+		}
+		return fmt.Errorf("skip: %w", err)
+	}
+	return nil
+}
+
+// atEnd reports whether no byte remains (under the limit or in the source).
+func (s *stream) atEnd() bool {
+	if s.limit >= 0 && s.Offset() >= s.limit {
+		return true
+	}
+	return len(s.Peek(1)) == 0
+}

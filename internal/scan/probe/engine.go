@@ -1,0 +1,414 @@
+package probe
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mirror/internal/llm"
+	"mirror/internal/scan"
+	"mirror/internal/scan/embedding"
+)
+
+// Target is what a behavioural scan talks to. Provider and Model serve the chat scan
+// types; Embedder and EmbeddingModel serve embedding_reidentification. Name is the
+// finding's target string (a catalog route, an endpoint URL).
+type Target struct {
+	Name           string
+	Provider       llm.Provider
+	Model          string
+	Embedder       llm.Embedder
+	EmbeddingModel string
+}
+
+// Defaults of Options.
+const (
+	DefaultConcurrency     = 4
+	DefaultMaxOutputTokens = 400
+	DefaultRetries         = 3
+	DefaultRetryBase       = 500 * time.Millisecond
+	maxRetryWait           = 30 * time.Second
+)
+
+// Options tune a scan. The zero value is a usable default: seed 0, four probes at a
+// time, no rate limit and no budget.
+type Options struct {
+	// Seed fixes the probe order, markers, canaries, synthetic people and sampled
+	// variants; requests also carry it (with temperature 0) where the protocol allows.
+	Seed int64
+	// Concurrency bounds how many probes run at once (0: DefaultConcurrency).
+	Concurrency int
+	// RatePerSecond bounds requests to the target (0: unbounded). Bursts are not
+	// allowed: requests are spaced evenly.
+	RatePerSecond float64
+	// MaxRequests bounds requests to the target, retries included (0: unbounded). A
+	// probe starts only if all its turns fit; the scan then stops cleanly and says so
+	// in an info finding.
+	MaxRequests int
+	// MaxTokens bounds input plus output tokens as the target reports them (0:
+	// unbounded). Once spent, no request is sent; probes cut short are not judged.
+	MaxTokens int
+	// MaxOutputTokens bounds each response (0: DefaultMaxOutputTokens).
+	MaxOutputTokens int
+	// Retries is how many times a retryable failure (llm.Error.Retryable) is tried
+	// again, with exponential backoff from RetryBase (0: DefaultRetries, -1: none).
+	Retries   int
+	RetryBase time.Duration
+	// Progress is called after each probe (and after the embedding analysis).
+	Progress scan.ProgressFunc
+	// Judge, if set, is asked to confirm compliance and PII findings; a finding it
+	// rejects is kept but capped at low severity. JudgeModel is its model.
+	Judge      llm.Provider
+	JudgeModel string
+	// Probes replaces the built-in Catalog (tests, custom suites).
+	Probes []Probe
+	// EmbeddingRecords is passed to embedding.Options.Records.
+	EmbeddingRecords int
+	Logger           *slog.Logger
+}
+
+// ErrBudgetExhausted is returned (wrapped) by a request that the budget refused.
+var ErrBudgetExhausted = errors.New("scan budget exhausted")
+
+// Run scans target for the given types and returns the findings, most relevant
+// first within each type. embedding_reidentification goes to embedding.Run; the
+// other types run the catalog's probes of that type. Errors: a target lacking the
+// provider or embedder that a type needs; a provider that rejects the credentials
+// (every probe would fail alike); the context ending; or every probe failing.
+// A probe that fails alone is reported in an info finding, not as an error.
+func Run(ctx context.Context, target Target, types []scan.Type, opts Options) ([]scan.Finding, error) {
+	e, err := newEngine(target, types, opts)
+	if err != nil {
+		return nil, err
+	}
+	return e.run(ctx)
+}
+
+type engine struct {
+	target   Target
+	opts     Options
+	log      *slog.Logger
+	types    map[scan.Type]bool
+	probes   []Probe
+	embed    bool
+	pacer    *pacer
+	budget   budget
+	progress struct {
+		sync.Mutex
+		done, total int
+	}
+}
+
+func newEngine(target Target, types []scan.Type, opts Options) (*engine, error) {
+	e := &engine{target: target, opts: opts, types: map[scan.Type]bool{}}
+	e.log = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
+	e.opts.Concurrency = cmp.Or(max(opts.Concurrency, 0), DefaultConcurrency)
+	e.opts.MaxOutputTokens = cmp.Or(max(opts.MaxOutputTokens, 0), DefaultMaxOutputTokens)
+	e.opts.RetryBase = cmp.Or(opts.RetryBase, DefaultRetryBase)
+	switch {
+	case opts.Retries == 0:
+		e.opts.Retries = DefaultRetries
+	case opts.Retries < 0:
+		e.opts.Retries = 0
+	}
+	if opts.RatePerSecond > 0 {
+		e.pacer = &pacer{interval: time.Duration(float64(time.Second) / opts.RatePerSecond)}
+	}
+	e.budget = budget{maxRequests: int64(opts.MaxRequests), maxTokens: int64(opts.MaxTokens)}
+	catalog := opts.Probes
+	if catalog == nil {
+		catalog = Catalog()
+	}
+	for _, t := range types {
+		if _, err := scan.ParseType(string(t)); err != nil {
+			return nil, err
+		}
+		e.types[t] = true
+	}
+	if e.types[scan.EmbeddingReidentification] {
+		if target.Embedder == nil || target.EmbeddingModel == "" {
+			return nil, fmt.Errorf("scan type %s needs an embeddings endpoint and model", scan.EmbeddingReidentification)
+		}
+		e.embed = true
+	}
+	for _, p := range catalog {
+		if e.types[p.Type] {
+			e.probes = append(e.probes, p)
+		}
+	}
+	if len(e.probes) > 0 && target.Provider == nil {
+		return nil, fmt.Errorf("scan types %s need a chat model", strings.Join(typeNames(types), ", "))
+	}
+	// Seeded order: with a budget, different seeds cover different probes.
+	r := rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15))
+	r.Shuffle(len(e.probes), func(i, j int) { e.probes[i], e.probes[j] = e.probes[j], e.probes[i] })
+	return e, nil
+}
+
+func typeNames(ts []scan.Type) []string {
+	var out []string
+	for _, t := range ts {
+		if t != scan.EmbeddingReidentification {
+			out = append(out, string(t))
+		}
+	}
+	return out
+}
+
+// outcome is what one probe produced.
+type outcome struct {
+	probe     *Probe
+	exchanges []exchange
+	hit       *hit
+	note      string // why a probe could not be judged (no logprobs)
+	err       error
+	skipped   bool // not run or cut short by the budget
+}
+
+func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	outcomes := make([]outcome, len(e.probes))
+	var embedFindings []scan.Finding
+	var embedErr error
+	e.progress.total = len(e.probes)
+	if e.embed {
+		e.progress.total++
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.Concurrency)
+	if e.embed {
+		g.Go(func() error {
+			embedFindings, embedErr = embedding.Run(gctx, e.target.Embedder, e.target.EmbeddingModel, embedding.Options{
+				Seed: e.opts.Seed, Records: e.opts.EmbeddingRecords, Target: e.target.Name, Logger: e.log,
+			})
+			e.step("embedding_reidentification: nearest-neighbour analysis")
+			if embedErr != nil && gctx.Err() == nil {
+				e.log.WarnContext(gctx, "embedding analysis failed", "error", embedErr)
+			}
+			return nil
+		})
+	}
+	for i := range e.probes {
+		g.Go(func() error {
+			p := &e.probes[i]
+			o := e.runProbe(gctx, p)
+			outcomes[i] = o
+			if fatal(o.err) {
+				cancel(o.err)
+				return fmt.Errorf("probe %s: %w", p.ID, o.err)
+			}
+			e.step(string(p.Type) + ": " + p.ID)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", e.target.Name, err)
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("scan %s: %w", e.target.Name, err)
+	}
+	if e.embed && embedErr != nil {
+		return nil, fmt.Errorf("scan %s: %w", e.target.Name, embedErr)
+	}
+	findings, err := e.findings(outcomes)
+	if err != nil {
+		return nil, err
+	}
+	return append(findings, embedFindings...), nil
+}
+
+// fatal reports failures that would repeat on every probe: the scan stops.
+func fatal(err error) bool {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		return le.Kind == llm.KindAuth || le.Kind == llm.KindNotConfigured
+	}
+	return false
+}
+
+func (e *engine) step(desc string) {
+	e.progress.Lock()
+	defer e.progress.Unlock()
+	e.progress.done++
+	if e.opts.Progress != nil {
+		e.opts.Progress(e.progress.done, e.progress.total, desc)
+	}
+}
+
+// exchange is one request and its answer.
+type exchange struct {
+	session string
+	turn    int    // 1-based within the session
+	user    string // the user turn sent
+	prompt  string // every message sent, joined, for "was it in the prompt" checks
+	resp    llm.Response
+}
+
+func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
+	o := outcome{probe: p}
+	r, err := p.render(e.opts.Seed)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	if !e.budget.reserve(p.requests()) {
+		o.skipped = true
+		return o
+	}
+	for _, s := range r.sessions {
+		var msgs []llm.Message
+		if s.system != "" {
+			msgs = append(msgs, llm.Message{Role: "system", Content: s.system})
+		}
+		for i, turn := range s.turns {
+			msgs = append(msgs, llm.Message{Role: "user", Content: turn})
+			resp, err := e.complete(ctx, msgs, p.Logprobs)
+			if err != nil {
+				if errors.Is(err, ErrBudgetExhausted) {
+					o.skipped = true
+				} else {
+					o.err = err
+				}
+				return o
+			}
+			o.exchanges = append(o.exchanges, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), resp: resp})
+			msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Text})
+		}
+	}
+	o.hit, o.note = evaluate(p, r, o.exchanges)
+	if o.hit != nil && e.opts.Judge != nil && (p.Success.Kind == KindCompliance || p.Success.Kind == KindPII) {
+		e.confirm(ctx, p, o.hit)
+	}
+	return o
+}
+
+func joinMessages(msgs []llm.Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString(m.Content)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// complete sends one request to the target, within the rate limit and the budget,
+// retrying retryable failures with jittered exponential backoff (an upstream
+// Retry-After longer than the step replaces it).
+func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool) (llm.Response, error) {
+	temp := 0.0
+	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed, Logprobs: logprobs}
+	for attempt := 0; ; attempt++ {
+		if !e.budget.tokensLeft() {
+			return llm.Response{}, fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)
+		}
+		if err := e.pacer.wait(ctx); err != nil {
+			return llm.Response{}, fmt.Errorf("wait for rate limit: %w", err)
+		}
+		resp, err := e.target.Provider.Complete(ctx, req)
+		if err == nil {
+			e.budget.addTokens(resp.Usage.InputTokens + resp.Usage.OutputTokens)
+			return resp, nil
+		}
+		var le *llm.Error
+		if !errors.As(err, &le) || !le.Retryable() || attempt >= e.opts.Retries || ctx.Err() != nil {
+			return llm.Response{}, err
+		}
+		if !e.budget.reserve(1) {
+			return llm.Response{}, fmt.Errorf("retry after %v: request budget of %d: %w", err, e.opts.MaxRequests, ErrBudgetExhausted)
+		}
+		wait := min(e.opts.RetryBase<<attempt, 8*time.Second)
+		wait = wait/2 + time.Duration(rand.Int64N(int64(wait)+1)) // jitter ±50%
+		if le.RetryAfter > wait {
+			if le.RetryAfter > maxRetryWait {
+				return llm.Response{}, err
+			}
+			wait = le.RetryAfter
+		}
+		e.log.InfoContext(ctx, "retrying target request", "target", e.target.Name, "attempt", attempt+1, "kind", string(le.Kind), "wait_ms", wait.Milliseconds())
+		if err := sleep(ctx, wait); err != nil {
+			return llm.Response{}, err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// pacer spaces requests at a fixed interval: a token bucket of size one, which is
+// all a per-target limit needs (golang.org/x/time/rate is not a dependency).
+type pacer struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p == nil {
+		return ctx.Err()
+	}
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(p.interval)
+	p.mu.Unlock()
+	if d := time.Until(at); d > 0 {
+		return sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// budget counts requests and tokens against the scan's limits (0: unlimited).
+type budget struct {
+	maxRequests, maxTokens int64
+	requests, tokens       atomic.Int64
+	refused                atomic.Bool
+}
+
+// reserve takes n requests from the budget, all or none.
+func (b *budget) reserve(n int) bool {
+	for {
+		cur := b.requests.Load()
+		if b.maxRequests > 0 && cur+int64(n) > b.maxRequests {
+			b.refused.Store(true)
+			return false
+		}
+		if b.requests.CompareAndSwap(cur, cur+int64(n)) {
+			return true
+		}
+	}
+}
+
+func (b *budget) addTokens(n int) { b.tokens.Add(int64(n)) }
+
+func (b *budget) tokensLeft() bool {
+	if b.maxTokens > 0 && b.tokens.Load() >= b.maxTokens {
+		b.refused.Store(true)
+		return false
+	}
+	return true
+}
+
+// typeRank orders findings by scan type as scan.AllTypes does.
+func typeRank(t scan.Type) int { return slices.Index(scan.AllTypes, t) }

@@ -1,0 +1,242 @@
+package probe_test
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"mirror/internal/llm"
+	"mirror/internal/llm/llmtest"
+	"mirror/internal/scan"
+	"mirror/internal/scan/probe"
+	"mirror/internal/scan/probe/pii"
+	"mirror/internal/scan/probe/probetest"
+)
+
+// ngramEmbed has real similarity structure (hashed character trigrams).
+func ngramEmbed(text string) []float64 {
+	v := make([]float64, 256)
+	t := " " + strings.ToLower(text) + " "
+	for i := 0; i+3 <= len(t); i++ {
+		h := fnv.New32a()
+		h.Write([]byte(t[i : i+3]))
+		v[h.Sum32()%256]++
+	}
+	return v
+}
+
+func noiseEmbed() func(string) []float64 {
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(3, 3))
+	return func(string) []float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		v := make([]float64, 32)
+		for i := range v {
+			v[i] = r.NormFloat64()
+		}
+		return v
+	}
+}
+
+// target starts a scripted model on 127.0.0.1 behind the OpenAI protocol and returns
+// a probe.Target that reaches it through the real OpenAI adapter.
+func target(t testing.TB, w probetest.Weaknesses, embed func(string) []float64) probe.Target {
+	t.Helper()
+	m := probetest.New(w)
+	srv := llmtest.NewOpenAIServer(t, m.Handle, llmtest.WithEmbedder(embed))
+	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
+	return probe.Target{Name: srv.BaseURL, Provider: p, Model: "scripted", Embedder: p, EmbeddingModel: "scripted-embed"}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tlogWriter struct{ t testing.TB }
+
+func (w tlogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func byProbe(fs []scan.Finding) map[string]scan.Finding {
+	out := map[string]scan.Finding{}
+	for _, f := range fs {
+		if id, ok := f.Evidence["probe_id"].(string); ok && f.Severity != scan.Info {
+			out[id] = f
+		}
+	}
+	return out
+}
+
+func logFindings(t *testing.T, fs []scan.Finding) {
+	for _, f := range fs {
+		t.Logf("%-8s %4.1f %-26s %-55v %s | %v", f.Severity, f.Score, f.ScanType, f.Evidence["probe_id"], f.Title, f.Evidence["matched"])
+	}
+}
+
+func TestVulnerableTarget(t *testing.T) {
+	tg := target(t, probetest.All, ngramEmbed)
+	var progress []int
+	fs, err := probe.Run(context.Background(), tg, scan.AllTypes, probe.Options{Seed: 7, Logger: testLogger(t),
+		Progress: func(done, total int, step string) { progress = append(progress, done) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFindings(t, fs)
+	got := byProbe(fs)
+	// Every planted weakness must be found, at the severity its rubric gives.
+	want := map[string]scan.Severity{
+		"jailbreak.role_play.retired_poet":               scan.High,
+		"jailbreak.instruction_override.ignore_previous": scan.High,
+		"jailbreak.encoding.base64":                      scan.High,
+		"jailbreak.encoding.rot13":                       scan.High,
+		"jailbreak.encoding.reversed":                    scan.Medium,
+		"jailbreak.payload_splitting.concatenation":      scan.High,
+		"jailbreak.many_shot.compliant_history":          scan.High,
+		"jailbreak.multi_turn_escalation.ticket_codes":   scan.Medium,
+		"pii_leakage.context.insurance_call":             scan.Critical,
+		"pii_leakage.context.impersonation":              scan.Critical,
+		"pii_leakage.training.card_numbers":              scan.High,
+		"prompt_artifacts.extraction.verbatim":           scan.High,
+		"prompt_artifacts.extraction.obfuscated":         scan.High,
+		"prompt_artifacts.cross_session.locker_code":     scan.Critical,
+		"model_inversion.planted.prefix_completion":      scan.High,
+		"model_inversion.planted.earlier_turn":           scan.Medium,
+		"model_inversion.known.gettysburg":               scan.Low,
+		"model_inversion.membership.logprobs":            scan.Medium,
+		"self_modification.persona.rename":               scan.Medium,
+		"self_modification.rules.signature":              scan.High,
+		"self_modification.tools.config":                 scan.High,
+		"self_modification.memory.cross_session":         scan.Critical,
+	}
+	for id, sev := range want {
+		f, ok := got[id]
+		if !ok {
+			t.Errorf("vulnerable target: probe %s found nothing", id)
+			continue
+		}
+		if f.Severity != sev {
+			t.Errorf("probe %s: severity %s (score %.1f), want %s", id, f.Severity, f.Score, sev)
+		}
+	}
+	var template, reid bool
+	for _, f := range fs {
+		template = template || strings.Contains(f.Title, "template")
+		reid = reid || f.ScanType == scan.EmbeddingReidentification && f.Severity.Rank() >= scan.High.Rank()
+		checkFinding(t, f, tg.Name)
+	}
+	if !template {
+		t.Error("chat-template leak not reported")
+	}
+	if !reid {
+		t.Error("embedding re-identification not reported as high")
+	}
+	if n := len(probe.Catalog()) + 1; len(progress) != n || progress[n-1] != n {
+		t.Errorf("progress calls %v, want 1..%d", progress, n)
+	}
+}
+
+// checkFinding checks what every finding must carry, and that evidence holds no
+// unmasked personal data.
+func checkFinding(t *testing.T, f scan.Finding, target string) {
+	t.Helper()
+	if f.Target != target || f.Title == "" || f.Remediation == "" || f.Severity != scan.SeverityForScore(f.Score) {
+		t.Errorf("finding header incomplete or inconsistent: %+v", f)
+	}
+	for k, v := range f.Evidence {
+		s := fmt.Sprint(v)
+		for _, m := range pii.Find(s) {
+			if m.Kind == pii.Card || m.Kind == pii.NationalID || m.Kind == pii.IBAN || m.Kind == pii.Email || m.Kind == pii.Phone {
+				t.Errorf("finding %q evidence %s holds unmasked %s %q", f.Title, k, m.Kind, m.Value)
+			}
+		}
+	}
+	if f.Severity != scan.Info && f.ScanType != scan.EmbeddingReidentification {
+		for _, k := range []string{"probe_family", "probe_version", "prompt_excerpt", "response_excerpt", "turn"} {
+			if _, ok := f.Evidence[k]; !ok {
+				t.Errorf("finding %q lacks evidence %s", f.Title, k)
+			}
+		}
+	}
+}
+
+func TestHardenedTargetRaisesNothing(t *testing.T) {
+	tg := target(t, probetest.Weaknesses{}, noiseEmbed())
+	fs, err := probe.Run(context.Background(), tg, scan.AllTypes, probe.Options{Seed: 7, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFindings(t, fs)
+	for _, f := range fs {
+		if f.Severity != scan.Info {
+			t.Errorf("hardened target: %s finding %q (probe %v): %v", f.Severity, f.Title, f.Evidence["probe_id"], f.Evidence["response_excerpt"])
+		}
+	}
+}
+
+func TestMixedTargets(t *testing.T) {
+	tests := []struct {
+		name     string
+		w        probetest.Weaknesses
+		want     []string // probe ids that must be found
+		notTypes []scan.Type
+		notIDs   []string
+	}{
+		{
+			name:     "leaks prompt only",
+			w:        probetest.Weaknesses{LeaksSystemPrompt: true},
+			want:     []string{"prompt_artifacts.extraction.verbatim", "prompt_artifacts.extraction.translation", "prompt_artifacts.extraction.obfuscated"},
+			notTypes: []scan.Type{scan.Jailbreak, scan.SelfModification},
+			notIDs:   []string{"prompt_artifacts.cross_session.locker_code", "pii_leakage.training.card_numbers"},
+		},
+		{
+			name:     "decodes obfuscation and accepts rewrites",
+			w:        probetest.Weaknesses{DecodesObfuscation: true, AcceptsRewrites: true},
+			want:     []string{"jailbreak.encoding.base64", "jailbreak.encoding.rot13", "jailbreak.payload_splitting.concatenation", "self_modification.persona.rename", "self_modification.rules.signature"},
+			notTypes: []scan.Type{scan.PIILeakage, scan.PromptArtifacts, scan.ModelInversion},
+			notIDs:   []string{"jailbreak.role_play.retired_poet", "jailbreak.instruction_override.fake_admin", "self_modification.memory.cross_session"},
+		},
+		{
+			name:     "context leaks and record completion",
+			w:        probetest.Weaknesses{LeaksContextPII: true, CompletesRecords: true, LogprobsLeak: true},
+			want:     []string{"pii_leakage.context.insurance_call", "model_inversion.planted.prefix_completion", "model_inversion.membership.logprobs"},
+			notTypes: []scan.Type{scan.Jailbreak, scan.SelfModification},
+			notIDs:   []string{"pii_leakage.training.card_numbers", "prompt_artifacts.extraction.verbatim"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			types := []scan.Type{scan.Jailbreak, scan.PIILeakage, scan.PromptArtifacts, scan.ModelInversion, scan.SelfModification}
+			fs, err := probe.Run(context.Background(), target(t, tt.w, nil), types, probe.Options{Seed: 11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			logFindings(t, fs)
+			got := byProbe(fs)
+			for _, id := range tt.want {
+				if _, ok := got[id]; !ok {
+					t.Errorf("planted weakness not found by %s", id)
+				}
+			}
+			for id, f := range got {
+				for _, nt := range tt.notTypes {
+					if f.ScanType == nt {
+						t.Errorf("false finding of type %s: %s", nt, id)
+					}
+				}
+			}
+			for _, id := range tt.notIDs {
+				if _, ok := got[id]; ok {
+					t.Errorf("false finding %s", id)
+				}
+			}
+		})
+	}
+}

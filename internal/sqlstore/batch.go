@@ -1,0 +1,126 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// batcher is group commit for small writes (generations, feedback): writes that
+// arrive together share one transaction, and each caller is answered only after that
+// transaction committed. One fsync then covers many acknowledged writes, which is what
+// keeps persistence affordable at load, without acknowledging anything unstored.
+type batcher struct {
+	db     *DB
+	ops    chan *writeOp
+	wg     sync.WaitGroup
+	closed chan struct{}
+	once   sync.Once
+}
+
+type writeOp struct {
+	ctx  context.Context
+	exec func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds one transaction. Two writer goroutines keep Postgres busy while a
+// batch commits; SQLite has a single writer anyway.
+const maxBatch = 256
+
+func newBatcher(db *DB) *batcher {
+	b := &batcher{db: db, ops: make(chan *writeOp, maxBatch), closed: make(chan struct{})}
+	writers := 1
+	if db.dialect == Postgres {
+		writers = 4
+	}
+	for range writers {
+		b.wg.Add(1)
+		go b.loop()
+	}
+	return b
+}
+
+// do runs exec in a shared transaction and returns its own outcome.
+func (b *batcher) do(ctx context.Context, exec func(ctx context.Context, tx *sql.Tx) error) error {
+	op := &writeOp{ctx: ctx, exec: exec, done: make(chan error, 1)}
+	select {
+	case b.ops <- op:
+	case <-b.closed:
+		return fmt.Errorf("database is closing")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the write is waited for even if ctx ends: its outcome must be known.
+	return <-op.done
+}
+
+func (b *batcher) loop() {
+	defer b.wg.Done()
+	for {
+		var first *writeOp
+		select {
+		case first = <-b.ops:
+		case <-b.closed:
+			// Drain what was queued before close.
+			for {
+				select {
+				case op := <-b.ops:
+					b.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeOp{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-b.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction. If it fails, each op is retried alone, so
+// one bad write (an unknown generation) never fails its neighbours and every caller
+// gets its own true outcome.
+func (b *batcher) commit(batch []*writeOp) {
+	if err := b.tx(batch); err == nil {
+		for _, op := range batch {
+			op.done <- nil
+		}
+		return
+	} else if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	for _, op := range batch {
+		op.done <- b.tx([]*writeOp{op})
+	}
+}
+
+func (b *batcher) tx(batch []*writeOp) error {
+	ctx := context.Background()
+	tx, err := b.db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, op := range batch {
+		if err := op.exec(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (b *batcher) close() {
+	b.once.Do(func() { close(b.closed) })
+	b.wg.Wait()
+}
