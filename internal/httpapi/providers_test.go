@@ -77,7 +77,10 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := llm.NewRegistry(llm.Config{Keys: keys, BaseURLs: urls, MaxRetries: 2, Timeout: 2 * time.Second})
+	reg := llm.NewRegistry(llm.Config{Keys: keys, BaseURLs: urls, MaxRetries: 2, Timeout: 2 * time.Second,
+		// Short backoff: the retry count must not depend on how the jitter fell
+		// against the model's 2 s deadline.
+		RetryBase: 20 * time.Millisecond})
 	models := catalog.NewService(cat, reg, db, catalog.Options{})
 	api := New(Deps{Config: cfg, Log: log, Catalog: models,
 		Generate: generate.NewService(models, reg, db, true, log), Feedback: feedback.NewService(db, true)})

@@ -17,6 +17,7 @@ type Config struct {
 	HTTPClient *http.Client      // nil: a shared pooled client
 	Timeout    time.Duration     // per attempt; 0: DefaultTimeout
 	MaxRetries int               // 0: DefaultMaxRetries; -1: none
+	RetryBase  time.Duration     // first backoff step; 0: DefaultRetryBase
 	Logger     *slog.Logger      // retries are logged here; nil discards
 	// OnRetry, if set, is given to every adapter (metrics).
 	OnRetry func(RetryEvent)
@@ -138,6 +139,7 @@ func (r *Registry) Provider(provider, baseURL string) (Provider, error) {
 		HTTPClient: r.cfg.HTTPClient,
 		Timeout:    r.cfg.Timeout,
 		MaxRetries: r.cfg.MaxRetries,
+		RetryBase:  r.cfg.RetryBase,
 		Logger:     r.cfg.Logger,
 		OnRetry:    r.cfg.OnRetry,
 	}
