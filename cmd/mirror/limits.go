@@ -54,5 +54,8 @@ func buildLimits(ctx context.Context, cfg config.Config, log *slog.Logger) (limi
 	if limits.API, err = mk("api", strconv.Itoa(cfg.RateLimitPerMinute)+"/minute", "RATE_LIMIT_PER_MINUTE"); err != nil {
 		return limits, close, err
 	}
+	if limits.Login, err = mk("login", cfg.RateLimitLogin, "RATE_LIMIT_LOGIN"); err != nil {
+		return limits, close, err
+	}
 	return limits, close, nil
 }

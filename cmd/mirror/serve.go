@@ -132,7 +132,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeLimits()
-	scanDeps, stopScans, err := setupMirrorScan(ctx, cfg, db, log, models, providers)
+	scanDeps, stopScans, err := setupMirrorScan(ctx, cfg, db, log, models, providers, limits)
 	if err != nil {
 		return err
 	}

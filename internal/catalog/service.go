@@ -54,6 +54,9 @@ func NewService(cat *Catalog, creds Credentials, containment Containment, opts O
 		RefreshEvery: time.Second, now: time.Now, defaultID: cat.DefaultID}
 }
 
+// DemoAllowed reports whether the offline demo provider is served (local and test).
+func (s *Service) DemoAllowed() bool { return s.allowDemo }
+
 // Catalog returns the parsed catalog.
 func (s *Service) Catalog() *Catalog { return s.cat }
 

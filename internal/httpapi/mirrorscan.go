@@ -1,9 +1,114 @@
 package httpapi
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"mirror/internal/apperr"
+	"mirror/internal/auth"
+	"mirror/internal/scan"
+)
 
 // MirrorScanDeps are the services behind /api/v1 (accounts, artifacts, scans).
-type MirrorScanDeps struct{}
+type MirrorScanDeps struct {
+	Auth  *auth.Service
+	Scans *scan.Service
+}
 
-// mirrorScanRoutes registers /api/v1 and the docs pages.
-func (s *Server) mirrorScanRoutes(r chi.Router) {}
+// Cookie names of the browser session (API.md).
+const (
+	sessionCookie = "mirror_session"
+	csrfCookie    = "mirror_csrf"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+// uploadPath is the one route whose body is capped by MAX_UPLOAD_BYTES instead of
+// MAX_REQUEST_BODY_BYTES.
+const uploadPath = "/api/v1/artifacts"
+
+func isUpload(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == uploadPath }
+
+// mirrorScanRoutes registers /api/v1 and the docs pages. Every scan and artifact
+// route needs a signed-in user.
+func (s *Server) mirrorScanRoutes(r chi.Router) {
+	s.docsRoutes(r)
+	r.Post("/api/v1/auth/register", s.handleRegister)
+	r.Post("/api/v1/auth/login", s.handleLogin)
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.Post("/api/v1/auth/logout", s.handleLogout)
+		r.Get("/api/v1/auth/me", s.handleMe)
+
+		r.Post(uploadPath, s.handleArtifactUpload)
+		r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
+		r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
+
+		r.Post("/api/v1/scans/analyze", s.handleScanCreate)
+		r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
+		r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
+		r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
+		r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)
+		r.Post("/api/v1/scans/containment/{scan_id}/release", s.handleRelease)
+	})
+}
+
+type principalKey struct{}
+
+// principal returns the signed-in user of an authenticated request.
+func principal(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(auth.Principal)
+	return p
+}
+
+func actor(r *http.Request) scan.Actor {
+	p := principal(r.Context())
+	return scan.Actor{ID: p.User.ID, Admin: p.Admin()}
+}
+
+// authenticate admits a request with a valid bearer token, or with the session
+// cookie; cookie-authenticated writes must also echo the CSRF token in
+// X-CSRF-Token (double submit, checked against the session's own token), so a
+// cross-site form or fetch that rides on the cookie is refused.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, fromCookie := bearer(r), false
+		if token == "" {
+			if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+				token, fromCookie = c.Value, true
+			}
+		}
+		if token == "" {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			s.error(w, r, apperr.Errorf(apperr.Unauthorized, "Not authenticated: a valid bearer token or session is required."))
+			return
+		}
+		p, err := s.ms.Auth.Authenticate(r.Context(), token)
+		if err != nil {
+			if apperr.CodeOf(err) == apperr.Unauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+			s.error(w, r, err)
+			return
+		}
+		if fromCookie && !safeMethod(r.Method) && !s.ms.Auth.CheckCSRF(p, r.Header.Get(csrfHeader)) {
+			s.error(w, r, apperr.Errorf(apperr.Forbidden, "This session-cookie request needs the X-CSRF-Token header (the mirror_csrf cookie's value)."))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

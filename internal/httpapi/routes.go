@@ -26,7 +26,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler)
 	}
-	r.Use(s.limitBody(s.cfg.MaxRequestBodyBytes, func(*http.Request) bool { return false }))
+	r.Use(s.limitBody(s.cfg.MaxRequestBodyBytes, isUpload))
 	r.Use(s.compress)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"mirror/internal/apperr"
+	"mirror/internal/scan"
+)
+
+type artifactResponse struct {
+	ArtifactID string    `json:"artifact_id"`
+	SHA256     string    `json:"sha256"`
+	Size       int64     `json:"size"`
+	Filename   string    `json:"filename"`
+	CreatedAt  time.Time `json:"created_at"`
+	Contained  bool      `json:"contained"`
+}
+
+func artifactBody(a scan.Artifact, contained bool) artifactResponse {
+	return artifactResponse{ArtifactID: a.ID, SHA256: a.SHA256, Size: a.Size, Filename: a.Filename, CreatedAt: a.CreatedAt, Contained: contained}
+}
+
+// maxUploadParts bounds how many multipart parts are skipped looking for "file".
+const maxUploadParts = 16
+
+// uploadPart returns the multipart part named "file" of an upload, streaming:
+// nothing is buffered beyond the part headers. Errors are client errors in the
+// envelope (validation_error, or payload_too_large from the body's limit).
+func uploadPart(r *http.Request) (*multipart.Part, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, apperr.Validation(apperr.FieldError{Field: "body", Message: "must be multipart/form-data with a file field"})
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	for range maxUploadParts {
+		p, err := mr.NextPart()
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, &apperr.Error{Code: apperr.Invalid, Message: "Request is invalid.", Err: err,
+				Fields: []apperr.FieldError{{Field: "body", Message: "is not a well-formed multipart body"}}}
+		}
+		if p.FormName() == "file" {
+			return p, nil
+		}
+		if _, err := io.Copy(io.Discard, p); err != nil {
+			return nil, err
+		}
+	}
+	return nil, apperr.Validation(apperr.FieldError{Field: "file", Message: "is required (multipart field \"file\")"})
+}
+
+// handleArtifactUpload streams the file to disk under MAX_UPLOAD_BYTES; a body
+// over the limit is 413 and leaves nothing behind.
+func (s *Server) handleArtifactUpload(w http.ResponseWriter, r *http.Request) {
+	limit := s.cfg.MaxUploadBytes
+	if r.ContentLength > limit {
+		s.error(w, r, apperr.Errorf(apperr.PayloadTooLarge, "Upload is larger than %d bytes.", limit))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	part, err := uploadPart(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	art, err := s.ms.Scans.SaveArtifact(r.Context(), actor(r), part.FileName(), part)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = apperr.Errorf(apperr.PayloadTooLarge, "Upload is larger than %d bytes.", limit)
+		}
+		s.error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/artifacts/"+art.ID)
+	writeJSON(w, http.StatusCreated, artifactBody(art, false))
+}
+
+func (s *Server) handleArtifactGet(w http.ResponseWriter, r *http.Request) {
+	art, contained, err := s.ms.Scans.Artifact(r.Context(), actor(r), chi.URLParam(r, "artifact_id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, artifactBody(art, contained))
+}
+
+func (s *Server) handleArtifactDownload(w http.ResponseWriter, r *http.Request) {
+	art, f, err := s.ms.Scans.OpenArtifact(r.Context(), actor(r), chi.URLParam(r, "artifact_id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": art.Filename}))
+	h.Set("Content-Length", strconv.FormatInt(art.Size, 10))
+	h.Set("X-Content-SHA256", art.SHA256)
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, f); err != nil {
+		s.log.DebugContext(r.Context(), "artifact download cut short", "artifact_id", art.ID, "error", fmt.Sprint(err))
+	}
+}

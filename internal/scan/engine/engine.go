@@ -1,0 +1,156 @@
+// Package engine connects scan jobs to the scanners: a catalog model or an outside
+// endpoint to the behavioural probes, an embeddings endpoint to the
+// re-identification analysis, an uploaded file to the model-file scanner. It also
+// checks targets when a scan is created (scan.Checker). Outside endpoints are
+// reached only through the SSRF guard, on every connection and redirect.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"mirror/internal/apperr"
+	"mirror/internal/catalog"
+	"mirror/internal/llm"
+	"mirror/internal/scan"
+	"mirror/internal/scan/artifact"
+	"mirror/internal/scan/probe"
+	"mirror/internal/ssrf"
+)
+
+// Store is the part of the scan store the engine reads: the uploaded file's path.
+type Store interface {
+	Artifact(ctx context.Context, id string) (scan.Artifact, error)
+}
+
+// Engine implements scan.Engine and scan.Checker.
+type Engine struct {
+	models    *catalog.Service
+	providers *llm.Registry
+	guard     *ssrf.Guard
+	client    *http.Client
+	store     Store
+	log       *slog.Logger
+}
+
+var (
+	_ scan.Engine  = (*Engine)(nil)
+	_ scan.Checker = (*Engine)(nil)
+)
+
+// New returns an Engine.
+func New(models *catalog.Service, providers *llm.Registry, guard *ssrf.Guard, store Store, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{models: models, providers: providers, guard: guard, client: guard.Client(), store: store, log: log}
+}
+
+// scannable returns the catalog model id if it exists, is available and its
+// provider can be called. A contained model can still be scanned (to check a fix).
+func (e *Engine) scannable(id string) (catalog.Model, error) {
+	m, ok := e.models.Catalog().Get(id)
+	if !ok || !m.Available || (m.Provider == llm.Demo && !e.models.DemoAllowed()) {
+		return catalog.Model{}, &apperr.Error{Code: apperr.UnknownModel, Message: fmt.Sprintf("Model %q is not in the catalog of available models.", id),
+			Fields: []apperr.FieldError{{Field: "target.model_id", Message: "is not an available model"}}}
+	}
+	if m.Provider != llm.Demo && !e.providers.ConfiguredAt(m.Provider, m.BaseURL) {
+		return catalog.Model{}, apperr.Errorf(apperr.ProviderNotConfigured, "Model %q needs provider %q, which has no credentials configured.", id, m.Provider)
+	}
+	return m, nil
+}
+
+// CheckModel implements scan.Checker.
+func (e *Engine) CheckModel(_ context.Context, id string) error {
+	_, err := e.scannable(id)
+	return err
+}
+
+// CheckJudge implements scan.Checker: a judge must be servable now, so never a
+// contained model.
+func (e *Engine) CheckJudge(ctx context.Context, id string) error {
+	if !e.models.Servable(ctx, id) {
+		return apperr.Validation(apperr.FieldError{Field: "options.judge_model_id", Message: "must be a servable, uncontained catalog model"})
+	}
+	return nil
+}
+
+// CheckURL implements scan.Checker with the SSRF guard.
+func (e *Engine) CheckURL(ctx context.Context, raw string) error {
+	if _, err := e.guard.CheckURL(ctx, raw); err != nil {
+		msg := err.Error()
+		if errors.Is(err, ssrf.ErrBlocked) {
+			msg = "resolves to a private, loopback or link-local address; scans may not reach it unless SCAN_TARGET_ALLOWLIST lists it"
+		}
+		return apperr.Validation(apperr.FieldError{Field: "target.url", Message: msg})
+	}
+	return nil
+}
+
+// Run implements scan.Engine.
+func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress scan.ProgressFunc) ([]scan.Finding, []scan.NotScanned, error) {
+	t := j.Target
+	if t.Kind == scan.TargetArtifact {
+		art, err := e.store.Artifact(ctx, t.ArtifactID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("artifact: %w", err)
+		}
+		return artifact.ScanFile(ctx, art.StoragePath, art.Filename, artifact.Options{Progress: progress, Logger: e.log})
+	}
+	target := probe.Target{Name: j.TargetKey}
+	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
+		Concurrency: j.Options.Concurrency, Progress: progress, Logger: e.log}
+	if j.Options.Seed != nil {
+		opts.Seed = *j.Options.Seed
+	}
+	if id := j.Options.JudgeModelID; id != "" {
+		m, err := e.models.Resolve(ctx, id) // refuses a contained judge
+		if err != nil {
+			return nil, nil, fmt.Errorf("judge: %w", err)
+		}
+		p, err := e.providers.Provider(m.Provider, m.BaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("judge: %w", err)
+		}
+		opts.Judge, opts.JudgeModel = p, m.Route.Model
+	}
+	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
+	switch t.Kind {
+	case scan.TargetCatalogModel:
+		m, err := e.scannable(t.ModelID)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := e.providers.Provider(m.Provider, m.BaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		target.Provider, target.Model = p, m.Route.Model
+	case scan.TargetEndpoint:
+		o.Provider = t.Provider
+		switch t.Provider {
+		case llm.Anthropic:
+			target.Provider = llm.NewAnthropic(o)
+		case llm.Gemini:
+			p, err := llm.NewGemini(o)
+			if err != nil {
+				return nil, nil, fmt.Errorf("gemini endpoint: %w", err)
+			}
+			target.Provider = p
+		default:
+			o.Provider = llm.OpenAICompatible
+			target.Provider = llm.NewOpenAI(o)
+		}
+		target.Model = t.Model
+	case scan.TargetEmbeddings:
+		o.Provider = llm.OpenAICompatible
+		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
+	default:
+		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)
+	}
+	findings, err := probe.Run(ctx, target, j.Types, opts)
+	return findings, nil, err
+}

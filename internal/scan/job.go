@@ -1,0 +1,202 @@
+package scan
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// TargetKind says what a scan examines.
+type TargetKind string
+
+// The target kinds of API.md.
+const (
+	TargetCatalogModel TargetKind = "catalog_model"
+	TargetEndpoint     TargetKind = "endpoint"
+	TargetArtifact     TargetKind = "artifact"
+	TargetEmbeddings   TargetKind = "embeddings"
+)
+
+// Target is what a scan examines. APIKey, for endpoint and embeddings targets, is
+// used for that scan only: it is sealed in the job while the job lives and is never
+// serialized, returned or logged.
+type Target struct {
+	Kind       TargetKind `json:"kind"`
+	ModelID    string     `json:"model_id,omitempty"`    // catalog_model
+	URL        string     `json:"url,omitempty"`         // endpoint, embeddings: the API's base URL
+	Model      string     `json:"model,omitempty"`       // endpoint, embeddings: the model name sent
+	Provider   string     `json:"provider,omitempty"`    // endpoint: openai (default), anthropic, gemini
+	ArtifactID string     `json:"artifact_id,omitempty"` // artifact
+	APIKey     string     `json:"-"`
+}
+
+// Key names the target for containment, findings and metrics: the same model
+// scanned twice has the same key.
+func (t Target) Key() string {
+	switch t.Kind {
+	case TargetCatalogModel:
+		return "catalog_model:" + t.ModelID
+	case TargetArtifact:
+		return "artifact:" + t.ArtifactID
+	default:
+		return string(t.Kind) + ":" + strings.TrimRight(t.URL, "/") + "#" + t.Model
+	}
+}
+
+// ID is the target's own identifier within its kind (the model id, the artifact id,
+// or URL#model).
+func (t Target) ID() string {
+	_, id, _ := strings.Cut(t.Key(), ":")
+	return id
+}
+
+// chatTypes are the scan types a live chat model can be probed for.
+var chatTypes = []Type{Jailbreak, PIILeakage, PromptArtifacts, ModelInversion, SelfModification}
+
+// ApplicableTypes returns the scan types that apply to a target kind (API.md).
+func ApplicableTypes(k TargetKind) []Type {
+	switch k {
+	case TargetCatalogModel, TargetEndpoint:
+		return slices.Clone(chatTypes)
+	case TargetArtifact:
+		return []Type{SelfModification, PromptArtifacts}
+	case TargetEmbeddings:
+		return []Type{EmbeddingReidentification}
+	}
+	return nil
+}
+
+// Status is where a scan job is in its life.
+type Status string
+
+// The four statuses of the status route.
+const (
+	Queued    Status = "queued"
+	Running   Status = "running"
+	Completed Status = "completed"
+	Failed    Status = "failed"
+)
+
+// Done reports whether the status is final.
+func (s Status) Done() bool { return s == Completed || s == Failed }
+
+// JobOptions tune one scan. Zero values take the engines' defaults.
+type JobOptions struct {
+	Seed         *int64 `json:"seed,omitempty"`
+	MaxRequests  int    `json:"max_requests,omitempty"`
+	MaxTokens    int    `json:"max_tokens,omitempty"`
+	Concurrency  int    `json:"concurrency,omitempty"`
+	JudgeModelID string `json:"judge_model_id,omitempty"`
+}
+
+// Job is a durable scan: created by the API, claimed and run by a worker on any
+// instance, and kept with its findings afterwards.
+type Job struct {
+	ID        string
+	OwnerID   string
+	Target    Target
+	TargetKey string
+	Types     []Type
+	Options   JobOptions
+	// Secret is the target's API key, sealed (see Sealer); empty when none. It is
+	// erased when the job ends.
+	Secret        string
+	Status        Status
+	Progress      int
+	CurrentStep   string
+	FindingsCount int
+	Error         string
+	Attempts      int
+	CreatedAt     time.Time
+	StartedAt     *time.Time
+	CompletedAt   *time.Time
+}
+
+// Result is how a run ended, written with the findings in one transaction.
+type Result struct {
+	Status   Status
+	Findings []Finding
+	Error    string
+	At       time.Time
+}
+
+// Artifact is an uploaded model file, stored on disk under the data folder.
+type Artifact struct {
+	ID          string
+	OwnerID     string
+	Filename    string
+	SHA256      string
+	Size        int64
+	StoragePath string
+	CreatedAt   time.Time
+}
+
+// Actor is who asks: the signed-in user's id and whether they are an admin.
+type Actor struct {
+	ID    string
+	Admin bool
+}
+
+// Containment is the state of a target's containment and the audit of its last change.
+type Containment struct {
+	TargetKey  string
+	TargetKind TargetKind
+	TargetID   string
+	Contained  bool
+	ScanID     string
+	UpdatedBy  string
+	UpdatedAt  time.Time
+	Actions    []string
+	FindingIDs []string
+}
+
+// FindingFilter selects findings of one owner; empty fields match everything.
+// Cursor continues a previous page.
+type FindingFilter struct {
+	OwnerID  string
+	ScanID   string
+	Severity Severity
+	Type     Type
+	Target   string
+	Limit    int
+	Cursor   string
+}
+
+// Metrics are one owner's security metrics (GET /api/v1/scans/metrics).
+type Metrics struct {
+	ScansByStatus      map[Status]int   `json:"scans_by_status"`
+	FindingsBySeverity map[Severity]int `json:"findings_by_severity"`
+	FindingsByType     map[Type]int     `json:"findings_by_type"`
+	RiskByTarget       []TargetRisk     `json:"risk_by_target"`
+	MeanTimeToDetect   *float64         `json:"mean_time_to_detect_seconds"`
+	MeanTimeToContain  *float64         `json:"mean_time_to_contain_seconds"`
+	ScansTotal         int              `json:"scans_total"`
+	FindingsTotal      int              `json:"findings_total"`
+}
+
+// TargetRisk summarises one target's findings. RiskScore is the sum of severity
+// weights over its findings (critical 10, high 5, medium 2, low 0.5, info 0), capped
+// at 100: one critical outweighs several mediums, and many lows add up.
+type TargetRisk struct {
+	Target      string   `json:"target"`
+	Findings    int      `json:"findings"`
+	MaxSeverity Severity `json:"max_severity"`
+	MaxScore    float64  `json:"max_score"`
+	RiskScore   float64  `json:"risk_score"`
+	Contained   bool     `json:"contained"`
+}
+
+// SeverityWeight is a finding's contribution to TargetRisk.RiskScore.
+func SeverityWeight(s Severity) float64 {
+	switch s {
+	case Critical:
+		return 10
+	case High:
+		return 5
+	case Medium:
+		return 2
+	case Low:
+		return 0.5
+	}
+	return 0
+}

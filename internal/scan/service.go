@@ -1,0 +1,513 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"mirror/internal/apperr"
+)
+
+// Store keeps scan jobs, their findings, uploaded artifacts and containment. Both
+// sqlstore dialects implement it; storetest runs one suite against both.
+type Store interface {
+	CreateScan(ctx context.Context, j Job) error
+	// Scan returns the job; unknown is apperr.NotFound.
+	Scan(ctx context.Context, id string) (Job, error)
+	// ClaimScan gives worker the oldest queued job, or a running one whose lease
+	// expired (its worker died), marking it running with a lease until now+lease and
+	// counting the attempt. Jobs that already used maxAttempts are failed instead.
+	// ok is false when there is nothing to run.
+	ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (j Job, ok bool, err error)
+	// ReportProgress records progress and extends the lease, if worker still holds
+	// it; otherwise it returns ErrLeaseLost.
+	ReportProgress(ctx context.Context, id, worker string, progress int, step string, leaseUntil time.Time) error
+	// FinishScan replaces the job's findings with r.Findings and ends it, in one
+	// transaction, if worker still holds the lease (else ErrLeaseLost): a job that is
+	// run twice (its first worker was presumed dead) is recorded once.
+	FinishScan(ctx context.Context, id, worker string, r Result) error
+	// RequeueScan puts a job worker holds back in the queue (graceful shutdown).
+	RequeueScan(ctx context.Context, id, worker string) error
+	Findings(ctx context.Context, f FindingFilter) (items []Finding, next string, err error)
+	FindingIDs(ctx context.Context, scanID string) ([]string, error)
+	Metrics(ctx context.Context, ownerID string) (Metrics, error)
+	CreateArtifact(ctx context.Context, a Artifact) error
+	// Artifact returns the artifact; unknown is apperr.NotFound.
+	Artifact(ctx context.Context, id string) (Artifact, error)
+	// Containment returns the target's containment; ok is false if it never was.
+	Containment(ctx context.Context, targetKey string) (c Containment, ok bool, err error)
+	// SetContainment records c as the target's state and appends it to the audit log.
+	SetContainment(ctx context.Context, c Containment) error
+}
+
+// ErrLeaseLost is returned when a worker writes to a job whose lease it lost.
+var ErrLeaseLost = errors.New("scan lease lost to another worker")
+
+// Engine runs the scanners for a job. apiKey is the job's opened secret.
+type Engine interface {
+	Run(ctx context.Context, j Job, apiKey string, progress ProgressFunc) ([]Finding, []NotScanned, error)
+}
+
+// Checker validates what a target names when a scan is created: that a catalog
+// model exists (and a judge can be used), and that an outside URL passes the SSRF
+// guard. Each returns an *apperr.Error a client can act on.
+type Checker interface {
+	CheckModel(ctx context.Context, modelID string) error
+	CheckJudge(ctx context.Context, modelID string) error
+	CheckURL(ctx context.Context, rawURL string) error
+}
+
+// Options configure a Service. Zero durations take the defaults named.
+type Options struct {
+	Store       Store
+	Engine      Engine
+	Checker     Checker
+	Sealer      *Sealer
+	Notifier    Notifier // nil: an in-process Broker
+	ArtifactDir string   // where uploads are kept
+	Workers     int      // concurrent scans on this instance (SCAN_WORKERS); 0: 2
+	// Lease is how long a claimed job is held without a heartbeat (0: 30 s); a
+	// worker that dies releases its job to others after this long.
+	Lease time.Duration
+	// MaxAttempts bounds how often a job is claimed (0: 3); a job whose workers
+	// keep dying fails rather than staying running forever.
+	MaxAttempts int
+	// JobTimeout bounds one run (0: 30 min).
+	JobTimeout time.Duration
+	// PollEvery is how often idle workers and status watchers look at the store
+	// between notifications (0: 1 s).
+	PollEvery time.Duration
+	// OnContainment is called after a target's containment changed (the catalog
+	// drops its cache, so the change applies here at once).
+	OnContainment func(kind TargetKind, id string)
+	// OnFinish, if set, observes every finished run (metrics).
+	OnFinish func(j Job, r Result, took time.Duration)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Service is MirrorScan's use cases: create, run and watch scans, list findings,
+// read metrics, keep artifacts, contain targets.
+type Service struct {
+	o        Options
+	store    Store
+	notifier Notifier
+	log      *slog.Logger
+	now      func() time.Time
+	worker   string
+
+	wake     chan struct{}
+	stopping chan struct{}
+	stopOnce sync.Once
+	runCtx   context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	active   sync.WaitGroup
+}
+
+// NewService returns a Service; Start runs its workers.
+func NewService(o Options) *Service {
+	o.Workers = cmp.Or(o.Workers, 2)
+	o.Lease = cmp.Or(o.Lease, 30*time.Second)
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, 3)
+	o.JobTimeout = cmp.Or(o.JobTimeout, 30*time.Minute)
+	o.PollEvery = cmp.Or(o.PollEvery, time.Second)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Notifier == nil {
+		o.Notifier = NewBroker()
+	}
+	host, _ := os.Hostname()
+	return &Service{o: o, store: o.Store, notifier: o.Notifier, log: o.Logger, now: o.Now,
+		worker: host + "/" + uuid.NewString()[:8], wake: make(chan struct{}, 1), stopping: make(chan struct{})}
+}
+
+// Limits on what a scan request may carry.
+const (
+	maxURL      = 2048
+	maxName     = 256
+	maxAPIKey   = 4096
+	maxRequests = 100_000
+	maxConc     = 32
+)
+
+// CreateInput is a scan request as the API received it.
+type CreateInput struct {
+	Target  Target
+	Types   []string
+	Options JobOptions
+}
+
+// Create validates and queues a scan. Errors: validation_error naming the fields;
+// unknown_model; not_found for an artifact that is not the actor's;
+// model_contained for a contained artifact.
+func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, error) {
+	t := in.Target
+	var bad []apperr.FieldError
+	field := func(name, msg string) { bad = append(bad, apperr.FieldError{Field: name, Message: msg}) }
+	need := func(name, v string, limit int) {
+		switch {
+		case strings.TrimSpace(v) == "":
+			field("target."+name, "is required for target kind "+string(t.Kind))
+		case len(v) > limit || !utf8.ValidString(v):
+			field("target."+name, fmt.Sprintf("must be at most %d bytes of text", limit))
+		}
+	}
+	switch t.Kind {
+	case TargetCatalogModel:
+		need("model_id", t.ModelID, maxName)
+	case TargetArtifact:
+		need("artifact_id", t.ArtifactID, maxName)
+	case TargetEndpoint, TargetEmbeddings:
+		need("url", t.URL, maxURL)
+		need("model", t.Model, maxName)
+		if len(t.APIKey) > maxAPIKey {
+			field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
+		}
+		if t.Kind == TargetEndpoint {
+			t.Provider = cmp.Or(t.Provider, "openai")
+			if !slices.Contains([]string{"openai", "anthropic", "gemini"}, t.Provider) {
+				field("target.provider", "must be openai, anthropic or gemini")
+			}
+		} else if t.Provider != "" && t.Provider != "openai" {
+			field("target.provider", "embeddings endpoints speak the OpenAI protocol: omit it or use openai")
+		}
+	case "":
+		field("target.kind", "is required")
+	default:
+		field("target.kind", "must be catalog_model, endpoint, artifact or embeddings")
+	}
+	applicable := ApplicableTypes(t.Kind)
+	var types []Type
+	for i, name := range in.Types {
+		typ, err := ParseType(name)
+		switch {
+		case err != nil:
+			field(fmt.Sprintf("scan_types[%d]", i), "must be one of model_inversion, pii_leakage, embedding_reidentification, prompt_artifacts, jailbreak, self_modification")
+		case applicable != nil && !slices.Contains(applicable, typ):
+			field(fmt.Sprintf("scan_types[%d]", i), fmt.Sprintf("%s does not apply to a %s target", typ, t.Kind))
+		case !slices.Contains(types, typ):
+			types = append(types, typ)
+		}
+	}
+	if len(in.Types) == 0 {
+		types = applicable
+	}
+	o := in.Options
+	if o.MaxRequests < 0 || o.MaxRequests > maxRequests {
+		field("options.max_requests", fmt.Sprintf("must be from 0 to %d", maxRequests))
+	}
+	if o.MaxTokens < 0 {
+		field("options.max_tokens", "must not be negative")
+	}
+	if o.Concurrency < 0 || o.Concurrency > maxConc {
+		field("options.concurrency", fmt.Sprintf("must be from 0 to %d", maxConc))
+	}
+	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
+		field("options.judge_model_id", "does not apply to an artifact scan")
+	}
+	if len(bad) > 0 {
+		return Job{}, apperr.Validation(bad...)
+	}
+
+	switch t.Kind {
+	case TargetCatalogModel:
+		if err := s.o.Checker.CheckModel(ctx, t.ModelID); err != nil {
+			return Job{}, err
+		}
+	case TargetEndpoint, TargetEmbeddings:
+		t.URL = strings.TrimSpace(t.URL)
+		if err := s.o.Checker.CheckURL(ctx, t.URL); err != nil {
+			return Job{}, err
+		}
+	case TargetArtifact:
+		art, err := s.store.Artifact(ctx, t.ArtifactID)
+		if err != nil || art.OwnerID != a.ID {
+			return Job{}, apperr.Errorf(apperr.NotFound, "Artifact %q not found.", t.ArtifactID)
+		}
+	}
+	if o.JudgeModelID != "" {
+		if err := s.o.Checker.CheckJudge(ctx, o.JudgeModelID); err != nil {
+			return Job{}, err
+		}
+	}
+	if c, ok, err := s.store.Containment(ctx, t.Key()); err != nil {
+		return Job{}, fmt.Errorf("create scan: %w", err)
+	} else if ok && c.Contained && t.Kind == TargetArtifact {
+		return Job{}, apperr.Errorf(apperr.ModelContained, "Artifact %q is contained; release it before scanning it again.", t.ArtifactID)
+	}
+
+	j := Job{ID: uuid.NewString(), OwnerID: a.ID, Target: t, TargetKey: t.Key(), Types: types, Options: o,
+		Status: Queued, CurrentStep: "queued", CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	secret, err := s.o.Sealer.Seal(j.ID, t.APIKey)
+	if err != nil {
+		return Job{}, err
+	}
+	j.Secret = secret
+	if err := s.store.CreateScan(ctx, j); err != nil {
+		return Job{}, fmt.Errorf("create scan: %w", err)
+	}
+	j.Secret, j.Target.APIKey = "", ""
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return j, nil
+}
+
+var errScanNotFound = apperr.Errorf(apperr.NotFound, "Scan not found.")
+
+// Status returns a scan of the actor's (admins may read any).
+func (s *Service) Status(ctx context.Context, a Actor, id string) (Job, error) {
+	j, err := s.store.Scan(ctx, id)
+	if apperr.CodeOf(err) == apperr.NotFound || (err == nil && j.OwnerID != a.ID && !a.Admin) {
+		return Job{}, errScanNotFound
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("scan status: %w", err)
+	}
+	j.Secret = ""
+	return j, nil
+}
+
+// Watch calls fn with the scan's status now and after every change, until the scan
+// ends (fn has seen the final status), fn fails, or ctx ends. Changes come from the
+// Notifier, with a poll of the store as a floor, so a scan running on any instance
+// can be watched from any other.
+func (s *Service) Watch(ctx context.Context, a Actor, id string, fn func(Job) error) error {
+	j, err := s.Status(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	changes, unsubscribe := s.notifier.Subscribe(id)
+	defer unsubscribe()
+	tick := time.NewTicker(s.o.PollEvery)
+	defer tick.Stop()
+	var last string
+	for {
+		if sig := fmt.Sprint(j.Status, j.Progress, j.CurrentStep, j.FindingsCount); sig != last {
+			last = sig
+			if err := fn(j); err != nil {
+				return err
+			}
+		}
+		if j.Status.Done() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changes:
+		case <-tick.C:
+		}
+		if j, err = s.Status(ctx, a, id); err != nil {
+			return err
+		}
+	}
+}
+
+// Findings lists the actor's findings, newest first, a page at a time.
+func (s *Service) Findings(ctx context.Context, a Actor, f FindingFilter) ([]Finding, string, error) {
+	f.OwnerID = a.ID
+	switch {
+	case f.Limit == 0:
+		f.Limit = 50
+	case f.Limit < 1 || f.Limit > 200:
+		return nil, "", apperr.Validation(apperr.FieldError{Field: "limit", Message: "must be from 1 to 200"})
+	}
+	items, next, err := s.store.Findings(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("list findings: %w", err)
+	}
+	return items, next, nil
+}
+
+// Metrics returns the actor's security metrics.
+func (s *Service) Metrics(ctx context.Context, a Actor) (Metrics, error) {
+	m, err := s.store.Metrics(ctx, a.ID)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("scan metrics: %w", err)
+	}
+	return m, nil
+}
+
+// ContainmentActions lists what containing a target of kind does, for the audit
+// and the response.
+func ContainmentActions(kind TargetKind) []string {
+	switch kind {
+	case TargetCatalogModel:
+		return []string{"model_quarantined", "removed_from_models_listing", "generate_response_refused",
+			"excluded_from_fallbacks", "excluded_from_judges"}
+	case TargetArtifact:
+		return []string{"artifact_quarantined", "download_blocked", "rescan_blocked"}
+	}
+	return []string{"target_quarantined", "flagged_in_metrics"}
+}
+
+// Contain contains the target of scan id; containing a contained target changes
+// nothing (idempotent). Owners may contain their own artifacts and endpoints;
+// a catalog model, which affects every user, needs an admin.
+func (s *Service) Contain(ctx context.Context, a Actor, id string) (Containment, error) {
+	return s.setContained(ctx, a, id, true)
+}
+
+// Release undoes Contain, with the same rules.
+func (s *Service) Release(ctx context.Context, a Actor, id string) (Containment, error) {
+	return s.setContained(ctx, a, id, false)
+}
+
+func (s *Service) setContained(ctx context.Context, a Actor, id string, contained bool) (Containment, error) {
+	j, err := s.Status(ctx, a, id)
+	if err != nil {
+		return Containment{}, err
+	}
+	if j.Target.Kind == TargetCatalogModel && !a.Admin {
+		return Containment{}, apperr.Errorf(apperr.Forbidden, "Containing or releasing a catalog model needs an admin: it affects every user.")
+	}
+	cur, ok, err := s.store.Containment(ctx, j.TargetKey)
+	if err != nil {
+		return Containment{}, fmt.Errorf("containment: %w", err)
+	}
+	if (ok && cur.Contained == contained) || (!ok && !contained) {
+		if !ok {
+			cur = Containment{TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), ScanID: j.ID}
+		}
+		return cur, nil
+	}
+	ids, err := s.store.FindingIDs(ctx, j.ID)
+	if err != nil {
+		return Containment{}, fmt.Errorf("containment: %w", err)
+	}
+	c := Containment{TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), Contained: contained,
+		ScanID: j.ID, UpdatedBy: a.ID, UpdatedAt: s.now().UTC().Truncate(time.Microsecond), FindingIDs: ids}
+	if contained {
+		c.Actions = ContainmentActions(j.Target.Kind)
+	} else {
+		c.Actions = []string{"released"}
+	}
+	if err := s.store.SetContainment(ctx, c); err != nil {
+		return Containment{}, fmt.Errorf("containment: %w", err)
+	}
+	if s.o.OnContainment != nil {
+		s.o.OnContainment(c.TargetKind, c.TargetID)
+	}
+	s.log.InfoContext(ctx, "containment changed", "target", c.TargetKey, "contained", contained, "scan_id", j.ID, "actor", a.ID)
+	return c, nil
+}
+
+// maxFilename bounds a stored upload's name.
+const maxFilename = 255
+
+// SaveArtifact streams an upload to the artifact folder, hashing it as it goes, and
+// records it. The file is synced and renamed into place before the row is written,
+// so an acknowledged artifact is on disk. An error from r (a body over its limit)
+// is returned as is, and nothing is kept.
+func (s *Service) SaveArtifact(ctx context.Context, a Actor, filename string, r io.Reader) (Artifact, error) {
+	name := cleanFilename(filename)
+	if err := os.MkdirAll(s.o.ArtifactDir, 0o700); err != nil {
+		return Artifact{}, fmt.Errorf("artifact folder: %w", err)
+	}
+	id := uuid.NewString()
+	final := filepath.Join(s.o.ArtifactDir, id)
+	tmp, err := os.CreateTemp(s.o.ArtifactDir, id+".*.part")
+	if err != nil {
+		return Artifact{}, fmt.Errorf("store artifact: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Artifact{}, fmt.Errorf("store artifact: %w", err)
+	}
+	if n == 0 {
+		return Artifact{}, apperr.Validation(apperr.FieldError{Field: "file", Message: "is empty"})
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Artifact{}, fmt.Errorf("store artifact: %w", err)
+	}
+	art := Artifact{ID: id, OwnerID: a.ID, Filename: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n,
+		StoragePath: final, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if err := s.store.CreateArtifact(ctx, art); err != nil {
+		os.Remove(final)
+		return Artifact{}, fmt.Errorf("store artifact: %w", err)
+	}
+	return art, nil
+}
+
+// cleanFilename keeps the base name of an upload, without control characters or
+// path separators, at most maxFilename bytes; empty becomes "upload".
+func cleanFilename(name string) string {
+	name = strings.ReplaceAll(name, "\\", "/")
+	name = filepath.Base("/" + name)
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	for len(name) > maxFilename {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "/" || name == "." || name == ".." {
+		return "upload"
+	}
+	return name
+}
+
+// Artifact returns one of the actor's artifacts and whether it is contained.
+func (s *Service) Artifact(ctx context.Context, a Actor, id string) (Artifact, bool, error) {
+	art, err := s.store.Artifact(ctx, id)
+	if apperr.CodeOf(err) == apperr.NotFound || (err == nil && art.OwnerID != a.ID) {
+		return Artifact{}, false, apperr.Errorf(apperr.NotFound, "Artifact not found.")
+	}
+	if err != nil {
+		return Artifact{}, false, fmt.Errorf("get artifact: %w", err)
+	}
+	c, ok, err := s.store.Containment(ctx, Target{Kind: TargetArtifact, ArtifactID: id}.Key())
+	if err != nil {
+		return Artifact{}, false, fmt.Errorf("get artifact: %w", err)
+	}
+	return art, ok && c.Contained, nil
+}
+
+// OpenArtifact opens one of the actor's artifacts for download; a contained one is
+// refused (model_contained).
+func (s *Service) OpenArtifact(ctx context.Context, a Actor, id string) (Artifact, *os.File, error) {
+	art, contained, err := s.Artifact(ctx, a, id)
+	if err != nil {
+		return Artifact{}, nil, err
+	}
+	if contained {
+		return Artifact{}, nil, apperr.Errorf(apperr.ModelContained, "Artifact is contained; it cannot be downloaded until it is released.")
+	}
+	f, err := os.Open(art.StoragePath)
+	if err != nil {
+		return Artifact{}, nil, fmt.Errorf("open artifact: %w", err)
+	}
+	return art, f, nil
+}

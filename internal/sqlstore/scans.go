@@ -1,0 +1,488 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"mirror/internal/apperr"
+	"mirror/internal/scan"
+)
+
+var _ scan.Store = (*DB)(nil)
+
+const scanNotFound = "Scan not found."
+
+const scanColumns = `id, owner_id, target, target_key, scan_types, options, secret, status, progress,
+	current_step, findings_count, error, attempts, created_at, started_at, completed_at`
+
+// CreateScan stores a queued job.
+func (db *DB) CreateScan(ctx context.Context, j scan.Job) error {
+	target, _ := json.Marshal(j.Target)
+	types, _ := json.Marshal(j.Types)
+	opts, _ := json.Marshal(j.Options)
+	query := db.q(`INSERT INTO scans (id, owner_id, target_kind, target, target_key, scan_types, options, secret,
+		status, progress, current_step, findings_count, attempts, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?)`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, j.ID, j.OwnerID, string(j.Target.Kind), string(target), j.TargetKey,
+			string(types), string(opts), nullString(j.Secret), string(j.Status), j.CurrentStep, j.CreatedAt.UTC())
+		return err
+	})
+	return mapErr("insert scan", err, "User not found.")
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanJob(row rowScanner) (scan.Job, error) {
+	var j scan.Job
+	var target, types, opts, status string
+	var secret, errText sql.NullString
+	var started, completed sql.NullTime
+	if err := row.Scan(&j.ID, &j.OwnerID, &target, &j.TargetKey, &types, &opts, &secret, &status, &j.Progress,
+		&j.CurrentStep, &j.FindingsCount, &errText, &j.Attempts, &j.CreatedAt, &started, &completed); err != nil {
+		return scan.Job{}, err
+	}
+	if err := errors.Join(json.Unmarshal([]byte(target), &j.Target), json.Unmarshal([]byte(types), &j.Types),
+		json.Unmarshal([]byte(opts), &j.Options)); err != nil {
+		return scan.Job{}, fmt.Errorf("decode scan %s: %w", j.ID, err)
+	}
+	j.Status, j.Secret, j.Error, j.CreatedAt = scan.Status(status), secret.String, errText.String, j.CreatedAt.UTC()
+	if started.Valid {
+		t := started.Time.UTC()
+		j.StartedAt = &t
+	}
+	if completed.Valid {
+		t := completed.Time.UTC()
+		j.CompletedAt = &t
+	}
+	return j, nil
+}
+
+// Scan returns the job with id.
+func (db *DB) Scan(ctx context.Context, id string) (scan.Job, error) {
+	j, err := scanJob(db.sql.QueryRowContext(ctx, db.q(`SELECT `+scanColumns+` FROM scans WHERE id = ?`), id))
+	return j, mapErr("get scan", err, scanNotFound)
+}
+
+// ClaimScan implements scan.Store. On Postgres the candidate row is locked with
+// SKIP LOCKED, so workers on several instances never claim the same job; SQLite has
+// one writer, which serialises claims by itself.
+func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (scan.Job, bool, error) {
+	now = now.UTC()
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	expire := db.q(`UPDATE scans SET status = 'failed', error = ?, completed_at = ?, secret = NULL, lease_owner = NULL
+		WHERE status = 'running' AND lease_until < ? AND attempts >= ?`)
+	claim := db.q(`UPDATE scans SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
+		started_at = COALESCE(started_at, ?), current_step = 'starting'
+		WHERE id = (SELECT id FROM scans WHERE (status = 'queued' OR (status = 'running' AND lease_until < ?)) AND attempts < ?
+			ORDER BY created_at, id LIMIT 1` + lock + `)
+		RETURNING ` + scanColumns)
+	var j scan.Job
+	var ok bool
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		msg := fmt.Sprintf("the scan's worker stopped answering %d times; giving up", maxAttempts)
+		if _, err := tx.ExecContext(ctx, expire, msg, now, now, maxAttempts); err != nil {
+			return err
+		}
+		var err error
+		j, err = scanJob(tx.QueryRowContext(ctx, claim, worker, now.Add(lease), now, now, maxAttempts))
+		ok = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return scan.Job{}, false, mapErr("claim scan", err, scanNotFound)
+	}
+	return j, ok, nil
+}
+
+// leased runs an update that names the job's worker and reports ErrLeaseLost when
+// no row matched (the lease went to another worker).
+func leased(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return scan.ErrLeaseLost
+	}
+	return nil
+}
+
+// ReportProgress implements scan.Store.
+func (db *DB) ReportProgress(ctx context.Context, id, worker string, progress int, step string, leaseUntil time.Time) error {
+	query := db.q(`UPDATE scans SET progress = ?, current_step = ?, lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return leased(ctx, tx, query, progress, step, leaseUntil.UTC(), id, worker)
+	})
+	if errors.Is(err, scan.ErrLeaseLost) {
+		return err
+	}
+	return mapErr("record scan progress", err, scanNotFound)
+}
+
+// FinishScan implements scan.Store.
+func (db *DB) FinishScan(ctx context.Context, id, worker string, r scan.Result) error {
+	end := db.q(`UPDATE scans SET status = ?, progress = ?, current_step = ?, findings_count = ?, error = ?,
+		completed_at = ?, secret = NULL, lease_owner = NULL, lease_until = NULL
+		WHERE id = ? AND lease_owner = ? AND status = 'running'`)
+	del := db.q(`DELETE FROM findings WHERE scan_id = ?`)
+	owner := db.q(`SELECT owner_id FROM scans WHERE id = ?`)
+	ins := db.q(`INSERT INTO findings (id, scan_id, owner_id, scan_type, severity, score, title, evidence, remediation, target, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	step, progress := "completed", 100
+	if r.Status == scan.Failed {
+		step, progress = "failed", 0
+	}
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := leased(ctx, tx, end, string(r.Status), progress, step, len(r.Findings), nullString(r.Error), r.At.UTC(), id, worker); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, del, id); err != nil {
+			return err
+		}
+		var ownerID string
+		if err := tx.QueryRowContext(ctx, owner, id).Scan(&ownerID); err != nil {
+			return err
+		}
+		for _, f := range r.Findings {
+			ev, err := json.Marshal(f.Evidence)
+			if err != nil {
+				return fmt.Errorf("encode evidence: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, ins, f.ID, id, ownerID, string(f.ScanType), string(f.Severity), f.Score, f.Title,
+				string(ev), f.Remediation, f.Target, f.CreatedAt.UTC()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, scan.ErrLeaseLost) {
+		return err
+	}
+	return mapErr("finish scan", err, scanNotFound)
+}
+
+// RequeueScan implements scan.Store. The attempt is given back: a shutdown is not
+// a failure of the job.
+func (db *DB) RequeueScan(ctx context.Context, id, worker string) error {
+	query := db.q(`UPDATE scans SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL,
+		current_step = 'queued (requeued at shutdown)' WHERE id = ? AND lease_owner = ? AND status = 'running'`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return leased(ctx, tx, query, id, worker)
+	})
+	if errors.Is(err, scan.ErrLeaseLost) {
+		return nil
+	}
+	return mapErr("requeue scan", err, scanNotFound)
+}
+
+// findingCursor is the position after the last finding of a page.
+type findingCursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+// Findings implements scan.Store: newest first, keyset-paginated on (created_at, id).
+func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Finding, string, error) {
+	where := []string{"owner_id = ?"}
+	args := []any{f.OwnerID}
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.ScanID != "" {
+		add("scan_id = ?", f.ScanID)
+	}
+	if f.Severity != "" {
+		add("severity = ?", string(f.Severity))
+	}
+	if f.Type != "" {
+		add("scan_type = ?", string(f.Type))
+	}
+	if f.Target != "" {
+		add("target = ?", f.Target)
+	}
+	if f.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		var c findingCursor
+		if err != nil || len(raw) > 512 || json.Unmarshal(raw, &c) != nil || c.ID == "" {
+			return nil, "", apperr.Validation(apperr.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
+		}
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, c.At.UTC(), c.At.UTC(), c.ID)
+	}
+	args = append(args, f.Limit+1)
+	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id, scan_id, scan_type, severity, score, title, evidence, remediation, target, created_at
+		FROM findings WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, "", mapErr("list findings", err, "")
+	}
+	defer rows.Close()
+	items := []scan.Finding{}
+	for rows.Next() {
+		var x scan.Finding
+		var typ, sev, ev string
+		if err := rows.Scan(&x.ID, &x.ScanID, &typ, &sev, &x.Score, &x.Title, &ev, &x.Remediation, &x.Target, &x.CreatedAt); err != nil {
+			return nil, "", mapErr("list findings", err, "")
+		}
+		if err := json.Unmarshal([]byte(ev), &x.Evidence); err != nil {
+			return nil, "", fmt.Errorf("decode evidence of finding %s: %w", x.ID, err)
+		}
+		x.ScanType, x.Severity, x.CreatedAt = scan.Type(typ), scan.Severity(sev), x.CreatedAt.UTC()
+		items = append(items, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr("list findings", err, "")
+	}
+	next := ""
+	if len(items) > f.Limit {
+		items = items[:f.Limit]
+		last := items[len(items)-1]
+		b, _ := json.Marshal(findingCursor{At: last.CreatedAt, ID: last.ID})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return items, next, nil
+}
+
+// FindingIDs lists the ids of a scan's findings, most severe first.
+func (db *DB) FindingIDs(ctx context.Context, scanID string) ([]string, error) {
+	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id FROM findings WHERE scan_id = ? ORDER BY score DESC, id`), scanID)
+	if err != nil {
+		return nil, mapErr("list finding ids", err, "")
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr("list finding ids", err, "")
+		}
+		ids = append(ids, id)
+	}
+	return ids, mapErr("list finding ids", rows.Err(), "")
+}
+
+// query runs q and calls each for every row.
+func (db *DB) query(ctx context.Context, op, q string, args []any, each func(rowScanner) error) error {
+	rows, err := db.sql.QueryContext(ctx, db.q(q), args...)
+	if err != nil {
+		return mapErr(op, err, "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return mapErr(op, err, "")
+		}
+	}
+	return mapErr(op, rows.Err(), "")
+}
+
+// metricsSample bounds the rows the time means are computed over: the latest ones.
+const metricsSample = 1000
+
+// Metrics implements scan.Store. Counts cover all of the owner's scans and
+// findings; a target's risk comes from its latest completed scan, so a target that
+// was fixed and scanned again stops counting its old findings.
+func (db *DB) Metrics(ctx context.Context, owner string) (scan.Metrics, error) {
+	m := scan.Metrics{
+		ScansByStatus:      map[scan.Status]int{scan.Queued: 0, scan.Running: 0, scan.Completed: 0, scan.Failed: 0},
+		FindingsBySeverity: map[scan.Severity]int{scan.Critical: 0, scan.High: 0, scan.Medium: 0, scan.Low: 0, scan.Info: 0},
+		FindingsByType:     map[scan.Type]int{},
+		RiskByTarget:       []scan.TargetRisk{},
+	}
+	for _, t := range scan.AllTypes {
+		m.FindingsByType[t] = 0
+	}
+	args := []any{owner}
+	err := db.query(ctx, "scan metrics", `SELECT status, COUNT(*) FROM scans WHERE owner_id = ? GROUP BY status`, args, func(r rowScanner) error {
+		var s string
+		var n int
+		err := r.Scan(&s, &n)
+		m.ScansByStatus[scan.Status(s)] = n
+		m.ScansTotal += n
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	err = db.query(ctx, "scan metrics", `SELECT severity, scan_type, COUNT(*) FROM findings WHERE owner_id = ? GROUP BY severity, scan_type`, args, func(r rowScanner) error {
+		var sev, typ string
+		var n int
+		err := r.Scan(&sev, &typ, &n)
+		m.FindingsBySeverity[scan.Severity(sev)] += n
+		m.FindingsByType[scan.Type(typ)] += n
+		m.FindingsTotal += n
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	risk := map[string]*scan.TargetRisk{}
+	err = db.query(ctx, "scan metrics", `SELECT f.target, f.severity, COUNT(*), MAX(f.score) FROM findings f
+		WHERE f.scan_id IN (SELECT s1.id FROM scans s1 WHERE s1.owner_id = ? AND s1.status = 'completed' AND s1.completed_at =
+			(SELECT MAX(s2.completed_at) FROM scans s2 WHERE s2.owner_id = s1.owner_id AND s2.target_key = s1.target_key AND s2.status = 'completed'))
+		GROUP BY f.target, f.severity`, args, func(r rowScanner) error {
+		var target, sev string
+		var n int
+		var score float64
+		if err := r.Scan(&target, &sev, &n, &score); err != nil {
+			return err
+		}
+		tr := risk[target]
+		if tr == nil {
+			tr = &scan.TargetRisk{Target: target, MaxSeverity: scan.Info}
+			risk[target] = tr
+		}
+		tr.Findings += n
+		tr.MaxScore = max(tr.MaxScore, score)
+		tr.RiskScore = min(100, tr.RiskScore+float64(n)*scan.SeverityWeight(scan.Severity(sev)))
+		if scan.Severity(sev).Rank() > tr.MaxSeverity.Rank() {
+			tr.MaxSeverity = scan.Severity(sev)
+		}
+		return nil
+	})
+	if err != nil {
+		return m, err
+	}
+	err = db.query(ctx, "scan metrics", `SELECT target_key FROM containments WHERE contained = ?`, []any{true}, func(r rowScanner) error {
+		var key string
+		err := r.Scan(&key)
+		if tr := risk[key]; tr != nil {
+			tr.Contained = true
+		}
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	for _, tr := range risk {
+		m.RiskByTarget = append(m.RiskByTarget, *tr)
+	}
+	sort.Slice(m.RiskByTarget, func(i, j int) bool {
+		a, b := m.RiskByTarget[i], m.RiskByTarget[j]
+		if a.RiskScore != b.RiskScore {
+			return a.RiskScore > b.RiskScore
+		}
+		return a.Target < b.Target
+	})
+
+	mean := func(q string) (*float64, error) {
+		var sum float64
+		var n int
+		err := db.query(ctx, "scan metrics", q, []any{owner, metricsSample}, func(r rowScanner) error {
+			var from, to time.Time
+			if err := r.Scan(&from, &to); err != nil {
+				return err
+			}
+			sum += to.Sub(from).Seconds()
+			n++
+			return nil
+		})
+		if err != nil || n == 0 {
+			return nil, err
+		}
+		v := sum / float64(n)
+		return &v, nil
+	}
+	// Time to detect: from asking for a scan to having its findings.
+	if m.MeanTimeToDetect, err = mean(`SELECT created_at, completed_at FROM scans
+		WHERE owner_id = ? AND status = 'completed' AND findings_count > 0 ORDER BY created_at DESC LIMIT ?`); err != nil {
+		return m, err
+	}
+	// Time to contain: from the findings to the containment that cited them.
+	if m.MeanTimeToContain, err = mean(`SELECT s.completed_at, e.created_at FROM containment_events e JOIN scans s ON s.id = e.scan_id
+		WHERE s.owner_id = ? AND e.action = 'contain' AND s.completed_at IS NOT NULL ORDER BY e.created_at DESC LIMIT ?`); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// CreateArtifact records an uploaded file.
+func (db *DB) CreateArtifact(ctx context.Context, a scan.Artifact) error {
+	query := db.q(`INSERT INTO artifacts (id, owner_id, filename, sha256, size, storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, a.ID, a.OwnerID, a.Filename, a.SHA256, a.Size, a.StoragePath, a.CreatedAt.UTC())
+		return err
+	})
+	return mapErr("insert artifact", err, "User not found.")
+}
+
+// Artifact returns the artifact with id.
+func (db *DB) Artifact(ctx context.Context, id string) (scan.Artifact, error) {
+	var a scan.Artifact
+	err := db.sql.QueryRowContext(ctx, db.q(`SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts WHERE id = ?`), id).
+		Scan(&a.ID, &a.OwnerID, &a.Filename, &a.SHA256, &a.Size, &a.StoragePath, &a.CreatedAt)
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a, mapErr("get artifact", err, "Artifact not found.")
+}
+
+// Containment implements scan.Store.
+func (db *DB) Containment(ctx context.Context, key string) (scan.Containment, bool, error) {
+	c := scan.Containment{TargetKey: key}
+	var kind string
+	err := db.sql.QueryRowContext(ctx, db.q(`SELECT target_kind, target_id, contained, scan_id, updated_by, updated_at
+		FROM containments WHERE target_key = ?`), key).Scan(&kind, &c.TargetID, &c.Contained, &c.ScanID, &c.UpdatedBy, &c.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return scan.Containment{}, false, nil
+	}
+	if err != nil {
+		return scan.Containment{}, false, mapErr("get containment", err, "")
+	}
+	c.TargetKind, c.UpdatedAt = scan.TargetKind(kind), c.UpdatedAt.UTC()
+	var ids, actions string
+	err = db.sql.QueryRowContext(ctx, db.q(`SELECT finding_ids, actions FROM containment_events WHERE target_key = ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`), key).Scan(&ids, &actions)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return scan.Containment{}, false, mapErr("get containment", err, "")
+	}
+	if err == nil {
+		_ = json.Unmarshal([]byte(ids), &c.FindingIDs)
+		_ = json.Unmarshal([]byte(actions), &c.Actions)
+	}
+	return c, true, nil
+}
+
+// SetContainment implements scan.Store: the state and its audit event in one transaction.
+func (db *DB) SetContainment(ctx context.Context, c scan.Containment) error {
+	upsert := db.q(`INSERT INTO containments (target_key, target_kind, target_id, contained, scan_id, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (target_key) DO UPDATE SET contained = excluded.contained, scan_id = excluded.scan_id,
+			updated_by = excluded.updated_by, updated_at = excluded.updated_at`)
+	event := db.q(`INSERT INTO containment_events (id, scan_id, target_key, action, actor_id, finding_ids, actions, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	action := "release"
+	if c.Contained {
+		action = "contain"
+	}
+	ids, _ := json.Marshal(nonNil(c.FindingIDs))
+	actions, _ := json.Marshal(nonNil(c.Actions))
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsert, c.TargetKey, string(c.TargetKind), c.TargetID, c.Contained, c.ScanID, c.UpdatedBy, c.UpdatedAt.UTC()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, event, uuid.NewString(), c.ScanID, c.TargetKey, action, c.UpdatedBy, string(ids), string(actions), c.UpdatedAt.UTC())
+		return err
+	})
+	return mapErr("set containment", err, "")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
