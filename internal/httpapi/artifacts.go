@@ -51,17 +51,39 @@ func uploadPart(r *http.Request) (*multipart.Part, error) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return nil, &apperr.Error{Code: apperr.Invalid, Message: "Request is invalid.", Err: err,
-				Fields: []apperr.FieldError{{Field: "body", Message: "is not a well-formed multipart body"}}}
+			return nil, badUpload(err)
 		}
 		if p.FormName() == "file" {
 			return p, nil
 		}
 		if _, err := io.Copy(io.Discard, p); err != nil {
-			return nil, err
+			return nil, badUpload(err)
 		}
 	}
 	return nil, apperr.Validation(apperr.FieldError{Field: "file", Message: "is required (multipart field \"file\")"})
+}
+
+// badUpload is the client error for a body that is not a complete multipart
+// upload; a body over its limit stays a MaxBytesError (413).
+func badUpload(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return &apperr.Error{Code: apperr.Invalid, Message: "Request is invalid.", Err: err,
+		Fields: []apperr.FieldError{{Field: "body", Message: "is not a complete multipart/form-data upload"}}}
+}
+
+// uploadReader marks errors from reading the upload, so that they are told apart
+// from errors of the disk it is written to.
+type uploadReader struct{ r io.Reader }
+
+func (u uploadReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = badUpload(err)
+	}
+	return n, err
 }
 
 // handleArtifactUpload streams the file to disk under MAX_UPLOAD_BYTES; a body
@@ -78,7 +100,7 @@ func (s *Server) handleArtifactUpload(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	art, err := s.ms.Scans.SaveArtifact(r.Context(), actor(r), part.FileName(), part)
+	art, err := s.ms.Scans.SaveArtifact(r.Context(), actor(r), part.FileName(), uploadReader{part})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

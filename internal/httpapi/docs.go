@@ -45,6 +45,14 @@ var docsAssets = map[string]string{
 	"docs.css":             "docs/docs.css",
 }
 
+// redocLoadCSSHash allows the <style> that redoc.standalone.js inserts as it loads,
+// before Redoc.init can pass the nonce: perfect-scrollbar's CSS with its source map,
+// added by style-loader, which appends the element empty and then fills it (hence the
+// second hash, of the empty string: an empty sheet styles nothing). The first hash
+// changes with the bundle: docs/README.md says how to find the new one. Wrong, it
+// costs only the sidebar's scrollbar styles and a console error.
+const redocLoadCSSHash = "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc=' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+
 type docsAsset struct {
 	body        []byte
 	contentType string
@@ -106,12 +114,14 @@ func (s *Server) docsRoutes(r chi.Router) {
 	})
 	r.Get("/redoc", func(w http.ResponseWriter, r *http.Request) {
 		nonce := rand.Text()
-		// ReDoc's styled-components inserts <style> elements, which style-src 'self'
-		// refuses; ReDoc puts this nonce on them (redoc-init.js). Its search index runs
-		// in a Web Worker made from a blob: URL, which falls back to script-src 'self'
-		// and is refused without worker-src. The rest of the policy is unchanged.
+		// ReDoc inserts <style> elements, which style-src 'self' refuses: its
+		// styled-components sheet carries this nonce (redoc-init.js passes it), and the
+		// one sheet inserted while the bundle loads, before it can know the nonce, is
+		// allowed by its hash. Its search index runs in a Web Worker made from a blob:
+		// URL, which falls back to script-src 'self' and is refused without worker-src.
+		// The rest of the policy is the API's own.
 		overrideCSP(w.Header(), cspWith(
-			[2]string{"style-src", "'self' 'nonce-" + nonce + "'"},
+			[2]string{"style-src", "'self' 'nonce-" + nonce + "' " + redocLoadCSSHash},
 			[2]string{"worker-src", "blob:"},
 		))
 		s.renderDocsPage(w, r, pages, "redoc.html", docsPage{Title: title, Nonce: nonce})

@@ -368,7 +368,7 @@ func TestDocsPagesLoadOnlyServedAssets(t *testing.T) {
 				if nonce == "" {
 					t.Fatal("/redoc: the initialiser carries no nonce")
 				}
-				want := strings.Replace(csp, "style-src 'self'", "style-src 'self' 'nonce-"+nonce+"'", 1) + "; worker-src blob:"
+				want := strings.Replace(csp, "style-src 'self'", "style-src 'self' 'nonce-"+nonce+"' "+redocLoadCSSHash, 1) + "; worker-src blob:"
 				if policy != want {
 					t.Errorf("/redoc: %s\n got %q\nwant %q", cspHeader, policy, want)
 				}
@@ -409,5 +409,26 @@ func TestDocsAbsentInProduction(t *testing.T) {
 	ts = newDocsServer(t, func(c *config.Config) { c.RunMode = "prod" })
 	if resp, _ := get(t, ts, "/docs"); resp.StatusCode != 404 {
 		t.Errorf("RUN_MODE=prod: /docs is %d", resp.StatusCode)
+	}
+}
+
+// TestDocsAssetsLoadNothingRemote guards the vendored bundles against loading from a
+// CDN: ReDoc's footer logo is patched out (docs/README.md), Swagger UI's remote
+// validator is turned off, and nothing else names a CDN or a font service.
+func TestDocsAssetsLoadNothingRemote(t *testing.T) {
+	for name, path := range docsAssets {
+		body, err := docsFiles.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, host := range []string{"cdn.redoc.ly", "fonts.googleapis.com", "fonts.gstatic.com", "unpkg.com", "cdn.jsdelivr.net", "cdnjs.cloudflare.com"} {
+			if bytes.Contains(body, []byte(host)) {
+				t.Errorf("%s names %s", name, host)
+			}
+		}
+	}
+	init, _ := docsFiles.ReadFile(docsAssets["swagger-init.js"])
+	if !bytes.Contains(init, []byte("validatorUrl: null")) {
+		t.Error("swagger-init.js must turn off the remote validator (validatorUrl: null)")
 	}
 }
