@@ -347,6 +347,19 @@ func TestMirrorScanEndToEnd(t *testing.T) {
 		t.Errorf("paged %d findings, metrics count %v", len(seen), m["findings_total"])
 	}
 
+	// The workers on /metrics.
+	resp, err := httpClient.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mirror_scans_completed_total", "mirror_scan_queue_depth 0", "mirror_scans_running 0"} {
+		if !bytes.Contains(prom, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	// Logout revokes the token.
 	if status, _ := user.json("POST", "/api/v1/auth/logout", ""); status != 204 {
 		t.Errorf("logout: %d", status)

@@ -1,13 +1,16 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"mirror/internal/generate"
 	"mirror/internal/llm"
+	"mirror/internal/scan"
 )
 
 // metrics are the HTTP layer's Prometheus collectors. Routes are labelled by their
@@ -73,4 +76,28 @@ func (m *metrics) observeGeneration(g generate.Generation, err error) {
 	m.providerLatency.WithLabelValues(g.Provider).Observe(float64(g.LatencyMS) / 1000)
 	m.providerTokens.WithLabelValues(g.Provider, "input").Add(float64(g.Usage.InputTokens))
 	m.providerTokens.WithLabelValues(g.Provider, "output").Add(float64(g.Usage.OutputTokens))
+}
+
+// registerScanMetrics exposes the scan workers: scans finished by this instance by
+// status, scans running here, and the shared queue's depth (read from the database
+// at scrape time, so every instance reports the same queue).
+func registerScanMetrics(reg *prometheus.Registry, scans *scan.Service) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mirror_scans_completed_total", Help: "Scans this instance completed."},
+			func() float64 { return float64(scans.Stats().Completed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mirror_scans_failed_total", Help: "Scans this instance failed."},
+			func() float64 { return float64(scans.Stats().Failed) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mirror_scans_running", Help: "Scans running on this instance."},
+			func() float64 { return float64(scans.Stats().Running) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mirror_scan_queue_depth", Help: "Scans waiting for a worker, on every instance (-1: the database did not answer)."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				n, err := scans.QueueDepth(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}),
+	)
 }

@@ -57,6 +57,9 @@ func New(d Deps) *Server {
 		cfg: d.Config, log: d.Log, catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
 		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
 	}
+	if s.ms != nil && s.ms.Scans != nil {
+		registerScanMetrics(reg, s.ms.Scans)
+	}
 	s.handler = s.routes()
 	return s
 }

@@ -106,6 +106,8 @@ func (p *progressState) get() (int, string) {
 func (s *Service) run(j Job) {
 	s.active.Add(1)
 	defer s.active.Done()
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	start := s.now()
 	log := s.log.With("scan_id", j.ID, "target", j.TargetKey, "attempt", j.Attempts)
 	log.Info("scan started")
@@ -161,6 +163,11 @@ func (s *Service) run(j Job) {
 		return
 	}
 	s.notifier.Publish(wctx, j.ID)
+	if r.Status == Completed {
+		s.completed.Add(1)
+	} else {
+		s.failed.Add(1)
+	}
 	if s.o.OnFinish != nil {
 		s.o.OnFinish(j, r, s.now().Sub(start))
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +53,8 @@ type Store interface {
 	Containment(ctx context.Context, targetKey string) (c Containment, ok bool, err error)
 	// SetContainment records c as the target's state and appends it to the audit log.
 	SetContainment(ctx context.Context, c Containment) error
+	// QueueDepth counts the jobs waiting for a worker, on every instance.
+	QueueDepth(ctx context.Context) (int, error)
 }
 
 // ErrLeaseLost is returned when a worker writes to a job whose lease it lost.
@@ -117,7 +120,26 @@ type Service struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	active   sync.WaitGroup
+
+	running   atomic.Int64
+	completed atomic.Uint64
+	failed    atomic.Uint64
 }
+
+// Stats are this instance's scan counters, for /metrics.
+type Stats struct {
+	Running   int64  // scans running on this instance now
+	Completed uint64 // scans this instance completed since start
+	Failed    uint64 // scans this instance failed since start
+}
+
+// Stats returns this instance's counters.
+func (s *Service) Stats() Stats {
+	return Stats{Running: s.running.Load(), Completed: s.completed.Load(), Failed: s.failed.Load()}
+}
+
+// QueueDepth counts the scans waiting for a worker on any instance.
+func (s *Service) QueueDepth(ctx context.Context) (int, error) { return s.store.QueueDepth(ctx) }
 
 // NewService returns a Service; Start runs its workers.
 func NewService(o Options) *Service {

@@ -486,3 +486,10 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// QueueDepth implements scan.Store.
+func (db *DB) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status = 'queued'`).Scan(&n)
+	return n, mapErr("count queued scans", err, "")
+}
