@@ -61,6 +61,7 @@ type Config struct {
 	AdminEmails         []string      // ADMIN_EMAILS, comma-separated
 	ScanTargetAllowlist []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
 	ScanWorkers         int           // SCAN_WORKERS, default 2
+	ScanLease           time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
 
 	LogLevel  string // LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // LOG_FORMAT: text (default in local/test), json (default in prod)
@@ -168,6 +169,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.ScanTargetAllowlist = p.list("SCAN_TARGET_ALLOWLIST")
 	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 1, 64)
+	c.ScanLease = time.Duration(p.intRange("SCAN_LEASE_SECONDS", 30, 1, 3600)) * time.Second
 
 	c.LogLevel = p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	defFormat := "text"
