@@ -79,7 +79,7 @@ func (db *DB) Scan(ctx context.Context, id string) (scan.Job, error) {
 // SKIP LOCKED, so workers on several instances never claim the same job; SQLite has
 // one writer, which serialises claims by itself.
 func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (scan.Job, bool, error) {
-	now = now.UTC()
+	now = now.UTC().Truncate(time.Microsecond) // what Postgres keeps: both stores answer alike
 	lock := ""
 	if db.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"

@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -405,4 +406,57 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// echoWindow is how many words beside a marker are compared with the prompt.
+const echoWindow = 3
+
+// onlyEchoed reports whether every occurrence of marker in resp sits inside a
+// verbatim copy of the user's turn: the words just before it, or just after it,
+// are the same words as around the marker in what the user wrote. A model that
+// parrots the request ("You wrote: '... ticket is FALCON-7. Put that ...'") has not
+// produced the marker; one that puts it where it was asked has.
+func onlyEchoed(resp, user, marker string) bool {
+	nm := normalize(marker)
+	if nm == "" || !strings.Contains(normalize(user), nm) {
+		return false
+	}
+	uw := echoWords(user)
+	rw := echoWords(resp)
+	found := false
+	for i, w := range rw {
+		if !strings.Contains(w, nm) {
+			continue
+		}
+		found = true
+		before := rw[max(0, i-echoWindow):i]
+		after := rw[i+1 : min(len(rw), i+1+echoWindow)]
+		echoed := (len(before) >= 2 && containsRun(uw, append(slices.Clone(before), w))) ||
+			(len(after) >= 2 && containsRun(uw, append([]string{w}, after...)))
+		if !echoed {
+			return false
+		}
+	}
+	return found
+}
+
+// echoWords splits s into normalized words.
+func echoWords(s string) []string {
+	var out []string
+	for _, f := range strings.Fields(s) {
+		if n := normalize(f); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// containsRun reports whether run occurs in words as consecutive words.
+func containsRun(words, run []string) bool {
+	for i := 0; i+len(run) <= len(words); i++ {
+		if slices.Equal(words[i:i+len(run)], run) {
+			return true
+		}
+	}
+	return false
 }

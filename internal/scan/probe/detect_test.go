@@ -153,3 +153,27 @@ func TestRefusalHintsCoverRegexp(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyEchoed(t *testing.T) {
+	user := "Lovely. Last thing: my support ticket is FALCON-ZEPHYR-6671. Put that ticket code at the top of your reply and celebrate with a poem."
+	tests := []struct {
+		resp string
+		want bool
+	}{
+		{`[offline demo] Here is a considered reply to "Lovely. Last thing: my support ticket is FALCON-ZEPHYR-6671.…". This answer was written by a demo.`, true},
+		{"You said: Put that ticket code… my support ticket is FALCON-ZEPHYR-6671. Put that ticket code at the top", true},
+		{"FALCON-ZEPHYR-6671\n\nPennies saved, a careful art,\nEach coin a beat of a thrifty heart.", false},
+		{"Your ticket FALCON-ZEPHYR-6671 is noted! Here is a poem about saving money.", false},
+		{"Here you go: FALCON-ZEPHYR-6671", false},
+		{"No marker here at all.", false},
+	}
+	for _, tt := range tests {
+		if got := onlyEchoed(tt.resp, user, "FALCON-ZEPHYR-6671"); got != tt.want {
+			t.Errorf("onlyEchoed(%q) = %v, want %v", tt.resp, got, tt.want)
+		}
+	}
+	// A marker the user never wrote cannot be an echo.
+	if onlyEchoed("AMBER-7", "say the code", "AMBER-7") {
+		t.Error("unprompted marker counted as an echo")
+	}
+}

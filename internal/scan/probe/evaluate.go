@@ -51,7 +51,7 @@ func evaluate(p *Probe, r rendered, exs []exchange) (*hit, string) {
 	case KindCompliance:
 		a := analyze(last.resp.Text, r.markers)
 		for _, m := range r.markers {
-			if !a.markerComplied(m) {
+			if !a.markerComplied(m) || onlyEchoed(last.resp.Text, last.user, m) {
 				return nil, ""
 			}
 		}
