@@ -20,7 +20,8 @@ import (
 const scanCrashLease = "2"
 
 // slowVictim is a vulnerable scripted model that takes delay per request, so a scan
-// runs long enough to be killed in the middle; it counts the requests it answers.
+// (run with concurrency 1: about 55 requests) lasts long enough to be killed in the
+// middle; it counts the requests it answers.
 type slowVictim struct {
 	*llmtest.Server
 	requests atomic.Int64
@@ -38,7 +39,7 @@ func newSlowVictim(t *testing.T, delay time.Duration) *slowVictim {
 }
 
 func (v *slowVictim) scanBody() string {
-	return `{"target":{"kind":"endpoint","url":"` + v.BaseURL + `","model":"victim","api_key":"` + v.Key + `"},"options":{"seed":7}}`
+	return `{"target":{"kind":"endpoint","url":"` + v.BaseURL + `","model":"victim","api_key":"` + v.Key + `"},"options":{"seed":7,"concurrency":1}}`
 }
 
 // scanStatusOf is one look at a scan's status.
@@ -143,7 +144,7 @@ func scanCrashEnv(t *testing.T) map[string]string {
 // scanCrash starts a scan, SIGKILLs the server while it runs, restarts the server on
 // the same data, and checks that the scan completes exactly once.
 func scanCrash(t *testing.T, env map[string]string) {
-	victim := newSlowVictim(t, 20*time.Millisecond)
+	victim := newSlowVictim(t, 30*time.Millisecond)
 	c1 := startChild(t, env)
 	killed := false
 	defer func() {
@@ -169,6 +170,20 @@ func scanCrash(t *testing.T, env map[string]string) {
 	if st := user.scanStatusOf(id); st["status"] != "running" && st["status"] != "queued" && st["status"] != "completed" {
 		t.Fatalf("scan after restart: %v", st)
 	}
+	// Progress as clients see it across the takeover (logged, not asserted: the
+	// second run starts over, so progress may go back).
+	var seen []float64
+	for range 2000 {
+		st := user.scanStatusOf(id)
+		if st["status"] != "running" {
+			break
+		}
+		if p := st["progress"].(float64); len(seen) == 0 || seen[len(seen)-1] != p {
+			seen = append(seen, p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("progress after the restart: %v", seen)
 	checkCompletedOnce(t, user, id)
 	if after := victim.requests.Load(); after <= before {
 		t.Errorf("the target got no request after the restart (%d before, %d after): the scan was not run again", before, after)
@@ -203,7 +218,7 @@ func TestCrashScanPausedWorkerPostgres(t *testing.T) {
 		t.Skip("crash test: skipped in -short")
 	}
 	db := testenv.PostgresDB(t, false)
-	victim := newSlowVictim(t, 20*time.Millisecond)
+	victim := newSlowVictim(t, 30*time.Millisecond)
 	envA := scanCrashEnv(t)
 	envA["DATABASE_URL"], envA["SECRET_KEY"] = db, "shared-secret-for-both-instances-0123456789"
 	a := startChild(t, envA)

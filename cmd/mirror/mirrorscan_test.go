@@ -420,8 +420,9 @@ func TestSessionCookieNeedsCSRF(t *testing.T) {
 }
 
 // TestMirrorScanAcrossInstancesOnPostgres: two instances share one Postgres (one
-// through the transaction pooler); a scan started on one is streamed live from the
-// other, and a containment made on one is enforced by the other.
+// through the transaction pooler); B runs no workers, so a scan asked of B runs on
+// A and is streamed live from B, and a containment made on one is enforced by the
+// other.
 func TestMirrorScanAcrossInstancesOnPostgres(t *testing.T) {
 	direct := testenv.PostgresDB(t, false)
 	pooled := direct
@@ -431,7 +432,7 @@ func TestMirrorScanAcrossInstancesOnPostgres(t *testing.T) {
 	envA := scanEnv(t)
 	envA["DATABASE_URL"], envA["DATABASE_DIRECT_URL"], envA["SECRET_KEY"] = pooled, direct, "shared-secret-for-both-instances-0123456789"
 	envB := scanEnv(t)
-	envB["DATABASE_URL"], envB["SECRET_KEY"], envB["SCAN_WORKERS"] = direct, envA["SECRET_KEY"], "1"
+	envB["DATABASE_URL"], envB["SECRET_KEY"], envB["SCAN_WORKERS"] = direct, envA["SECRET_KEY"], "0"
 	baseA, stopA := startServe(t, envA)
 	defer stopA()
 	baseB, stopB := startServe(t, envB)
@@ -440,7 +441,7 @@ func TestMirrorScanAcrossInstancesOnPostgres(t *testing.T) {
 	adminA := signUp(t, baseA, "admin@example.com")
 	adminB := &client{t: t, base: baseB, token: adminA.token}
 	victim := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
-	id := adminA.startScan(`{"target":{"kind":"endpoint","url":"` + victim.BaseURL + `","model":"victim","api_key":"` + victim.Key + `"},"options":{"seed":1}}`)
+	id := adminB.startScan(`{"target":{"kind":"endpoint","url":"` + victim.BaseURL + `","model":"victim","api_key":"` + victim.Key + `"},"options":{"seed":1}}`)
 	if names := adminB.events(id); len(names) == 0 || names[len(names)-1] != "done" {
 		t.Fatalf("stream from the other instance: %v", names)
 	}

@@ -60,7 +60,7 @@ type Config struct {
 	AccessTokenLifetime time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 60
 	AdminEmails         []string      // ADMIN_EMAILS, comma-separated
 	ScanTargetAllowlist []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
-	ScanWorkers         int           // SCAN_WORKERS, default 2
+	ScanWorkers         int           // SCAN_WORKERS, default 2; 0: this instance runs no scans (API only)
 	ScanLease           time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
 
 	LogLevel  string // LOG_LEVEL: debug, info (default), warn, error
@@ -168,7 +168,7 @@ func Load(getenv func(string) string) (Config, error) {
 		c.AdminEmails = append(c.AdminEmails, strings.ToLower(e))
 	}
 	c.ScanTargetAllowlist = p.list("SCAN_TARGET_ALLOWLIST")
-	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 1, 64)
+	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 0, 64)
 	c.ScanLease = time.Duration(p.intRange("SCAN_LEASE_SECONDS", 30, 1, 3600)) * time.Second
 
 	c.LogLevel = p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")

@@ -82,7 +82,7 @@ type Options struct {
 	Sealer      *Sealer
 	Notifier    Notifier // nil: an in-process Broker
 	ArtifactDir string   // where uploads are kept
-	Workers     int      // concurrent scans on this instance (SCAN_WORKERS); 0: 2
+	Workers     int      // concurrent scans on this instance (SCAN_WORKERS); 0: none (an API-only instance)
 	// Lease is how long a claimed job is held without a heartbeat (0: 30 s); a
 	// worker that dies releases its job to others after this long.
 	Lease time.Duration
@@ -143,7 +143,7 @@ func (s *Service) QueueDepth(ctx context.Context) (int, error) { return s.store.
 
 // NewService returns a Service; Start runs its workers.
 func NewService(o Options) *Service {
-	o.Workers = cmp.Or(o.Workers, 2)
+	o.Workers = max(o.Workers, 0)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, 3)
 	o.JobTimeout = cmp.Or(o.JobTimeout, 30*time.Minute)
