@@ -69,6 +69,8 @@ func (c *core) failure(ctx, actx context.Context, meta *attemptMeta, err error, 
 	case errors.Is(err, errResponseTooLarge) || errors.Is(bodyErr, errResponseTooLarge):
 		e.Kind, e.Message = KindMalformed, "the answer exceeds the response size limit"
 		e.Err = errResponseTooLarge
+	case isBlocked(err): // also after a redirect: the 3xx head was seen, its target refused
+		e.Kind, e.Message = KindBlocked, "the address is not allowed: "+c.clean(innermost(err).Error())
 	case started && bodyErr != nil:
 		e.Kind, e.Message = KindIncomplete, "the stream broke off before the answer was complete"
 	case ok && bodyErr != nil:
@@ -82,6 +84,14 @@ func (c *core) failure(ctx, actx context.Context, meta *attemptMeta, err error, 
 		e.Kind, e.Message = KindConnection, "could not reach the provider: "+c.clean(innermost(err).Error())
 	}
 	return e
+}
+
+// isBlocked reports whether a dial was refused by a network policy: an error in
+// the chain with a Blocked() bool method (ssrf.BlockedError) that says so. Such a
+// refusal would repeat on every attempt, so it is not retried.
+func isBlocked(err error) bool {
+	var b interface{ Blocked() bool }
+	return errors.As(err, &b) && b.Blocked()
 }
 
 // kindOfStatus maps an upstream HTTP status to an ErrorKind.
@@ -238,6 +248,8 @@ func AppError(err error) *apperr.Error {
 		out.Message = msg("Provider %s failed%s", p, status)
 	case KindConnection:
 		out.Message = msg("Provider %s could not be reached", p)
+	case KindBlocked:
+		out.Message = msg("Provider %s is at an address scans may not reach", p)
 	case KindMalformed:
 		out.Message = msg("Provider %s sent an unreadable answer", p)
 	case KindIncomplete:

@@ -126,6 +126,7 @@ const (
 	KindMalformed     ErrorKind = "malformed"      // unparseable upstream answer
 	KindIncomplete    ErrorKind = "incomplete"     // stream cut off before its end
 	KindCanceled      ErrorKind = "canceled"       // the caller went away
+	KindBlocked       ErrorKind = "blocked"        // the address was refused by the HTTP client's network policy (the scans' SSRF guard)
 )
 
 // Error is a provider failure. Message is safe to show: it never holds an API key.

@@ -41,6 +41,10 @@ func (e *BlockedError) Error() string {
 
 func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
 
+// Blocked marks the error as the guard's refusal, for packages that classify
+// transport failures without importing this one (llm: not retryable).
+func (e *BlockedError) Blocked() bool { return true }
+
 // Resolver looks up host names (net.DefaultResolver satisfies it).
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -221,7 +225,7 @@ func (g *Guard) control(host string) func(network, address string, _ syscall.Raw
 	return func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return fmt.Errorf("ssrf guard: unexpected address %q: %w", address, ErrBlocked)
+			return &BlockedError{Host: host}
 		}
 		if !g.AddrAllowed(ap.Addr()) {
 			return &BlockedError{Host: host, Addr: ap.Addr().Unmap()}

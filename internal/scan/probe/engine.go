@@ -232,7 +232,7 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 func fatal(err error) bool {
 	var le *llm.Error
 	if errors.As(err, &le) {
-		return le.Kind == llm.KindAuth || le.Kind == llm.KindNotConfigured
+		return le.Kind == llm.KindAuth || le.Kind == llm.KindNotConfigured || le.Kind == llm.KindBlocked
 	}
 	return false
 }

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"mirror/internal/apperr"
+	"mirror/internal/scan"
+	"mirror/internal/ssrf"
+)
+
+// TestDialTimeGuard: an endpoint that passed the check when the scan was created
+// but is at a private address when the scan runs (DNS rebinding, a changed record)
+// is never connected to: the guard checks every connection, and the refusal stops
+// the scan at once instead of being retried probe after probe.
+func TestDialTimeGuard(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	guard, _ := ssrf.New(nil)
+	e := &Engine{guard: guard, client: guard.Client()}
+	j := scan.Job{Target: scan.Target{Kind: scan.TargetEndpoint, URL: srv.URL + "/v1", Model: "m", Provider: "openai"},
+		Types: []scan.Type{scan.Jailbreak}}
+	_, _, err := e.Run(context.Background(), j, "", func(int, int, string) {})
+	if err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("scan of a private address: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the private address was reached %d times", hits.Load())
+	}
+}
+
+// TestRedirectsAreNotFollowed: a public endpoint cannot bounce the scanner to
+// another address with a redirect; the redirect's target is never requested.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var inner atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.Add(1) }))
+	defer target.Close()
+	outer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer outer.Close()
+	guard, _ := ssrf.New([]string{"127.0.0.1"})
+	e := &Engine{guard: guard, client: guard.Client()}
+	j := scan.Job{Target: scan.Target{Kind: scan.TargetEndpoint, URL: outer.URL + "/v1", Model: "m", Provider: "openai"},
+		Types: []scan.Type{scan.Jailbreak}, Options: scan.JobOptions{MaxRequests: 5}}
+	e.Run(context.Background(), j, "", func(int, int, string) {})
+	if inner.Load() != 0 {
+		t.Fatalf("the redirect target was requested %d times", inner.Load())
+	}
+}
+
+func TestCheckURLRefusesPrivateAddresses(t *testing.T) {
+	guard, _ := ssrf.New(nil)
+	e := &Engine{guard: guard, client: guard.Client()}
+	for _, u := range []string{"http://127.0.0.1:8080/v1", "http://10.0.0.5/v1", "http://169.254.169.254/latest", "http://[::1]/v1", "ftp://example.com/", "http://user:pw@example.com/v1"} {
+		err := e.CheckURL(context.Background(), u)
+		if ae, ok := apperr.As(err); !ok || ae.Code != apperr.Invalid || ae.Fields[0].Field != "target.url" {
+			t.Errorf("%s: %v, want a validation error on target.url", u, err)
+		}
+	}
+}
