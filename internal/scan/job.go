@@ -82,11 +82,13 @@ func (s Status) Done() bool { return s == Completed || s == Failed }
 
 // JobOptions tune one scan. Zero values take the engines' defaults.
 type JobOptions struct {
-	Seed         *int64 `json:"seed,omitempty"`
-	MaxRequests  int    `json:"max_requests,omitempty"`
-	MaxTokens    int    `json:"max_tokens,omitempty"`
-	Concurrency  int    `json:"concurrency,omitempty"`
-	JudgeModelID string `json:"judge_model_id,omitempty"`
+	Seed        *int64 `json:"seed,omitempty"`
+	MaxRequests int    `json:"max_requests,omitempty"`
+	MaxTokens   int    `json:"max_tokens,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	// RatePerSecond bounds requests to the target (0: unbounded).
+	RatePerSecond float64 `json:"rate_per_second,omitempty"`
+	JudgeModelID  string  `json:"judge_model_id,omitempty"`
 }
 
 // Job is a durable scan: created by the API, claimed and run by a worker on any

@@ -243,6 +243,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 	if o.Concurrency < 0 || o.Concurrency > maxConc {
 		field("options.concurrency", fmt.Sprintf("must be from 0 to %d", maxConc))
 	}
+	if o.RatePerSecond < 0 || o.RatePerSecond > 1000 {
+		field("options.rate_per_second", "must be from 0 to 1000")
+	}
 	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
 		field("options.judge_model_id", "does not apply to an artifact scan")
 	}

@@ -102,7 +102,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	}
 	target := probe.Target{Name: j.TargetKey}
 	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
-		Concurrency: j.Options.Concurrency, Progress: progress, Logger: e.log}
+		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log}
 	if j.Options.Seed != nil {
 		opts.Seed = *j.Options.Seed
 	}
