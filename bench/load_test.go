@@ -189,7 +189,7 @@ func closedLoop(b *testing.B, lc loadCase, n, c int) ([]time.Duration, time.Dura
 // at the same concurrency and method, measured just before it; the generate cases
 // also report x_proxy, their req/s over the bare proxy's.
 //
-//	go test ./bench -run '^$' -bench Load -benchtime 3000x -count 3
+//	go test ./bench -run '^$' -bench Load -benchtime 1s -count 3
 func BenchmarkLoad(b *testing.B) {
 	cases := loadCases(b)
 	for _, c := range loadConcurrency {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,10 +18,14 @@ import (
 )
 
 // TestMain lets the test binary act as `mirror` in a child process, so crash tests
-// can SIGKILL a real server without building a separate binary.
+// can SIGKILL a real server without building a separate binary. The child handles
+// SIGINT and SIGTERM as main does, so tests can also stop it gracefully.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("MIRROR_TEST_CHILD_ARGS"); args != "" {
-		os.Exit(run(context.Background(), strings.Fields(args), os.Getenv, os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, strings.Fields(args), os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
