@@ -127,9 +127,12 @@ func leased(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
 
 // ReportProgress implements scan.Store.
 func (db *DB) ReportProgress(ctx context.Context, id, worker string, progress int, step string, leaseUntil time.Time) error {
-	query := db.q(`UPDATE scans SET progress = ?, current_step = ?, lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`)
+	// Progress never goes back: a run that took over a dead worker's job starts
+	// from zero, and watchers keep seeing the furthest point reached until it passes it.
+	query := db.q(`UPDATE scans SET progress = CASE WHEN progress > ? THEN progress ELSE ? END, current_step = ?, lease_until = ?
+		WHERE id = ? AND lease_owner = ? AND status = 'running'`)
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return leased(ctx, tx, query, progress, step, leaseUntil.UTC(), id, worker)
+		return leased(ctx, tx, query, progress, progress, step, leaseUntil.UTC(), id, worker)
 	})
 	if errors.Is(err, scan.ErrLeaseLost) {
 		return err

@@ -122,6 +122,11 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		if err := db.ReportProgress(ctx, j.ID, "dead", 50, "x", now.Add(2*lease)); !errors.Is(err, scan.ErrLeaseLost) {
 			t.Fatalf("dead worker's progress: %v", err)
 		}
+		db.ReportProgress(ctx, j.ID, "live", 40, "probing", now.Add(2*lease))
+		db.ReportProgress(ctx, j.ID, "live", 10, "probing", now.Add(2*lease))
+		if cur, _ := db.Scan(ctx, j.ID); cur.Progress != 40 {
+			t.Fatalf("progress went back to %d", cur.Progress)
+		}
 		at := time.Now()
 		r := scan.Result{Status: scan.Completed, At: at, Findings: []scan.Finding{finding(uuid.NewString(), at, scan.High), finding(uuid.NewString(), at, scan.Low)}}
 		if err := db.FinishScan(ctx, j.ID, "live", r); err != nil {
