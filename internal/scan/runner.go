@@ -32,15 +32,16 @@ func (s *Service) Stop(drain time.Duration) {
 		return
 	}
 	s.stopOnce.Do(func() { close(s.stopping) })
+	// Idle workers return at once; busy ones return when their scan ends.
 	done := make(chan struct{})
-	go func() { s.active.Wait(); close(done) }()
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(drain):
 		s.log.Warn("scans still running at shutdown; requeueing them", "drain", drain)
 	}
 	s.cancel()
-	s.wg.Wait()
+	<-done
 }
 
 func (s *Service) work() {
@@ -104,8 +105,6 @@ func (p *progressState) get() (int, string) {
 
 // run runs one claimed job to its end, or until the lease is lost or the service stops.
 func (s *Service) run(j Job) {
-	s.active.Add(1)
-	defer s.active.Done()
 	s.running.Add(1)
 	defer s.running.Add(-1)
 	start := s.now()

@@ -119,7 +119,6 @@ type Service struct {
 	runCtx   context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	active   sync.WaitGroup
 
 	running   atomic.Int64
 	completed atomic.Uint64
