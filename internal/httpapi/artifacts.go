@@ -86,21 +86,47 @@ func (u uploadReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// multipartOverhead is what an upload request may carry beside the file itself.
+const multipartOverhead = 64 << 10
+
+// fileLimit fails with a MaxBytesError once the file passes its cap.
+type fileLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (f *fileLimit) Read(p []byte) (int, error) {
+	if f.left < 0 {
+		return 0, &http.MaxBytesError{}
+	}
+	if int64(len(p)) > f.left+1 {
+		p = p[:f.left+1]
+	}
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	if f.left < 0 {
+		return n, &http.MaxBytesError{}
+	}
+	return n, err
+}
+
 // handleArtifactUpload streams the file to disk under MAX_UPLOAD_BYTES; a body
 // over the limit is 413 and leaves nothing behind.
 func (s *Server) handleArtifactUpload(w http.ResponseWriter, r *http.Request) {
+	// MAX_UPLOAD_BYTES caps the file; the request may carry up to multipartOverhead
+	// more for the multipart framing (boundaries, part headers, other small fields).
 	limit := s.cfg.MaxUploadBytes
-	if r.ContentLength > limit {
+	if r.ContentLength > limit+multipartOverhead {
 		s.error(w, r, apperr.Errorf(apperr.PayloadTooLarge, "Upload is larger than %d bytes.", limit))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
 	part, err := uploadPart(r)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	art, err := s.ms.Scans.SaveArtifact(r.Context(), actor(r), part.FileName(), uploadReader{part})
+	art, err := s.ms.Scans.SaveArtifact(r.Context(), actor(r), part.FileName(), uploadReader{&fileLimit{r: part, left: limit}})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

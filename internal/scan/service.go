@@ -403,6 +403,9 @@ func (s *Service) setContained(ctx context.Context, a Actor, id string, containe
 	if err != nil {
 		return Containment{}, err
 	}
+	if j.OwnerID != a.ID && j.Target.Kind != TargetCatalogModel {
+		return Containment{}, errScanNotFound // owners contain their own artifacts and endpoints
+	}
 	if j.Target.Kind == TargetCatalogModel && !a.Admin {
 		return Containment{}, apperr.Errorf(apperr.Forbidden, "Containing or releasing a catalog model needs an admin: it affects every user.")
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"mirror/internal/apperr"
 	"mirror/internal/catalog"
@@ -133,8 +134,12 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		o.Provider = t.Provider
 		switch t.Provider {
 		case llm.Anthropic:
+			// The README's url is the API's base URL with its version ("…/v1"); the SDK
+			// adds the version itself.
+			o.BaseURL = strings.TrimSuffix(strings.TrimRight(t.URL, "/"), "/v1")
 			target.Provider = llm.NewAnthropic(o)
 		case llm.Gemini:
+			o.BaseURL = strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(t.URL, "/"), "/v1beta"), "/v1")
 			p, err := llm.NewGemini(o)
 			if err != nil {
 				return nil, nil, fmt.Errorf("gemini endpoint: %w", err)
