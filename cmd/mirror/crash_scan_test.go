@@ -55,19 +55,13 @@ func (c *client) scanStatusOf(id string) map[string]any {
 // waitMidway polls until the scan runs with some progress made and some left.
 func (c *client) waitMidway(id string) map[string]any {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		st := c.scanStatusOf(id)
+	return c.pollScan(id, "never got going", 20*time.Millisecond, func(st map[string]any) bool {
 		if st["status"] == "completed" || st["status"] == "failed" {
 			c.t.Fatalf("scan %s ended before it could be killed mid-way (make the victim slower): %v", id, st)
 		}
-		if p := st["progress"].(float64); st["status"] == "running" && p >= 25 && p < 100 {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	c.t.Fatalf("scan %s never got going", id)
-	return nil
+		p := st["progress"].(float64)
+		return st["status"] == "running" && p >= 25 && p < 100
+	})
 }
 
 // allFindings walks every page of a scan's findings.

@@ -90,22 +90,27 @@ func (c *client) startScan(body string) string {
 	return out["scan_id"].(string)
 }
 
-// wait polls a scan's status until it ends.
-func (c *client) wait(id string) map[string]any {
+// pollScan reads a scan's status until until(status) holds, or fails the test
+// after a minute with what describes the wait.
+func (c *client) pollScan(id, what string, every time.Duration, until func(st map[string]any) bool) map[string]any {
 	c.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		status, out := c.json("GET", "/api/v1/scans/status/"+id, "")
-		if status != 200 {
-			c.t.Fatalf("status: %d %v", status, out)
+		if st := c.scanStatusOf(id); until(st) {
+			return st
 		}
-		if out["status"] == "completed" || out["status"] == "failed" {
-			return out
-		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(every)
 	}
-	c.t.Fatalf("scan %s did not finish", id)
+	c.t.Fatalf("scan %s %s", id, what)
 	return nil
+}
+
+// wait polls a scan's status until it ends.
+func (c *client) wait(id string) map[string]any {
+	c.t.Helper()
+	return c.pollScan(id, "did not finish", 50*time.Millisecond, func(st map[string]any) bool {
+		return st["status"] == "completed" || st["status"] == "failed"
+	})
 }
 
 func (c *client) findings(query string) []map[string]any {
