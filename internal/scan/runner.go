@@ -167,9 +167,6 @@ func (s *Service) run(j Job) {
 	} else {
 		s.failed.Add(1)
 	}
-	if s.o.OnFinish != nil {
-		s.o.OnFinish(j, r, s.now().Sub(start))
-	}
 	log.Info("scan finished", "status", r.Status, "findings", len(r.Findings), "took_ms", s.now().Sub(start).Milliseconds())
 }
 

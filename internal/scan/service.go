@@ -97,8 +97,6 @@ type Options struct {
 	// OnContainment is called after a target's containment changed (the catalog
 	// drops its cache, so the change applies here at once).
 	OnContainment func(kind TargetKind, id string)
-	// OnFinish, if set, observes every finished run (metrics).
-	OnFinish func(j Job, r Result, took time.Duration)
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
