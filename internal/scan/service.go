@@ -97,8 +97,8 @@ type Options struct {
 	// OnContainment is called after a target's containment changed (the catalog
 	// drops its cache, so the change applies here at once).
 	OnContainment func(kind TargetKind, id string)
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Service is MirrorScan's use cases: create, run and watch scans, list findings,
