@@ -19,10 +19,15 @@ type batcher struct {
 	once   sync.Once
 }
 
+// writeOp is one caller's write: either exec, run inside the batch's transaction,
+// or a single statement (query, args), which is atomic by itself and may then also
+// run alone, outside any transaction.
 type writeOp struct {
-	ctx  context.Context
-	exec func(ctx context.Context, tx *sql.Tx) error
-	done chan error
+	ctx   context.Context
+	exec  func(ctx context.Context, tx *sql.Tx) error
+	query string
+	args  []any
+	done  chan error
 }
 
 // maxBatch bounds one transaction. Two writer goroutines keep Postgres busy while a
@@ -44,7 +49,15 @@ func newBatcher(db *DB) *batcher {
 
 // do runs exec in a shared transaction and returns its own outcome.
 func (b *batcher) do(ctx context.Context, exec func(ctx context.Context, tx *sql.Tx) error) error {
-	op := &writeOp{ctx: ctx, exec: exec, done: make(chan error, 1)}
+	return b.enqueue(ctx, &writeOp{ctx: ctx, exec: exec, done: make(chan error, 1)})
+}
+
+// exec runs one statement, batched with others, and returns its own outcome.
+func (b *batcher) exec(ctx context.Context, query string, args ...any) error {
+	return b.enqueue(ctx, &writeOp{ctx: ctx, query: query, args: args, done: make(chan error, 1)})
+}
+
+func (b *batcher) enqueue(ctx context.Context, op *writeOp) error {
 	select {
 	case b.ops <- op:
 	case <-b.closed:
@@ -91,6 +104,11 @@ func (b *batcher) loop() {
 // one bad write (an unknown generation) never fails its neighbours and every caller
 // gets its own true outcome.
 func (b *batcher) commit(batch []*writeOp) {
+	if len(batch) == 1 && batch[0].exec == nil {
+		// A lone statement commits by itself: no BEGIN and COMMIT round trips.
+		batch[0].done <- b.db.execStmt(context.Background(), nil, batch[0].query, batch[0].args)
+		return
+	}
 	if err := b.tx(batch); err == nil {
 		for _, op := range batch {
 			op.done <- nil
@@ -112,7 +130,12 @@ func (b *batcher) tx(batch []*writeOp) error {
 		return err
 	}
 	for _, op := range batch {
-		if err := op.exec(ctx, tx); err != nil {
+		if op.exec != nil {
+			err = op.exec(ctx, tx)
+		} else {
+			err = b.db.execStmt(ctx, tx, op.query, op.args)
+		}
+		if err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -123,4 +146,46 @@ func (b *batcher) tx(batch []*writeOp) error {
 func (b *batcher) close() {
 	b.once.Do(func() { close(b.closed) })
 	b.wg.Wait()
+}
+
+// execStmt runs query in tx (nil: on its own). On SQLite the statement is prepared
+// once and reused: compiling an INSERT cost about as much as running it. Postgres
+// statements are not prepared, because a server-side prepared statement does not
+// survive between transactions behind a transaction-mode pooler (PgBouncer,
+// Supabase).
+func (db *DB) execStmt(ctx context.Context, tx *sql.Tx, query string, args []any) error {
+	var err error
+	switch {
+	case db.dialect != SQLite && tx != nil:
+		_, err = tx.ExecContext(ctx, query, args...)
+	case db.dialect != SQLite:
+		_, err = db.sql.ExecContext(ctx, query, args...)
+	default:
+		var stmt *sql.Stmt
+		if stmt, err = db.prepared(ctx, query); err != nil {
+			return err
+		}
+		if tx != nil {
+			stmt = tx.StmtContext(ctx, stmt)
+		}
+		_, err = stmt.ExecContext(ctx, args...)
+	}
+	return err
+}
+
+// prepared returns query prepared on the pool (database/sql then prepares it once per
+// connection that runs it).
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
 }

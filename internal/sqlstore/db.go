@@ -53,6 +53,7 @@ type DB struct {
 	log     *slog.Logger
 	writes  *batcher
 	rebinds sync.Map // query with ? → query with $n (Postgres)
+	stmts   sync.Map // query → *sql.Stmt (SQLite)
 }
 
 // Open connects to rawURL: "sqlite://path" (or "file:path", or a path ending in .db),
@@ -156,6 +157,10 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 // Close waits for queued writes and closes the connections.
 func (db *DB) Close() error {
 	db.writes.close()
+	db.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
 	return db.sql.Close()
 }
 

@@ -27,11 +27,8 @@ func (db *DB) CreateGeneration(ctx context.Context, g generate.Generation) error
 	query := db.q(`INSERT INTO generations (id, model_id, requested_model_id, provider, route, session_id, input_text,
 		response_text, status, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, query, g.ID, g.ModelID, g.RequestedModelID, g.Provider, g.Route, session, g.Input,
-			g.Response, status, g.Usage.InputTokens, g.Usage.OutputTokens, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
-		return err
-	})
+	err := db.writes.exec(ctx, query, g.ID, g.ModelID, g.RequestedModelID, g.Provider, g.Route, session, g.Input,
+		g.Response, status, g.Usage.InputTokens, g.Usage.OutputTokens, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
 	return mapErr("insert generation", err, generationNotFound)
 }
 
@@ -57,10 +54,7 @@ func (db *DB) AddFeedback(ctx context.Context, e feedback.Event) error {
 	thumb := sql.NullString{String: e.Thumb, Valid: e.Thumb != ""}
 	edited := sql.NullString{String: e.EditedResponse, Valid: e.Kind == feedback.KindEdit}
 	query := db.q(`INSERT INTO feedback_events (id, generation_id, kind, thumb, edited_response, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, query, e.ID, e.GenerationID, e.Kind, thumb, edited, e.CreatedAt.UTC())
-		return err
-	})
+	err := db.writes.exec(ctx, query, e.ID, e.GenerationID, e.Kind, thumb, edited, e.CreatedAt.UTC())
 	return mapErr("insert feedback", err, generationNotFound)
 }
 
