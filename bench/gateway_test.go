@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,55 +196,116 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[min(len(d)-1, int(float64(len(d))*p))]
 }
 
-// BenchmarkGatewayLatency is closed-loop load at concurrency 1: p50 and p99 per
-// request of each target. "Added" latency is a target's p50 minus direct's p50.
+// The gateway benchmarks compare each target with its baselines interleaved, in
+// the same seconds, because this machine's speed drifts by up to 2x within a
+// minute: a baseline measured a few seconds apart made a ratio mostly noise.
+
+// BenchmarkGatewayLatency is closed-loop load at concurrency 1. Each iteration sends
+// one request to direct, one to the bare proxy and one to the target, so the three
+// latency distributions share their moment. Added latency is a p50 minus direct's;
+// x_proxy_added is the target's added p50 over the bare proxy's (the target: ≤ 1.2).
 //
 //	go test ./bench -run '^$' -bench GatewayLatency -benchtime 3000x
 func BenchmarkGatewayLatency(b *testing.B) {
-	for _, t := range targets(b) {
+	ts := targets(b)
+	direct, proxy := ts[0], ts[1]
+	for _, t := range ts[2:] {
 		b.Run(t.name, func(b *testing.B) {
 			for range 50 { // warm connections and caches
+				post(b, direct)
+				post(b, proxy)
 				post(b, t)
 			}
-			lat := make([]time.Duration, 0, b.N)
+			var dl, pl, tl []time.Duration
 			b.ResetTimer()
 			for range b.N {
-				lat = append(lat, post(b, t))
+				dl = append(dl, post(b, direct))
+				pl = append(pl, post(b, proxy))
+				tl = append(tl, post(b, t))
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(percentile(lat, 0.50).Microseconds()), "p50-µs")
-			b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
+			us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+			d50, p50, t50 := us(percentile(dl, 0.5)), us(percentile(pl, 0.5)), us(percentile(tl, 0.5))
+			b.ReportMetric(t50, "p50-µs")
+			b.ReportMetric(us(percentile(tl, 0.99)), "p99-µs")
+			b.ReportMetric(t50-d50, "added-p50-µs")
+			b.ReportMetric(p50-d50, "proxy-added-p50-µs")
+			b.ReportMetric((t50-d50)/(p50-d50), "x_proxy_added")
 		})
 	}
+	reportPeakRSS(b)
 }
 
-// BenchmarkGatewayThroughput is closed-loop load at concurrency c: requests/s.
+// BenchmarkGatewayThroughput is closed-loop load at concurrency c. The target's b.N
+// requests are sent in bursts, each next to a burst of the same size to the bare
+// proxy (alternating which goes first); x_proxy is the target's requests/s over the
+// proxy's across those bursts (the target with persistence on: ≥ 0.5).
 //
-//	go test ./bench -run '^$' -bench GatewayThroughput -benchtime 5s
+//	go test ./bench -run '^$' -bench GatewayThroughput -benchtime 5000x
 func BenchmarkGatewayThroughput(b *testing.B) {
-	for _, t := range targets(b) {
+	ts := targets(b)
+	proxy := ts[1]
+	for _, t := range ts[2:] {
 		for _, c := range []int{16, 64} {
 			b.Run(fmt.Sprintf("%s/c=%d", t.name, c), func(b *testing.B) {
-				var wg sync.WaitGroup
-				work := make(chan struct{}, b.N)
-				for range b.N {
-					work <- struct{}{}
-				}
-				close(work)
+				burst := max(20*c, 500)
+				var proxyTime, targetTime time.Duration
+				proxyN := 0
 				b.ResetTimer()
-				start := time.Now()
-				for range c {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for range work {
-							post(b, t)
-						}
-					}()
+				for i, left := 0, b.N; left > 0; i++ {
+					n := min(burst, left)
+					left -= n
+					if i%2 == 0 {
+						proxyTime += sendBurst(b, proxy, c, n)
+						targetTime += sendBurst(b, t, c, n)
+					} else {
+						targetTime += sendBurst(b, t, c, n)
+						proxyTime += sendBurst(b, proxy, c, n)
+					}
+					proxyN += n
 				}
-				wg.Wait()
-				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+				b.StopTimer()
+				rps, proxyRPS := float64(b.N)/targetTime.Seconds(), float64(proxyN)/proxyTime.Seconds()
+				b.ReportMetric(rps, "req/s")
+				b.ReportMetric(proxyRPS, "proxy-req/s")
+				b.ReportMetric(rps/proxyRPS, "x_proxy")
 			})
+		}
+	}
+	reportPeakRSS(b)
+}
+
+// sendBurst sends n requests to t from c clients, each sending its next request as
+// soon as its last is answered, and returns how long they took.
+func sendBurst(b *testing.B, t target, c, n int) time.Duration {
+	work := make(chan struct{}, n)
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Go(func() {
+			for range work {
+				post(b, t)
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// reportPeakRSS logs the process's peak resident memory: the load generator, the
+// fake provider and every target together, so an upper bound on Mirror's own.
+func reportPeakRSS(b *testing.B) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for line := range strings.Lines(string(status)) {
+		if strings.HasPrefix(line, "VmHWM:") {
+			b.Logf("peak RSS of the whole benchmark process: %s", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,8 +111,8 @@ func (p *OpenAIProvider) Complete(ctx context.Context, req Request) (Response, e
 		return Response{
 			Text:         ch.Message.Content,
 			FinishReason: ch.FinishReason,
-			Usage:        Usage{InputTokens: out.Usage.PromptTokens, OutputTokens: out.Usage.CompletionTokens},
-			Logprobs:     ch.Logprobs.Content,
+			Usage:        Usage{InputTokens: int(out.Usage.PromptTokens), OutputTokens: int(out.Usage.CompletionTokens)},
+			Logprobs:     ch.logprobs(),
 		}, nil
 	})
 }
@@ -121,20 +122,32 @@ func (p *OpenAIProvider) Complete(ctx context.Context, req Request) (Response, e
 // the body; WithResponseBodyInto only swaps its decoding target. Its own
 // openai.ChatCompletion keeps the raw JSON of every field beside its value, which
 // cost about a fifth of the gateway's own CPU per request (docs/BENCHMARKS.md).
+// Like the SDK's decoder, it is lenient with what it does not need: token counts
+// may be written as floats, and unreadable logprobs are dropped, not fatal.
 type chatCompletion struct {
-	Choices []struct {
-		Message struct {
-			Content string `json:"content"`
-		} `json:"message"`
-		FinishReason string `json:"finish_reason"`
-		Logprobs     struct {
-			Content []TokenLogprob `json:"content"`
-		} `json:"logprobs"`
-	} `json:"choices"`
-	Usage struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
+	Choices []chatChoice `json:"choices"`
+	Usage   struct {
+		PromptTokens     float64 `json:"prompt_tokens"`
+		CompletionTokens float64 `json:"completion_tokens"`
 	} `json:"usage"`
+}
+
+type chatChoice struct {
+	Message struct {
+		Content string `json:"content"`
+	} `json:"message"`
+	FinishReason string          `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs"`
+}
+
+func (c chatChoice) logprobs() []TokenLogprob {
+	var lp struct {
+		Content []TokenLogprob `json:"content"`
+	}
+	if len(c.Logprobs) == 0 || json.Unmarshal(c.Logprobs, &lp) != nil {
+		return nil
+	}
+	return lp.Content
 }
 
 // Stream sends a streaming chat completion (with stream_options.include_usage).
