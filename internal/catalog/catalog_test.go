@@ -64,7 +64,7 @@ func TestParseErrorsNameFileAndKey(t *testing.T) {
 
 type creds map[string]bool
 
-func (c creds) Configured(p string) bool { return c[p] }
+func (c creds) ConfiguredAt(p, _ string) bool { return c[p] }
 
 type contained []string
 

@@ -11,9 +11,12 @@ import (
 	"mirror/internal/llm"
 )
 
-// Credentials tells whether a provider can be called (llm.Registry satisfies it).
+// Credentials tells whether a provider can be called at a model's own base URL ("" for
+// the provider's configured or default one): an openai_compatible model that names
+// its server needs no key and no OPENAI_COMPATIBLE_BASE_URL (llm.Registry satisfies
+// it).
 type Credentials interface {
-	Configured(provider string) bool
+	ConfiguredAt(provider, baseURL string) bool
 }
 
 // Containment lists the catalog models MirrorScan has contained. Containment lives in
@@ -68,7 +71,7 @@ func (s *Service) configured(m Model) bool {
 	if m.Provider == llm.Demo {
 		return s.allowDemo
 	}
-	return s.creds.Configured(m.Provider)
+	return s.creds.ConfiguredAt(m.Provider, m.BaseURL)
 }
 
 // ChooseDefault settles the default model at start-up. If the configured default
@@ -156,7 +159,7 @@ func (s *Service) Resolve(ctx context.Context, id string) (Model, error) {
 	if contained[id] {
 		return Model{}, apperr.Errorf(apperr.ModelContained, "Model %q is contained by MirrorScan and cannot be used until it is released.", id)
 	}
-	if !s.creds.Configured(m.Provider) && m.Provider != llm.Demo {
+	if !s.creds.ConfiguredAt(m.Provider, m.BaseURL) && m.Provider != llm.Demo {
 		return Model{}, apperr.Errorf(apperr.ProviderNotConfigured, "Model %q needs provider %q, which has no credentials configured.", id, m.Provider)
 	}
 	return m, nil

@@ -27,7 +27,7 @@ type scripted struct {
 	calls   []string
 }
 
-func (s *scripted) Configured(string) bool { return true }
+func (s *scripted) ConfiguredAt(string, string) bool { return true }
 func (s *scripted) Provider(p, _ string) (llm.Provider, error) {
 	return providerFunc(func(req llm.Request) (llm.Response, error) {
 		s.calls = append(s.calls, p+"/"+req.Model)

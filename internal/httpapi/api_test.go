@@ -24,7 +24,7 @@ import (
 // demoProviders serves only the offline demo, as a fresh machine does.
 type demoProviders struct{}
 
-func (demoProviders) Configured(p string) bool { return p == llm.Demo }
+func (demoProviders) ConfiguredAt(p, _ string) bool { return p == llm.Demo }
 func (demoProviders) Provider(p, _ string) (llm.Provider, error) {
 	if p != llm.Demo {
 		return nil, &llm.Error{Provider: p, Kind: llm.KindNotConfigured}

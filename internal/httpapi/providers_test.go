@@ -62,6 +62,12 @@ const gatewayCatalog = `models:
 // speaking each protocol, on 127.0.0.1.
 func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string) *testServer {
 	t.Helper()
+	return catalogServer(t, gatewayCatalog, keys, urls)
+}
+
+// catalogServer is gatewayServer over the catalog catalogYAML.
+func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, urls map[string]string) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg, _ := config.Load(func(string) string { return "" })
@@ -73,7 +79,7 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Parse([]byte(gatewayCatalog), "gateway.yaml")
+	cat, err := catalog.Parse([]byte(catalogYAML), "gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,5 +286,39 @@ func TestClientGoneCancelsUpstream(t *testing.T) {
 	case <-srv.Disconnects:
 	case <-time.After(10 * time.Second): // a bound on a hang, not a speed assertion
 		t.Fatal("the upstream call was not canceled when the client left")
+	}
+}
+
+// TestOpenAICompatibleModelWithItsOwnServer: an openai_compatible model that names its
+// server (a vLLM or a local gateway) needs no key and no OPENAI_COMPATIBLE_BASE_URL:
+// it is listed and answers, blocking and streaming, without any Authorization sent.
+func TestOpenAICompatibleModelWithItsOwnServer(t *testing.T) {
+	srv := llmtest.NewOpenAIServer(t, llmtest.Text("Served by vLLM."), llmtest.NoAuth())
+	cat := `models:
+  default:
+    default_model: local
+  catalog:
+    local:
+      display_name: Local vLLM
+      provider: openai_compatible
+      litellm_route: openai_compatible/qwen-test
+      base_url: ` + srv.BaseURL + `
+      available: true
+`
+	ts := catalogServer(t, cat, nil, nil)
+	resp, body := ts.do(t, "GET", "/models", "")
+	if resp.StatusCode != 200 || len(body["models"].([]any)) != 1 {
+		t.Fatalf("GET /models: %d %v", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, "POST", "/generate_response", gen("local"))
+	if resp.StatusCode != 200 || body["response"] != "Served by vLLM." || body["provider"] != "openai_compatible" {
+		t.Fatalf("generate: %d %v", resp.StatusCode, body)
+	}
+	if auth := srv.Requests()[0].Header.Get("Authorization"); auth != "" {
+		t.Errorf("Authorization %q sent to a server that has no key", auth)
+	}
+	text, _, last := readSSE(t, streamReq(t, ts, "local"))
+	if text != "Served by vLLM." || last["generation_id"] == nil {
+		t.Errorf("stream: %q, done %v", text, last)
 	}
 }
