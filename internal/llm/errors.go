@@ -78,6 +78,12 @@ func (c *core) failure(ctx, actx context.Context, meta *attemptMeta, err error, 
 	case ok:
 		e.Kind, e.Message = KindMalformed, "unreadable answer: "+c.clean(err.Error())
 		e.Err = nil // the whole body arrived; the SDK's complaint is about its content
+	case responded && status >= 300 && status < 400:
+		// Redirects are never followed (a redirect could lead a request, and its
+		// key, anywhere); asking again would only be redirected again.
+		e.Kind, e.Status = KindBadRequest, status
+		e.Message = fmt.Sprintf("the provider redirected the request (%d %s); redirects are not followed, so configure the final URL",
+			status, strings.ToLower(http.StatusText(status)))
 	case responded:
 		e.Kind, e.Status, e.Message = kindOfStatus(status), status, strings.ToLower(http.StatusText(status))
 	default:

@@ -37,10 +37,11 @@ func TestDialTimeGuard(t *testing.T) {
 // TestRedirectsAreNotFollowed: a public endpoint cannot bounce the scanner to
 // another address with a redirect; the redirect's target is never requested.
 func TestRedirectsAreNotFollowed(t *testing.T) {
-	var inner atomic.Int32
+	var inner, outerHits atomic.Int32
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.Add(1) }))
 	defer target.Close()
 	outer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outerHits.Add(1)
 		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
 	defer outer.Close()
@@ -51,6 +52,10 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	e.Run(context.Background(), j, "", func(int, int, string) {})
 	if inner.Load() != 0 {
 		t.Fatalf("the redirect target was requested %d times", inner.Load())
+	}
+	// A redirect is not a server error: asking again would be redirected again.
+	if n := outerHits.Load(); n > 5 {
+		t.Errorf("%d requests for a 5-request budget: redirects were retried", n)
 	}
 }
 

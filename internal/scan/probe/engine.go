@@ -199,6 +199,7 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 			return nil
 		})
 	}
+	var answered, unanswered atomic.Int32
 	for i := range e.probes {
 		g.Go(func() error {
 			p := &e.probes[i]
@@ -207,6 +208,18 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 			if fatal(o.err) {
 				cancel(o.err)
 				return fmt.Errorf("probe %s: %w", p.ID, o.err)
+			}
+			switch {
+			case o.err == nil && len(o.exchanges) > 0:
+				answered.Add(1)
+			case unreachable(o.err):
+				// Every probe would wait out its retries against a target that is
+				// down or silent: give up once the first few all failed that way.
+				if n := unanswered.Add(1); n >= unreachableLimit && answered.Load() == 0 {
+					err := fmt.Errorf("the target answered none of the first %d probes: %w", n, o.err)
+					cancel(err)
+					return err
+				}
 			}
 			e.step(string(p.Type) + ": " + p.ID)
 			return nil
@@ -226,6 +239,16 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 		return nil, err
 	}
 	return append(findings, embedFindings...), nil
+}
+
+// unreachableLimit is how many probes in a row may find the target unreachable (after
+// their retries), with none answered, before the scan stops.
+const unreachableLimit = 3
+
+// unreachable reports a failure to get any answer: no connection, or no reply in time.
+func unreachable(err error) bool {
+	var le *llm.Error
+	return errors.As(err, &le) && (le.Kind == llm.KindConnection || le.Kind == llm.KindTimeout)
 }
 
 // fatal reports failures that would repeat on every probe: the scan stops.

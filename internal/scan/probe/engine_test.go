@@ -246,3 +246,26 @@ func BenchmarkRawCalls(b *testing.B) {
 	}
 	b.ReportMetric(float64(probes*b.N)/b.Elapsed().Seconds(), "probes/s")
 }
+
+// TestUnreachableTargetStopsEarly: against a port where nothing listens, the scan ends
+// with an error after the first few probes instead of waiting out every probe's
+// retries (a scan of a dead endpoint once took minutes to fail).
+func TestUnreachableTargetStopsEarly(t *testing.T) {
+	srv := llmtest.NewOpenAIServer(t, llmtest.Text("hi"))
+	url := srv.BaseURL
+	srv.Close() // nothing listens there any more
+	var calls atomic.Int64
+	p := countingProvider{Provider: llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: url, MaxRetries: -1}), n: &calls}
+	_, err := probe.Run(context.Background(), probe.Target{Name: "dead", Provider: p, Model: "m"}, chatTypes,
+		probe.Options{Seed: 1, RetryBase: 1, Concurrency: 2})
+	if err == nil || !strings.Contains(err.Error(), "answered none") {
+		t.Fatalf("err = %v, want the target reported unreachable", err)
+	}
+	var le *llm.Error
+	if !errors.As(err, &le) || le.Kind != llm.KindConnection {
+		t.Errorf("err = %v, want a connection llm.Error inside", err)
+	}
+	if n := calls.Load(); n >= 39 {
+		t.Errorf("%d requests tried; the scan should stop after the first few probes", n)
+	}
+}
