@@ -423,3 +423,19 @@ func TestPanicBecomesEnvelope(t *testing.T) {
 		t.Error("500 lacks security headers")
 	}
 }
+
+// TestMethodNotAllowedListsAllow: a 405 names the methods the route has (RFC 9110).
+func TestMethodNotAllowedListsAllow(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, tt := range []struct{ method, path, allow string }{
+		{"DELETE", "/models", "GET"},
+		{"GET", "/generate_response", "POST"},
+		{"PUT", "/generations/0193a4b2-0000-7000-8000-000000000000", "GET"},
+	} {
+		resp, body := ts.do(t, tt.method, tt.path, "")
+		checkEnvelope(t, resp, body, 405, "method_not_allowed")
+		if got := resp.Header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, tt.allow)
+		}
+	}
+}
