@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,18 +250,23 @@ func BenchmarkGatewayThroughput(b *testing.B) {
 		for _, c := range []int{16, 64} {
 			b.Run(fmt.Sprintf("%s/c=%d", t.name, c), func(b *testing.B) {
 				burst := max(20*c, 500)
-				var proxyTime, targetTime time.Duration
+				var proxyTime, targetTime, proxyCPU, targetCPU time.Duration
 				proxyN := 0
+				timed := func(t target, n int, wall, cpu *time.Duration) {
+					c0 := cpuTime()
+					*wall += sendBurst(b, t, c, n)
+					*cpu += cpuTime() - c0
+				}
 				b.ResetTimer()
 				for i, left := 0, b.N; left > 0; i++ {
 					n := min(burst, left)
 					left -= n
 					if i%2 == 0 {
-						proxyTime += sendBurst(b, proxy, c, n)
-						targetTime += sendBurst(b, t, c, n)
+						timed(proxy, n, &proxyTime, &proxyCPU)
+						timed(t, n, &targetTime, &targetCPU)
 					} else {
-						targetTime += sendBurst(b, t, c, n)
-						proxyTime += sendBurst(b, proxy, c, n)
+						timed(t, n, &targetTime, &targetCPU)
+						timed(proxy, n, &proxyTime, &proxyCPU)
 					}
 					proxyN += n
 				}
@@ -269,6 +275,10 @@ func BenchmarkGatewayThroughput(b *testing.B) {
 				b.ReportMetric(rps, "req/s")
 				b.ReportMetric(proxyRPS, "proxy-req/s")
 				b.ReportMetric(rps/proxyRPS, "x_proxy")
+				// CPU of the whole process (load generator and fake provider included)
+				// per request: what a saturated machine divides its cores by.
+				b.ReportMetric(float64(targetCPU.Microseconds())/float64(b.N), "cpu-µs/req")
+				b.ReportMetric(float64(proxyCPU.Microseconds())/float64(proxyN), "proxy-cpu-µs/req")
 			})
 		}
 	}
@@ -294,6 +304,15 @@ func sendBurst(b *testing.B, t target, c, n int) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportPeakRSS logs the process's peak resident memory: the load generator, the
