@@ -20,6 +20,7 @@ import (
 	"mirror/internal/httpapi"
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
+	"mirror/internal/reqid"
 	"mirror/internal/sqlstore"
 )
 
@@ -36,10 +37,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Every record logged with a request's context names the request.
+	return slog.New(reqid.NewHandler(h))
 }
 
 // loadCatalog reads MODELS_CONFIG, or config/models.yaml, or the catalog built into

@@ -18,6 +18,7 @@ import (
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
+	"mirror/internal/reqid"
 	"mirror/internal/sqlstore"
 )
 
@@ -47,7 +48,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testLog(t)
 	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), log)
 	if err != nil {
 		t.Fatal(err)
@@ -408,6 +409,8 @@ func TestTrustedHosts(t *testing.T) {
 func TestPanicBecomesEnvelope(t *testing.T) {
 	ts := newTestServer(t, nil)
 	s := ts.Config.Handler.(*Server)
+	var logged strings.Builder // this panic is on purpose: capture its record instead
+	s.log = slog.New(reqid.NewHandler(slog.NewTextHandler(&logged, nil)))
 	h := withRequestID(s.securityHeaders(s.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("secret-internal-detail")
 	}))))
@@ -421,6 +424,12 @@ func TestPanicBecomesEnvelope(t *testing.T) {
 	}
 	if rec.Header().Get("X-Frame-Options") != "DENY" {
 		t.Error("500 lacks security headers")
+	}
+	// The detail and the stack go to the log, with the request id the client saw.
+	id := body["error"].(map[string]any)["request_id"].(string)
+	if l := logged.String(); !strings.Contains(l, "handler panicked") || !strings.Contains(l, "secret-internal-detail") ||
+		!strings.Contains(l, "api_test.go") || !strings.Contains(l, "request_id="+id) {
+		t.Errorf("the log lacks the panic, its stack or the request id %s:\n%s", id, l)
 	}
 }
 
@@ -438,4 +447,37 @@ func TestMethodNotAllowedListsAllow(t *testing.T) {
 			t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, tt.allow)
 		}
 	}
+}
+
+// panicGuard is a slog.Handler for test servers that fails the test when a handler
+// panicked: the recoverer turns a panic into a 500 (or, after a client left, into
+// nothing at all), so a test that checks only what the client saw would miss it.
+type panicGuard struct {
+	slog.Handler
+	t *testing.T
+}
+
+func (h panicGuard) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "handler panicked" {
+		var attrs []string
+		r.Attrs(func(a slog.Attr) bool {
+			attrs = append(attrs, a.String())
+			return true
+		})
+		h.t.Errorf("handler panicked: %s", strings.Join(attrs, " "))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h panicGuard) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return panicGuard{h.Handler.WithAttrs(attrs), h.t}
+}
+
+func (h panicGuard) WithGroup(name string) slog.Handler {
+	return panicGuard{h.Handler.WithGroup(name), h.t}
+}
+
+// testLog discards ordinary records and fails t on a panic.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(panicGuard{slog.NewTextHandler(io.Discard, nil), t})
 }

@@ -50,11 +50,13 @@ type errorDetail struct {
 // are not domain errors become a generic internal_error: their text is logged, never
 // sent.
 func toAppError(err error) *apperr.Error {
-	var le *llm.Error
-	if errors.As(err, &le) {
-		err = llm.AppError(err)
+	// AppError is nil for a canceled call; that case falls through to the
+	// context checks below (assigning its typed nil to err made apperr.As find a nil
+	// *apperr.Error, and every client that left mid-generation panicked the handler).
+	if ae := llm.AppError(err); ae != nil {
+		return ae
 	}
-	if e, ok := apperr.As(err); ok {
+	if e, ok := apperr.As(err); ok && e != nil {
 		return e
 	}
 	var mbe *http.MaxBytesError
@@ -70,6 +72,10 @@ func toAppError(err error) *apperr.Error {
 // error writes err in the envelope of API.md and logs it once: server-side failures
 // at error level with their cause, client errors at debug.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r, err) {
+		s.log.DebugContext(r.Context(), "client went away", "error", err)
+		return // nobody reads an answer
+	}
 	e := toAppError(err)
 	status, ok := statusOf[e.Code]
 	if !ok {
@@ -81,14 +87,17 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.DebugContext(ctx, "request refused", "status", status, "code", e.Code, "error", err)
 	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return // the client went away; nobody reads an answer
-	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	s.metrics.errors.WithLabelValues(string(e.Code)).Inc()
 	writeJSON(w, status, envelope(r, e))
+}
+
+// clientGone reports whether err is the request's own cancellation: the client
+// closed the connection.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
 }
 
 func envelope(r *http.Request, e *apperr.Error) errorBody {

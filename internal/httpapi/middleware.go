@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -18,16 +19,10 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 
 	"mirror/internal/apperr"
+	"mirror/internal/reqid"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func requestID(ctx context.Context) string { return reqid.From(ctx) }
 
 // saneRequestID accepts an incoming X-Request-ID only if it is short and plain, so a
 // client cannot inject into logs or headers through it.
@@ -42,7 +37,7 @@ func withRequestID(next http.Handler) http.Handler {
 			id = uuid.NewString()
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(reqid.With(r.Context(), id)))
 	})
 }
 
@@ -79,6 +74,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
+				// The stack goes to the log only; the client gets the generic 500.
+				s.log.ErrorContext(r.Context(), "handler panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				s.error(w, r, fmt.Errorf("panic: %v", v))
 			}
 		}()
@@ -144,8 +141,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 		s.metrics.latency.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
-		s.log.LogAttrs(r.Context(), levelFor(status), "request",
-			slog.String("request_id", requestID(r.Context())), slog.String("method", r.Method), slog.String("route", route),
+		s.log.LogAttrs(r.Context(), levelFor(status), "request", slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", status), slog.Int64("bytes", sw.bytes), slog.Duration("duration", elapsed))
 	})
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -69,7 +67,7 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, urls map[string]string) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testLog(t)
 	cfg, _ := config.Load(func(string) string { return "" })
 	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "g.db"), log)
 	if err != nil {
@@ -320,5 +318,41 @@ func TestOpenAICompatibleModelWithItsOwnServer(t *testing.T) {
 	text, _, last := readSSE(t, streamReq(t, ts, "local"))
 	if text != "Served by vLLM." || last["generation_id"] == nil {
 		t.Errorf("stream: %q, done %v", text, last)
+	}
+}
+
+// TestClientGoneMidStream: a client that leaves after the first deltas cancels the
+// upstream stream; the server neither panics nor answers it, and the generation is
+// stored as incomplete with the text that was sent.
+func TestClientGoneMidStream(t *testing.T) {
+	srv := llmtest.NewOpenAIServer(t, llmtest.Sequence(llmtest.Reply{Deltas: []string{"Half ", "an ", "answer"}, Cut: llmtest.CutStall, CutAfter: 2}))
+	ts := gatewayServer(t, map[string]string{"openai": srv.Key}, map[string]string{"openai": srv.BaseURL})
+	resp := streamReq(t, ts, "oai")
+	br := bufio.NewReader(resp.Body)
+	for deltas := 0; deltas < 2; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before two deltas: %v", err)
+		}
+		if strings.HasPrefix(line, "event: delta") {
+			deltas++
+		}
+	}
+	resp.Body.Close() // leave mid-answer
+	select {
+	case <-srv.Disconnects:
+	case <-time.After(10 * time.Second): // a bound on a hang, not a speed assertion
+		t.Fatal("the upstream stream was not canceled when the client left")
+	}
+	var status, text string
+	for range 200 { // the handler stores the incomplete generation after the upstream ends
+		err := ts.db.SQL().QueryRow(`SELECT status, response_text FROM generations`).Scan(&status, &text)
+		if err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status != "incomplete" || text != "Half an " {
+		t.Errorf("stored %q %q, want incomplete with the text sent", status, text)
 	}
 }

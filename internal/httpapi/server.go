@@ -14,6 +14,7 @@ import (
 	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
+	"mirror/internal/reqid"
 )
 
 // Deps are the services the API serves.
@@ -54,7 +55,7 @@ func New(d Deps) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg: d.Config, log: d.Log, catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
+		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
 		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
 	}
 	if s.ms != nil && s.ms.Scans != nil {

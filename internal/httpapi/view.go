@@ -127,7 +127,7 @@ func (s *Server) streamGenerate(w http.ResponseWriter, r *http.Request, in gener
 	})
 	s.metrics.observeGeneration(g, err)
 	if err != nil {
-		if !sse.started() {
+		if !sse.started() || clientGone(r, err) {
 			s.error(w, r, err) // nothing sent yet: an ordinary error response
 			return
 		}
