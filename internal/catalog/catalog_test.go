@@ -145,4 +145,11 @@ func TestListAndDefaultFallback(t *testing.T) {
 	if def == "gpt-5-nano" {
 		t.Error("a contained default must not be offered")
 	}
+	// Nothing servable at all (the only configured model contained, no demo): no
+	// default rather than a contained one.
+	s3 := NewService(shipped(t), creds{"openai": true}, contained{"gpt-5-nano", "gpt-5-mini"}, Options{AllowDemo: false})
+	models, def, _ = s3.List(ctx)
+	if len(models) != 0 || def != "" {
+		t.Errorf("everything contained: models %+v, default %q; want none and no default", models, def)
+	}
 }

@@ -138,8 +138,13 @@ func (s *Service) List(ctx context.Context) ([]Model, string, error) {
 	s.mu.Lock()
 	def := s.defaultID
 	s.mu.Unlock()
-	if contained[def] && len(out) > 0 {
-		def = out[0].ID
+	if contained[def] {
+		// Never offer a contained model as the default: the next servable one, or
+		// none when nothing can be served.
+		def = ""
+		if len(out) > 0 {
+			def = out[0].ID
+		}
 	}
 	return out, def, nil
 }
