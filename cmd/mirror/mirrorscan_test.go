@@ -398,6 +398,24 @@ func TestSessionCookieNeedsCSRF(t *testing.T) {
 	if resp.StatusCode != 200 || session == nil || csrf == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("form login: %d cookies %v", resp.StatusCode, resp.Cookies())
 	}
+	// The same form, multipart-encoded (FastAPI's OAuth2 form takes both).
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("username", "cookie@example.com")
+	mw.WriteField("password", "correct horse battery")
+	mw.Close()
+	mresp, err := httpClient.Post(base+"/api/v1/auth/login", mw.FormDataContentType(), &mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(mresp.Body).Decode(&tok)
+	mresp.Body.Close()
+	if mresp.StatusCode != 200 || tok.AccessToken == "" {
+		t.Errorf("multipart form login: %d, token %q", mresp.StatusCode, tok.AccessToken)
+	}
 	req := func(method, path, body string, withCSRF bool) int {
 		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")

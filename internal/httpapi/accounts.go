@@ -53,6 +53,9 @@ type tokenResponse struct {
 	ExpiresIn   int    `json:"expires_in"`
 }
 
+// maxLoginForm bounds the memory a multipart login form may take.
+const maxLoginForm = 64 << 10
+
 // handleLogin takes JSON {email, password}, or the OAuth2 password form
 // (username, password) that the docs page's Authorize button sends. Besides the
 // bearer token it sets the session cookie and its CSRF cookie for browser clients.
@@ -60,8 +63,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
-		if err := r.ParseForm(); err != nil {
-			s.error(w, r, toAppError(err))
+		var err error
+		if mt == "multipart/form-data" {
+			// FastAPI's OAuth2 form takes both encodings. The body is already capped
+			// (MAX_REQUEST_BODY_BYTES), so every part stays in memory.
+			err = r.ParseMultipartForm(maxLoginForm)
+			if r.MultipartForm != nil {
+				defer r.MultipartForm.RemoveAll()
+			}
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			s.error(w, r, apperr.Wrap(err, apperr.Invalid, "The login form could not be read."))
 			return
 		}
 		req = loginRequest{Username: r.PostForm.Get("username"), Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password")}
