@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // Pickle opcodes (CPython Lib/pickletools.py), protocols 0 to 5.
@@ -93,6 +95,14 @@ var opNames = map[byte]string{
 	opSHORT_BINBYTES: "SHORT_BINBYTES",
 }
 
+// opNameTab is opNames as an array, for the hot path.
+var opNameTab = func() (t [256]string) {
+	for op, n := range opNames {
+		t[op] = n
+	}
+	return t
+}()
+
 // validOpcode marks every byte the CPython unpickler accepts as an opcode.
 var validOpcode = func() (v [256]bool) {
 	for _, c := range "(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uGBC" {
@@ -139,17 +149,19 @@ type pval struct {
 	s       string
 	items   []slot
 	n       int
-	callee  slot
-	args    slot
-	state   slot
-	off     int64
-	partial bool // content was truncated or dropped for the memory budget
-	imp     int  // kGlobal: index into imports, -1 for derived names
+	imp     int32 // kGlobal: index into imports, -1 for derived names
+	obj     int32 // kObj: index into the machine's objs (callee, args, state)
+	partial bool  // content was truncated or dropped for the memory budget
 }
+
+// objRec is what a call result was built from: the callee, its arguments and the
+// state a later BUILD gave it.
+type objRec struct{ callee, args, state slot }
 
 const (
 	maxItems      = 32      // container entries kept per container
 	arenaChunk    = 1024    // values per arena chunk
+	slotChunk     = 4096    // container entries per slot chunk
 	maxStrKeep    = 4096    // longest string whose content is kept
 	maxStack      = 1 << 20 // deeper stacks stop the analysis
 	pvalCost      = 96      // approximate bytes per arena value
@@ -179,6 +191,13 @@ type machine struct {
 	memoMap  map[uint64]slot
 	arena    [][]pval // chunks of arenaChunk values, so growth never copies
 	nvals    int64
+	slots    [][]slot // chunks of slotChunk container entries
+	nslots   int      // entries used in slots
+	objs     []objRec
+	strs     []byte          // current chunk of string content (never pooled: strings point into it)
+	globs    map[string]slot // GLOBAL/STACK_GLOBAL operands already resolved, to their value
+	scratch  []byte
+	modBuf   []byte
 	used     int64
 	budget   int64
 	overBudg bool
@@ -218,10 +237,41 @@ type pickleResult struct {
 	abort    bool // the stream cannot be continued (joblib size unknown, budget)
 }
 
+// machinePool recycles machines' stacks, memo and value arenas: a checkpoint
+// scan runs several pickles, and a scan service runs many scans.
+var machinePool = sync.Pool{New: func() any { return new(machine) }}
+
+// maxPooledBytes is the largest analysis (by accounted bytes) whose machine is
+// kept for reuse; bigger ones are left to the garbage collector.
+const maxPooledBytes = 4 << 20
+
 func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool) *machine {
-	m := &machine{ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, impIndex: map[string]int{}, spec: spec}
+	m := machinePool.Get().(*machine)
+	if m.impIndex == nil {
+		m.impIndex = map[string]int{}
+		m.globs = map[string]slot{}
+		m.objs = make([]objRec, 1, 64) // index 0 is never used
+	} else {
+		clear(m.impIndex)
+		clear(m.globs)
+	}
+	*m = machine{
+		ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, spec: spec,
+		stack: m.stack[:0], marks: m.marks[:0], memo: m.memo[:0], arena: m.arena, slots: m.slots,
+		objs: m.objs[:1], imports: m.imports[:0], mutated: m.mutated[:0], impIndex: m.impIndex, globs: m.globs,
+		scratch: m.scratch[:0], modBuf: m.modBuf[:0],
+	}
 	m.alloc(kOpaque, pval{}) // index 0 is never used
 	return m
+}
+
+// release returns the machine to the pool; it must not be used afterwards.
+func (m *machine) release() {
+	if m.used > maxPooledBytes || len(m.stack) > 1<<16 || cap(m.memo) > 1<<16 {
+		return
+	}
+	m.ctx, m.st, m.a, m.memoMap, m.strs = nil, nil, nil, nil, nil
+	machinePool.Put(m)
 }
 
 // alloc adds an arena value, or returns false when the budget is spent.
@@ -232,13 +282,71 @@ func (m *machine) alloc(k kind, p pval) slot {
 		return slot{k: k, v: 0}
 	}
 	m.used += cost
-	if len(m.arena) == 0 || len(m.arena[len(m.arena)-1]) == arenaChunk {
-		m.arena = append(m.arena, make([]pval, 0, arenaChunk))
+	c, i := m.nvals/arenaChunk, m.nvals%arenaChunk
+	if c == int64(len(m.arena)) {
+		m.arena = append(m.arena, make([]pval, arenaChunk))
 	}
-	last := len(m.arena) - 1
-	m.arena[last] = append(m.arena[last], p)
+	m.arena[c][i] = p
 	m.nvals++
 	return slot{k: k, v: m.nvals - 1}
+}
+
+// allocSlots copies items into the slot arena; the result has no spare capacity,
+// so appending to it never overwrites a neighbour.
+func (m *machine) allocSlots(items []slot) []slot {
+	n := len(items)
+	if n == 0 {
+		return nil
+	}
+	if n > slotChunk {
+		return append([]slot(nil), items...)
+	}
+	c, i := m.nslots/slotChunk, m.nslots%slotChunk
+	if i+n > slotChunk {
+		c, i = c+1, 0
+		m.nslots = c * slotChunk
+	}
+	for c >= len(m.slots) {
+		m.slots = append(m.slots, make([]slot, slotChunk))
+	}
+	out := m.slots[c][i : i+n : i+n]
+	copy(out, items)
+	m.nslots += n
+	return out
+}
+
+// intern keeps a copy of b for the machine's lifetime without an allocation per
+// string: strings share append-only chunks that are never written again.
+func (m *machine) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(m.strs)-len(m.strs) {
+		if len(b) > 1024 {
+			return string(b)
+		}
+		m.strs = make([]byte, 0, min(max(2*cap(m.strs), 4096), 64<<10))
+	}
+	start := len(m.strs)
+	m.strs = append(m.strs, b...)
+	return unsafe.String(&m.strs[start], len(b))
+}
+
+// newObj records a call's callee and arguments.
+func (m *machine) newObj(callee, args slot) int32 {
+	if len(m.objs) >= math.MaxInt32 {
+		return 0
+	}
+	m.objs = append(m.objs, objRec{callee: callee, args: args})
+	return int32(len(m.objs) - 1)
+}
+
+// objOf returns what a call result was built from (zero slots for other values).
+func (m *machine) objOf(p *pval) *objRec {
+	if p == nil || p.obj <= 0 || int(p.obj) >= len(m.objs) {
+		return &objRec{}
+	}
+	return &m.objs[p.obj]
 }
 
 func (m *machine) val(s slot) *pval {
@@ -317,7 +425,7 @@ func (m *machine) container(k kind, items []slot) slot {
 	if len(keep) > maxItems {
 		keep = keep[:maxItems]
 	}
-	p := pval{n: len(items), items: append([]slot(nil), keep...), partial: len(items) > maxItems}
+	p := pval{n: len(items), items: m.allocSlots(keep), partial: len(items) > maxItems}
 	return m.alloc(k, p)
 }
 
@@ -353,7 +461,7 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 // mutates records a BUILD/SETITEM/APPEND applied to an imported object itself:
 // monkey-patching a module, class or registry the host will use.
 func (m *machine) mutates(target slot, op byte) {
-	rec := importRec{opcode: opNames[op], off: m.st.Offset() - 1}
+	rec := importRec{opcode: opNameTab[op], off: m.st.Offset() - 1}
 	if p := m.val(target); p != nil {
 		rec.name = p.s
 	} else {
@@ -364,6 +472,8 @@ func (m *machine) mutates(target slot, op byte) {
 
 // recordImport notes an import and returns the global value for the stack.
 func (m *machine) recordImport(module, name, opcode string, off int64, via string) slot {
+	// Names may point into the machine's string chunks; findings outlive them.
+	module, name = strings.Clone(module), strings.Clone(name)
 	cls := classify(module, name)
 	key := cls.name + "\x00" + opcode + "\x00" + via
 	idx, ok := m.impIndex[key]
@@ -376,7 +486,22 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 			idx = -1
 		}
 	}
-	return m.alloc(kGlobal, pval{s: cls.name, imp: idx, off: off})
+	return m.alloc(kGlobal, pval{s: cls.name, imp: int32(idx)})
+}
+
+// global resolves a GLOBAL, INST or STACK_GLOBAL operand pair. Real checkpoints
+// import the same few names hundreds of times, so the value made for a pair is
+// reused: imported globals are never modified in place.
+func (m *machine) global(op byte, module, name []byte, off int64) slot {
+	m.scratch = append(append(append(append(m.scratch[:0], op), module...), '\n'), name...)
+	if g, ok := m.globs[string(m.scratch)]; ok {
+		return g
+	}
+	g := m.recordImport(string(module), string(name), opNameTab[op], off, "")
+	if g.v > 0 && len(m.globs) < 4096 {
+		m.globs[string(m.scratch)] = g
+	}
+	return g
 }
 
 // call models REDUCE, NEWOBJ, INST and OBJ: marks the callee as called and, for the
@@ -384,7 +509,7 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 // name that the call would produce.
 func (m *machine) call(callee, args slot, op byte) slot {
 	off := m.st.Offset() - 1
-	res := pval{callee: callee, args: args, off: off, imp: -1}
+	res := pval{imp: -1}
 	if callee.k == kGlobal {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
@@ -395,6 +520,7 @@ func (m *machine) call(callee, args slot, op byte) slot {
 			}
 		}
 	}
+	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
 }
 
@@ -447,12 +573,13 @@ func (m *machine) className(obj slot) string {
 	if obj.k != kObj || p == nil {
 		return ""
 	}
-	cp := m.val(p.callee)
-	if p.callee.k != kGlobal || cp == nil {
+	o := m.objOf(p)
+	cp := m.val(o.callee)
+	if o.callee.k != kGlobal || cp == nil {
 		return ""
 	}
 	if cp.s == "copyreg._reconstructor" {
-		if ap := m.val(p.args); ap != nil && len(ap.items) > 0 && ap.items[0].k == kGlobal {
+		if ap := m.val(o.args); ap != nil && len(ap.items) > 0 && ap.items[0].k == kGlobal {
 			if c := m.val(ap.items[0]); c != nil {
 				return c.s
 			}
@@ -483,7 +610,7 @@ func (m *machine) checkLength(op byte, n uint64) error {
 	if rem := m.st.remaining(); rem >= 0 && n > uint64(rem) {
 		if !m.spec {
 			m.add(rulePickleHugeLength, m.st.Offset()-m.lenWidth(op)-1,
-				map[string]any{"opcode": opNames[op], "declared_length": n, "remaining": rem}, opNames[op], n)
+				map[string]any{"opcode": opNameTab[op], "declared_length": n, "remaining": rem}, opNameTab[op], n)
 		}
 		return errTruncated
 	}
@@ -514,7 +641,7 @@ func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.alloc(k, pval{s: string(b)}), nil
+		return m.alloc(k, pval{s: m.intern(b)}), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
@@ -542,7 +669,7 @@ func (m *machine) readBytes(n uint64, op byte) (slot, error) {
 			return opaque, err
 		}
 	}
-	return m.alloc(kBytes, pval{n: int(min(n, math.MaxInt32)), partial: true, off: start}), nil
+	return m.alloc(kBytes, pval{n: int(min(n, math.MaxInt32)), partial: true}), nil
 }
 
 // scanNested scans a bytes value that is itself a pickle or an archive.
@@ -795,9 +922,9 @@ func (m *machine) run() (res pickleResult, err error) {
 		case opGLOBAL, opINST:
 			var module, name []byte
 			if module, e = st.ReadLine(1024); e == nil {
-				module = append([]byte(nil), module...)
+				m.modBuf = append(m.modBuf[:0], module...)
 				if name, e = st.ReadLine(1024); e == nil {
-					g := m.recordImport(string(module), string(name), opNames[op], off, "")
+					g := m.global(op, m.modBuf, name, off)
 					if op == opINST {
 						args := m.container(kTuple, m.popMark())
 						m.push(m.call(g, args, op))
@@ -812,19 +939,19 @@ func (m *machine) run() (res pickleResult, err error) {
 			module, ok1 := m.str(modS)
 			name, ok2 := m.str(nameS)
 			if ok1 && ok2 {
-				m.push(m.recordImport(module, name, "STACK_GLOBAL", off, ""))
+				m.push(m.global(op, unsafe.Slice(unsafe.StringData(module), len(module)), unsafe.Slice(unsafe.StringData(name), len(name)), off))
 			} else {
 				m.computedImport(modS, nameS, off)
-				m.push(m.alloc(kGlobal, pval{s: "<computed>", imp: -1, off: off}))
+				m.push(m.alloc(kGlobal, pval{s: "<computed>", imp: -1}))
 			}
 		case opEXT1, opEXT2, opEXT4:
 			width := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
 			var code uint64
 			if code, e = m.readUint(width); e == nil {
 				if !m.spec {
-					m.add(rulePickleExtension, off, map[string]any{"opcode": opNames[op], "extension_code": code}, code)
+					m.add(rulePickleExtension, off, map[string]any{"opcode": opNameTab[op], "extension_code": code}, code)
 				}
-				m.push(m.alloc(kGlobal, pval{s: fmt.Sprintf("<extension %d>", code), imp: -1, off: off}))
+				m.push(m.alloc(kGlobal, pval{s: fmt.Sprintf("<extension %d>", code), imp: -1}))
 			}
 		case opREDUCE:
 			args := m.pop()
@@ -854,8 +981,8 @@ func (m *machine) run() (res pickleResult, err error) {
 			inst := m.top()
 			if inst.k == kGlobal {
 				m.mutates(inst, op)
-			} else if p := m.val(inst); p != nil && inst.k == kObj {
-				p.state = state
+			} else if p := m.val(inst); p != nil && inst.k == kObj && p.obj > 0 {
+				m.objOf(p).state = state
 				if abort, err := m.afterBuild(inst); err != nil || abort != "" {
 					if err != nil {
 						return res, err
@@ -904,7 +1031,7 @@ func (m *machine) run() (res pickleResult, err error) {
 }
 
 func opName(op byte) string {
-	if n, ok := opNames[op]; ok {
+	if n := opNameTab[op]; n != "" {
 		return n
 	}
 	if op >= 0x20 && op < 0x7f {
@@ -927,7 +1054,7 @@ func (m *machine) computedImport(mod, name slot, off int64) {
 			return str
 		}
 		if p := m.val(s); p != nil && s.k == kObj {
-			if cp := m.val(p.callee); cp != nil {
+			if cp := m.val(m.objOf(p).callee); cp != nil {
 				return "result of calling " + cp.s
 			}
 			return "result of a call"

@@ -37,10 +37,18 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 		m.base = base
 		res, err := m.run()
 		if err != nil {
+			m.release()
 			return err
 		}
 		clean := res.stopped && m.firstErr == ""
 		m.report(clean)
+		isMagic := false
+		if count == 0 && !spec {
+			if p := m.val(res.top); p != nil && res.top.k == kLong && p.s == legacyTorchMagic {
+				isMagic = true
+			}
+		}
+		m.release()
 		if !res.stopped || res.abort {
 			switch {
 			case res.abort:
@@ -52,10 +60,8 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 			}
 			return nil
 		}
-		if count == 0 && !spec {
-			if p := m.val(res.top); p != nil && res.top.k == kLong && p.s == legacyTorchMagic {
-				legacy = true
-			}
+		if isMagic {
+			legacy = true
 		}
 		// Legacy PyTorch files hold five pickles (magic, protocol, sys_info, the
 		// object, storage keys); raw storage data follows and is never unpickled.
@@ -90,7 +96,7 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 		return "", nil
 	}
 	p := m.val(inst)
-	state := m.dictGet(p.state)
+	state := m.dictGet(m.objOf(p).state)
 	shape, ok := m.intTuple(state["shape"])
 	if !ok {
 		return "joblib array wrapper without a readable shape", nil
@@ -105,9 +111,11 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 		sub.base = m.base
 		res, err := sub.run()
 		if err != nil {
+			sub.release()
 			return "", err
 		}
 		sub.report(res.stopped && sub.firstErr == "")
+		sub.release()
 		if !res.stopped {
 			return "joblib object array: " + res.fatal, nil
 		}
@@ -190,7 +198,8 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 		return 0, false, false
 	}
 	p := m.val(s)
-	ap := m.val(p.args)
+	o := m.objOf(p)
+	ap := m.val(o.args)
 	if ap == nil || len(ap.items) == 0 {
 		return 0, false, false
 	}
@@ -201,7 +210,7 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 	if code[0] == 'O' {
 		return 8, true, true
 	}
-	if sp := m.val(p.state); sp != nil && p.state.k == kTuple && len(sp.items) >= 6 {
+	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(sp.items) >= 6 {
 		if fields := sp.items[4]; fields.k != kNone && fields.k != kOpaque {
 			// Structured dtypes may hold objects in their fields; we cannot tell.
 			return 0, false, false

@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/flate"
 	"context"
@@ -9,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -39,6 +39,7 @@ type zipEntry struct {
 	localOff   int64 // absolute, after the prepended-data adjustment
 	dataOff    int64 // absolute; -1 when the local header is unusable
 	end        int64 // dataOff + compSize
+	localRead  bool  // the local header was read; if not, dataOff and end are lower bounds
 }
 
 // findEOCD locates the end of central directory record in the last 64 KiB.
@@ -57,24 +58,41 @@ func findEOCD(ra io.ReaderAt, size int64) (int64, []byte, bool) {
 	if _, err := ra.ReadAt(buf, size-n); err != nil && err != io.EOF {
 		return 0, nil, false
 	}
+	return findEOCDIn(buf, size-n)
+}
+
+// findEOCDIn searches buf, the last bytes of a region (buf[0] at offset start),
+// for the end of central directory record, as findEOCD does.
+func findEOCDIn(buf []byte, start int64) (int64, []byte, bool) {
+	if len(buf) < 22 {
+		return 0, nil, false
+	}
+	if i := len(buf) - 22; binary.LittleEndian.Uint32(buf[i:]) == sigEOCD && binary.LittleEndian.Uint16(buf[i+20:]) == 0 {
+		return start + int64(i), buf[i:], true
+	}
 	fallback := -1
-	for i := len(buf) - 22; i >= 0; i-- {
+	for i := len(buf) - 22; i >= max(0, len(buf)-22-65535); i-- {
 		if binary.LittleEndian.Uint32(buf[i:]) != sigEOCD {
 			continue
 		}
 		commentLen := int(binary.LittleEndian.Uint16(buf[i+20:]))
 		if i+22+commentLen == len(buf) {
-			return size - n + int64(i), buf[i : i+22], true
+			return start + int64(i), buf[i : i+22], true
 		}
 		if fallback < 0 && i+22+commentLen <= len(buf) {
 			fallback = i
 		}
 	}
 	if fallback >= 0 {
-		return size - n + int64(fallback), buf[fallback : fallback+22], true
+		return start + int64(fallback), buf[fallback : fallback+22], true
 	}
 	return 0, nil, false
 }
+
+// zipTailRead is how much of an archive's end is read at once: the end records,
+// the zip64 records and, for checkpoints of up to a few thousand members, the
+// whole central directory, in one read.
+const zipTailRead = 64 << 10
 
 // scanZipRegion scans a region that starts with a zip signature.
 func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
@@ -97,7 +115,15 @@ func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
 
 // scanZip validates the archive's structure and scans its members.
 func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc) error {
-	eocdOff, rec, ok := findEOCD(ra, size)
+	tailStart := max(size-zipTailRead, 0)
+	tail := make([]byte, size-tailStart)
+	if n, err := ra.ReadAt(tail, tailStart); err != nil && (err != io.EOF || n < len(tail)) {
+		tail = tail[:n]
+	}
+	eocdOff, rec, ok := findEOCDIn(tail, tailStart)
+	if ok && eocdOff+22 > tailStart+int64(len(tail)) {
+		ok = false
+	}
 	if !ok {
 		s.c.add(l, ruleContainerMalformed, -1, map[string]any{"format": "zip"}, "no end of central directory record")
 		s.c.skip(l, "zip archive without a central directory; members not scanned")
@@ -108,7 +134,7 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 	cdOff := uint64(binary.LittleEndian.Uint32(rec[16:]))
 	zip64 := false
 	if count == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff {
-		if c, sz, off, ok := readZip64EOCD(ra, eocdOff); ok {
+		if c, sz, off, ok := readZip64EOCD(ra, eocdOff, tail, tailStart); ok {
 			count, cdSize, cdOff, zip64 = c, sz, off, true
 		}
 	}
@@ -133,12 +159,23 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 			fmt.Sprintf("declares %d entries in a %d-byte central directory", count, cdSize))
 		count = min(count, cdSize/46+1, maxZipEntries)
 	}
-	entries, err := s.readCentral(ra, cdStart, int64(cdSize), count, concat, l)
+	cdr := ra
+	if cdStart >= tailStart && cdStart+int64(cdSize) <= tailStart+int64(len(tail)) {
+		// The directory is in the tail already read: parse it from memory.
+		cdr = bytesAt{b: tail, base: tailStart}
+	}
+	entries, err := s.readCentral(cdr, cdStart, int64(cdSize), count, concat, l)
 	if err != nil {
 		return err
 	}
-	s.checkZipEntries(ra, entries, cdStart, l)
 	kind := archiveKind(entries)
+	order := make([]int, len(entries)) // entries by local header offset
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
+	s.readLocals(ra, entries, order, kind, l)
+	s.checkZipEntries(ra, entries, order, cdStart, l)
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,26 +187,54 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 	return nil
 }
 
-func readZip64EOCD(ra io.ReaderAt, eocdOff int64) (count, size, off uint64, ok bool) {
+// bytesAt is an io.ReaderAt over b, which holds the bytes at offsets base on.
+type bytesAt struct {
+	b    []byte
+	base int64
+}
+
+func (r bytesAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < r.base || off-r.base > int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[off-r.base:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) (count, size, off uint64, ok bool) {
 	if eocdOff < 20 {
 		return 0, 0, 0, false
 	}
-	loc := make([]byte, 20)
-	if _, err := ra.ReadAt(loc, eocdOff-20); err != nil || binary.LittleEndian.Uint32(loc) != sigEOCD64Loc {
+	// at returns n bytes at off, from the tail when it holds them.
+	at := func(off int64, n int) []byte {
+		if off >= tailStart && off+int64(n) <= tailStart+int64(len(tail)) {
+			return tail[off-tailStart : off-tailStart+int64(n)]
+		}
+		b := make([]byte, n)
+		if _, err := ra.ReadAt(b, off); err != nil {
+			return nil
+		}
+		return b
+	}
+	loc := at(eocdOff-20, 20)
+	if loc == nil || binary.LittleEndian.Uint32(loc) != sigEOCD64Loc {
 		return 0, 0, 0, false
 	}
 	recOff := int64(binary.LittleEndian.Uint64(loc[8:]))
-	rec := make([]byte, 56)
 	if recOff < 0 || recOff > eocdOff {
 		return 0, 0, 0, false
 	}
-	if _, err := ra.ReadAt(rec, recOff); err != nil || binary.LittleEndian.Uint32(rec) != sigEOCD64 {
+	rec := at(recOff, 56)
+	if rec == nil || binary.LittleEndian.Uint32(rec) != sigEOCD64 {
 		return 0, 0, 0, false
 	}
 	return binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), binary.LittleEndian.Uint64(rec[48:]), true
 }
 
-// readCentral parses the central directory and each entry's local header.
+// readCentral parses the central directory.
 func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
 	st := newStreamSize(io.NewSectionReader(ra, start, size), size)
 	st.setLimit(size)
@@ -209,10 +274,10 @@ func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, c
 		}
 		e.localOff = int64(localOff) + concat
 		e.dataOff = -1
+		if entries == nil {
+			entries = make([]zipEntry, 0, min(count, 4096))
+		}
 		entries = append(entries, e)
-	}
-	for i := range entries {
-		s.readLocal(ra, &entries[i], l)
 	}
 	return entries, nil
 }
@@ -247,11 +312,49 @@ func parseZip64Extra(extra []byte, e *zipEntry, localOff *uint64) {
 	}
 }
 
-// readLocal reads an entry's local header, comparing it with the central record.
-func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
-	// One read for the fixed header and the name it should carry.
-	buf := make([]byte, 30+len(e.name))
-	n, _ := ra.ReadAt(buf, e.localOff)
+// localWindow is how much is read at each local header: the headers of small
+// members stored next to each other (and their gaps) come with one read.
+const localWindow = 8 << 10
+
+// readLocals reads the entries' local headers in file order through a window,
+// comparing each with its central record. The local header of a stored tensor
+// storage member in a PyTorch archive is read only when it falls in a window
+// already read: no loader takes code or names from it (torch's reader and
+// Python's zipfile go by the central directory, and the bytes are never
+// unpickled), and reading hundreds of them one by one would dominate the scan of
+// a sparse multi-gigabyte checkpoint. Such entries keep localRead false and
+// lower bounds for dataOff and end (the local extra field is unknown).
+func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, kind string, l loc) {
+	var buf []byte
+	var win []byte // the bytes at winStart that were read
+	winStart := int64(-1)
+	for _, i := range order {
+		e := &entries[i]
+		need := int64(30 + len(e.name))
+		if winStart < 0 || e.localOff < winStart || e.localOff+need > winStart+int64(len(win)) {
+			if kind == "pytorch" && e.method == 0 && e.flags&1 == 0 && e.compSize == e.uncompSize && isTorchStorage(e.name) {
+				e.dataOff = e.localOff + need
+				e.end = e.dataOff + int64(e.compSize)
+				continue
+			}
+			if buf == nil {
+				buf = make([]byte, localWindow)
+			}
+			w := buf
+			if need > int64(len(w)) {
+				w = make([]byte, need)
+			}
+			n, _ := ra.ReadAt(w, e.localOff)
+			win, winStart = w[:n], e.localOff
+		}
+		s.parseLocal(ra, e, win[e.localOff-winStart:], l)
+	}
+}
+
+// parseLocal checks an entry's local header, given the bytes read at its offset
+// (possibly fewer than the header), against the central record.
+func (s *scanner) parseLocal(ra io.ReaderAt, e *zipEntry, buf []byte, l loc) {
+	n := len(buf)
 	h := buf[:min(n, 30)]
 	if n < 30 {
 		s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header lies past the end of the file")
@@ -263,14 +366,18 @@ func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
 	}
 	nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
 	extraLen := int64(binary.LittleEndian.Uint16(h[28:]))
-	name := buf[30:n]
+	name := buf[30:min(n, 30+len(e.name))]
 	if int64(len(name)) > nameLen {
 		name = name[:nameLen]
 	} else if int64(len(name)) < nameLen {
-		name = make([]byte, nameLen)
-		if _, err := ra.ReadAt(name, e.localOff+30); err != nil {
-			s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header name lies past the end of the file")
-			return
+		if int64(n) >= 30+nameLen {
+			name = buf[30 : 30+nameLen]
+		} else {
+			name = make([]byte, nameLen)
+			if _, err := ra.ReadAt(name, e.localOff+30); err != nil {
+				s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header name lies past the end of the file")
+				return
+			}
 		}
 	}
 	if string(name) != e.name {
@@ -281,11 +388,32 @@ func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
 		s.c.add(l, ruleContainerMismatch, e.localOff, map[string]any{"format": "zip", "member_name": e.name, "local_method": m, "central_method": e.method},
 			quote(e.name, 120), fmt.Sprintf("compression method %d vs %d", m, e.method))
 	}
+	e.localRead = true
 	e.dataOff = e.localOff + 30 + nameLen + extraLen
 	e.end = e.dataOff + int64(e.compSize)
 }
 
-var torchStorageName = regexp.MustCompile(`(^|/)(data|\.data)/[0-9]+$`)
+// isTorchStorage matches PyTorch's tensor storage member names: a path ending in
+// data/<digits> or .data/<digits>.
+func isTorchStorage(name string) bool {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 || i == len(name)-1 {
+		return false
+	}
+	for _, c := range name[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	dir := name[:i]
+	switch {
+	case dir == "data" || dir == ".data":
+		return true
+	case strings.HasSuffix(dir, "/data") || strings.HasSuffix(dir, "/.data"):
+		return true
+	}
+	return false
+}
 
 // archiveKind says what model format an archive is, by its members.
 func archiveKind(entries []zipEntry) string {
@@ -313,53 +441,63 @@ func archiveKind(entries []zipEntry) string {
 
 // checkZipEntries looks for the structural attacks: traversal, duplicates,
 // overlaps, data past the directory and decompression bombs.
-func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, cdStart int64, l loc) {
-	seen := map[string]bool{}
+func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []int, cdStart int64, l loc) {
+	// Keyed by the lower-cased name: torch's miniz reader looks members up
+	// ignoring case, so archive/DATA.PKL can stand in for archive/data.pkl.
+	seen := make(map[string]string, len(entries))
 	var totalUncomp uint64
 	for _, e := range entries {
-		ev := map[string]any{"format": "zip", "member_name": e.name}
+		ev := func() map[string]any { return map[string]any{"format": "zip", "member_name": e.name} }
 		if unsafeMemberName(e.name) {
-			s.c.add(l, ruleContainerTraversal, e.localOff, ev, quote(e.name, 200))
+			s.c.add(l, ruleContainerTraversal, e.localOff, ev(), quote(e.name, 200))
 		}
-		if seen[e.name] {
-			s.c.add(l, ruleContainerDuplicate, e.localOff, ev, quote(e.name, 200))
+		folded := strings.ToLower(e.name)
+		if other, dup := seen[folded]; dup {
+			v := ev()
+			if other != e.name {
+				v["other_member"] = other
+				v["note"] = "the names differ only in case; torch's zip reader matches names ignoring case"
+			}
+			s.c.add(l, ruleContainerDuplicate, e.localOff, v, quote(e.name, 200))
+		} else {
+			seen[folded] = e.name
 		}
-		seen[e.name] = true
 		if e.dataOff >= 0 && e.end > cdStart {
-			s.c.add(l, ruleContainerPastEnd, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
+			s.c.add(l, ruleContainerPastEnd, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
 		}
 		if e.method == 0 && e.compSize != e.uncompSize {
-			s.c.add(l, ruleContainerMismatch, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("stored member declares %d compressed but %d uncompressed bytes", e.compSize, e.uncompSize))
+			s.c.add(l, ruleContainerMismatch, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("stored member declares %d compressed but %d uncompressed bytes", e.compSize, e.uncompSize))
 		}
 		if e.compSize > 0 && float64(e.uncompSize)/float64(e.compSize) > s.opts.MaxCompressionRatio {
-			ev["ratio"] = float64(e.uncompSize) / float64(e.compSize)
-			s.c.add(l, ruleContainerBomb, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("%d bytes from %d", e.uncompSize, e.compSize))
+			v := ev()
+			v["ratio"] = float64(e.uncompSize) / float64(e.compSize)
+			s.c.add(l, ruleContainerBomb, e.localOff, v, quote(e.name, 200), fmt.Sprintf("%d bytes from %d", e.uncompSize, e.compSize))
 		}
 		totalUncomp += e.uncompSize
 	}
 	if fileSize := cdStart; fileSize > 0 && totalUncomp > 1<<30 && float64(totalUncomp)/float64(fileSize) > s.opts.MaxCompressionRatio {
 		s.c.add(l, ruleContainerBomb, -1, map[string]any{"format": "zip", "declared_total": totalUncomp}, "(all members)", fmt.Sprintf("%d bytes declared in a %d-byte archive", totalUncomp, fileSize))
 	}
-	byOff := slices.Clone(entries)
-	slices.SortFunc(byOff, func(a, b zipEntry) int { return int(min(max(a.localOff-b.localOff, -1), 1)) })
-	for i := 1; i < len(byOff); i++ {
-		prev, cur := byOff[i-1], byOff[i]
+	for i := 1; i < len(order); i++ {
+		prev, cur := &entries[order[i-1]], &entries[order[i]]
 		if prev.dataOff >= 0 && cur.localOff < prev.end {
 			s.c.add(l, ruleContainerOverlap, cur.localOff, map[string]any{"format": "zip", "member_name": cur.name, "other_member": prev.name}, quote(prev.name, 120), quote(cur.name, 120))
 		}
 	}
-	if len(byOff) > 0 && byOff[0].localOff > 0 {
-		s.c.add(l, ruleContainerPrefix, 0, map[string]any{"format": "zip", "prefix_bytes": byOff[0].localOff}, byOff[0].localOff)
+	if len(order) > 0 && entries[order[0]].localOff > 0 {
+		first := entries[order[0]].localOff
+		s.c.add(l, ruleContainerPrefix, 0, map[string]any{"format": "zip", "prefix_bytes": first}, first)
 	}
 	// Local headers that the central directory does not list are seen only by
 	// streaming readers: a classic way to show scanners one archive and loaders another.
-	for i := 0; i+1 <= len(byOff); i++ {
-		gapStart := byOff[i].end
+	for i := range order {
+		e := &entries[order[i]]
+		gapStart := e.end
 		gapEnd := cdStart
-		if i+1 < len(byOff) {
-			gapEnd = byOff[i+1].localOff
+		if i+1 < len(order) {
+			gapEnd = entries[order[i+1]].localOff
 		}
-		if byOff[i].dataOff < 0 || gapEnd-gapStart < 30 {
+		if !e.localRead || gapEnd-gapStart < 30 {
 			continue
 		}
 		sig := make([]byte, 4)
@@ -404,7 +542,7 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "member is encrypted; content not scanned")
 		return nil
 	}
-	if kind == "pytorch" && torchStorageName.MatchString(e.name) {
+	if kind == "pytorch" && isTorchStorage(e.name) {
 		return nil // tensor storage: raw numbers, never unpickled
 	}
 	if kind == "pytorch" && strings.Contains(e.name, "/code/") && strings.HasSuffix(e.name, ".py") {
