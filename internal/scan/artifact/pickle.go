@@ -145,13 +145,23 @@ var opaque = slot{}
 
 // pval is an arena value: a string, a container, an imported global or the result of
 // a call. Containers keep at most maxItems entries (n counts them all).
+// It holds no pointers (strings and entries live in the machine's tables), so
+// the arena costs the garbage collector nothing.
 type pval struct {
-	s       string
-	items   []slot
-	n       int
+	n       int   // entries (containers) or bytes (strings, bytes) in the original
+	soff    int32 // kStr, kLong, kGlobal: content is sbuf[soff:soff+slen]
+	slen    int32
+	ioff    int32 // containers and call results: kept entries at slot arena offset ioff
+	ilen    int32 // … how many are kept
+	icap    int32 // … and how many fit before the entries must move
 	imp     int32 // kGlobal: index into imports, -1 for derived names
 	obj     int32 // kObj: index into the machine's objs (callee, args, state)
 	partial bool  // content was truncated or dropped for the memory budget
+}
+
+type recentGlobal struct {
+	key string
+	g   slot
 }
 
 // objRec is what a call result was built from: the callee, its arguments and the
@@ -181,35 +191,42 @@ type importRec struct {
 // machine symbolically executes one pickle: it tracks the stack, the memo and
 // enough of each value to resolve import names, but calls nothing.
 type machine struct {
-	ctx      context.Context
-	st       *stream
-	a        *analyzer
-	l        loc
-	stack    []slot
-	marks    []int
-	memo     []slot
-	memoMap  map[uint64]slot
-	arena    [][]pval // chunks of arenaChunk values, so growth never copies
-	nvals    int64
-	slots    [][]slot // chunks of slotChunk container entries
-	nslots   int      // entries used in slots
-	objs     []objRec
-	strs     []byte          // current chunk of string content (never pooled: strings point into it)
-	globs    map[string]slot // GLOBAL/STACK_GLOBAL operands already resolved, to their value
-	scratch  []byte
-	modBuf   []byte
-	used     int64
-	budget   int64
-	overBudg bool
-	imports  []importRec
-	impIndex map[string]int
-	proto    int
-	firstErr string
-	errOff   int64
-	mutated  []importRec
-	spec     bool // speculative: parsing bytes that may not be a pickle
-	ops      int
-	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	ctx     context.Context
+	st      *stream
+	a       *analyzer
+	l       loc
+	stack   []slot
+	marks   []int
+	memo    []slot
+	memoMap map[uint64]slot
+	arena   [][]pval // chunks of arenaChunk values, so growth never copies
+	nvals   int64
+	slots   [][]slot // chunks of slotChunk container entries
+	nslots  int      // entries used in slots
+	// sbuf holds the string contents of values. Strings returned by sOf point
+	// into it and are valid until the machine is released: whatever outlives
+	// the machine (imports, evidence) is cloned.
+	sbuf    []byte
+	objs    []objRec
+	globs   map[string]slot // GLOBAL/STACK_GLOBAL operands already resolved, to their value
+	scratch []byte
+	modBuf  []byte
+	// recent are the last globals resolved, checked before globs: checkpoints
+	// repeat two or three names.
+	recent     [4]recentGlobal
+	nextRecent int
+	used       int64
+	budget     int64
+	overBudg   bool
+	imports    []importRec
+	impIndex   map[string]int
+	proto      int
+	firstErr   string
+	errOff     int64
+	mutated    []importRec
+	spec       bool // speculative: parsing bytes that may not be a pickle
+	ops        int
+	base       int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -258,7 +275,7 @@ func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool)
 	*m = machine{
 		ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, spec: spec,
 		stack: m.stack[:0], marks: m.marks[:0], memo: m.memo[:0], arena: m.arena, slots: m.slots,
-		objs: m.objs[:1], imports: m.imports[:0], mutated: m.mutated[:0], impIndex: m.impIndex, globs: m.globs,
+		objs: m.objs[:1], sbuf: m.sbuf[:0], imports: m.imports[:0], mutated: m.mutated[:0], impIndex: m.impIndex, globs: m.globs,
 		scratch: m.scratch[:0], modBuf: m.modBuf[:0],
 	}
 	m.alloc(kOpaque, pval{}) // index 0 is never used
@@ -270,13 +287,50 @@ func (m *machine) release() {
 	if m.used > maxPooledBytes || len(m.stack) > 1<<16 || cap(m.memo) > 1<<16 {
 		return
 	}
-	m.ctx, m.st, m.a, m.memoMap, m.strs = nil, nil, nil, nil, nil
+	m.ctx, m.st, m.a, m.memoMap = nil, nil, nil, nil
 	machinePool.Put(m)
 }
 
 // alloc adds an arena value, or returns false when the budget is spent.
 func (m *machine) alloc(k kind, p pval) slot {
-	cost := int64(pvalCost + len(p.s) + cap(p.items)*16)
+	return m.allocCost(k, p, 0)
+}
+
+// allocStr adds a value whose content is str.
+func (m *machine) allocStr(k kind, p pval, str string) slot {
+	return m.allocBytes(k, p, unsafe.Slice(unsafe.StringData(str), len(str)))
+}
+
+// allocBytes adds a value whose content is a copy of b.
+func (m *machine) allocBytes(k kind, p pval, b []byte) slot {
+	if m.used+int64(pvalCost+len(b)) > m.budget || len(m.sbuf)+len(b) > math.MaxInt32 {
+		m.overBudg = true
+		return slot{k: k, v: 0}
+	}
+	p.soff, p.slen = int32(len(m.sbuf)), int32(len(b))
+	m.sbuf = append(m.sbuf, b...)
+	return m.allocCost(k, p, int64(len(b)))
+}
+
+// sOf is a value's string content.
+func (m *machine) sOf(p *pval) string {
+	if p == nil || p.slen <= 0 || int(p.soff)+int(p.slen) > len(m.sbuf) {
+		return ""
+	}
+	return unsafe.String(&m.sbuf[p.soff], int(p.slen))
+}
+
+// itemsOf is a container's kept entries (read only).
+func (m *machine) itemsOf(p *pval) []slot {
+	if p == nil || p.ilen == 0 {
+		return nil
+	}
+	c, i := int(p.ioff)/slotChunk, int(p.ioff)%slotChunk
+	return m.slots[c][i : i+int(p.ilen) : i+int(p.ilen)]
+}
+
+func (m *machine) allocCost(k kind, p pval, extra int64) slot {
+	cost := int64(pvalCost+int(p.icap)*16) + extra
 	if m.used+cost > m.budget {
 		m.overBudg = true
 		return slot{k: k, v: 0}
@@ -291,16 +345,9 @@ func (m *machine) alloc(k kind, p pval) slot {
 	return slot{k: k, v: m.nvals - 1}
 }
 
-// allocSlots copies items into the slot arena; the result has no spare capacity,
-// so appending to it never overwrites a neighbour.
-func (m *machine) allocSlots(items []slot) []slot {
-	n := len(items)
-	if n == 0 {
-		return nil
-	}
-	if n > slotChunk {
-		return append([]slot(nil), items...)
-	}
+// reserveSlots reserves n (≤ slotChunk) contiguous entries in the slot arena
+// and returns their offset.
+func (m *machine) reserveSlots(n int) int32 {
 	c, i := m.nslots/slotChunk, m.nslots%slotChunk
 	if i+n > slotChunk {
 		c, i = c+1, 0
@@ -309,27 +356,13 @@ func (m *machine) allocSlots(items []slot) []slot {
 	for c >= len(m.slots) {
 		m.slots = append(m.slots, make([]slot, slotChunk))
 	}
-	out := m.slots[c][i : i+n : i+n]
-	copy(out, items)
 	m.nslots += n
-	return out
+	return int32(c*slotChunk + i)
 }
 
-// intern keeps a copy of b for the machine's lifetime without an allocation per
-// string: strings share append-only chunks that are never written again.
-func (m *machine) intern(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > cap(m.strs)-len(m.strs) {
-		if len(b) > 1024 {
-			return string(b)
-		}
-		m.strs = make([]byte, 0, min(max(2*cap(m.strs), 4096), 64<<10))
-	}
-	start := len(m.strs)
-	m.strs = append(m.strs, b...)
-	return unsafe.String(&m.strs[start], len(b))
+func (m *machine) slotsAt(off int32, n int) []slot {
+	c, i := int(off)/slotChunk, int(off)%slotChunk
+	return m.slots[c][i : i+n]
 }
 
 // newObj records a call's callee and arguments.
@@ -369,7 +402,7 @@ func (m *machine) str(s slot) (string, bool) {
 	if p == nil || p.partial {
 		return "", false
 	}
-	return p.s, true
+	return m.sOf(p), true
 }
 
 func (m *machine) fail(format string, args ...any) {
@@ -425,7 +458,12 @@ func (m *machine) container(k kind, items []slot) slot {
 	if len(keep) > maxItems {
 		keep = keep[:maxItems]
 	}
-	p := pval{n: len(items), items: m.allocSlots(keep), partial: len(items) > maxItems}
+	p := pval{n: len(items), partial: len(items) > maxItems}
+	if len(keep) > 0 {
+		p.ioff = m.reserveSlots(len(keep))
+		p.ilen, p.icap = int32(len(keep)), int32(len(keep))
+		copy(m.slotsAt(p.ioff, len(keep)), keep)
+	}
 	return m.alloc(k, p)
 }
 
@@ -440,11 +478,8 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 		return
 	}
 	p.n += len(items)
-	if p.items == nil && len(items) > 1 {
-		p.items = make([]slot, 0, min(len(items), maxItems))
-	}
 	for _, it := range items {
-		if len(p.items) >= maxItems {
+		if p.ilen >= maxItems {
 			p.partial = true
 			return
 		}
@@ -454,7 +489,15 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 			return
 		}
 		m.used += 16
-		p.items = append(p.items, it)
+		if p.ilen == p.icap {
+			// Move the entries to a bigger run (the old one is left unused).
+			want := int(min(max(2*p.icap, int32(len(items)), 4), maxItems))
+			off := m.reserveSlots(want)
+			copy(m.slotsAt(off, int(p.ilen)), m.itemsOf(p))
+			p.ioff, p.icap = off, int32(want)
+		}
+		m.slotsAt(p.ioff+p.ilen, 1)[0] = it
+		p.ilen++
 	}
 }
 
@@ -463,7 +506,7 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 func (m *machine) mutates(target slot, op byte) {
 	rec := importRec{opcode: opNameTab[op], off: m.st.Offset() - 1}
 	if p := m.val(target); p != nil {
-		rec.name = p.s
+		rec.name = strings.Clone(m.sOf(p))
 	} else {
 		rec.name = "an imported object"
 	}
@@ -486,7 +529,7 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 			idx = -1
 		}
 	}
-	return m.alloc(kGlobal, pval{s: cls.name, imp: int32(idx)})
+	return m.allocStr(kGlobal, pval{imp: int32(idx)}, cls.name)
 }
 
 // global resolves a GLOBAL, INST or STACK_GLOBAL operand pair. Real checkpoints
@@ -494,13 +537,22 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 // reused: imported globals are never modified in place.
 func (m *machine) global(op byte, module, name []byte, off int64) slot {
 	m.scratch = append(append(append(append(m.scratch[:0], op), module...), '\n'), name...)
+	for i := range m.recent {
+		if r := &m.recent[i]; r.g.v > 0 && r.key == string(m.scratch) {
+			return r.g
+		}
+	}
 	if g, ok := m.globs[string(m.scratch)]; ok {
 		return g
 	}
 	g := m.recordImport(string(module), string(name), opNameTab[op], off, "")
-	if g.v > 0 && len(m.globs) < 4096 {
-		m.globs[string(m.scratch)] = g
+	if g.v <= 0 || len(m.globs) >= 4096 {
+		return g
 	}
+	key := string(m.scratch)
+	m.globs[key] = g
+	m.recent[m.nextRecent%len(m.recent)] = recentGlobal{key: key, g: g}
+	m.nextRecent++
 	return g
 }
 
@@ -515,8 +567,8 @@ func (m *machine) call(callee, args slot, op byte) slot {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
 			}
-			if derived, ok := m.derive(p.s, args); ok {
-				return m.recordImportDerived(derived, p.s, off)
+			if derived, ok := m.derive(m.sOf(p), args); ok {
+				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
 			}
 		}
 	}
@@ -537,27 +589,27 @@ func (m *machine) recordImportDerived(full, via string, off int64) slot {
 // importlib.import_module("mod") and __import__("mod").
 func (m *machine) derive(fn string, args slot) (string, bool) {
 	ap := m.val(args)
-	if args.k != kTuple || ap == nil || len(ap.items) == 0 {
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) == 0 {
 		return "", false
 	}
 	switch fn {
 	case "builtins.getattr":
-		if len(ap.items) < 2 {
+		if len(m.itemsOf(ap)) < 2 {
 			return "", false
 		}
-		attr, ok := m.str(ap.items[1])
+		attr, ok := m.str(m.itemsOf(ap)[1])
 		if !ok {
 			return "", false
 		}
 		base := "<object>"
-		if t := ap.items[0]; t.k == kGlobal {
+		if t := m.itemsOf(ap)[0]; t.k == kGlobal {
 			if bp := m.val(t); bp != nil {
-				base = bp.s
+				base = m.sOf(bp)
 			}
 		}
 		return base + "." + attr, true
 	case "importlib.import_module", "builtins.__import__":
-		mod, ok := m.str(ap.items[0])
+		mod, ok := m.str(m.itemsOf(ap)[0])
 		if !ok {
 			return "", false
 		}
@@ -578,14 +630,14 @@ func (m *machine) className(obj slot) string {
 	if o.callee.k != kGlobal || cp == nil {
 		return ""
 	}
-	if cp.s == "copyreg._reconstructor" {
-		if ap := m.val(o.args); ap != nil && len(ap.items) > 0 && ap.items[0].k == kGlobal {
-			if c := m.val(ap.items[0]); c != nil {
-				return c.s
+	if m.sOf(cp) == "copyreg._reconstructor" {
+		if ap := m.val(o.args); ap != nil && len(m.itemsOf(ap)) > 0 && m.itemsOf(ap)[0].k == kGlobal {
+			if c := m.val(m.itemsOf(ap)[0]); c != nil {
+				return m.sOf(c)
 			}
 		}
 	}
-	return cp.s
+	return m.sOf(cp)
 }
 
 // readInt reads n little-endian bytes as an unsigned integer.
@@ -641,7 +693,7 @@ func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.alloc(k, pval{s: m.intern(b)}), nil
+		return m.allocBytes(k, pval{n: int(n)}, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
@@ -798,12 +850,13 @@ func (m *machine) run() (res pickleResult, err error) {
 				if !ok {
 					m.fail("STRING argument is not quoted")
 				}
-				m.push(m.alloc(kStr, pval{s: s}))
+				m.push(m.allocStr(kStr, pval{n: len(s)}, s))
 			}
 		case opUNICODE:
 			var line []byte
 			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
-				m.push(m.alloc(kStr, pval{s: rawUnicodeEscape(line)}))
+				u := rawUnicodeEscape(line)
+				m.push(m.allocStr(kStr, pval{n: len(u)}, u))
 			}
 		case opBINSTRING:
 			var n uint64
@@ -942,7 +995,7 @@ func (m *machine) run() (res pickleResult, err error) {
 				m.push(m.global(op, unsafe.Slice(unsafe.StringData(module), len(module)), unsafe.Slice(unsafe.StringData(name), len(name)), off))
 			} else {
 				m.computedImport(modS, nameS, off)
-				m.push(m.alloc(kGlobal, pval{s: "<computed>", imp: -1}))
+				m.push(m.allocStr(kGlobal, pval{imp: -1}, "<computed>"))
 			}
 		case opEXT1, opEXT2, opEXT4:
 			width := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
@@ -951,7 +1004,7 @@ func (m *machine) run() (res pickleResult, err error) {
 				if !m.spec {
 					m.add(rulePickleExtension, off, map[string]any{"opcode": opNameTab[op], "extension_code": code}, code)
 				}
-				m.push(m.alloc(kGlobal, pval{s: fmt.Sprintf("<extension %d>", code), imp: -1}))
+				m.push(m.allocStr(kGlobal, pval{imp: -1}, fmt.Sprintf("<extension %d>", code)))
 			}
 		case opREDUCE:
 			args := m.pop()
@@ -1051,11 +1104,11 @@ func (m *machine) computedImport(mod, name slot, off int64) {
 	}
 	describe := func(s slot) string {
 		if str, ok := m.str(s); ok {
-			return str
+			return strings.Clone(str) // evidence outlives the machine
 		}
 		if p := m.val(s); p != nil && s.k == kObj {
 			if cp := m.val(m.objOf(p).callee); cp != nil {
-				return "result of calling " + cp.s
+				return "result of calling " + m.sOf(cp)
 			}
 			return "result of a call"
 		}
@@ -1143,7 +1196,7 @@ func (m *machine) readLong(n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.alloc(kLong, pval{s: string(b)}), nil
+		return m.allocBytes(kLong, pval{n: len(b)}, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err

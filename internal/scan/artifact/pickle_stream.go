@@ -44,7 +44,7 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 		m.report(clean)
 		isMagic := false
 		if count == 0 && !spec {
-			if p := m.val(res.top); p != nil && res.top.k == kLong && p.s == legacyTorchMagic {
+			if p := m.val(res.top); p != nil && res.top.k == kLong && m.sOf(p) == legacyTorchMagic {
 				isMagic = true
 			}
 		}
@@ -166,9 +166,9 @@ func (m *machine) dictGet(s slot) map[string]slot {
 	if s.k != kDict || p == nil {
 		return out
 	}
-	for i := 0; i+1 < len(p.items); i += 2 {
-		if k, ok := m.str(p.items[i]); ok {
-			out[k] = p.items[i+1]
+	for i := 0; i+1 < len(m.itemsOf(p)); i += 2 {
+		if k, ok := m.str(m.itemsOf(p)[i]); ok {
+			out[k] = m.itemsOf(p)[i+1]
 		}
 	}
 	return out
@@ -177,11 +177,11 @@ func (m *machine) dictGet(s slot) map[string]slot {
 // intTuple returns a fully known tuple (or list) of integers.
 func (m *machine) intTuple(s slot) ([]int64, bool) {
 	p := m.val(s)
-	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(p.items) != p.n {
+	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(m.itemsOf(p)) != p.n {
 		return nil, false
 	}
-	out := make([]int64, 0, len(p.items))
-	for _, it := range p.items {
+	out := make([]int64, 0, len(m.itemsOf(p)))
+	for _, it := range m.itemsOf(p) {
 		if it.k != kInt {
 			return nil, false
 		}
@@ -200,22 +200,22 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 	p := m.val(s)
 	o := m.objOf(p)
 	ap := m.val(o.args)
-	if ap == nil || len(ap.items) == 0 {
+	if ap == nil || len(m.itemsOf(ap)) == 0 {
 		return 0, false, false
 	}
-	code, ok := m.str(ap.items[0])
+	code, ok := m.str(m.itemsOf(ap)[0])
 	if !ok || code == "" {
 		return 0, false, false
 	}
 	if code[0] == 'O' {
 		return 8, true, true
 	}
-	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(sp.items) >= 6 {
-		if fields := sp.items[4]; fields.k != kNone && fields.k != kOpaque {
+	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(m.itemsOf(sp)) >= 6 {
+		if fields := m.itemsOf(sp)[4]; fields.k != kNone && fields.k != kOpaque {
 			// Structured dtypes may hold objects in their fields; we cannot tell.
 			return 0, false, false
 		}
-		if el := sp.items[5]; el.k == kInt && el.v > 0 {
+		if el := m.itemsOf(sp)[5]; el.k == kInt && el.v > 0 {
 			return el.v, false, true
 		}
 	}

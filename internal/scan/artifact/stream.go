@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ type stream struct {
 	base   int64 // stream offset of buf[0]
 	limit  int64 // offset the reader may not pass; -1 for none
 	err    error // sticky error from src
+	max    int   // the window len(buf) may grow to
+	fills  int   // reads from src so far
 }
 
 const streamBufSize = 64 << 10
@@ -35,13 +38,22 @@ func newStream(src io.Reader) *stream {
 
 // newStreamSize is newStream with a smaller window for regions known to be
 // small (at least 4 KiB, so format sniffing and line reads still fit).
+//
+// The window starts at 4 KiB and grows to its full size once more is needed, so
+// a region that is only sniffed (a zip read by its directory) costs 4 KiB.
 func newStreamSize(src io.Reader, size int64) *stream {
 	n := int(min(max(size+1, 4096), streamBufSize))
-	s := &stream{src: src, buf: make([]byte, n), limit: -1}
+	s := &stream{src: src, buf: make([]byte, min(n, 4096)), limit: -1, max: n}
 	if sk, ok := src.(io.Seeker); ok {
 		s.seeker = sk
 	}
 	return s
+}
+
+// newStreamBytes is a stream over b, read in place (b must not change while
+// the stream is used).
+func newStreamBytes(b []byte) *stream {
+	return &stream{src: bytes.NewReader(nil), buf: b, w: len(b), limit: int64(len(b)), max: len(b), fills: 1}
 }
 
 // Offset is the position of the next unread byte.
@@ -78,8 +90,25 @@ func (s *stream) avail() int {
 	return n
 }
 
-// fill reads more data so at least need bytes are buffered (need ≤ len(buf)).
+// grow enlarges the window to hold at least n bytes (up to max).
+func (s *stream) grow(n int) {
+	if n <= len(s.buf) || len(s.buf) >= s.max {
+		return
+	}
+	nb := make([]byte, min(max(n, s.max), s.max))
+	copy(nb, s.buf[s.r:s.w])
+	s.base += int64(s.r)
+	s.w -= s.r
+	s.r = 0
+	s.buf = nb
+}
+
+// fill reads more data so at least need bytes are buffered (need ≤ max).
 func (s *stream) fill(need int) error {
+	if s.fills > 0 || need > len(s.buf) {
+		s.grow(s.max)
+	}
+	s.fills++
 	if s.r > 0 && s.r+need > len(s.buf) {
 		copy(s.buf, s.buf[s.r:s.w])
 		s.base += int64(s.r)
@@ -136,8 +165,8 @@ func (s *stream) ReadByte() (byte, error) {
 
 // Next returns the next n bytes (n ≤ streamBufSize), valid until the next call.
 func (s *stream) Next(n int) ([]byte, error) {
-	if n > len(s.buf) {
-		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, len(s.buf))
+	if n > s.max {
+		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, s.max)
 	}
 	if err := s.ensure(n); err != nil {
 		return nil, err
@@ -149,7 +178,7 @@ func (s *stream) Next(n int) ([]byte, error) {
 
 // Peek returns up to n upcoming bytes without consuming them; fewer at the end.
 func (s *stream) Peek(n int) []byte {
-	n = min(n, len(s.buf))
+	n = min(n, s.max)
 	if s.w-s.r < n {
 		_ = s.fill(n)
 	}
@@ -179,7 +208,18 @@ func (s *stream) Read(p []byte) (int, error) {
 // ReadLine reads through the next '\n' and returns the line without it. Lines
 // longer than max are an error: pickle text arguments are short in real files.
 func (s *stream) ReadLine(max int) ([]byte, error) {
-	max = min(max, len(s.buf)-1)
+	max = min(max, s.max-1)
+	// Fast path: the line is in the buffer and under the limit.
+	if end := s.w; end > s.r {
+		if s.limit >= 0 && s.limit-s.base < int64(end) {
+			end = int(max64(s.limit-s.base, int64(s.r)))
+		}
+		if i := bytes.IndexByte(s.buf[s.r:min(end, s.r+max)], '\n'); i >= 0 {
+			line := s.buf[s.r : s.r+i]
+			s.r += i + 1
+			return line, nil
+		}
+	}
 	for i := 0; ; i++ {
 		if i >= max {
 			return nil, fmt.Errorf("line longer than %d bytes", max)
@@ -252,4 +292,11 @@ func (s *stream) atEnd() bool {
 		return true
 	}
 	return len(s.Peek(1)) == 0
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // This file reads ZIP archives (PyTorch checkpoints, .npz, .keras) with its own
@@ -116,7 +117,8 @@ func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
 // scanZip validates the archive's structure and scans its members.
 func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc) error {
 	tailStart := max(size-zipTailRead, 0)
-	tail := make([]byte, size-tailStart)
+	tailBuf := tailPool.Get().(*[]byte)
+	tail := (*tailBuf)[:size-tailStart]
 	if n, err := ra.ReadAt(tail, tailStart); err != nil && (err != io.EOF || n < len(tail)) {
 		tail = tail[:n]
 	}
@@ -159,12 +161,16 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 			fmt.Sprintf("declares %d entries in a %d-byte central directory", count, cdSize))
 		count = min(count, cdSize/46+1, maxZipEntries)
 	}
-	cdr := ra
+	var cd *stream
 	if cdStart >= tailStart && cdStart+int64(cdSize) <= tailStart+int64(len(tail)) {
-		// The directory is in the tail already read: parse it from memory.
-		cdr = bytesAt{b: tail, base: tailStart}
+		// The directory is in the tail already read: parse it in place.
+		cd = newStreamBytes(tail[cdStart-tailStart : cdStart-tailStart+int64(cdSize)])
+	} else {
+		cd = newStreamSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int64(cdSize))
+		cd.setLimit(int64(cdSize))
 	}
-	entries, err := s.readCentral(cdr, cdStart, int64(cdSize), count, concat, l)
+	entries, err := s.readCentral(cd, cdStart, count, concat, l)
+	tailPool.Put(tailBuf) // entries hold copies
 	if err != nil {
 		return err
 	}
@@ -187,22 +193,8 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 	return nil
 }
 
-// bytesAt is an io.ReaderAt over b, which holds the bytes at offsets base on.
-type bytesAt struct {
-	b    []byte
-	base int64
-}
-
-func (r bytesAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < r.base || off-r.base > int64(len(r.b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[off-r.base:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
+// tailPool recycles the buffers of zipTailRead bytes that archive ends are read into.
+var tailPool = sync.Pool{New: func() any { b := make([]byte, zipTailRead); return &b }}
 
 func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) (count, size, off uint64, ok bool) {
 	if eocdOff < 20 {
@@ -235,9 +227,7 @@ func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) 
 }
 
 // readCentral parses the central directory.
-func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
-	st := newStreamSize(io.NewSectionReader(ra, start, size), size)
-	st.setLimit(size)
+func (s *scanner) readCentral(st *stream, start int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
 	var entries []zipEntry
 	for i := uint64(0); i < count; i++ {
 		off := start + st.Offset()
