@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // errTruncated reports that a stream ended inside a structure it declared.
@@ -26,6 +27,19 @@ type stream struct {
 	err    error // sticky error from src
 	max    int   // the window len(buf) may grow to
 	fills  int   // reads from src so far
+	pooled *[]byte
+}
+
+// streamBufPool recycles full-size windows of streams that are released.
+var streamBufPool = sync.Pool{New: func() any { b := make([]byte, streamBufSize); return &b }}
+
+// release returns a pooled window; the stream and every slice it returned must
+// not be used afterwards.
+func (s *stream) release() {
+	if s.pooled != nil {
+		streamBufPool.Put(s.pooled)
+		s.pooled, s.buf, s.r, s.w, s.err = nil, nil, 0, 0, errTruncated
+	}
 }
 
 const streamBufSize = 64 << 10
@@ -95,7 +109,13 @@ func (s *stream) grow(n int) {
 	if n <= len(s.buf) || len(s.buf) >= s.max {
 		return
 	}
-	nb := make([]byte, min(max(n, s.max), s.max))
+	var nb []byte
+	if s.max > 16<<10 && s.pooled == nil {
+		s.pooled = streamBufPool.Get().(*[]byte)
+		nb = (*s.pooled)[:s.max]
+	} else {
+		nb = make([]byte, s.max)
+	}
 	copy(nb, s.buf[s.r:s.w])
 	s.base += int64(s.r)
 	s.w -= s.r

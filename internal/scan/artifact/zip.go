@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"path"
 	"slices"
@@ -169,19 +170,23 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		cd = newStreamSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int64(cdSize))
 		cd.setLimit(int64(cdSize))
 	}
-	entries, err := s.readCentral(cd, cdStart, count, concat, l)
+	zs := zipScratchPool.Get().(*zipScratch)
+	defer zs.release()
+	entries, err := s.readCentral(cd, zs.entries[:0], cdStart, count, concat, l)
+	zs.entries = entries
 	tailPool.Put(tailBuf) // entries hold copies
 	if err != nil {
 		return err
 	}
 	kind := archiveKind(entries)
-	order := make([]int, len(entries)) // entries by local header offset
+	order := slices.Grow(zs.order[:0], len(entries))[:len(entries)] // entries by local header offset
+	zs.order = order
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
-	s.readLocals(ra, entries, order, kind, l)
-	s.checkZipEntries(ra, entries, order, cdStart, l)
+	s.readLocals(ra, entries, order, zs, kind, l)
+	s.checkZipEntries(ra, entries, order, zs, cdStart, l)
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -191,6 +196,26 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		}
 	}
 	return nil
+}
+
+// zipScratch is the working memory of one archive scan, recycled.
+type zipScratch struct {
+	entries []zipEntry
+	order   []int
+	names   nameSet
+	window  [localWindow]byte
+}
+
+var zipScratchPool = sync.Pool{New: func() any { return new(zipScratch) }}
+
+// release returns the scratch to the pool unless it grew large.
+func (zs *zipScratch) release() {
+	if cap(zs.entries) > 1<<14 {
+		return
+	}
+	clear(zs.entries[:cap(zs.entries)]) // drop the names
+	clear(zs.names.slots)
+	zipScratchPool.Put(zs)
 }
 
 // tailPool recycles the buffers of zipTailRead bytes that archive ends are read into.
@@ -227,8 +252,7 @@ func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) 
 }
 
 // readCentral parses the central directory.
-func (s *scanner) readCentral(st *stream, start int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
-	var entries []zipEntry
+func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
 	for i := uint64(0); i < count; i++ {
 		off := start + st.Offset()
 		h, err := st.Next(46)
@@ -264,7 +288,7 @@ func (s *scanner) readCentral(st *stream, start int64, count uint64, concat int6
 		}
 		e.localOff = int64(localOff) + concat
 		e.dataOff = -1
-		if entries == nil {
+		if cap(entries) == 0 {
 			entries = make([]zipEntry, 0, min(count, 4096))
 		}
 		entries = append(entries, e)
@@ -314,7 +338,7 @@ const localWindow = 8 << 10
 // unpickled), and reading hundreds of them one by one would dominate the scan of
 // a sparse multi-gigabyte checkpoint. Such entries keep localRead false and
 // lower bounds for dataOff and end (the local extra field is unknown).
-func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, kind string, l loc) {
+func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, zs *zipScratch, kind string, l loc) {
 	var buf []byte
 	var win []byte // the bytes at winStart that were read
 	winStart := int64(-1)
@@ -328,7 +352,7 @@ func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, ki
 				continue
 			}
 			if buf == nil {
-				buf = make([]byte, localWindow)
+				buf = zs.window[:]
 			}
 			w := buf
 			if need > int64(len(w)) {
@@ -431,26 +455,23 @@ func archiveKind(entries []zipEntry) string {
 
 // checkZipEntries looks for the structural attacks: traversal, duplicates,
 // overlaps, data past the directory and decompression bombs.
-func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []int, cdStart int64, l loc) {
+func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []int, zs *zipScratch, cdStart int64, l loc) {
 	// Keyed by the lower-cased name: torch's miniz reader looks members up
 	// ignoring case, so archive/DATA.PKL can stand in for archive/data.pkl.
-	seen := make(map[string]string, len(entries))
+	seen := zs.names.reset(len(entries))
 	var totalUncomp uint64
 	for _, e := range entries {
 		ev := func() map[string]any { return map[string]any{"format": "zip", "member_name": e.name} }
 		if unsafeMemberName(e.name) {
 			s.c.add(l, ruleContainerTraversal, e.localOff, ev(), quote(e.name, 200))
 		}
-		folded := strings.ToLower(e.name)
-		if other, dup := seen[folded]; dup {
+		if other, dup := seen.add(strings.ToLower(e.name), e.name); dup {
 			v := ev()
 			if other != e.name {
 				v["other_member"] = other
 				v["note"] = "the names differ only in case; torch's zip reader matches names ignoring case"
 			}
 			s.c.add(l, ruleContainerDuplicate, e.localOff, v, quote(e.name, 200))
-		} else {
-			seen[folded] = e.name
 		}
 		if e.dataOff >= 0 && e.end > cdStart {
 			s.c.add(l, ruleContainerPastEnd, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
@@ -497,14 +518,67 @@ func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []in
 	}
 }
 
+// nameSet finds repeated member names: an open-addressing table of hashes,
+// cheaper than a map for the thousands of names a checkpoint has.
+type nameSet struct {
+	seed  maphash.Seed
+	slots []nameSlot
+}
+
+type nameSlot struct {
+	h          uint64 // 0 = empty
+	key, value string
+}
+
+// reset empties the set and sizes it for n names.
+func (t *nameSet) reset(n int) *nameSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
+	if cap(t.slots) >= size {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	} else {
+		t.slots = make([]nameSlot, size)
+	}
+	return t
+}
+
+// add stores key → value unless key is present, in which case it returns the
+// stored value and true.
+func (t *nameSet) add(key, value string) (string, bool) {
+	h := maphash.String(t.seed, key) | 1
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.h == 0 {
+			*sl = nameSlot{h: h, key: key, value: value}
+			return "", false
+		}
+		if sl.h == h && sl.key == key {
+			return sl.value, true
+		}
+	}
+}
+
 // unsafeMemberName reports names that escape the extraction folder.
 func unsafeMemberName(name string) bool {
-	if name == "" || strings.ContainsRune(name, 0) {
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return true
 	}
-	n := strings.ReplaceAll(name, `\`, "/")
-	if strings.HasPrefix(n, "/") || (len(n) >= 2 && n[1] == ':') {
+	n := name
+	if strings.IndexByte(n, '\\') >= 0 {
+		n = strings.ReplaceAll(n, `\`, "/")
+	}
+	if n[0] == '/' || (len(n) >= 2 && n[1] == ':') {
 		return true
+	}
+	if !strings.Contains(n, "..") {
+		return false
 	}
 	for part := range strings.SplitSeq(n, "/") {
 		if part == ".." {
@@ -567,7 +641,9 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 	base := path.Base(e.name)
 	if strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl") {
 		// PyTorch unpickles these whatever their first byte says.
-		return s.a.scanPicklesAt(ctx, in.st, child, 0, false)
+		err := s.a.scanPicklesAt(ctx, in.st, child, 0, false)
+		in.st.release() // the pickle machines keep copies of what they need
+		return err
 	}
 	return s.scanRegion(ctx, in)
 }
