@@ -2,9 +2,11 @@ package artifact
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
+	"regexp"
 	"strconv"
 )
 
@@ -57,6 +59,8 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 				a.trailing(st, l, base, start)
 			case !speculative:
 				a.c.add(l, rulePickleCorrupt, res.fatalOff-base, nil, res.fatal)
+				a.c.skip(l, "partially scanned: pickle stops at offset %d (%s); what precedes was analysed, the rest only searched for import names", res.fatalOff-base, res.fatal)
+				a.salvage(st, l, base, "after the pickle stops ("+res.fatal+")")
 			}
 			return nil
 		}
@@ -83,6 +87,128 @@ func (a *analyzer) trailing(st *stream, l loc, base, start int64) {
 		n += st.Offset() - start
 	}
 	a.c.add(l, rulePickleTrailing, start-base, map[string]any{"trailing_bytes": n}, n)
+	a.salvage(st, l, base, "in data after the last pickle")
+}
+
+// salvageLimit bounds how much is searched for import names where pickle
+// parsing cannot continue.
+const salvageLimit = 16 << 20
+
+// globalOperands matches GLOBAL and INST operands: c or i, module, name, newlines.
+var globalOperands = regexp.MustCompile(`[ci]([A-Za-z_][\w.]{0,255})\n([A-Za-z_][\w.]{0,255})\n`)
+
+// salvage searches the rest of the stream, which no unpickler reaches in order
+// but a second pickle.load after skipping junk, a resynchronising loader or a
+// different pickle implementation may, for GLOBAL/INST and literal STACK_GLOBAL
+// operands, and reports the dangerous names it finds.
+func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
+	const chunk = 32 << 10
+	const overlap = 1024
+	seen := map[int64]bool{}
+	report := func(off int64, opcode, module, name string) {
+		if seen[off] {
+			return
+		}
+		seen[off] = true
+		cls := classify(module, name)
+		if cls.verdict != verdictDangerous {
+			return
+		}
+		ev := map[string]any{"opcode": opcode, "import": cls.name, "module": module, "name": name, "category": cls.category,
+			"note": "found " + where + ", where scanners that stop parsing do not look"}
+		a.c.add(l, rulePickleDangerousImport, off-base, ev, cls.name, cls.category)
+	}
+	var carry []byte
+	carryOff := st.Offset()
+	for searched := int64(0); searched < salvageLimit; {
+		b := st.Peek(chunk)
+		if len(b) == 0 {
+			return
+		}
+		buf := append(carry, b...)
+		for _, m := range globalOperands.FindAllSubmatchIndex(buf, -1) {
+			op := "GLOBAL"
+			if buf[m[0]] == 'i' {
+				op = "INST"
+			}
+			report(carryOff+int64(m[0]), op, string(buf[m[2]:m[3]]), string(buf[m[4]:m[5]]))
+		}
+		for i := range buf {
+			if mod, name, at, ok := stackGlobalAt(buf, i); ok {
+				report(carryOff+int64(at), "STACK_GLOBAL", mod, name)
+			}
+		}
+		if st.Skip(int64(len(b))) != nil {
+			return
+		}
+		searched += int64(len(b))
+		keep := min(overlap, len(buf))
+		carry = append([]byte(nil), buf[len(buf)-keep:]...)
+		carryOff += int64(len(buf) - keep)
+	}
+	if !st.atEnd() {
+		a.c.skip(l, "only the first %d bytes %s were searched for import names", salvageLimit, where)
+	}
+}
+
+// stackGlobalAt parses two literal strings (SHORT_BINUNICODE or BINUNICODE,
+// each optionally memoised) followed by STACK_GLOBAL at buf[i:], returning the
+// operands and the STACK_GLOBAL's index.
+func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
+	str := func(j int) (string, int, bool) {
+		if j >= len(buf) {
+			return "", 0, false
+		}
+		switch buf[j] {
+		case opSHORT_BINUNICODE:
+			if j+1 >= len(buf) || j+2+int(buf[j+1]) > len(buf) {
+				return "", 0, false
+			}
+			n := int(buf[j+1])
+			return string(buf[j+2 : j+2+n]), j + 2 + n, true
+		case opBINUNICODE:
+			if j+5 > len(buf) {
+				return "", 0, false
+			}
+			n := int(binary.LittleEndian.Uint32(buf[j+1:]))
+			if n > 1024 || j+5+n > len(buf) {
+				return "", 0, false
+			}
+			return string(buf[j+5 : j+5+n]), j + 5 + n, true
+		}
+		return "", 0, false
+	}
+	memo := func(j int) int {
+		for j < len(buf) {
+			switch buf[j] {
+			case opMEMOIZE:
+				j++
+			case opBINPUT:
+				j += 2
+			case opLONG_BINPUT:
+				j += 5
+			default:
+				return j
+			}
+		}
+		return j
+	}
+	if buf[i] != opSHORT_BINUNICODE && buf[i] != opBINUNICODE {
+		return "", "", 0, false
+	}
+	mod, j, ok := str(i)
+	if !ok || mod == "" {
+		return "", "", 0, false
+	}
+	name, j, ok = str(memo(j))
+	if !ok || name == "" {
+		return "", "", 0, false
+	}
+	j = memo(j)
+	if j >= len(buf) || buf[j] != opSTACK_GLOBAL {
+		return "", "", 0, false
+	}
+	return mod, name, j, true
 }
 
 // afterBuild handles joblib's NumpyArrayWrapper: joblib writes the array's raw

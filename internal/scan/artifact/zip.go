@@ -602,9 +602,12 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "member's local header is unusable; content not scanned")
 		return nil
 	}
-	if e.flags&1 != 0 {
-		s.c.skip(child, "member is encrypted; content not scanned")
-		return nil
+	encrypted := e.flags&1 != 0
+	if encrypted {
+		// Loaders differ on the flag (zipfile asks for a password, lenient readers
+		// ignore it), so the bytes are still sniffed: a plaintext pickle behind a
+		// false flag is found; real ciphertext is reported as not scanned.
+		s.c.skip(child, "member is marked encrypted; encrypted content cannot be analysed")
 	}
 	if kind == "pytorch" && isTorchStorage(e.name) {
 		return nil // tensor storage: raw numbers, never unpickled
@@ -626,6 +629,9 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		} else {
 			r = bzip2.NewReader(r)
 		}
+		if encrypted {
+			r = &errTolerantReader{r: r}
+		}
 		limit := min(int64(min(e.uncompSize, 1<<62)), s.opts.MaxDecompressedBytes)
 		st := newStream(r)
 		st.setLimit(limit)
@@ -638,8 +644,8 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "compression method %d is not supported by this scanner", e.method)
 		return nil
 	}
-	base := path.Base(e.name)
-	if strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl") {
+	base := strings.ToLower(path.Base(e.name)) // torch's reader ignores case
+	if !encrypted && (strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl")) {
 		// PyTorch unpickles these whatever their first byte says.
 		err := s.a.scanPicklesAt(ctx, in.st, child, 0, false)
 		in.st.release() // the pickle machines keep copies of what they need
