@@ -144,6 +144,9 @@ func evasionSamples(t testing.TB) []sample {
 		sample{"ev_npy_v3_object.npy", npyV(3, objHeader, evilArr), true, "pickle.dangerous_call", "os.system"},
 		sample{"ev_joblib_object_array.joblib", joblibObjectArray(call("os", "system", "id")), true, "pickle.dangerous_call", "os.system"},
 		sample{"ev_joblib_gzip.joblib", gzipBytes(joblibObjectArray(call("os", "system", "id"))), true, "pickle.dangerous_call", "os.system"},
+		// dtype u1 whose pickled state claims 8-byte items: joblib reads 4 bytes of
+		// array data and runs what follows; a scanner trusting elsize skips it.
+		sample{"ev_joblib_elsize_desync.joblib", joblibElsizeDesync(), true, "pickle.dangerous_call", "os.system"},
 		sample{name: "b_ev_npy_v2_object.npy", data: npyV(2, objHeader, numpyObjectArrayPickle(func(p *pk) { p.binunicode("ok") }))},
 		sample{name: "b_ev_joblib_object_array.joblib", data: joblibObjectArray(newPK(2).op(']').binunicode("a").op(opAPPEND).stop())},
 	)
@@ -239,4 +242,27 @@ func TestCorruptPickleIsPartiallyScanned(t *testing.T) {
 	if len(notScanned) == 0 || !strings.Contains(notScanned[0].Reason, "partially scanned") {
 		t.Errorf("not reported as partially scanned: %+v", notScanned)
 	}
+}
+
+// joblibElsizeDesync is a joblib dump of a 4-element uint8 array whose dtype
+// state declares elsize 8, followed by a payload inside the 28 bytes that a
+// scanner using elsize would skip as array data.
+func joblibElsizeDesync() []byte {
+	p := newPK(4)
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper")
+	p.op(')').memoize().op(opNEWOBJ).memoize().op('}').memoize().op(opMARK)
+	p.str("subclass").memoize().stackGlobal("numpy", "ndarray")
+	p.str("shape").memoize().binint1(4).op(opTUPLE1).memoize()
+	p.str("order").memoize().str("C").memoize()
+	p.str("dtype").memoize().stackGlobal("numpy", "dtype").str("u1").memoize().op(opNEWFALSE, opNEWTRUE, opTUPLE3).memoize().op(opREDUCE).memoize()
+	p.op(opMARK).binint1(3).str("|").memoize().op(opNONE, opNONE, opNONE).binint1(8).binint1(1).binint1(0).op(opTUPLE, opBUILD)
+	p.str("allow_mmap").memoize().op(opNEWFALSE)
+	p.op(opSETITEMS, opBUILD)
+	p.raw("\x01\x02\x03\x04") // the array's 4 bytes
+	payload := newPK(0).global("os", "system").binunicode("id #12345").op(opTUPLE1, opREDUCE).op(opPOP).Bytes()
+	if len(payload) != 28 {
+		panic(fmt.Sprint("payload is ", len(payload), " bytes"))
+	}
+	p.Write(payload)
+	return p.stop()
 }

@@ -7,7 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"regexp"
-	"strconv"
+	"strings"
 )
 
 // legacyTorchMagic is the LONG1 payload of the first pickle in PyTorch's legacy
@@ -336,17 +336,25 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 	if code[0] == 'O' {
 		return 8, true, true
 	}
+	size, _, codeOK := dtypeStrSize(code)
+	// NumPy takes the state's elsize only for flexible types (S, U, V); for
+	// numbers the code decides. Reading elsize for them would let a file make
+	// the scanner skip a different number of bytes than joblib reads.
+	trimmed := strings.TrimLeft(code, "<>|=")
+	if trimmed == "" {
+		return 0, false, false
+	}
+	flexible := strings.IndexByte("SUVa", trimmed[0]) >= 0
 	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(m.itemsOf(sp)) >= 6 {
 		if fields := m.itemsOf(sp)[4]; fields.k != kNone && fields.k != kOpaque {
 			// Structured dtypes may hold objects in their fields; we cannot tell.
 			return 0, false, false
 		}
-		if el := m.itemsOf(sp)[5]; el.k == kInt && el.v > 0 {
+		if el := m.itemsOf(sp)[5]; flexible && el.k == kInt && el.v > 0 {
 			return el.v, false, true
 		}
 	}
-	size, err := strconv.ParseInt(code[1:], 10, 64)
-	if err != nil || size <= 0 {
+	if !codeOK || size <= 0 {
 		return 0, false, false
 	}
 	return size, false, true
