@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -123,6 +124,8 @@ func evasionSamples(t testing.TB) []sample {
 		sample{"ev_zip_duplicate_second_evil.pt", buildRawZip([]rawMember{{name: "archive/data.pkl", data: torchDataPKL(), pointAt: -1}, {name: "archive/data.pkl", data: evil, pointAt: -1}}), true, "pickle.dangerous_call", "os.system"},
 		sample{"ev_zip_storage_local_name.pt", buildRawZip([]rawMember{{name: "archive/data.pkl", data: torchDataPKL(), pointAt: -1}, {name: "archive/data/0", localName: "../../.bashrc", data: storage, pointAt: -1}, {name: "archive/data/1", data: storage, pointAt: -1}}), true, "container.header_mismatch", "../../.bashrc"},
 		sample{"ev_zip_eocd_trailer.pt", eocdTrailer, true, "pickle.dangerous_call", "os.system"},
+		// zipfile and miniz follow the zip64 end record; other readers the classic one.
+		sample{"ev_zip64_record_disagrees.pt", zip64Disagree(torchDataPKL(), evil), true, "pickle.dangerous_call", "os.system"},
 		sample{"ev_zip_multidisk_fields.pt", multiDisk, true, "pickle.dangerous_call", "os.system"},
 		sample{name: "b_ev_zip_unusual_prefix.pt", data: buildZip(t, []zipFile{{name: "weights/v2/data.pkl", data: torchDataPKL()}, {name: "weights/v2/data/0", data: storage}, {name: "weights/v2/data/1", data: storage}, {name: "weights/v2/version", data: []byte("3\n")}})},
 		sample{name: "b_ev_torch_many_storages.pt", data: torchZipN(t, 40, 70000)},
@@ -265,4 +268,77 @@ func joblibElsizeDesync() []byte {
 	}
 	p.Write(payload)
 	return p.stop()
+}
+
+// zip64Disagree writes two members named archive/data.pkl and two central
+// directories: the classic end record points at the benign one, the zip64 end
+// record (which Python's zipfile and torch's miniz prefer) at the evil one.
+func zip64Disagree(benign, evil []byte) []byte {
+	var b bytes.Buffer
+	le := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
+	name := "archive/data.pkl"
+	local := func(data []byte) int {
+		off := b.Len()
+		le(uint32(sigLocal))
+		le(uint16(20))
+		le(uint16(0))
+		le(uint16(0))
+		le(uint32(0))
+		le(crc32.ChecksumIEEE(data))
+		le(uint32(len(data)))
+		le(uint32(len(data)))
+		le(uint16(len(name)))
+		le(uint16(0))
+		b.WriteString(name)
+		b.Write(data)
+		return off
+	}
+	central := func(data []byte, off int) (int, int) {
+		start := b.Len()
+		le(uint32(sigCentral))
+		le(uint16(20))
+		le(uint16(20))
+		le(uint16(0))
+		le(uint16(0))
+		le(uint32(0))
+		le(crc32.ChecksumIEEE(data))
+		le(uint32(len(data)))
+		le(uint32(len(data)))
+		le(uint16(len(name)))
+		le(uint16(0))
+		le(uint16(0))
+		le(uint16(0))
+		le(uint16(0))
+		le(uint32(0))
+		le(uint32(off))
+		b.WriteString(name)
+		return start, b.Len() - start
+	}
+	oA, oB := local(benign), local(evil)
+	cdA, sizeA := central(benign, oA)
+	cdB, sizeB := central(evil, oB)
+	rec := b.Len()
+	le(uint32(sigEOCD64))
+	le(uint64(44))
+	le(uint16(45))
+	le(uint16(45))
+	le(uint32(0))
+	le(uint32(0))
+	le(uint64(1))
+	le(uint64(1))
+	le(uint64(sizeB))
+	le(uint64(cdB))
+	le(uint32(sigEOCD64Loc))
+	le(uint32(0))
+	le(uint64(rec))
+	le(uint32(1))
+	le(uint32(sigEOCD))
+	le(uint16(0))
+	le(uint16(0))
+	le(uint16(1))
+	le(uint16(1))
+	le(uint32(sizeA))
+	le(uint32(cdA))
+	le(uint16(0))
+	return b.Bytes()
 }

@@ -132,18 +132,33 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		s.c.skip(l, "zip archive without a central directory; members not scanned")
 		return nil
 	}
+	defer tailPool.Put(tailBuf)
 	count := uint64(binary.LittleEndian.Uint16(rec[10:]))
 	cdSize := uint64(binary.LittleEndian.Uint32(rec[12:]))
 	cdOff := uint64(binary.LittleEndian.Uint32(rec[16:]))
-	zip64 := false
-	if count == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff {
-		if c, sz, off, ok := readZip64EOCD(ra, eocdOff, tail, tailStart); ok {
-			count, cdSize, cdOff, zip64 = c, sz, off, true
-		}
-	}
 	cdEnd := eocdOff
-	if zip64 {
-		cdEnd = eocdOff - 20 - 56
+	// Python's zipfile and torch's miniz both take the zip64 end record whenever
+	// its locator is present, saturated classic fields or not; Go's archive/zip
+	// and others only when saturated. When the two records disagree, readers see
+	// different archives: it is reported and both directories are scanned.
+	if c, sz, off, ok := readZip64EOCD(ra, eocdOff, tail, tailStart); ok {
+		saturated := count == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff
+		if !saturated && (c != count || sz != cdSize || off != cdOff) {
+			s.c.add(l, ruleContainerMismatch, eocdOff, map[string]any{"format": "zip", "zip64_entries": c, "zip64_directory_offset": off, "entries": count, "directory_offset": cdOff},
+				"(end of central directory)", "the zip64 end record declares a different central directory than the classic one")
+			if err := s.scanZipDir(ctx, ra, size, l, tail, tailStart, eocdOff, count, cdSize, cdOff, eocdOff-20-56); err != nil {
+				return err
+			}
+		}
+		count, cdSize, cdOff, cdEnd = c, sz, off, eocdOff-20-56
+	}
+	return s.scanZipDir(ctx, ra, size, l, tail, tailStart, eocdOff, count, cdSize, cdOff, cdEnd)
+}
+
+// scanZipDir scans the archive as one central directory describes it.
+func (s *scanner) scanZipDir(ctx context.Context, ra io.ReaderAt, size int64, l loc, tail []byte, tailStart, eocdOff int64, count, cdSize, cdOff uint64, cdEnd int64) error {
+	if cdEnd < 0 {
+		cdEnd = 0
 	}
 	if cdSize > uint64(cdEnd) {
 		s.c.add(l, ruleContainerPastEnd, eocdOff, map[string]any{"format": "zip", "central_directory_size": cdSize}, "(central directory)", "declared size exceeds the file")
@@ -156,7 +171,33 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		s.c.add(l, ruleContainerPastEnd, eocdOff, map[string]any{"format": "zip", "central_directory_offset": cdOff}, "(central directory)", "offset points past the end of the directory")
 		return nil
 	}
-	cdStart := int64(cdOff) + concat
+	if concat > 0 {
+		// Go's archive/zip takes a directory found where the record says,
+		// unshifted; Python's zipfile shifts. When both places hold one, the
+		// archive reads differently per loader: report it and scan both.
+		isCentral := func(off int64) bool {
+			sig := make([]byte, 4)
+			_, err := ra.ReadAt(sig, off)
+			return err == nil && binary.LittleEndian.Uint32(sig) == sigCentral
+		}
+		if isCentral(int64(cdOff)) {
+			if isCentral(int64(cdOff) + concat) {
+				s.c.add(l, ruleContainerMismatch, eocdOff, map[string]any{"format": "zip", "directory_offset": cdOff, "shifted_by": concat},
+					"(central directory)", "a directory is found both at the recorded offset and shifted by the prepended bytes")
+				if err := s.scanZipAt(ctx, ra, l, tail, tailStart, eocdOff, count, cdSize, int64(cdOff), 0); err != nil {
+					return err
+				}
+			} else {
+				concat = 0
+			}
+		}
+	}
+	return s.scanZipAt(ctx, ra, l, tail, tailStart, eocdOff, count, cdSize, int64(cdOff)+concat, concat)
+}
+
+// scanZipAt scans the members of the central directory at cdStart, whose
+// recorded offsets are shifted by concat.
+func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []byte, tailStart, eocdOff int64, count, cdSize uint64, cdStart, concat int64) error {
 	if count > maxZipEntries || count > cdSize/46+1 {
 		s.c.add(l, ruleContainerMalformed, eocdOff, map[string]any{"format": "zip", "declared_entries": count},
 			fmt.Sprintf("declares %d entries in a %d-byte central directory", count, cdSize))
@@ -174,7 +215,6 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 	defer zs.release()
 	entries, err := s.readCentral(cd, zs.entries[:0], cdStart, count, concat, l)
 	zs.entries = entries
-	tailPool.Put(tailBuf) // entries hold copies
 	if err != nil {
 		return err
 	}
