@@ -148,14 +148,14 @@ var opaque = slot{}
 // It holds no pointers (strings and entries live in the machine's tables), so
 // the arena costs the garbage collector nothing.
 type pval struct {
-	n       int   // entries (containers) or bytes (strings, bytes) in the original
+	n       int32 // entries (containers) or bytes (strings, bytes) in the original, saturating
 	soff    int32 // kStr, kLong, kGlobal: content is sbuf[soff:soff+slen]
 	slen    int32
 	ioff    int32 // containers and call results: kept entries at slot arena offset ioff
-	ilen    int32 // … how many are kept
-	icap    int32 // … and how many fit before the entries must move
 	imp     int32 // kGlobal: index into imports, -1 for derived names
 	obj     int32 // kObj: index into the machine's objs (callee, args, state)
+	ilen    uint8 // … how many entries are kept (at most maxItems)
+	icap    uint8 // … and how many fit before the entries must move
 	partial bool  // content was truncated or dropped for the memory budget
 }
 
@@ -197,6 +197,7 @@ type machine struct {
 	l       loc
 	stack   []slot
 	marks   []int
+	floor   int // the last mark (the height pop may not go below), 0 without marks
 	memo    []slot
 	memoMap map[uint64]slot
 	arena   [][]pval // chunks of arenaChunk values, so growth never copies
@@ -331,18 +332,23 @@ func (m *machine) itemsOf(p *pval) []slot {
 
 func (m *machine) allocCost(k kind, p pval, extra int64) slot {
 	cost := int64(pvalCost+int(p.icap)*16) + extra
+	c, i := m.nvals/arenaChunk, m.nvals%arenaChunk
+	if m.used+cost > m.budget || c >= int64(len(m.arena)) {
+		return m.allocSlow(k, p, cost)
+	}
+	m.used += cost
+	m.arena[c][i] = p
+	m.nvals++
+	return slot{k: k, v: m.nvals - 1}
+}
+
+func (m *machine) allocSlow(k kind, p pval, cost int64) slot {
 	if m.used+cost > m.budget {
 		m.overBudg = true
 		return slot{k: k, v: 0}
 	}
-	m.used += cost
-	c, i := m.nvals/arenaChunk, m.nvals%arenaChunk
-	if c == int64(len(m.arena)) {
-		m.arena = append(m.arena, make([]pval, arenaChunk))
-	}
-	m.arena[c][i] = p
-	m.nvals++
-	return slot{k: k, v: m.nvals - 1}
+	m.arena = append(m.arena, make([]pval, arenaChunk))
+	return m.allocCost(k, p, cost-int64(pvalCost+int(p.icap)*16))
 }
 
 // reserveSlots reserves n (≤ slotChunk) contiguous entries in the slot arena
@@ -417,11 +423,23 @@ func (m *machine) push(s slot) {
 }
 
 func (m *machine) pop() slot {
-	if n := len(m.stack); n > 0 && (len(m.marks) == 0 || n > m.marks[len(m.marks)-1]) {
+	if n := len(m.stack); n > m.floor {
 		s := m.stack[n-1]
 		m.stack = m.stack[:n-1]
 		return s
 	}
+	return m.underflow()
+}
+
+// setFloor recomputes floor after the marks change.
+func (m *machine) setFloor() {
+	m.floor = 0
+	if n := len(m.marks); n > 0 {
+		m.floor = m.marks[n-1]
+	}
+}
+
+func (m *machine) underflow() slot {
 	m.fail("stack underflow")
 	return opaque
 }
@@ -444,6 +462,7 @@ func (m *machine) popMark() []slot {
 	}
 	at := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
+	m.setFloor()
 	if at > len(m.stack) {
 		at = len(m.stack)
 	}
@@ -458,10 +477,10 @@ func (m *machine) container(k kind, items []slot) slot {
 	if len(keep) > maxItems {
 		keep = keep[:maxItems]
 	}
-	p := pval{n: len(items), partial: len(items) > maxItems}
+	p := pval{n: int32(min(len(items), math.MaxInt32)), partial: len(items) > maxItems}
 	if len(keep) > 0 {
 		p.ioff = m.reserveSlots(len(keep))
-		p.ilen, p.icap = int32(len(keep)), int32(len(keep))
+		p.ilen, p.icap = uint8(len(keep)), uint8(len(keep))
 		copy(m.slotsAt(p.ioff, len(keep)), keep)
 	}
 	return m.alloc(k, p)
@@ -477,7 +496,7 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 	if p == nil {
 		return
 	}
-	p.n += len(items)
+	p.n = int32(min(int64(p.n)+int64(len(items)), math.MaxInt32))
 	for _, it := range items {
 		if p.ilen >= maxItems {
 			p.partial = true
@@ -491,12 +510,12 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 		m.used += 16
 		if p.ilen == p.icap {
 			// Move the entries to a bigger run (the old one is left unused).
-			want := int(min(max(2*p.icap, int32(len(items)), 4), maxItems))
+			want := min(max(2*int(p.icap), len(items), 4), maxItems)
 			off := m.reserveSlots(want)
 			copy(m.slotsAt(off, int(p.ilen)), m.itemsOf(p))
-			p.ioff, p.icap = off, int32(want)
+			p.ioff, p.icap = off, uint8(want)
 		}
-		m.slotsAt(p.ioff+p.ilen, 1)[0] = it
+		m.slotsAt(p.ioff+int32(p.ilen), 1)[0] = it
 		p.ilen++
 	}
 }
@@ -642,19 +661,30 @@ func (m *machine) className(obj slot) string {
 
 // readInt reads n little-endian bytes as an unsigned integer.
 func (m *machine) readUint(n int) (uint64, error) {
+	if b, ok := m.st.take(n); ok {
+		if n == 1 {
+			return uint64(b[0]), nil
+		}
+		return readUintN(b), nil
+	}
 	b, err := m.st.Next(n)
 	if err != nil {
 		return 0, err
 	}
-	switch n {
-	case 1:
+	if n == 1 {
 		return uint64(b[0]), nil
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), nil
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b)), nil
 	}
-	return binary.LittleEndian.Uint64(b), nil
+	return readUintN(b), nil
+}
+
+func readUintN(b []byte) uint64 {
+	switch len(b) {
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
 }
 
 // checkLength reports a declared length larger than what remains of the stream.
@@ -685,6 +715,11 @@ func (m *machine) lenWidth(op byte) int64 {
 // readString reads a length-prefixed string value, keeping content up to
 // maxStrKeep bytes; longer ones are skipped and kept as partial.
 func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
+	if n <= maxStrKeep {
+		if b, ok := m.st.take(int(n)); ok {
+			return m.allocBytes(k, pval{n: int32(n)}, b), nil
+		}
+	}
 	if err := m.checkLength(op, n); err != nil {
 		return opaque, err
 	}
@@ -693,12 +728,12 @@ func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.allocBytes(k, pval{n: int(n)}, b), nil
+		return m.allocBytes(k, pval{n: int32(n)}, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
 	}
-	return m.alloc(k, pval{n: int(min(n, math.MaxInt32)), partial: true}), nil
+	return m.alloc(k, pval{n: int32(min(n, math.MaxInt32)), partial: true}), nil
 }
 
 // readBytes handles BINBYTES and friends: the content is never kept; when it looks
@@ -721,7 +756,7 @@ func (m *machine) readBytes(n uint64, op byte) (slot, error) {
 			return opaque, err
 		}
 	}
-	return m.alloc(kBytes, pval{n: int(min(n, math.MaxInt32)), partial: true}), nil
+	return m.alloc(kBytes, pval{n: int32(min(n, math.MaxInt32)), partial: true}), nil
 }
 
 // scanNested scans a bytes value that is itself a pickle or an archive.
@@ -773,7 +808,11 @@ func (m *machine) run() (res pickleResult, err error) {
 			return res, nil
 		}
 		off := st.Offset()
-		op, rerr := st.ReadByte()
+		op, ok := st.takeByte()
+		var rerr error
+		if !ok {
+			op, rerr = st.readByteSlow()
+		}
 		if rerr != nil {
 			if rerr == errTruncated {
 				res.fatal, res.fatalOff = "stream ends before STOP", off
@@ -785,12 +824,13 @@ func (m *machine) run() (res pickleResult, err error) {
 		switch op {
 		case opMARK:
 			m.marks = append(m.marks, len(m.stack))
+			m.floor = len(m.stack)
 		case opSTOP:
 			res.top = m.pop()
 			res.stopped = true
 			return res, nil
 		case opPOP:
-			if len(m.stack) > 0 && (len(m.marks) == 0 || len(m.stack) > m.marks[len(m.marks)-1]) {
+			if len(m.stack) > m.floor {
 				m.stack = m.stack[:len(m.stack)-1]
 			} else {
 				m.popMark()
@@ -850,13 +890,13 @@ func (m *machine) run() (res pickleResult, err error) {
 				if !ok {
 					m.fail("STRING argument is not quoted")
 				}
-				m.push(m.allocStr(kStr, pval{n: len(s)}, s))
+				m.push(m.allocStr(kStr, pval{n: int32(len(s))}, s))
 			}
 		case opUNICODE:
 			var line []byte
 			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
 				u := rawUnicodeEscape(line)
-				m.push(m.allocStr(kStr, pval{n: len(u)}, u))
+				m.push(m.allocStr(kStr, pval{n: int32(len(u))}, u))
 			}
 		case opBINSTRING:
 			var n uint64
@@ -1196,7 +1236,7 @@ func (m *machine) readLong(n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.allocBytes(kLong, pval{n: len(b)}, b), nil
+		return m.allocBytes(kLong, pval{n: int32(len(b))}, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err

@@ -303,7 +303,7 @@ func (m *machine) dictGet(s slot) map[string]slot {
 // intTuple returns a fully known tuple (or list) of integers.
 func (m *machine) intTuple(s slot) ([]int64, bool) {
 	p := m.val(s)
-	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(m.itemsOf(p)) != p.n {
+	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(m.itemsOf(p)) != int(p.n) {
 		return nil, false
 	}
 	out := make([]int64, 0, len(m.itemsOf(p)))

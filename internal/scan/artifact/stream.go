@@ -25,6 +25,7 @@ type stream struct {
 	base   int64 // stream offset of buf[0]
 	limit  int64 // offset the reader may not pass; -1 for none
 	err    error // sticky error from src
+	end    int   // buf[r:end] may be consumed: w, or less under the limit (see sync)
 	max    int   // the window len(buf) may grow to
 	fills  int   // reads from src so far
 	pooled *[]byte
@@ -39,7 +40,19 @@ func (s *stream) release() {
 	if s.pooled != nil {
 		streamBufPool.Put(s.pooled)
 		s.pooled, s.buf, s.r, s.w, s.err = nil, nil, 0, 0, errTruncated
+		s.sync()
 	}
+}
+
+// sync recomputes end after buf, w, base or limit change.
+func (s *stream) sync() {
+	e := s.w
+	if s.limit >= 0 {
+		if room := s.limit - s.base; room < int64(e) {
+			e = int(max(room, 0))
+		}
+	}
+	s.end = e
 }
 
 const streamBufSize = 64 << 10
@@ -67,7 +80,7 @@ func newStreamSize(src io.Reader, size int64) *stream {
 // newStreamBytes is a stream over b, read in place (b must not change while
 // the stream is used).
 func newStreamBytes(b []byte) *stream {
-	return &stream{src: bytes.NewReader(nil), buf: b, w: len(b), limit: int64(len(b)), max: len(b), fills: 1}
+	return &stream{src: bytes.NewReader(nil), buf: b, w: len(b), end: len(b), limit: int64(len(b)), max: len(b), fills: 1}
 }
 
 // Offset is the position of the next unread byte.
@@ -80,10 +93,11 @@ func (s *stream) setLimit(end int64) int64 {
 	if old < 0 || end < old {
 		s.limit = end
 	}
+	s.sync()
 	return old
 }
 
-func (s *stream) restoreLimit(old int64) { s.limit = old }
+func (s *stream) restoreLimit(old int64) { s.limit = old; s.sync() }
 
 // remaining is how many bytes may still be read before the limit, or -1.
 func (s *stream) remaining() int64 {
@@ -121,10 +135,12 @@ func (s *stream) grow(n int) {
 	s.w -= s.r
 	s.r = 0
 	s.buf = nb
+	s.sync()
 }
 
 // fill reads more data so at least need bytes are buffered (need ≤ max).
 func (s *stream) fill(need int) error {
+	defer s.sync()
 	if s.fills > 0 || need > len(s.buf) {
 		s.grow(s.max)
 	}
@@ -170,11 +186,37 @@ func (s *stream) ensure(n int) error {
 
 // ReadByte returns the next byte.
 func (s *stream) ReadByte() (byte, error) {
-	if s.r < s.w && (s.limit < 0 || s.base+int64(s.r) < s.limit) {
+	if s.r < s.end {
 		b := s.buf[s.r]
 		s.r++
 		return b, nil
 	}
+	return s.readByteSlow()
+}
+
+// take returns the next n buffered bytes when they are there (inlined fast path
+// of Next; false means call Next).
+func (s *stream) take(n int) ([]byte, bool) {
+	r := s.r + n
+	if n < 0 || r > s.end {
+		return nil, false
+	}
+	p := s.buf[s.r:r]
+	s.r = r
+	return p, true
+}
+
+// takeByte is the inlined fast path of ReadByte.
+func (s *stream) takeByte() (byte, bool) {
+	if s.r < s.end {
+		b := s.buf[s.r]
+		s.r++
+		return b, true
+	}
+	return 0, false
+}
+
+func (s *stream) readByteSlow() (byte, error) {
 	if err := s.ensure(1); err != nil {
 		return 0, err
 	}
@@ -185,6 +227,15 @@ func (s *stream) ReadByte() (byte, error) {
 
 // Next returns the next n bytes (n ≤ streamBufSize), valid until the next call.
 func (s *stream) Next(n int) ([]byte, error) {
+	if r := s.r + n; n >= 0 && r <= s.end {
+		p := s.buf[s.r:r]
+		s.r = r
+		return p, nil
+	}
+	return s.nextSlow(n)
+}
+
+func (s *stream) nextSlow(n int) ([]byte, error) {
 	if n > s.max {
 		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, s.max)
 	}
@@ -264,6 +315,7 @@ func (s *stream) ReadLine(max int) ([]byte, error) {
 // buffer, so skipped tensor data is never read. It returns errTruncated when the
 // stream (or its limit) ends first.
 func (s *stream) Skip(n int64) error {
+	defer s.sync()
 	if n < 0 {
 		return fmt.Errorf("negative skip %d", n)
 	}
