@@ -191,19 +191,20 @@ type importRec struct {
 // machine symbolically executes one pickle: it tracks the stack, the memo and
 // enough of each value to resolve import names, but calls nothing.
 type machine struct {
-	ctx     context.Context
-	st      *stream
-	a       *analyzer
-	l       loc
-	stack   []slot
-	marks   []int
-	floor   int // the last mark (the height pop may not go below), 0 without marks
-	memo    []slot
-	memoMap map[uint64]slot
-	arena   [][]pval // chunks of arenaChunk values, so growth never copies
-	nvals   int64
-	slots   [][]slot // chunks of slotChunk container entries
-	nslots  int      // entries used in slots
+	ctx        context.Context
+	st         *stream
+	a          *analyzer
+	l          loc
+	stack      []slot
+	marks      []int
+	emptyTuple slot // the shared value of EMPTY_TUPLE
+	floor      int  // the last mark (the height pop may not go below), 0 without marks
+	memo       []slot
+	memoMap    map[uint64]slot
+	arena      [][]pval // chunks of arenaChunk values, so growth never copies
+	nvals      int64
+	slots      [][]slot // chunks of slotChunk container entries
+	nslots     int      // entries used in slots
 	// sbuf holds the string contents of values. Strings returned by sOf point
 	// into it and are valid until the machine is released: whatever outlives
 	// the machine (imports, evidence) is cloned.
@@ -393,7 +394,7 @@ func (m *machine) val(s slot) *pval {
 		return nil
 	}
 	switch s.k {
-	case kStr, kBytes, kLong, kTuple, kList, kDict, kSet, kGlobal, kObj:
+	case kTuple, kList, kDict, kSet, kGlobal, kObj:
 		return &m.arena[s.v/arenaChunk][s.v%arenaChunk]
 	}
 	return nil
@@ -404,11 +405,36 @@ func (m *machine) str(s slot) (string, bool) {
 	if s.k != kStr {
 		return "", false
 	}
-	p := m.val(s)
-	if p == nil || p.partial {
+	return m.strOf(s)
+}
+
+// strSlot keeps a copy of b as a string (or long) value. Strings need no arena
+// value: the slot holds where the content is (offset<<32 | length), or -1 when
+// the content was not kept.
+func (m *machine) strSlot(k kind, b []byte) slot {
+	if m.used+int64(16+len(b)) > m.budget || len(m.sbuf)+len(b) > math.MaxInt32 {
+		m.overBudg = true
+		return slot{k: k, v: -1}
+	}
+	m.used += int64(16 + len(b))
+	off := len(m.sbuf)
+	m.sbuf = append(m.sbuf, b...)
+	return slot{k: k, v: int64(off)<<32 | int64(len(b))}
+}
+
+// strOf returns a kStr or kLong value's content when it was kept.
+func (m *machine) strOf(s slot) (string, bool) {
+	if (s.k != kStr && s.k != kLong) || s.v < 0 {
 		return "", false
 	}
-	return m.sOf(p), true
+	off, n := int(s.v>>32), int(uint32(s.v))
+	if n == 0 {
+		return "", true
+	}
+	if off+n > len(m.sbuf) {
+		return "", false
+	}
+	return unsafe.String(&m.sbuf[off], n), true
 }
 
 func (m *machine) fail(format string, args ...any) {
@@ -490,6 +516,10 @@ func (m *machine) container(k kind, items []slot) slot {
 func (m *machine) addItems(target slot, items []slot, op byte) {
 	if target.k == kGlobal {
 		m.mutates(target, op)
+		return
+	}
+	if target.k == kTuple {
+		m.fail("%s on a tuple", opName(op)) // CPython stops here too
 		return
 	}
 	p := m.val(target)
@@ -717,7 +747,7 @@ func (m *machine) lenWidth(op byte) int64 {
 func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 	if n <= maxStrKeep {
 		if b, ok := m.st.take(int(n)); ok {
-			return m.allocBytes(k, pval{n: int32(n)}, b), nil
+			return m.strSlot(k, b), nil
 		}
 	}
 	if err := m.checkLength(op, n); err != nil {
@@ -728,12 +758,12 @@ func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.allocBytes(k, pval{n: int32(n)}, b), nil
+		return m.strSlot(k, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
 	}
-	return m.alloc(k, pval{n: int32(min(n, math.MaxInt32)), partial: true}), nil
+	return slot{k: k, v: -1}, nil
 }
 
 // readBytes handles BINBYTES and friends: the content is never kept; when it looks
@@ -756,7 +786,7 @@ func (m *machine) readBytes(n uint64, op byte) (slot, error) {
 			return opaque, err
 		}
 	}
-	return m.alloc(kBytes, pval{n: int32(min(n, math.MaxInt32)), partial: true}), nil
+	return slot{k: kBytes, v: int64(min(n, math.MaxInt32))}, nil
 }
 
 // scanNested scans a bytes value that is itself a pickle or an archive.
@@ -890,13 +920,13 @@ func (m *machine) run() (res pickleResult, err error) {
 				if !ok {
 					m.fail("STRING argument is not quoted")
 				}
-				m.push(m.allocStr(kStr, pval{n: int32(len(s))}, s))
+				m.push(m.strSlot(kStr, []byte(s)))
 			}
 		case opUNICODE:
 			var line []byte
 			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
 				u := rawUnicodeEscape(line)
-				m.push(m.allocStr(kStr, pval{n: int32(len(u))}, u))
+				m.push(m.strSlot(kStr, []byte(u)))
 			}
 		case opBINSTRING:
 			var n uint64
@@ -955,7 +985,11 @@ func (m *machine) run() (res pickleResult, err error) {
 			m.push(opaque)
 		case opREADONLY_BUFFER:
 		case opEMPTY_TUPLE:
-			m.push(m.container(kTuple, nil))
+			// Tuples are immutable (addItems refuses them), so one value serves all.
+			if m.emptyTuple.v == 0 {
+				m.emptyTuple = m.container(kTuple, nil)
+			}
+			m.push(m.emptyTuple)
 		case opTUPLE:
 			m.push(m.container(kTuple, m.popMark()))
 		case opTUPLE1, opTUPLE2, opTUPLE3:
@@ -1236,12 +1270,12 @@ func (m *machine) readLong(n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.allocBytes(kLong, pval{n: int32(len(b))}, b), nil
+		return m.strSlot(kLong, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
 	}
-	return slot{k: kLong}, nil
+	return slot{k: kLong, v: -1}, nil
 }
 
 func (m *machine) parseNumberLine(op byte, line []byte) slot {
@@ -1262,7 +1296,7 @@ func (m *machine) parseNumberLine(op byte, line []byte) slot {
 	v, err := strconv.ParseInt(s, 0, 64)
 	if err != nil {
 		if _, ok := new(bigIntCheck).parse(s); ok {
-			return slot{k: kLong}
+			return slot{k: kLong, v: -1}
 		}
 		m.fail("%s argument %q is not a number", opName(op), quote(s, 40))
 		return opaque

@@ -46,7 +46,7 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 		m.report(clean)
 		isMagic := false
 		if count == 0 && !spec {
-			if p := m.val(res.top); p != nil && res.top.k == kLong && m.sOf(p) == legacyTorchMagic {
+			if v, ok := m.strOf(res.top); ok && res.top.k == kLong && v == legacyTorchMagic {
 				isMagic = true
 			}
 		}
