@@ -100,6 +100,9 @@ func evasionSamples(t testing.TB) []sample {
 		sample{"ev_payload_before_corruption.pkl", payloadThenJunk, true, "pickle.dangerous_call", "os.system"},
 		sample{"ev_global_after_invalid_opcode.pkl", afterInvalid, true, "pickle.dangerous_import", "subprocess.getoutput"},
 		sample{"ev_pickle_after_junk.pkl", afterJunk, true, "pickle.dangerous_import", "os.popen"},
+		// Text after a pickle that happens to look like GLOBAL operands through
+		// attribute paths (logic\nsys\n) is not reported.
+		sample{name: "b_ev_trailing_text.pkl", data: append(newPK(2).op('}').stop(), []byte("\xff notes: logic\nsys\nbasic\nos\npath\n")...)},
 	)
 	// PyTorch zips that Python's zipfile rejects or misreads but miniz loads.
 	storage := make([]byte, 16)

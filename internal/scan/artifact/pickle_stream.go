@@ -110,9 +110,17 @@ func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
 			return
 		}
 		seen[off] = true
+		// Only names on the dangerous list count here, not the attribute-path
+		// heuristics: these bytes are not known to be pickle, and text can look
+		// like "i<x>\n<sys>\n" by chance.
 		cls := classify(module, name)
 		if cls.verdict != verdictDangerous {
 			return
+		}
+		if _, listed := dangerousMatch(cls.name); !listed {
+			if _, listed := dangerousMatch(module + "." + name); !listed {
+				return
+			}
 		}
 		ev := map[string]any{"opcode": opcode, "import": cls.name, "module": module, "name": name, "category": cls.category,
 			"note": "found " + where + ", where scanners that stop parsing do not look"}
