@@ -59,8 +59,13 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 				a.trailing(st, l, base, start)
 			case !speculative:
 				a.c.add(l, rulePickleCorrupt, res.fatalOff-base, nil, res.fatal)
-				a.c.skip(l, "partially scanned: pickle stops at offset %d (%s); what precedes was analysed, the rest only searched for import names", res.fatalOff-base, res.fatal)
-				a.salvage(st, l, base, "after the pickle stops ("+res.fatal+")")
+				// Bytes left after the stop were not analysed as pickle: the file is
+				// only partly scanned (a stream cut at its end was read entirely,
+				// and its corrupt finding says so).
+				if !st.atEnd() {
+					a.c.skip(l, "partially scanned: pickle stops at offset %d (%s); what precedes was analysed, the rest only searched for import names", res.fatalOff-base, res.fatal)
+					a.salvage(st, l, base, "after the pickle stops ("+res.fatal+")")
+				}
 			}
 			return nil
 		}
