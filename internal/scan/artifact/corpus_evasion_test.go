@@ -70,6 +70,10 @@ func evasionSamples(t testing.TB) []sample {
 		{"torch.testing._internal.common_utils", "shell", "torch.testing"},
 		{"transformers.dynamic_module_utils", "get_class_from_dynamic_module", "transformers.dynamic_module_utils"},
 		{"IPython.core.interactiveshell", "InteractiveShell", "IPython"},
+		{"_frozen_importlib_external", "SourceFileLoader", "_frozen_importlib_external.SourceFileLoader"},
+		{"test.support.script_helper", "assert_python_ok", "test.support.script_helper.assert_python_ok"},
+		{"_xxsubinterpreters", "run_string", "_xxsubinterpreters.run_string"},
+		{"imaplib", "IMAP4_stream", "imaplib.IMAP4_stream"},
 	} {
 		out = append(out, sample{"ev_call_" + c.mod + "." + c.name + ".pkl", call(c.mod, c.name, "x"), true, "pickle.dangerous_call", c.want})
 	}

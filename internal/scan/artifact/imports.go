@@ -38,7 +38,10 @@ var dangerousPrefixes = map[string]string{
 	"pwd": "process", "grp": "process", "syslog": "process", "posixpath.expanduser": "filesystem",
 	"_winapi": "process", "winreg": "process", "_winreg": "process", "msvcrt": "process", "_overlapped": "process",
 	"mailcap": "process", "platform": "process", "uuid._popen": "process", "uuid._find_mac": "process",
-	"torch.testing": "process", "torch.utils.bottleneck": "code_execution",
+	"torch.testing": "process", "torch.utils.bottleneck": "code_execution", "test.support": "process",
+	"_signal": "process", "_testcapi": "process", "_testinternalcapi": "process", "_tkinter": "code_execution",
+	"_xxsubinterpreters": "code_execution", "_interpreters": "code_execution", "_sqlite3": "filesystem",
+	"_frozen_importlib": "import_machinery", "_frozen_importlib_external": "import_machinery", "_imp": "import_machinery",
 	// file system
 	"shutil": "filesystem", "tempfile": "filesystem", "glob": "filesystem", "io.open": "filesystem",
 	"io.open_code": "filesystem", "io.FileIO": "filesystem", "_io": "filesystem", "codecs.open": "filesystem",
