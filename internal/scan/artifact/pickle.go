@@ -160,7 +160,8 @@ type pval struct {
 }
 
 type recentGlobal struct {
-	key string
+	op  byte
+	key string // "module\nname"
 	g   slot
 }
 
@@ -586,10 +587,8 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 // reused: imported globals are never modified in place.
 func (m *machine) global(op byte, module, name []byte, off int64) slot {
 	m.scratch = append(append(append(append(m.scratch[:0], op), module...), '\n'), name...)
-	for i := range m.recent {
-		if r := &m.recent[i]; r.g.v > 0 && r.key == string(m.scratch) {
-			return r.g
-		}
+	if g, ok := m.recentGlobal(op, m.scratch[1:]); ok {
+		return g
 	}
 	if g, ok := m.globs[string(m.scratch)]; ok {
 		return g
@@ -600,9 +599,39 @@ func (m *machine) global(op byte, module, name []byte, off int64) slot {
 	}
 	key := string(m.scratch)
 	m.globs[key] = g
-	m.recent[m.nextRecent%len(m.recent)] = recentGlobal{key: key, g: g}
+	m.recent[m.nextRecent%len(m.recent)] = recentGlobal{op: op, key: key[1:], g: g}
 	m.nextRecent++
 	return g
+}
+
+// recentGlobal looks "module\nname" up among the last globals resolved.
+func (m *machine) recentGlobal(op byte, key []byte) (slot, bool) {
+	for i := range m.recent {
+		if r := &m.recent[i]; r.g.v > 0 && r.op == op && r.key == string(key) {
+			return r.g, true
+		}
+	}
+	return slot{}, false
+}
+
+// globalLines is the fast path of GLOBAL and INST: both operand lines are in the
+// buffer and name a global resolved recently.
+func (m *machine) globalLines(op byte) (slot, bool) {
+	st := m.st
+	b := st.buf[st.r:st.end]
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i >= 1024 {
+		return slot{}, false
+	}
+	j := bytes.IndexByte(b[i+1:], '\n')
+	if j < 0 || j >= 1024 {
+		return slot{}, false
+	}
+	g, ok := m.recentGlobal(op, b[:i+1+j])
+	if ok {
+		st.r += i + 1 + j + 1
+	}
+	return g, ok
 }
 
 // call models REDUCE, NEWOBJ, INST and OBJ: marks the callee as called and, for the
@@ -1047,6 +1076,15 @@ func (m *machine) run() (res pickleResult, err error) {
 		case opMEMOIZE:
 			m.memoPut(uint64(len(m.memo)+len(m.memoMap)), m.top())
 		case opGLOBAL, opINST:
+			if g, ok := m.globalLines(op); ok {
+				if op == opINST {
+					args := m.container(kTuple, m.popMark())
+					m.push(m.call(g, args, op))
+				} else {
+					m.push(g)
+				}
+				break
+			}
 			var module, name []byte
 			if module, e = st.ReadLine(1024); e == nil {
 				m.modBuf = append(m.modBuf[:0], module...)
