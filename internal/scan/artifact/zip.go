@@ -686,7 +686,9 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 	}
 	base := strings.ToLower(path.Base(e.name)) // torch's reader ignores case
 	if !encrypted && (strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl")) {
-		// PyTorch unpickles these whatever their first byte says.
+		// PyTorch unpickles these whatever their first byte says. The whole window
+		// is wanted at once: pickles are read to their end.
+		in.st.grow(in.st.max)
 		err := s.a.scanPicklesAt(ctx, in.st, child, 0, false)
 		in.st.release() // the pickle machines keep copies of what they need
 		return err
