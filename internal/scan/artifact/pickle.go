@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 )
 
@@ -172,7 +171,7 @@ type objRec struct{ callee, args, state slot }
 const (
 	maxItems      = 32      // container entries kept per container
 	arenaChunk    = 1024    // values per arena chunk
-	slotChunk     = 4096    // container entries per slot chunk
+	slotChunk     = 1024    // container entries per slot chunk
 	maxStrKeep    = 4096    // longest string whose content is kept
 	maxStack      = 1 << 20 // deeper stacks stop the analysis
 	pvalCost      = 96      // approximate bytes per arena value
@@ -259,14 +258,14 @@ type pickleResult struct {
 
 // machinePool recycles machines' stacks, memo and value arenas: a checkpoint
 // scan runs several pickles, and a scan service runs many scans.
-var machinePool = sync.Pool{New: func() any { return new(machine) }}
+var machinePool = newFreeList(4, func() *machine { return new(machine) })
 
-// maxPooledBytes is the largest analysis (by accounted bytes) whose machine is
-// kept for reuse; bigger ones are left to the garbage collector.
-const maxPooledBytes = 4 << 20
+// maxPooledBytes is the largest machine (by the memory its tables hold) kept
+// for reuse; bigger ones are left to the garbage collector.
+const maxPooledBytes = 2 << 20
 
 func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool) *machine {
-	m := machinePool.Get().(*machine)
+	m := machinePool.get()
 	if m.impIndex == nil {
 		m.impIndex = map[string]int{}
 		m.globs = map[string]slot{}
@@ -287,11 +286,14 @@ func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool)
 
 // release returns the machine to the pool; it must not be used afterwards.
 func (m *machine) release() {
-	if m.used > maxPooledBytes || len(m.stack) > 1<<16 || cap(m.memo) > 1<<16 {
+	held := len(m.arena)*arenaChunk*int(unsafe.Sizeof(pval{})) + len(m.slots)*slotChunk*int(unsafe.Sizeof(slot{})) +
+		cap(m.objs)*int(unsafe.Sizeof(objRec{})) + cap(m.sbuf) + (cap(m.stack)+cap(m.memo))*int(unsafe.Sizeof(slot{})) +
+		cap(m.marks)*8 + len(m.impIndex)*64 + len(m.globs)*64 + cap(m.imports)*int(unsafe.Sizeof(importRec{}))
+	if held > maxPooledBytes || m.memoMap != nil {
 		return
 	}
-	m.ctx, m.st, m.a, m.memoMap = nil, nil, nil, nil
-	machinePool.Put(m)
+	m.ctx, m.st, m.a = nil, nil, nil
+	machinePool.put(m)
 }
 
 // alloc adds an arena value, or returns false when the budget is spent.

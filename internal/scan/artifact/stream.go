@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 )
 
 // errTruncated reports that a stream ended inside a structure it declared.
@@ -32,13 +31,13 @@ type stream struct {
 }
 
 // streamBufPool recycles full-size windows of streams that are released.
-var streamBufPool = sync.Pool{New: func() any { b := make([]byte, streamBufSize); return &b }}
+var streamBufPool = newFreeList(8, func() *[]byte { b := make([]byte, streamBufSize); return &b })
 
 // release returns a pooled window; the stream and every slice it returned must
 // not be used afterwards.
 func (s *stream) release() {
 	if s.pooled != nil {
-		streamBufPool.Put(s.pooled)
+		streamBufPool.put(s.pooled)
 		s.pooled, s.buf, s.r, s.w, s.err = nil, nil, 0, 0, errTruncated
 		s.sync()
 	}
@@ -125,7 +124,7 @@ func (s *stream) grow(n int) {
 	}
 	var nb []byte
 	if s.max > 16<<10 && s.pooled == nil {
-		s.pooled = streamBufPool.Get().(*[]byte)
+		s.pooled = streamBufPool.get()
 		nb = (*s.pooled)[:s.max]
 	} else {
 		nb = make([]byte, s.max)

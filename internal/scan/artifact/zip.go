@@ -13,7 +13,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // This file reads ZIP archives (PyTorch checkpoints, .npz, .keras) with its own
@@ -94,7 +93,7 @@ func findEOCDIn(buf []byte, start int64) (int64, []byte, bool) {
 // zipTailRead is how much of an archive's end is read at once: the end records,
 // the zip64 records and, for checkpoints of up to a few thousand members, the
 // whole central directory, in one read.
-const zipTailRead = 64 << 10
+const zipTailRead = 32 << 10
 
 // scanZipRegion scans a region that starts with a zip signature.
 func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
@@ -118,7 +117,7 @@ func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
 // scanZip validates the archive's structure and scans its members.
 func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc) error {
 	tailStart := max(size-zipTailRead, 0)
-	tailBuf := tailPool.Get().(*[]byte)
+	tailBuf := tailPool.get()
 	tail := (*tailBuf)[:size-tailStart]
 	if n, err := ra.ReadAt(tail, tailStart); err != nil && (err != io.EOF || n < len(tail)) {
 		tail = tail[:n]
@@ -132,7 +131,7 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		s.c.skip(l, "zip archive without a central directory; members not scanned")
 		return nil
 	}
-	defer tailPool.Put(tailBuf)
+	defer tailPool.put(tailBuf)
 	count := uint64(binary.LittleEndian.Uint16(rec[10:]))
 	cdSize := uint64(binary.LittleEndian.Uint32(rec[12:]))
 	cdOff := uint64(binary.LittleEndian.Uint32(rec[16:]))
@@ -211,7 +210,7 @@ func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []b
 		cd = newStreamSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int64(cdSize))
 		cd.setLimit(int64(cdSize))
 	}
-	zs := zipScratchPool.Get().(*zipScratch)
+	zs := zipScratchPool.get()
 	defer zs.release()
 	entries, err := s.readCentral(cd, zs.entries[:0], cdStart, count, concat, l)
 	zs.entries = entries
@@ -246,20 +245,20 @@ type zipScratch struct {
 	window  [localWindow]byte
 }
 
-var zipScratchPool = sync.Pool{New: func() any { return new(zipScratch) }}
+var zipScratchPool = newFreeList(4, func() *zipScratch { return new(zipScratch) })
 
 // release returns the scratch to the pool unless it grew large.
 func (zs *zipScratch) release() {
-	if cap(zs.entries) > 1<<14 {
+	if cap(zs.entries) > 4096 {
 		return
 	}
 	clear(zs.entries[:cap(zs.entries)]) // drop the names
 	clear(zs.names.slots)
-	zipScratchPool.Put(zs)
+	zipScratchPool.put(zs)
 }
 
 // tailPool recycles the buffers of zipTailRead bytes that archive ends are read into.
-var tailPool = sync.Pool{New: func() any { b := make([]byte, zipTailRead); return &b }}
+var tailPool = newFreeList(4, func() *[]byte { b := make([]byte, zipTailRead); return &b })
 
 func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) (count, size, off uint64, ok bool) {
 	if eocdOff < 20 {
@@ -500,12 +499,13 @@ func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []in
 	// ignoring case, so archive/DATA.PKL can stand in for archive/data.pkl.
 	seen := zs.names.reset(len(entries))
 	var totalUncomp uint64
-	for _, e := range entries {
+	for ei, e := range entries {
 		ev := func() map[string]any { return map[string]any{"format": "zip", "member_name": e.name} }
 		if unsafeMemberName(e.name) {
 			s.c.add(l, ruleContainerTraversal, e.localOff, ev(), quote(e.name, 200))
 		}
-		if other, dup := seen.add(strings.ToLower(e.name), e.name); dup {
+		if oi, dup := seen.add(strings.ToLower(e.name), ei, entries); dup {
+			other := entries[oi].name
 			v := ev()
 			if other != e.name {
 				v["other_member"] = other
@@ -566,8 +566,8 @@ type nameSet struct {
 }
 
 type nameSlot struct {
-	h          uint64 // 0 = empty
-	key, value string
+	h   uint64 // 0 = empty
+	idx int32  // the entry holding the name
 }
 
 // reset empties the set and sizes it for n names.
@@ -588,19 +588,19 @@ func (t *nameSet) reset(n int) *nameSet {
 	return t
 }
 
-// add stores key → value unless key is present, in which case it returns the
-// stored value and true.
-func (t *nameSet) add(key, value string) (string, bool) {
+// add records that entry idx has the (folded) name key, unless an earlier
+// entry's name folds to the same key: then it returns that entry and true.
+func (t *nameSet) add(key string, idx int, entries []zipEntry) (int, bool) {
 	h := maphash.String(t.seed, key) | 1
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		sl := &t.slots[i]
 		if sl.h == 0 {
-			*sl = nameSlot{h: h, key: key, value: value}
-			return "", false
+			*sl = nameSlot{h: h, idx: int32(idx)}
+			return 0, false
 		}
-		if sl.h == h && sl.key == key {
-			return sl.value, true
+		if sl.h == h && strings.ToLower(entries[sl.idx].name) == key {
+			return int(sl.idx), true
 		}
 	}
 }
