@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // This file reads ZIP archives (PyTorch checkpoints, .npz, .keras) with its own
@@ -292,6 +293,9 @@ func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) 
 
 // readCentral parses the central directory.
 func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
+	// Names share one allocation: they outlive the scan in findings, and one
+	// string per member costs more than the directory's parse.
+	var names []byte
 	for i := uint64(0); i < count; i++ {
 		off := start + st.Offset()
 		h, err := st.Next(46)
@@ -315,7 +319,15 @@ func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count
 			s.c.add(l, ruleContainerMalformed, off, map[string]any{"format": "zip", "entry": i}, "central directory name is truncated")
 			break
 		}
-		e.name = string(name)
+		if len(name) > cap(names)-len(names) {
+			names = make([]byte, 0, max(len(name), 16<<10))
+		}
+		start := len(names)
+		names = append(names, name...)
+		e.name = unsafe.String(unsafe.SliceData(names[start:]), len(name))
+		if len(name) == 0 {
+			e.name = ""
+		}
 		extra, err := st.Next(extraLen)
 		if err != nil {
 			s.c.add(l, ruleContainerMalformed, off, map[string]any{"format": "zip", "entry": i}, "central directory extra field is truncated")
