@@ -73,10 +73,14 @@ func findEOCDIn(buf []byte, start int64) (int64, []byte, bool) {
 		return start + int64(i), buf[i:], true
 	}
 	fallback := -1
-	for i := len(buf) - 22; i >= max(0, len(buf)-22-65535); i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) != sigEOCD {
-			continue
+	lo := max(0, len(buf)-22-65535)
+	for i := len(buf) - 22; i >= lo; i-- {
+		// Jump to the previous signature (the loop used to test every byte).
+		j := bytes.LastIndex(buf[lo:i+4], []byte("PK\x05\x06"))
+		if j < 0 {
+			break
 		}
+		i = lo + j
 		commentLen := int(binary.LittleEndian.Uint16(buf[i+20:]))
 		if i+22+commentLen == len(buf) {
 			return start + int64(i), buf[i : i+22], true
