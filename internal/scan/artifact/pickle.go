@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -281,6 +282,15 @@ func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool)
 		scratch: m.scratch[:0], modBuf: m.modBuf[:0],
 	}
 	m.alloc(kOpaque, pval{}) // index 0 is never used
+	// A fresh machine sizes its tables for the region (checkpoint pickles make
+	// about one call per 80 bytes and a string byte per 4) rather than growing
+	// them by doubling.
+	if rem := st.remaining(); rem > 0 && cap(m.objs) < 1024 {
+		n := int(min(rem, 256<<10))
+		m.objs = slices.Grow(m.objs, n/80)
+		m.sbuf = slices.Grow(m.sbuf, n/4)
+		m.stack = slices.Grow(m.stack, n/128)
+	}
 	return m
 }
 
