@@ -326,9 +326,9 @@ func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count
 		if len(name) > cap(names)-len(names) {
 			names = make([]byte, 0, max(len(name), 16<<10))
 		}
-		start := len(names)
+		at := len(names)
 		names = append(names, name...)
-		e.name = unsafe.String(unsafe.SliceData(names[start:]), len(name))
+		e.name = unsafe.String(unsafe.SliceData(names[at:]), len(name))
 		if len(name) == 0 {
 			e.name = ""
 		}
