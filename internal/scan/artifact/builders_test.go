@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"compress/zlib"
 	"encoding/binary"
 	"encoding/json"
@@ -157,7 +159,11 @@ type rawMember struct {
 	data            []byte
 	uncompSize      uint32 // declared uncompressed size (0 = len(data))
 	method          uint16
-	pointAt         int // index of another member whose local header this central entry reuses (-1 none)
+	pointAt         int    // index of another member whose local header this central entry reuses (-1 none)
+	badCRC          bool   // store a CRC-32 that does not match the data
+	localMethod     uint16 // with setLocalMethod: the local header's method differs from the central one
+	setLocalMethod  bool
+	flags           uint16 // general purpose flags in both headers
 }
 
 func buildRawZip(members []rawMember) []byte {
@@ -172,11 +178,16 @@ func buildRawZip(members []rawMember) []byte {
 		if ln == "" {
 			ln = m.name
 		}
-		crc := crc32.ChecksumIEEE(m.data)
+		crc := memberCRC(m)
+		lm := m.method
+		if m.setLocalMethod {
+			lm = m.localMethod
+		}
 		h := make([]byte, 30)
 		binary.LittleEndian.PutUint32(h, sigLocal)
 		binary.LittleEndian.PutUint16(h[4:], 20)
-		binary.LittleEndian.PutUint16(h[8:], m.method)
+		binary.LittleEndian.PutUint16(h[6:], m.flags)
+		binary.LittleEndian.PutUint16(h[8:], lm)
 		binary.LittleEndian.PutUint32(h[14:], crc)
 		binary.LittleEndian.PutUint32(h[18:], uint32(len(m.data)))
 		binary.LittleEndian.PutUint32(h[22:], cmpOr(m.uncompSize, uint32(len(m.data))))
@@ -197,8 +208,9 @@ func buildRawZip(members []rawMember) []byte {
 		binary.LittleEndian.PutUint32(h, sigCentral)
 		binary.LittleEndian.PutUint16(h[4:], 20)
 		binary.LittleEndian.PutUint16(h[6:], 20)
+		binary.LittleEndian.PutUint16(h[8:], src.flags)
 		binary.LittleEndian.PutUint16(h[10:], src.method)
-		binary.LittleEndian.PutUint32(h[16:], crc32.ChecksumIEEE(src.data))
+		binary.LittleEndian.PutUint32(h[16:], memberCRC(src))
 		binary.LittleEndian.PutUint32(h[20:], uint32(len(src.data)))
 		binary.LittleEndian.PutUint32(h[24:], cmpOr(m.uncompSize, uint32(len(src.data))))
 		binary.LittleEndian.PutUint16(h[28:], uint16(len(m.name)))
@@ -214,6 +226,23 @@ func buildRawZip(members []rawMember) []byte {
 	binary.LittleEndian.PutUint32(e[12:], uint32(cdSize))
 	binary.LittleEndian.PutUint32(e[16:], uint32(cdStart))
 	buf.Write(e)
+	return buf.Bytes()
+}
+
+func memberCRC(m rawMember) uint32 {
+	c := crc32.ChecksumIEEE(m.data)
+	if m.badCRC {
+		c ^= 0xdeadbeef
+	}
+	return c
+}
+
+// deflateBytes is raw DEFLATE data (zip method 8).
+func deflateBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	_, _ = w.Write(b)
+	_ = w.Close()
 	return buf.Bytes()
 }
 
@@ -492,3 +521,11 @@ func joinComma(s []string) string {
 
 const denseLayer = `{"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "relu"}}`
 const keras3Dense = `{"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": {"module": "keras.activations", "class_name": "function", "config": "relu", "registered_name": null}}, "registered_name": null}`
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}

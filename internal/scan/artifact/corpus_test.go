@@ -220,6 +220,7 @@ func corpus(t testing.TB) []sample {
 	all = append(all, maliciousPickles()...)
 	all = append(all, benignPickles()...)
 	all = append(all, containerSamples(t)...)
+	all = append(all, evasionSamples(t)...)
 	return all
 }
 
@@ -290,7 +291,13 @@ func TestCorpusPicklesParseInCPython(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, s := range append(maliciousPickles(), benignPickles()...) {
+	all := append(maliciousPickles(), benignPickles()...)
+	for _, s := range evasionSamples(t) {
+		if strings.HasSuffix(s.name, ".pkl") && !strings.Contains(s.name, "corruption") && !strings.Contains(s.name, "invalid") && !strings.Contains(s.name, "junk") {
+			all = append(all, s)
+		}
+	}
+	for _, s := range all {
 		if strings.Contains(s.name, "truncated") || strings.Contains(s.name, "mangled") || strings.Contains(s.name, "garbage") || strings.Contains(s.name, "two_pickles") {
 			continue
 		}

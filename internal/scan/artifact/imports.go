@@ -36,6 +36,13 @@ var dangerousPrefixes = map[string]string{
 	"atexit": "process", "weakref.finalize": "process", "gc": "introspection", "inspect": "introspection",
 	"tracemalloc": "introspection", "faulthandler": "process", "crypt": "process", "spwd": "process",
 	"pwd": "process", "grp": "process", "syslog": "process", "posixpath.expanduser": "filesystem",
+	"_winapi": "process", "winreg": "process", "_winreg": "process", "msvcrt": "process", "_overlapped": "process",
+	"mailcap": "process", "platform._syscmd_uname": "process", "platform.architecture": "process",
+	"platform.uname": "process", "platform.processor": "process", "uuid._popen": "process", "uuid._find_mac": "process",
+	"torch.testing": "process", "torch.utils.bottleneck": "code_execution", "test.support": "process",
+	"_signal": "process", "_testcapi": "process", "_testinternalcapi": "process", "_tkinter": "code_execution",
+	"_xxsubinterpreters": "code_execution", "_interpreters": "code_execution", "_sqlite3": "filesystem",
+	"_frozen_importlib": "import_machinery", "_frozen_importlib_external": "import_machinery", "_imp": "import_machinery",
 	// file system
 	"shutil": "filesystem", "tempfile": "filesystem", "glob": "filesystem", "io.open": "filesystem",
 	"io.open_code": "filesystem", "io.FileIO": "filesystem", "_io": "filesystem", "codecs.open": "filesystem",
@@ -49,6 +56,7 @@ var dangerousPrefixes = map[string]string{
 	"numpy.DataSource": "network", "pandas.read_csv": "network", "pandas.read_json": "network",
 	"pandas.read_html": "network", "pandas.read_sql": "network", "pandas.read_excel": "filesystem",
 	"pandas.io": "filesystem", "scipy.io": "filesystem", "h5py": "filesystem",
+	"py_compile": "filesystem", "compileall": "filesystem",
 	// network
 	"socket": "network", "_socket": "network", "ssl": "network", "_ssl": "network", "http": "network",
 	"urllib": "network", "urllib2": "network", "urllib3": "network", "requests": "network", "httpx": "network",
@@ -56,7 +64,9 @@ var dangerousPrefixes = map[string]string{
 	"nntplib": "network", "telnetlib": "network", "xmlrpc": "network", "xmlrpclib": "network", "socketserver": "network",
 	"SocketServer": "network", "webbrowser": "network", "httplib": "network", "select": "network",
 	"selectors": "network", "paramiko": "network", "torch.hub": "network", "torch.distributed": "network",
-	"huggingface_hub": "network", "transformers.utils.hub": "network",
+	"huggingface_hub": "network", "transformers.utils.hub": "network", "torch.utils.model_zoo": "network",
+	"antigravity": "network", "transformers.dynamic_module_utils": "code_execution",
+	"IPython": "code_execution", "ipykernel": "code_execution",
 	// code execution
 	"builtins.eval": "code_execution", "builtins.exec": "code_execution", "builtins.compile": "code_execution",
 	"builtins.execfile": "code_execution", "builtins.input": "code_execution", "builtins.breakpoint": "code_execution",
@@ -204,6 +214,12 @@ var dangerousModuleNames = setOf("os", "sys", "subprocess", "builtins", "__built
 	"nt", "shutil", "socket", "importlib", "pickle", "_pickle", "marshal", "ctypes", "runpy", "pty", "io", "_io",
 	"codecs", "multiprocessing", "pathlib", "tempfile", "urllib", "requests", "http", "webbrowser", "operator", "functools")
 
+// reexportRoots are modules that model code imports into its own namespace
+// (often under an alias); a path through them reaches their attributes.
+var reexportRoots = map[string]string{"torch": "torch", "numpy": "numpy", "np": "numpy", "pandas": "pandas",
+	"pd": "pandas", "joblib": "joblib", "dill": "dill", "yaml": "yaml", "keras": "keras", "tf": "tensorflow",
+	"tensorflow": "tensorflow", "transformers": "transformers", "huggingface_hub": "huggingface_hub"}
+
 // compatModules is CPython's _compat_pickle.IMPORT_MAPPING for the names that
 // matter here: a pickle may write Python 2 names and the unpickler maps them.
 var compatModules = map[string]string{
@@ -327,6 +343,14 @@ func attributeChain(full string) (string, bool) {
 		}
 		if dangerousModuleNames[p] {
 			return "indirection", true
+		}
+		// A module re-exported by another (torch.optim.sgd.torch, x.np) leads on
+		// to that module's own dangerous names: torch.load, numpy.load, torch.hub.
+		if root, ok := reexportRoots[p]; ok {
+			rest := root + strings.TrimPrefix(strings.Join(parts[i:], "."), p)
+			if cat, ok := dangerousMatch(rest); ok {
+				return cat, true
+			}
 		}
 	}
 	return "", false

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Pickle opcodes (CPython Lib/pickletools.py), protocols 0 to 5.
@@ -93,6 +95,14 @@ var opNames = map[byte]string{
 	opSHORT_BINBYTES: "SHORT_BINBYTES",
 }
 
+// opNameTab is opNames as an array, for the hot path.
+var opNameTab = func() (t [256]string) {
+	for op, n := range opNames {
+		t[op] = n
+	}
+	return t
+}()
+
 // validOpcode marks every byte the CPython unpickler accepts as an opcode.
 var validOpcode = func() (v [256]bool) {
 	for _, c := range "(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uGBC" {
@@ -135,21 +145,34 @@ var opaque = slot{}
 
 // pval is an arena value: a string, a container, an imported global or the result of
 // a call. Containers keep at most maxItems entries (n counts them all).
+// It holds no pointers (strings and entries live in the machine's tables), so
+// the arena costs the garbage collector nothing.
 type pval struct {
-	s       string
-	items   []slot
-	n       int
-	callee  slot
-	args    slot
-	state   slot
-	off     int64
-	partial bool // content was truncated or dropped for the memory budget
-	imp     int  // kGlobal: index into imports, -1 for derived names
+	n       int32 // entries (containers) or bytes (strings, bytes) in the original, saturating
+	soff    int32 // kStr, kLong, kGlobal: content is sbuf[soff:soff+slen]
+	slen    int32
+	ioff    int32 // containers and call results: kept entries at slot arena offset ioff
+	imp     int32 // kGlobal: index into imports, -1 for derived names
+	obj     int32 // kObj: index into the machine's objs (callee, args, state)
+	ilen    uint8 // … how many entries are kept (at most maxItems)
+	icap    uint8 // … and how many fit before the entries must move
+	partial bool  // content was truncated or dropped for the memory budget
 }
+
+type recentGlobal struct {
+	op  byte
+	key string // "module\nname"
+	g   slot
+}
+
+// objRec is what a call result was built from: the callee, its arguments and the
+// state a later BUILD gave it.
+type objRec struct{ callee, args, state slot }
 
 const (
 	maxItems      = 32      // container entries kept per container
 	arenaChunk    = 1024    // values per arena chunk
+	slotChunk     = 1024    // container entries per slot chunk
 	maxStrKeep    = 4096    // longest string whose content is kept
 	maxStack      = 1 << 20 // deeper stacks stop the analysis
 	pvalCost      = 96      // approximate bytes per arena value
@@ -169,28 +192,44 @@ type importRec struct {
 // machine symbolically executes one pickle: it tracks the stack, the memo and
 // enough of each value to resolve import names, but calls nothing.
 type machine struct {
-	ctx      context.Context
-	st       *stream
-	a        *analyzer
-	l        loc
-	stack    []slot
-	marks    []int
-	memo     []slot
-	memoMap  map[uint64]slot
-	arena    [][]pval // chunks of arenaChunk values, so growth never copies
-	nvals    int64
-	used     int64
-	budget   int64
-	overBudg bool
-	imports  []importRec
-	impIndex map[string]int
-	proto    int
-	firstErr string
-	errOff   int64
-	mutated  []importRec
-	spec     bool // speculative: parsing bytes that may not be a pickle
-	ops      int
-	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	ctx        context.Context
+	st         *stream
+	a          *analyzer
+	l          loc
+	stack      []slot
+	marks      []int
+	emptyTuple slot // the shared value of EMPTY_TUPLE
+	floor      int  // the last mark (the height pop may not go below), 0 without marks
+	memo       []slot
+	memoMap    map[uint64]slot
+	arena      [][]pval // chunks of arenaChunk values, so growth never copies
+	nvals      int64
+	slots      [][]slot // chunks of slotChunk container entries
+	nslots     int      // entries used in slots
+	// sbuf holds the string contents of values. Strings returned by sOf point
+	// into it and are valid until the machine is released: whatever outlives
+	// the machine (imports, evidence) is cloned.
+	sbuf    []byte
+	objs    []objRec
+	globs   map[string]slot // GLOBAL/STACK_GLOBAL operands already resolved, to their value
+	scratch []byte
+	modBuf  []byte
+	// recent are the last globals resolved, checked before globs: checkpoints
+	// repeat two or three names.
+	recent     [4]recentGlobal
+	nextRecent int
+	used       int64
+	budget     int64
+	overBudg   bool
+	imports    []importRec
+	impIndex   map[string]int
+	proto      int
+	firstErr   string
+	errOff     int64
+	mutated    []importRec
+	spec       bool // speculative: parsing bytes that may not be a pickle
+	ops        int
+	base       int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -218,27 +257,149 @@ type pickleResult struct {
 	abort    bool // the stream cannot be continued (joblib size unknown, budget)
 }
 
+// machinePool recycles machines' stacks, memo and value arenas: a checkpoint
+// scan runs several pickles, and a scan service runs many scans.
+var machinePool = newFreeList(4, func() *machine { return new(machine) })
+
+// maxPooledBytes is the largest machine (by the memory its tables hold) kept
+// for reuse; bigger ones are left to the garbage collector.
+const maxPooledBytes = 2 << 20
+
 func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool) *machine {
-	m := &machine{ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, impIndex: map[string]int{}, spec: spec}
+	m := machinePool.get()
+	if m.impIndex == nil {
+		m.impIndex = map[string]int{}
+		m.globs = map[string]slot{}
+		m.objs = make([]objRec, 1, 64) // index 0 is never used
+	} else {
+		clear(m.impIndex)
+		clear(m.globs)
+	}
+	*m = machine{
+		ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, spec: spec,
+		stack: m.stack[:0], marks: m.marks[:0], memo: m.memo[:0], arena: m.arena, slots: m.slots,
+		objs: m.objs[:1], sbuf: m.sbuf[:0], imports: m.imports[:0], mutated: m.mutated[:0], impIndex: m.impIndex, globs: m.globs,
+		scratch: m.scratch[:0], modBuf: m.modBuf[:0],
+	}
 	m.alloc(kOpaque, pval{}) // index 0 is never used
+	// A fresh machine sizes its tables for the region (checkpoint pickles make
+	// about one call per 80 bytes and a string byte per 4) rather than growing
+	// them by doubling.
+	if rem := st.remaining(); rem > 0 && cap(m.objs) < 1024 {
+		n := int(min(rem, 256<<10))
+		m.objs = slices.Grow(m.objs, n/80)
+		m.sbuf = slices.Grow(m.sbuf, n/4)
+		m.stack = slices.Grow(m.stack, n/128)
+	}
 	return m
+}
+
+// release returns the machine to the pool; it must not be used afterwards.
+func (m *machine) release() {
+	held := len(m.arena)*arenaChunk*int(unsafe.Sizeof(pval{})) + len(m.slots)*slotChunk*int(unsafe.Sizeof(slot{})) +
+		cap(m.objs)*int(unsafe.Sizeof(objRec{})) + cap(m.sbuf) + (cap(m.stack)+cap(m.memo))*int(unsafe.Sizeof(slot{})) +
+		cap(m.marks)*8 + len(m.impIndex)*64 + len(m.globs)*64 + cap(m.imports)*int(unsafe.Sizeof(importRec{}))
+	if held > maxPooledBytes || m.memoMap != nil {
+		return
+	}
+	m.ctx, m.st, m.a = nil, nil, nil
+	machinePool.put(m)
 }
 
 // alloc adds an arena value, or returns false when the budget is spent.
 func (m *machine) alloc(k kind, p pval) slot {
-	cost := int64(pvalCost + len(p.s) + cap(p.items)*16)
+	return m.allocCost(k, p, 0)
+}
+
+// allocStr adds a value whose content is str.
+func (m *machine) allocStr(k kind, p pval, str string) slot {
+	return m.allocBytes(k, p, unsafe.Slice(unsafe.StringData(str), len(str)))
+}
+
+// allocBytes adds a value whose content is a copy of b.
+func (m *machine) allocBytes(k kind, p pval, b []byte) slot {
+	if m.used+int64(pvalCost+len(b)) > m.budget || len(m.sbuf)+len(b) > math.MaxInt32 {
+		m.overBudg = true
+		return slot{k: k, v: 0}
+	}
+	p.soff, p.slen = int32(len(m.sbuf)), int32(len(b))
+	m.sbuf = append(m.sbuf, b...)
+	return m.allocCost(k, p, int64(len(b)))
+}
+
+// sOf is a value's string content.
+func (m *machine) sOf(p *pval) string {
+	if p == nil || p.slen <= 0 || int(p.soff)+int(p.slen) > len(m.sbuf) {
+		return ""
+	}
+	return unsafe.String(&m.sbuf[p.soff], int(p.slen))
+}
+
+// itemsOf is a container's kept entries (read only).
+func (m *machine) itemsOf(p *pval) []slot {
+	if p == nil || p.ilen == 0 {
+		return nil
+	}
+	c, i := int(p.ioff)/slotChunk, int(p.ioff)%slotChunk
+	return m.slots[c][i : i+int(p.ilen) : i+int(p.ilen)]
+}
+
+func (m *machine) allocCost(k kind, p pval, extra int64) slot {
+	cost := int64(pvalCost+int(p.icap)*16) + extra
+	c, i := m.nvals/arenaChunk, m.nvals%arenaChunk
+	if m.used+cost > m.budget || c >= int64(len(m.arena)) {
+		return m.allocSlow(k, p, cost)
+	}
+	m.used += cost
+	m.arena[c][i] = p
+	m.nvals++
+	return slot{k: k, v: m.nvals - 1}
+}
+
+func (m *machine) allocSlow(k kind, p pval, cost int64) slot {
 	if m.used+cost > m.budget {
 		m.overBudg = true
 		return slot{k: k, v: 0}
 	}
-	m.used += cost
-	if len(m.arena) == 0 || len(m.arena[len(m.arena)-1]) == arenaChunk {
-		m.arena = append(m.arena, make([]pval, 0, arenaChunk))
+	m.arena = append(m.arena, make([]pval, arenaChunk))
+	return m.allocCost(k, p, cost-int64(pvalCost+int(p.icap)*16))
+}
+
+// reserveSlots reserves n (≤ slotChunk) contiguous entries in the slot arena
+// and returns their offset.
+func (m *machine) reserveSlots(n int) int32 {
+	c, i := m.nslots/slotChunk, m.nslots%slotChunk
+	if i+n > slotChunk {
+		c, i = c+1, 0
+		m.nslots = c * slotChunk
 	}
-	last := len(m.arena) - 1
-	m.arena[last] = append(m.arena[last], p)
-	m.nvals++
-	return slot{k: k, v: m.nvals - 1}
+	for c >= len(m.slots) {
+		m.slots = append(m.slots, make([]slot, slotChunk))
+	}
+	m.nslots += n
+	return int32(c*slotChunk + i)
+}
+
+func (m *machine) slotsAt(off int32, n int) []slot {
+	c, i := int(off)/slotChunk, int(off)%slotChunk
+	return m.slots[c][i : i+n]
+}
+
+// newObj records a call's callee and arguments.
+func (m *machine) newObj(callee, args slot) int32 {
+	if len(m.objs) >= math.MaxInt32 {
+		return 0
+	}
+	m.objs = append(m.objs, objRec{callee: callee, args: args})
+	return int32(len(m.objs) - 1)
+}
+
+// objOf returns what a call result was built from (zero slots for other values).
+func (m *machine) objOf(p *pval) *objRec {
+	if p == nil || p.obj <= 0 || int(p.obj) >= len(m.objs) {
+		return &objRec{}
+	}
+	return &m.objs[p.obj]
 }
 
 func (m *machine) val(s slot) *pval {
@@ -246,7 +407,7 @@ func (m *machine) val(s slot) *pval {
 		return nil
 	}
 	switch s.k {
-	case kStr, kBytes, kLong, kTuple, kList, kDict, kSet, kGlobal, kObj:
+	case kTuple, kList, kDict, kSet, kGlobal, kObj:
 		return &m.arena[s.v/arenaChunk][s.v%arenaChunk]
 	}
 	return nil
@@ -257,11 +418,36 @@ func (m *machine) str(s slot) (string, bool) {
 	if s.k != kStr {
 		return "", false
 	}
-	p := m.val(s)
-	if p == nil || p.partial {
+	return m.strOf(s)
+}
+
+// strSlot keeps a copy of b as a string (or long) value. Strings need no arena
+// value: the slot holds where the content is (offset<<32 | length), or -1 when
+// the content was not kept.
+func (m *machine) strSlot(k kind, b []byte) slot {
+	if m.used+int64(16+len(b)) > m.budget || len(m.sbuf)+len(b) > math.MaxInt32 {
+		m.overBudg = true
+		return slot{k: k, v: -1}
+	}
+	m.used += int64(16 + len(b))
+	off := len(m.sbuf)
+	m.sbuf = append(m.sbuf, b...)
+	return slot{k: k, v: int64(off)<<32 | int64(len(b))}
+}
+
+// strOf returns a kStr or kLong value's content when it was kept.
+func (m *machine) strOf(s slot) (string, bool) {
+	if (s.k != kStr && s.k != kLong) || s.v < 0 {
 		return "", false
 	}
-	return p.s, true
+	off, n := int(s.v>>32), int(uint32(s.v))
+	if n == 0 {
+		return "", true
+	}
+	if off+n > len(m.sbuf) {
+		return "", false
+	}
+	return unsafe.String(&m.sbuf[off], n), true
 }
 
 func (m *machine) fail(format string, args ...any) {
@@ -276,11 +462,23 @@ func (m *machine) push(s slot) {
 }
 
 func (m *machine) pop() slot {
-	if n := len(m.stack); n > 0 && (len(m.marks) == 0 || n > m.marks[len(m.marks)-1]) {
+	if n := len(m.stack); n > m.floor {
 		s := m.stack[n-1]
 		m.stack = m.stack[:n-1]
 		return s
 	}
+	return m.underflow()
+}
+
+// setFloor recomputes floor after the marks change.
+func (m *machine) setFloor() {
+	m.floor = 0
+	if n := len(m.marks); n > 0 {
+		m.floor = m.marks[n-1]
+	}
+}
+
+func (m *machine) underflow() slot {
 	m.fail("stack underflow")
 	return opaque
 }
@@ -303,6 +501,7 @@ func (m *machine) popMark() []slot {
 	}
 	at := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
+	m.setFloor()
 	if at > len(m.stack) {
 		at = len(m.stack)
 	}
@@ -317,7 +516,12 @@ func (m *machine) container(k kind, items []slot) slot {
 	if len(keep) > maxItems {
 		keep = keep[:maxItems]
 	}
-	p := pval{n: len(items), items: append([]slot(nil), keep...), partial: len(items) > maxItems}
+	p := pval{n: int32(min(len(items), math.MaxInt32)), partial: len(items) > maxItems}
+	if len(keep) > 0 {
+		p.ioff = m.reserveSlots(len(keep))
+		p.ilen, p.icap = uint8(len(keep)), uint8(len(keep))
+		copy(m.slotsAt(p.ioff, len(keep)), keep)
+	}
 	return m.alloc(k, p)
 }
 
@@ -327,16 +531,17 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 		m.mutates(target, op)
 		return
 	}
+	if target.k == kTuple {
+		m.fail("%s on a tuple", opName(op)) // CPython stops here too
+		return
+	}
 	p := m.val(target)
 	if p == nil {
 		return
 	}
-	p.n += len(items)
-	if p.items == nil && len(items) > 1 {
-		p.items = make([]slot, 0, min(len(items), maxItems))
-	}
+	p.n = int32(min(int64(p.n)+int64(len(items)), math.MaxInt32))
 	for _, it := range items {
-		if len(p.items) >= maxItems {
+		if p.ilen >= maxItems {
 			p.partial = true
 			return
 		}
@@ -346,16 +551,24 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 			return
 		}
 		m.used += 16
-		p.items = append(p.items, it)
+		if p.ilen == p.icap {
+			// Move the entries to a bigger run (the old one is left unused).
+			want := min(max(2*int(p.icap), len(items), 4), maxItems)
+			off := m.reserveSlots(want)
+			copy(m.slotsAt(off, int(p.ilen)), m.itemsOf(p))
+			p.ioff, p.icap = off, uint8(want)
+		}
+		m.slotsAt(p.ioff+int32(p.ilen), 1)[0] = it
+		p.ilen++
 	}
 }
 
 // mutates records a BUILD/SETITEM/APPEND applied to an imported object itself:
 // monkey-patching a module, class or registry the host will use.
 func (m *machine) mutates(target slot, op byte) {
-	rec := importRec{opcode: opNames[op], off: m.st.Offset() - 1}
+	rec := importRec{opcode: opNameTab[op], off: m.st.Offset() - 1}
 	if p := m.val(target); p != nil {
-		rec.name = p.s
+		rec.name = strings.Clone(m.sOf(p))
 	} else {
 		rec.name = "an imported object"
 	}
@@ -364,6 +577,8 @@ func (m *machine) mutates(target slot, op byte) {
 
 // recordImport notes an import and returns the global value for the stack.
 func (m *machine) recordImport(module, name, opcode string, off int64, via string) slot {
+	// Names may point into the machine's string chunks; findings outlive them.
+	module, name = strings.Clone(module), strings.Clone(name)
 	cls := classify(module, name)
 	key := cls.name + "\x00" + opcode + "\x00" + via
 	idx, ok := m.impIndex[key]
@@ -376,7 +591,59 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 			idx = -1
 		}
 	}
-	return m.alloc(kGlobal, pval{s: cls.name, imp: idx, off: off})
+	return m.allocStr(kGlobal, pval{imp: int32(idx)}, cls.name)
+}
+
+// global resolves a GLOBAL, INST or STACK_GLOBAL operand pair. Real checkpoints
+// import the same few names hundreds of times, so the value made for a pair is
+// reused: imported globals are never modified in place.
+func (m *machine) global(op byte, module, name []byte, off int64) slot {
+	m.scratch = append(append(append(append(m.scratch[:0], op), module...), '\n'), name...)
+	if g, ok := m.recentGlobal(op, m.scratch[1:]); ok {
+		return g
+	}
+	if g, ok := m.globs[string(m.scratch)]; ok {
+		return g
+	}
+	g := m.recordImport(string(module), string(name), opNameTab[op], off, "")
+	if g.v <= 0 || len(m.globs) >= 4096 {
+		return g
+	}
+	key := string(m.scratch)
+	m.globs[key] = g
+	m.recent[m.nextRecent%len(m.recent)] = recentGlobal{op: op, key: key[1:], g: g}
+	m.nextRecent++
+	return g
+}
+
+// recentGlobal looks "module\nname" up among the last globals resolved.
+func (m *machine) recentGlobal(op byte, key []byte) (slot, bool) {
+	for i := range m.recent {
+		if r := &m.recent[i]; r.g.v > 0 && r.op == op && r.key == string(key) {
+			return r.g, true
+		}
+	}
+	return slot{}, false
+}
+
+// globalLines is the fast path of GLOBAL and INST: both operand lines are in the
+// buffer and name a global resolved recently.
+func (m *machine) globalLines(op byte) (slot, bool) {
+	st := m.st
+	b := st.buf[st.r:st.end]
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i >= 1024 {
+		return slot{}, false
+	}
+	j := bytes.IndexByte(b[i+1:], '\n')
+	if j < 0 || j >= 1024 {
+		return slot{}, false
+	}
+	g, ok := m.recentGlobal(op, b[:i+1+j])
+	if ok {
+		st.r += i + 1 + j + 1
+	}
+	return g, ok
 }
 
 // call models REDUCE, NEWOBJ, INST and OBJ: marks the callee as called and, for the
@@ -384,17 +651,18 @@ func (m *machine) recordImport(module, name, opcode string, off int64, via strin
 // name that the call would produce.
 func (m *machine) call(callee, args slot, op byte) slot {
 	off := m.st.Offset() - 1
-	res := pval{callee: callee, args: args, off: off, imp: -1}
+	res := pval{imp: -1}
 	if callee.k == kGlobal {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
 			}
-			if derived, ok := m.derive(p.s, args); ok {
-				return m.recordImportDerived(derived, p.s, off)
+			if derived, ok := m.derive(m.sOf(p), args); ok {
+				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
 			}
 		}
 	}
+	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
 }
 
@@ -411,27 +679,27 @@ func (m *machine) recordImportDerived(full, via string, off int64) slot {
 // importlib.import_module("mod") and __import__("mod").
 func (m *machine) derive(fn string, args slot) (string, bool) {
 	ap := m.val(args)
-	if args.k != kTuple || ap == nil || len(ap.items) == 0 {
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) == 0 {
 		return "", false
 	}
 	switch fn {
 	case "builtins.getattr":
-		if len(ap.items) < 2 {
+		if len(m.itemsOf(ap)) < 2 {
 			return "", false
 		}
-		attr, ok := m.str(ap.items[1])
+		attr, ok := m.str(m.itemsOf(ap)[1])
 		if !ok {
 			return "", false
 		}
 		base := "<object>"
-		if t := ap.items[0]; t.k == kGlobal {
+		if t := m.itemsOf(ap)[0]; t.k == kGlobal {
 			if bp := m.val(t); bp != nil {
-				base = bp.s
+				base = m.sOf(bp)
 			}
 		}
 		return base + "." + attr, true
 	case "importlib.import_module", "builtins.__import__":
-		mod, ok := m.str(ap.items[0])
+		mod, ok := m.str(m.itemsOf(ap)[0])
 		if !ok {
 			return "", false
 		}
@@ -447,35 +715,47 @@ func (m *machine) className(obj slot) string {
 	if obj.k != kObj || p == nil {
 		return ""
 	}
-	cp := m.val(p.callee)
-	if p.callee.k != kGlobal || cp == nil {
+	o := m.objOf(p)
+	cp := m.val(o.callee)
+	if o.callee.k != kGlobal || cp == nil {
 		return ""
 	}
-	if cp.s == "copyreg._reconstructor" {
-		if ap := m.val(p.args); ap != nil && len(ap.items) > 0 && ap.items[0].k == kGlobal {
-			if c := m.val(ap.items[0]); c != nil {
-				return c.s
+	if m.sOf(cp) == "copyreg._reconstructor" {
+		if ap := m.val(o.args); ap != nil && len(m.itemsOf(ap)) > 0 && m.itemsOf(ap)[0].k == kGlobal {
+			if c := m.val(m.itemsOf(ap)[0]); c != nil {
+				return m.sOf(c)
 			}
 		}
 	}
-	return cp.s
+	return m.sOf(cp)
 }
 
 // readInt reads n little-endian bytes as an unsigned integer.
 func (m *machine) readUint(n int) (uint64, error) {
+	if b, ok := m.st.take(n); ok {
+		if n == 1 {
+			return uint64(b[0]), nil
+		}
+		return readUintN(b), nil
+	}
 	b, err := m.st.Next(n)
 	if err != nil {
 		return 0, err
 	}
-	switch n {
-	case 1:
+	if n == 1 {
 		return uint64(b[0]), nil
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), nil
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b)), nil
 	}
-	return binary.LittleEndian.Uint64(b), nil
+	return readUintN(b), nil
+}
+
+func readUintN(b []byte) uint64 {
+	switch len(b) {
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
 }
 
 // checkLength reports a declared length larger than what remains of the stream.
@@ -483,7 +763,7 @@ func (m *machine) checkLength(op byte, n uint64) error {
 	if rem := m.st.remaining(); rem >= 0 && n > uint64(rem) {
 		if !m.spec {
 			m.add(rulePickleHugeLength, m.st.Offset()-m.lenWidth(op)-1,
-				map[string]any{"opcode": opNames[op], "declared_length": n, "remaining": rem}, opNames[op], n)
+				map[string]any{"opcode": opNameTab[op], "declared_length": n, "remaining": rem}, opNameTab[op], n)
 		}
 		return errTruncated
 	}
@@ -506,6 +786,11 @@ func (m *machine) lenWidth(op byte) int64 {
 // readString reads a length-prefixed string value, keeping content up to
 // maxStrKeep bytes; longer ones are skipped and kept as partial.
 func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
+	if n <= maxStrKeep {
+		if b, ok := m.st.take(int(n)); ok {
+			return m.strSlot(k, b), nil
+		}
+	}
 	if err := m.checkLength(op, n); err != nil {
 		return opaque, err
 	}
@@ -514,12 +799,12 @@ func (m *machine) readString(k kind, n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.alloc(k, pval{s: string(b)}), nil
+		return m.strSlot(k, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
 	}
-	return m.alloc(k, pval{n: int(min(n, math.MaxInt32)), partial: true}), nil
+	return slot{k: k, v: -1}, nil
 }
 
 // readBytes handles BINBYTES and friends: the content is never kept; when it looks
@@ -542,7 +827,7 @@ func (m *machine) readBytes(n uint64, op byte) (slot, error) {
 			return opaque, err
 		}
 	}
-	return m.alloc(kBytes, pval{n: int(min(n, math.MaxInt32)), partial: true, off: start}), nil
+	return slot{k: kBytes, v: int64(min(n, math.MaxInt32))}, nil
 }
 
 // scanNested scans a bytes value that is itself a pickle or an archive.
@@ -594,7 +879,11 @@ func (m *machine) run() (res pickleResult, err error) {
 			return res, nil
 		}
 		off := st.Offset()
-		op, rerr := st.ReadByte()
+		op, ok := st.takeByte()
+		var rerr error
+		if !ok {
+			op, rerr = st.readByteSlow()
+		}
 		if rerr != nil {
 			if rerr == errTruncated {
 				res.fatal, res.fatalOff = "stream ends before STOP", off
@@ -606,12 +895,13 @@ func (m *machine) run() (res pickleResult, err error) {
 		switch op {
 		case opMARK:
 			m.marks = append(m.marks, len(m.stack))
+			m.floor = len(m.stack)
 		case opSTOP:
 			res.top = m.pop()
 			res.stopped = true
 			return res, nil
 		case opPOP:
-			if len(m.stack) > 0 && (len(m.marks) == 0 || len(m.stack) > m.marks[len(m.marks)-1]) {
+			if len(m.stack) > m.floor {
 				m.stack = m.stack[:len(m.stack)-1]
 			} else {
 				m.popMark()
@@ -671,12 +961,13 @@ func (m *machine) run() (res pickleResult, err error) {
 				if !ok {
 					m.fail("STRING argument is not quoted")
 				}
-				m.push(m.alloc(kStr, pval{s: s}))
+				m.push(m.strSlot(kStr, []byte(s)))
 			}
 		case opUNICODE:
 			var line []byte
 			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
-				m.push(m.alloc(kStr, pval{s: rawUnicodeEscape(line)}))
+				u := rawUnicodeEscape(line)
+				m.push(m.strSlot(kStr, []byte(u)))
 			}
 		case opBINSTRING:
 			var n uint64
@@ -735,7 +1026,11 @@ func (m *machine) run() (res pickleResult, err error) {
 			m.push(opaque)
 		case opREADONLY_BUFFER:
 		case opEMPTY_TUPLE:
-			m.push(m.container(kTuple, nil))
+			// Tuples are immutable (addItems refuses them), so one value serves all.
+			if m.emptyTuple.v == 0 {
+				m.emptyTuple = m.container(kTuple, nil)
+			}
+			m.push(m.emptyTuple)
 		case opTUPLE:
 			m.push(m.container(kTuple, m.popMark()))
 		case opTUPLE1, opTUPLE2, opTUPLE3:
@@ -793,11 +1088,20 @@ func (m *machine) run() (res pickleResult, err error) {
 		case opMEMOIZE:
 			m.memoPut(uint64(len(m.memo)+len(m.memoMap)), m.top())
 		case opGLOBAL, opINST:
+			if g, ok := m.globalLines(op); ok {
+				if op == opINST {
+					args := m.container(kTuple, m.popMark())
+					m.push(m.call(g, args, op))
+				} else {
+					m.push(g)
+				}
+				break
+			}
 			var module, name []byte
 			if module, e = st.ReadLine(1024); e == nil {
-				module = append([]byte(nil), module...)
+				m.modBuf = append(m.modBuf[:0], module...)
 				if name, e = st.ReadLine(1024); e == nil {
-					g := m.recordImport(string(module), string(name), opNames[op], off, "")
+					g := m.global(op, m.modBuf, name, off)
 					if op == opINST {
 						args := m.container(kTuple, m.popMark())
 						m.push(m.call(g, args, op))
@@ -812,19 +1116,19 @@ func (m *machine) run() (res pickleResult, err error) {
 			module, ok1 := m.str(modS)
 			name, ok2 := m.str(nameS)
 			if ok1 && ok2 {
-				m.push(m.recordImport(module, name, "STACK_GLOBAL", off, ""))
+				m.push(m.global(op, unsafe.Slice(unsafe.StringData(module), len(module)), unsafe.Slice(unsafe.StringData(name), len(name)), off))
 			} else {
 				m.computedImport(modS, nameS, off)
-				m.push(m.alloc(kGlobal, pval{s: "<computed>", imp: -1, off: off}))
+				m.push(m.allocStr(kGlobal, pval{imp: -1}, "<computed>"))
 			}
 		case opEXT1, opEXT2, opEXT4:
 			width := map[byte]int{opEXT1: 1, opEXT2: 2, opEXT4: 4}[op]
 			var code uint64
 			if code, e = m.readUint(width); e == nil {
 				if !m.spec {
-					m.add(rulePickleExtension, off, map[string]any{"opcode": opNames[op], "extension_code": code}, code)
+					m.add(rulePickleExtension, off, map[string]any{"opcode": opNameTab[op], "extension_code": code}, code)
 				}
-				m.push(m.alloc(kGlobal, pval{s: fmt.Sprintf("<extension %d>", code), imp: -1, off: off}))
+				m.push(m.allocStr(kGlobal, pval{imp: -1}, fmt.Sprintf("<extension %d>", code)))
 			}
 		case opREDUCE:
 			args := m.pop()
@@ -854,8 +1158,8 @@ func (m *machine) run() (res pickleResult, err error) {
 			inst := m.top()
 			if inst.k == kGlobal {
 				m.mutates(inst, op)
-			} else if p := m.val(inst); p != nil && inst.k == kObj {
-				p.state = state
+			} else if p := m.val(inst); p != nil && inst.k == kObj && p.obj > 0 {
+				m.objOf(p).state = state
 				if abort, err := m.afterBuild(inst); err != nil || abort != "" {
 					if err != nil {
 						return res, err
@@ -904,7 +1208,7 @@ func (m *machine) run() (res pickleResult, err error) {
 }
 
 func opName(op byte) string {
-	if n, ok := opNames[op]; ok {
+	if n := opNameTab[op]; n != "" {
 		return n
 	}
 	if op >= 0x20 && op < 0x7f {
@@ -924,11 +1228,11 @@ func (m *machine) computedImport(mod, name slot, off int64) {
 	}
 	describe := func(s slot) string {
 		if str, ok := m.str(s); ok {
-			return str
+			return strings.Clone(str) // evidence outlives the machine
 		}
 		if p := m.val(s); p != nil && s.k == kObj {
-			if cp := m.val(p.callee); cp != nil {
-				return "result of calling " + cp.s
+			if cp := m.val(m.objOf(p).callee); cp != nil {
+				return "result of calling " + m.sOf(cp)
 			}
 			return "result of a call"
 		}
@@ -1016,12 +1320,12 @@ func (m *machine) readLong(n uint64, op byte) (slot, error) {
 		if err != nil {
 			return opaque, err
 		}
-		return m.alloc(kLong, pval{s: string(b)}), nil
+		return m.strSlot(kLong, b), nil
 	}
 	if err := m.st.Skip(int64(n)); err != nil {
 		return opaque, err
 	}
-	return slot{k: kLong}, nil
+	return slot{k: kLong, v: -1}, nil
 }
 
 func (m *machine) parseNumberLine(op byte, line []byte) slot {
@@ -1042,7 +1346,7 @@ func (m *machine) parseNumberLine(op byte, line []byte) slot {
 	v, err := strconv.ParseInt(s, 0, 64)
 	if err != nil {
 		if _, ok := new(bigIntCheck).parse(s); ok {
-			return slot{k: kLong}
+			return slot{k: kLong, v: -1}
 		}
 		m.fail("%s argument %q is not a number", opName(op), quote(s, 40))
 		return opaque

@@ -2,10 +2,12 @@ package artifact
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
-	"strconv"
+	"regexp"
+	"strings"
 )
 
 // legacyTorchMagic is the LONG1 payload of the first pickle in PyTorch's legacy
@@ -37,10 +39,18 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 		m.base = base
 		res, err := m.run()
 		if err != nil {
+			m.release()
 			return err
 		}
 		clean := res.stopped && m.firstErr == ""
 		m.report(clean)
+		isMagic := false
+		if count == 0 && !spec {
+			if v, ok := m.strOf(res.top); ok && res.top.k == kLong && v == legacyTorchMagic {
+				isMagic = true
+			}
+		}
+		m.release()
 		if !res.stopped || res.abort {
 			switch {
 			case res.abort:
@@ -49,13 +59,18 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 				a.trailing(st, l, base, start)
 			case !speculative:
 				a.c.add(l, rulePickleCorrupt, res.fatalOff-base, nil, res.fatal)
+				// Bytes left after the stop were not analysed as pickle: the file is
+				// only partly scanned (a stream cut at its end was read entirely,
+				// and its corrupt finding says so).
+				if !st.atEnd() {
+					a.c.skip(l, "partially scanned: pickle stops at offset %d (%s); what precedes was analysed, the rest only searched for import names", res.fatalOff-base, res.fatal)
+					a.salvage(st, l, base, "after the pickle stops ("+res.fatal+")")
+				}
 			}
 			return nil
 		}
-		if count == 0 && !spec {
-			if p := m.val(res.top); p != nil && res.top.k == kLong && p.s == legacyTorchMagic {
-				legacy = true
-			}
+		if isMagic {
+			legacy = true
 		}
 		// Legacy PyTorch files hold five pickles (magic, protocol, sys_info, the
 		// object, storage keys); raw storage data follows and is never unpickled.
@@ -77,6 +92,136 @@ func (a *analyzer) trailing(st *stream, l loc, base, start int64) {
 		n += st.Offset() - start
 	}
 	a.c.add(l, rulePickleTrailing, start-base, map[string]any{"trailing_bytes": n}, n)
+	a.salvage(st, l, base, "in data after the last pickle")
+}
+
+// salvageLimit bounds how much is searched for import names where pickle
+// parsing cannot continue.
+const salvageLimit = 16 << 20
+
+// globalOperands matches GLOBAL and INST operands: c or i, module, name, newlines.
+var globalOperands = regexp.MustCompile(`[ci]([A-Za-z_][\w.]{0,255})\n([A-Za-z_][\w.]{0,255})\n`)
+
+// salvage searches the rest of the stream, which no unpickler reaches in order
+// but a second pickle.load after skipping junk, a resynchronising loader or a
+// different pickle implementation may, for GLOBAL/INST and literal STACK_GLOBAL
+// operands, and reports the dangerous names it finds.
+func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
+	const chunk = 32 << 10
+	const overlap = 1024
+	seen := map[int64]bool{}
+	report := func(off int64, opcode, module, name string) {
+		if seen[off] {
+			return
+		}
+		seen[off] = true
+		// Only names on the dangerous list count here, not the attribute-path
+		// heuristics: these bytes are not known to be pickle, and text can look
+		// like "i<x>\n<sys>\n" by chance.
+		cls := classify(module, name)
+		if cls.verdict != verdictDangerous {
+			return
+		}
+		if _, listed := dangerousMatch(cls.name); !listed {
+			if _, listed := dangerousMatch(module + "." + name); !listed {
+				return
+			}
+		}
+		ev := map[string]any{"opcode": opcode, "import": cls.name, "module": module, "name": name, "category": cls.category,
+			"note": "found " + where + ", where scanners that stop parsing do not look"}
+		a.c.add(l, rulePickleDangerousImport, off-base, ev, cls.name, cls.category)
+	}
+	var carry []byte
+	carryOff := st.Offset()
+	for searched := int64(0); searched < salvageLimit; {
+		b := st.Peek(chunk)
+		if len(b) == 0 {
+			return
+		}
+		buf := append(carry, b...)
+		for _, m := range globalOperands.FindAllSubmatchIndex(buf, -1) {
+			op := "GLOBAL"
+			if buf[m[0]] == 'i' {
+				op = "INST"
+			}
+			report(carryOff+int64(m[0]), op, string(buf[m[2]:m[3]]), string(buf[m[4]:m[5]]))
+		}
+		for i := range buf {
+			if mod, name, at, ok := stackGlobalAt(buf, i); ok {
+				report(carryOff+int64(at), "STACK_GLOBAL", mod, name)
+			}
+		}
+		if st.Skip(int64(len(b))) != nil {
+			return
+		}
+		searched += int64(len(b))
+		keep := min(overlap, len(buf))
+		carry = append([]byte(nil), buf[len(buf)-keep:]...)
+		carryOff += int64(len(buf) - keep)
+	}
+	if !st.atEnd() {
+		a.c.skip(l, "only the first %d bytes %s were searched for import names", salvageLimit, where)
+	}
+}
+
+// stackGlobalAt parses two literal strings (SHORT_BINUNICODE or BINUNICODE,
+// each optionally memoised) followed by STACK_GLOBAL at buf[i:], returning the
+// operands and the STACK_GLOBAL's index.
+func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
+	str := func(j int) (string, int, bool) {
+		if j >= len(buf) {
+			return "", 0, false
+		}
+		switch buf[j] {
+		case opSHORT_BINUNICODE:
+			if j+1 >= len(buf) || j+2+int(buf[j+1]) > len(buf) {
+				return "", 0, false
+			}
+			n := int(buf[j+1])
+			return string(buf[j+2 : j+2+n]), j + 2 + n, true
+		case opBINUNICODE:
+			if j+5 > len(buf) {
+				return "", 0, false
+			}
+			n := int(binary.LittleEndian.Uint32(buf[j+1:]))
+			if n > 1024 || j+5+n > len(buf) {
+				return "", 0, false
+			}
+			return string(buf[j+5 : j+5+n]), j + 5 + n, true
+		}
+		return "", 0, false
+	}
+	memo := func(j int) int {
+		for j < len(buf) {
+			switch buf[j] {
+			case opMEMOIZE:
+				j++
+			case opBINPUT:
+				j += 2
+			case opLONG_BINPUT:
+				j += 5
+			default:
+				return j
+			}
+		}
+		return j
+	}
+	if buf[i] != opSHORT_BINUNICODE && buf[i] != opBINUNICODE {
+		return "", "", 0, false
+	}
+	mod, j, ok := str(i)
+	if !ok || mod == "" {
+		return "", "", 0, false
+	}
+	name, j, ok = str(memo(j))
+	if !ok || name == "" {
+		return "", "", 0, false
+	}
+	j = memo(j)
+	if j >= len(buf) || buf[j] != opSTACK_GLOBAL {
+		return "", "", 0, false
+	}
+	return mod, name, j, true
 }
 
 // afterBuild handles joblib's NumpyArrayWrapper: joblib writes the array's raw
@@ -90,7 +235,7 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 		return "", nil
 	}
 	p := m.val(inst)
-	state := m.dictGet(p.state)
+	state := m.dictGet(m.objOf(p).state)
 	shape, ok := m.intTuple(state["shape"])
 	if !ok {
 		return "joblib array wrapper without a readable shape", nil
@@ -105,9 +250,11 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 		sub.base = m.base
 		res, err := sub.run()
 		if err != nil {
+			sub.release()
 			return "", err
 		}
 		sub.report(res.stopped && sub.firstErr == "")
+		sub.release()
 		if !res.stopped {
 			return "joblib object array: " + res.fatal, nil
 		}
@@ -158,9 +305,9 @@ func (m *machine) dictGet(s slot) map[string]slot {
 	if s.k != kDict || p == nil {
 		return out
 	}
-	for i := 0; i+1 < len(p.items); i += 2 {
-		if k, ok := m.str(p.items[i]); ok {
-			out[k] = p.items[i+1]
+	for i := 0; i+1 < len(m.itemsOf(p)); i += 2 {
+		if k, ok := m.str(m.itemsOf(p)[i]); ok {
+			out[k] = m.itemsOf(p)[i+1]
 		}
 	}
 	return out
@@ -169,11 +316,11 @@ func (m *machine) dictGet(s slot) map[string]slot {
 // intTuple returns a fully known tuple (or list) of integers.
 func (m *machine) intTuple(s slot) ([]int64, bool) {
 	p := m.val(s)
-	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(p.items) != p.n {
+	if (s.k != kTuple && s.k != kList) || p == nil || p.partial || len(m.itemsOf(p)) != int(p.n) {
 		return nil, false
 	}
-	out := make([]int64, 0, len(p.items))
-	for _, it := range p.items {
+	out := make([]int64, 0, len(m.itemsOf(p)))
+	for _, it := range m.itemsOf(p) {
 		if it.k != kInt {
 			return nil, false
 		}
@@ -190,28 +337,37 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 		return 0, false, false
 	}
 	p := m.val(s)
-	ap := m.val(p.args)
-	if ap == nil || len(ap.items) == 0 {
+	o := m.objOf(p)
+	ap := m.val(o.args)
+	if ap == nil || len(m.itemsOf(ap)) == 0 {
 		return 0, false, false
 	}
-	code, ok := m.str(ap.items[0])
+	code, ok := m.str(m.itemsOf(ap)[0])
 	if !ok || code == "" {
 		return 0, false, false
 	}
 	if code[0] == 'O' {
 		return 8, true, true
 	}
-	if sp := m.val(p.state); sp != nil && p.state.k == kTuple && len(sp.items) >= 6 {
-		if fields := sp.items[4]; fields.k != kNone && fields.k != kOpaque {
+	size, _, codeOK := dtypeStrSize(code)
+	// NumPy takes the state's elsize only for flexible types (S, U, V); for
+	// numbers the code decides. Reading elsize for them would let a file make
+	// the scanner skip a different number of bytes than joblib reads.
+	trimmed := strings.TrimLeft(code, "<>|=")
+	if trimmed == "" {
+		return 0, false, false
+	}
+	flexible := strings.IndexByte("SUVa", trimmed[0]) >= 0
+	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(m.itemsOf(sp)) >= 6 {
+		if fields := m.itemsOf(sp)[4]; fields.k != kNone && fields.k != kOpaque {
 			// Structured dtypes may hold objects in their fields; we cannot tell.
 			return 0, false, false
 		}
-		if el := sp.items[5]; el.k == kInt && el.v > 0 {
+		if el := m.itemsOf(sp)[5]; flexible && el.k == kInt && el.v > 0 {
 			return el.v, false, true
 		}
 	}
-	size, err := strconv.ParseInt(code[1:], 10, 64)
-	if err != nil || size <= 0 {
+	if !codeOK || size <= 0 {
 		return 0, false, false
 	}
 	return size, false, true

@@ -29,6 +29,7 @@ func looksPickle0(head []byte, opts Options) bool {
 	st := newStream(bytes.NewReader(head))
 	st.setLimit(int64(len(head)))
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
+	defer m.release()
 	res, err := m.run()
 	if err != nil || m.firstErr != "" {
 		return false

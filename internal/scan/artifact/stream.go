@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,34 @@ type stream struct {
 	base   int64 // stream offset of buf[0]
 	limit  int64 // offset the reader may not pass; -1 for none
 	err    error // sticky error from src
+	end    int   // buf[r:end] may be consumed: w, or less under the limit (see sync)
+	max    int   // the window len(buf) may grow to
+	fills  int   // reads from src so far
+	pooled *[]byte
+}
+
+// streamBufPool recycles full-size windows of streams that are released.
+var streamBufPool = newFreeList(8, func() *[]byte { b := make([]byte, streamBufSize); return &b })
+
+// release returns a pooled window; the stream and every slice it returned must
+// not be used afterwards.
+func (s *stream) release() {
+	if s.pooled != nil {
+		streamBufPool.put(s.pooled)
+		s.pooled, s.buf, s.r, s.w, s.err = nil, nil, 0, 0, errTruncated
+		s.sync()
+	}
+}
+
+// sync recomputes end after buf, w, base or limit change.
+func (s *stream) sync() {
+	e := s.w
+	if s.limit >= 0 {
+		if room := s.limit - s.base; room < int64(e) {
+			e = int(max(room, 0))
+		}
+	}
+	s.end = e
 }
 
 const streamBufSize = 64 << 10
@@ -35,13 +64,22 @@ func newStream(src io.Reader) *stream {
 
 // newStreamSize is newStream with a smaller window for regions known to be
 // small (at least 4 KiB, so format sniffing and line reads still fit).
+//
+// The window starts at 4 KiB and grows to its full size once more is needed, so
+// a region that is only sniffed (a zip read by its directory) costs 4 KiB.
 func newStreamSize(src io.Reader, size int64) *stream {
 	n := int(min(max(size+1, 4096), streamBufSize))
-	s := &stream{src: src, buf: make([]byte, n), limit: -1}
+	s := &stream{src: src, buf: make([]byte, min(n, 4096)), limit: -1, max: n}
 	if sk, ok := src.(io.Seeker); ok {
 		s.seeker = sk
 	}
 	return s
+}
+
+// newStreamBytes is a stream over b, read in place (b must not change while
+// the stream is used).
+func newStreamBytes(b []byte) *stream {
+	return &stream{src: bytes.NewReader(nil), buf: b, w: len(b), end: len(b), limit: int64(len(b)), max: len(b), fills: 1}
 }
 
 // Offset is the position of the next unread byte.
@@ -54,10 +92,11 @@ func (s *stream) setLimit(end int64) int64 {
 	if old < 0 || end < old {
 		s.limit = end
 	}
+	s.sync()
 	return old
 }
 
-func (s *stream) restoreLimit(old int64) { s.limit = old }
+func (s *stream) restoreLimit(old int64) { s.limit = old; s.sync() }
 
 // remaining is how many bytes may still be read before the limit, or -1.
 func (s *stream) remaining() int64 {
@@ -78,8 +117,33 @@ func (s *stream) avail() int {
 	return n
 }
 
-// fill reads more data so at least need bytes are buffered (need ≤ len(buf)).
+// grow enlarges the window to hold at least n bytes (up to max).
+func (s *stream) grow(n int) {
+	if n <= len(s.buf) || len(s.buf) >= s.max {
+		return
+	}
+	var nb []byte
+	if s.max > 16<<10 && s.pooled == nil {
+		s.pooled = streamBufPool.get()
+		nb = (*s.pooled)[:s.max]
+	} else {
+		nb = make([]byte, s.max)
+	}
+	copy(nb, s.buf[s.r:s.w])
+	s.base += int64(s.r)
+	s.w -= s.r
+	s.r = 0
+	s.buf = nb
+	s.sync()
+}
+
+// fill reads more data so at least need bytes are buffered (need ≤ max).
 func (s *stream) fill(need int) error {
+	defer s.sync()
+	if s.fills > 0 || need > len(s.buf) {
+		s.grow(s.max)
+	}
+	s.fills++
 	if s.r > 0 && s.r+need > len(s.buf) {
 		copy(s.buf, s.buf[s.r:s.w])
 		s.base += int64(s.r)
@@ -121,11 +185,37 @@ func (s *stream) ensure(n int) error {
 
 // ReadByte returns the next byte.
 func (s *stream) ReadByte() (byte, error) {
-	if s.r < s.w && (s.limit < 0 || s.base+int64(s.r) < s.limit) {
+	if s.r < s.end {
 		b := s.buf[s.r]
 		s.r++
 		return b, nil
 	}
+	return s.readByteSlow()
+}
+
+// take returns the next n buffered bytes when they are there (inlined fast path
+// of Next; false means call Next).
+func (s *stream) take(n int) ([]byte, bool) {
+	r := s.r + n
+	if n < 0 || r > s.end {
+		return nil, false
+	}
+	p := s.buf[s.r:r]
+	s.r = r
+	return p, true
+}
+
+// takeByte is the inlined fast path of ReadByte.
+func (s *stream) takeByte() (byte, bool) {
+	if s.r < s.end {
+		b := s.buf[s.r]
+		s.r++
+		return b, true
+	}
+	return 0, false
+}
+
+func (s *stream) readByteSlow() (byte, error) {
 	if err := s.ensure(1); err != nil {
 		return 0, err
 	}
@@ -136,8 +226,17 @@ func (s *stream) ReadByte() (byte, error) {
 
 // Next returns the next n bytes (n ≤ streamBufSize), valid until the next call.
 func (s *stream) Next(n int) ([]byte, error) {
-	if n > len(s.buf) {
-		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, len(s.buf))
+	if r := s.r + n; n >= 0 && r <= s.end {
+		p := s.buf[s.r:r]
+		s.r = r
+		return p, nil
+	}
+	return s.nextSlow(n)
+}
+
+func (s *stream) nextSlow(n int) ([]byte, error) {
+	if n > s.max {
+		return nil, fmt.Errorf("read of %d bytes exceeds the %d-byte window", n, s.max)
 	}
 	if err := s.ensure(n); err != nil {
 		return nil, err
@@ -149,7 +248,7 @@ func (s *stream) Next(n int) ([]byte, error) {
 
 // Peek returns up to n upcoming bytes without consuming them; fewer at the end.
 func (s *stream) Peek(n int) []byte {
-	n = min(n, len(s.buf))
+	n = min(n, s.max)
 	if s.w-s.r < n {
 		_ = s.fill(n)
 	}
@@ -179,7 +278,18 @@ func (s *stream) Read(p []byte) (int, error) {
 // ReadLine reads through the next '\n' and returns the line without it. Lines
 // longer than max are an error: pickle text arguments are short in real files.
 func (s *stream) ReadLine(max int) ([]byte, error) {
-	max = min(max, len(s.buf)-1)
+	max = min(max, s.max-1)
+	// Fast path: the line is in the buffer and under the limit.
+	if end := s.w; end > s.r {
+		if s.limit >= 0 && s.limit-s.base < int64(end) {
+			end = int(max64(s.limit-s.base, int64(s.r)))
+		}
+		if i := bytes.IndexByte(s.buf[s.r:min(end, s.r+max)], '\n'); i >= 0 {
+			line := s.buf[s.r : s.r+i]
+			s.r += i + 1
+			return line, nil
+		}
+	}
 	for i := 0; ; i++ {
 		if i >= max {
 			return nil, fmt.Errorf("line longer than %d bytes", max)
@@ -204,6 +314,7 @@ func (s *stream) ReadLine(max int) ([]byte, error) {
 // buffer, so skipped tensor data is never read. It returns errTruncated when the
 // stream (or its limit) ends first.
 func (s *stream) Skip(n int64) error {
+	defer s.sync()
 	if n < 0 {
 		return fmt.Errorf("negative skip %d", n)
 	}
@@ -252,4 +363,11 @@ func (s *stream) atEnd() bool {
 		return true
 	}
 	return len(s.Peek(1)) == 0
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
 }

@@ -2,16 +2,18 @@ package artifact
 
 import (
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/flate"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // This file reads ZIP archives (PyTorch checkpoints, .npz, .keras) with its own
@@ -39,6 +41,7 @@ type zipEntry struct {
 	localOff   int64 // absolute, after the prepended-data adjustment
 	dataOff    int64 // absolute; -1 when the local header is unusable
 	end        int64 // dataOff + compSize
+	localRead  bool  // the local header was read; if not, dataOff and end are lower bounds
 }
 
 // findEOCD locates the end of central directory record in the last 64 KiB.
@@ -57,24 +60,45 @@ func findEOCD(ra io.ReaderAt, size int64) (int64, []byte, bool) {
 	if _, err := ra.ReadAt(buf, size-n); err != nil && err != io.EOF {
 		return 0, nil, false
 	}
+	return findEOCDIn(buf, size-n)
+}
+
+// findEOCDIn searches buf, the last bytes of a region (buf[0] at offset start),
+// for the end of central directory record, as findEOCD does.
+func findEOCDIn(buf []byte, start int64) (int64, []byte, bool) {
+	if len(buf) < 22 {
+		return 0, nil, false
+	}
+	if i := len(buf) - 22; binary.LittleEndian.Uint32(buf[i:]) == sigEOCD && binary.LittleEndian.Uint16(buf[i+20:]) == 0 {
+		return start + int64(i), buf[i:], true
+	}
 	fallback := -1
-	for i := len(buf) - 22; i >= 0; i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) != sigEOCD {
-			continue
+	lo := max(0, len(buf)-22-65535)
+	for i := len(buf) - 22; i >= lo; i-- {
+		// Jump to the previous signature (the loop used to test every byte).
+		j := bytes.LastIndex(buf[lo:i+4], []byte("PK\x05\x06"))
+		if j < 0 {
+			break
 		}
+		i = lo + j
 		commentLen := int(binary.LittleEndian.Uint16(buf[i+20:]))
 		if i+22+commentLen == len(buf) {
-			return size - n + int64(i), buf[i : i+22], true
+			return start + int64(i), buf[i : i+22], true
 		}
 		if fallback < 0 && i+22+commentLen <= len(buf) {
 			fallback = i
 		}
 	}
 	if fallback >= 0 {
-		return size - n + int64(fallback), buf[fallback : fallback+22], true
+		return start + int64(fallback), buf[fallback : fallback+22], true
 	}
 	return 0, nil, false
 }
+
+// zipTailRead is how much of an archive's end is read at once: the end records,
+// the zip64 records and, for checkpoints of up to a few thousand members, the
+// whole central directory, in one read.
+const zipTailRead = 32 << 10
 
 // scanZipRegion scans a region that starts with a zip signature.
 func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
@@ -97,24 +121,48 @@ func (s *scanner) scanZipRegion(ctx context.Context, in region) error {
 
 // scanZip validates the archive's structure and scans its members.
 func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc) error {
-	eocdOff, rec, ok := findEOCD(ra, size)
+	tailStart := max(size-zipTailRead, 0)
+	tailBuf := tailPool.get()
+	tail := (*tailBuf)[:size-tailStart]
+	if n, err := ra.ReadAt(tail, tailStart); err != nil && (err != io.EOF || n < len(tail)) {
+		tail = tail[:n]
+	}
+	eocdOff, rec, ok := findEOCDIn(tail, tailStart)
+	if ok && eocdOff+22 > tailStart+int64(len(tail)) {
+		ok = false
+	}
 	if !ok {
 		s.c.add(l, ruleContainerMalformed, -1, map[string]any{"format": "zip"}, "no end of central directory record")
 		s.c.skip(l, "zip archive without a central directory; members not scanned")
 		return nil
 	}
+	defer tailPool.put(tailBuf)
 	count := uint64(binary.LittleEndian.Uint16(rec[10:]))
 	cdSize := uint64(binary.LittleEndian.Uint32(rec[12:]))
 	cdOff := uint64(binary.LittleEndian.Uint32(rec[16:]))
-	zip64 := false
-	if count == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff {
-		if c, sz, off, ok := readZip64EOCD(ra, eocdOff); ok {
-			count, cdSize, cdOff, zip64 = c, sz, off, true
-		}
-	}
 	cdEnd := eocdOff
-	if zip64 {
-		cdEnd = eocdOff - 20 - 56
+	// Python's zipfile and torch's miniz both take the zip64 end record whenever
+	// its locator is present, saturated classic fields or not; Go's archive/zip
+	// and others only when saturated. When the two records disagree, readers see
+	// different archives: it is reported and both directories are scanned.
+	if c, sz, off, ok := readZip64EOCD(ra, eocdOff, tail, tailStart); ok {
+		saturated := count == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff
+		if !saturated && (c != count || sz != cdSize || off != cdOff) {
+			s.c.add(l, ruleContainerMismatch, eocdOff, map[string]any{"format": "zip", "zip64_entries": c, "zip64_directory_offset": off, "entries": count, "directory_offset": cdOff},
+				"(end of central directory)", "the zip64 end record declares a different central directory than the classic one")
+			if err := s.scanZipDir(ctx, ra, size, l, tail, tailStart, eocdOff, count, cdSize, cdOff, eocdOff-20-56); err != nil {
+				return err
+			}
+		}
+		count, cdSize, cdOff, cdEnd = c, sz, off, eocdOff-20-56
+	}
+	return s.scanZipDir(ctx, ra, size, l, tail, tailStart, eocdOff, count, cdSize, cdOff, cdEnd)
+}
+
+// scanZipDir scans the archive as one central directory describes it.
+func (s *scanner) scanZipDir(ctx context.Context, ra io.ReaderAt, size int64, l loc, tail []byte, tailStart, eocdOff int64, count, cdSize, cdOff uint64, cdEnd int64) error {
+	if cdEnd < 0 {
+		cdEnd = 0
 	}
 	if cdSize > uint64(cdEnd) {
 		s.c.add(l, ruleContainerPastEnd, eocdOff, map[string]any{"format": "zip", "central_directory_size": cdSize}, "(central directory)", "declared size exceeds the file")
@@ -127,18 +175,62 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 		s.c.add(l, ruleContainerPastEnd, eocdOff, map[string]any{"format": "zip", "central_directory_offset": cdOff}, "(central directory)", "offset points past the end of the directory")
 		return nil
 	}
-	cdStart := int64(cdOff) + concat
+	if concat > 0 {
+		// Go's archive/zip takes a directory found where the record says,
+		// unshifted; Python's zipfile shifts. When both places hold one, the
+		// archive reads differently per loader: report it and scan both.
+		isCentral := func(off int64) bool {
+			sig := make([]byte, 4)
+			_, err := ra.ReadAt(sig, off)
+			return err == nil && binary.LittleEndian.Uint32(sig) == sigCentral
+		}
+		if isCentral(int64(cdOff)) {
+			if isCentral(int64(cdOff) + concat) {
+				s.c.add(l, ruleContainerMismatch, eocdOff, map[string]any{"format": "zip", "directory_offset": cdOff, "shifted_by": concat},
+					"(central directory)", "a directory is found both at the recorded offset and shifted by the prepended bytes")
+				if err := s.scanZipAt(ctx, ra, l, tail, tailStart, eocdOff, count, cdSize, int64(cdOff), 0); err != nil {
+					return err
+				}
+			} else {
+				concat = 0
+			}
+		}
+	}
+	return s.scanZipAt(ctx, ra, l, tail, tailStart, eocdOff, count, cdSize, int64(cdOff)+concat, concat)
+}
+
+// scanZipAt scans the members of the central directory at cdStart, whose
+// recorded offsets are shifted by concat.
+func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []byte, tailStart, eocdOff int64, count, cdSize uint64, cdStart, concat int64) error {
 	if count > maxZipEntries || count > cdSize/46+1 {
 		s.c.add(l, ruleContainerMalformed, eocdOff, map[string]any{"format": "zip", "declared_entries": count},
 			fmt.Sprintf("declares %d entries in a %d-byte central directory", count, cdSize))
 		count = min(count, cdSize/46+1, maxZipEntries)
 	}
-	entries, err := s.readCentral(ra, cdStart, int64(cdSize), count, concat, l)
+	var cd *stream
+	if cdStart >= tailStart && cdStart+int64(cdSize) <= tailStart+int64(len(tail)) {
+		// The directory is in the tail already read: parse it in place.
+		cd = newStreamBytes(tail[cdStart-tailStart : cdStart-tailStart+int64(cdSize)])
+	} else {
+		cd = newStreamSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int64(cdSize))
+		cd.setLimit(int64(cdSize))
+	}
+	zs := zipScratchPool.get()
+	defer zs.release()
+	entries, err := s.readCentral(cd, zs.entries[:0], cdStart, count, concat, l)
+	zs.entries = entries
 	if err != nil {
 		return err
 	}
-	s.checkZipEntries(ra, entries, cdStart, l)
 	kind := archiveKind(entries)
+	order := slices.Grow(zs.order[:0], len(entries))[:len(entries)] // entries by local header offset
+	zs.order = order
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
+	s.readLocals(ra, entries, order, zs, kind, l)
+	s.checkZipEntries(ra, entries, order, zs, cdStart, l)
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,30 +242,64 @@ func (s *scanner) scanZip(ctx context.Context, ra io.ReaderAt, size int64, l loc
 	return nil
 }
 
-func readZip64EOCD(ra io.ReaderAt, eocdOff int64) (count, size, off uint64, ok bool) {
+// zipScratch is the working memory of one archive scan, recycled.
+type zipScratch struct {
+	entries []zipEntry
+	order   []int
+	names   nameSet
+	window  [localWindow]byte
+}
+
+var zipScratchPool = newFreeList(4, func() *zipScratch { return new(zipScratch) })
+
+// release returns the scratch to the pool unless it grew large.
+func (zs *zipScratch) release() {
+	if cap(zs.entries) > 4096 {
+		return
+	}
+	clear(zs.entries[:cap(zs.entries)]) // drop the names
+	clear(zs.names.slots)
+	zipScratchPool.put(zs)
+}
+
+// tailPool recycles the buffers of zipTailRead bytes that archive ends are read into.
+var tailPool = newFreeList(4, func() *[]byte { b := make([]byte, zipTailRead); return &b })
+
+func readZip64EOCD(ra io.ReaderAt, eocdOff int64, tail []byte, tailStart int64) (count, size, off uint64, ok bool) {
 	if eocdOff < 20 {
 		return 0, 0, 0, false
 	}
-	loc := make([]byte, 20)
-	if _, err := ra.ReadAt(loc, eocdOff-20); err != nil || binary.LittleEndian.Uint32(loc) != sigEOCD64Loc {
+	// at returns n bytes at off, from the tail when it holds them.
+	at := func(off int64, n int) []byte {
+		if off >= tailStart && off+int64(n) <= tailStart+int64(len(tail)) {
+			return tail[off-tailStart : off-tailStart+int64(n)]
+		}
+		b := make([]byte, n)
+		if _, err := ra.ReadAt(b, off); err != nil {
+			return nil
+		}
+		return b
+	}
+	loc := at(eocdOff-20, 20)
+	if loc == nil || binary.LittleEndian.Uint32(loc) != sigEOCD64Loc {
 		return 0, 0, 0, false
 	}
 	recOff := int64(binary.LittleEndian.Uint64(loc[8:]))
-	rec := make([]byte, 56)
 	if recOff < 0 || recOff > eocdOff {
 		return 0, 0, 0, false
 	}
-	if _, err := ra.ReadAt(rec, recOff); err != nil || binary.LittleEndian.Uint32(rec) != sigEOCD64 {
+	rec := at(recOff, 56)
+	if rec == nil || binary.LittleEndian.Uint32(rec) != sigEOCD64 {
 		return 0, 0, 0, false
 	}
 	return binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), binary.LittleEndian.Uint64(rec[48:]), true
 }
 
-// readCentral parses the central directory and each entry's local header.
-func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
-	st := newStreamSize(io.NewSectionReader(ra, start, size), size)
-	st.setLimit(size)
-	var entries []zipEntry
+// readCentral parses the central directory.
+func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count uint64, concat int64, l loc) ([]zipEntry, error) {
+	// Names share one allocation: they outlive the scan in findings, and one
+	// string per member costs more than the directory's parse.
+	var names []byte
 	for i := uint64(0); i < count; i++ {
 		off := start + st.Offset()
 		h, err := st.Next(46)
@@ -197,7 +323,15 @@ func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, c
 			s.c.add(l, ruleContainerMalformed, off, map[string]any{"format": "zip", "entry": i}, "central directory name is truncated")
 			break
 		}
-		e.name = string(name)
+		if len(name) > cap(names)-len(names) {
+			names = make([]byte, 0, max(len(name), 16<<10))
+		}
+		at := len(names)
+		names = append(names, name...)
+		e.name = unsafe.String(unsafe.SliceData(names[at:]), len(name))
+		if len(name) == 0 {
+			e.name = ""
+		}
 		extra, err := st.Next(extraLen)
 		if err != nil {
 			s.c.add(l, ruleContainerMalformed, off, map[string]any{"format": "zip", "entry": i}, "central directory extra field is truncated")
@@ -209,10 +343,10 @@ func (s *scanner) readCentral(ra io.ReaderAt, start, size int64, count uint64, c
 		}
 		e.localOff = int64(localOff) + concat
 		e.dataOff = -1
+		if cap(entries) == 0 {
+			entries = make([]zipEntry, 0, min(count, 4096))
+		}
 		entries = append(entries, e)
-	}
-	for i := range entries {
-		s.readLocal(ra, &entries[i], l)
 	}
 	return entries, nil
 }
@@ -247,11 +381,49 @@ func parseZip64Extra(extra []byte, e *zipEntry, localOff *uint64) {
 	}
 }
 
-// readLocal reads an entry's local header, comparing it with the central record.
-func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
-	// One read for the fixed header and the name it should carry.
-	buf := make([]byte, 30+len(e.name))
-	n, _ := ra.ReadAt(buf, e.localOff)
+// localWindow is how much is read at each local header: the headers of small
+// members stored next to each other (and their gaps) come with one read.
+const localWindow = 8 << 10
+
+// readLocals reads the entries' local headers in file order through a window,
+// comparing each with its central record. The local header of a stored tensor
+// storage member in a PyTorch archive is read only when it falls in a window
+// already read: no loader takes code or names from it (torch's reader and
+// Python's zipfile go by the central directory, and the bytes are never
+// unpickled), and reading hundreds of them one by one would dominate the scan of
+// a sparse multi-gigabyte checkpoint. Such entries keep localRead false and
+// lower bounds for dataOff and end (the local extra field is unknown).
+func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, zs *zipScratch, kind string, l loc) {
+	var buf []byte
+	var win []byte // the bytes at winStart that were read
+	winStart := int64(-1)
+	for _, i := range order {
+		e := &entries[i]
+		need := int64(30 + len(e.name))
+		if winStart < 0 || e.localOff < winStart || e.localOff+need > winStart+int64(len(win)) {
+			if kind == "pytorch" && e.method == 0 && e.flags&1 == 0 && e.compSize == e.uncompSize && isTorchStorage(e.name) {
+				e.dataOff = e.localOff + need
+				e.end = e.dataOff + int64(e.compSize)
+				continue
+			}
+			if buf == nil {
+				buf = zs.window[:]
+			}
+			w := buf
+			if need > int64(len(w)) {
+				w = make([]byte, need)
+			}
+			n, _ := ra.ReadAt(w, e.localOff)
+			win, winStart = w[:n], e.localOff
+		}
+		s.parseLocal(ra, e, win[e.localOff-winStart:], l)
+	}
+}
+
+// parseLocal checks an entry's local header, given the bytes read at its offset
+// (possibly fewer than the header), against the central record.
+func (s *scanner) parseLocal(ra io.ReaderAt, e *zipEntry, buf []byte, l loc) {
+	n := len(buf)
 	h := buf[:min(n, 30)]
 	if n < 30 {
 		s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header lies past the end of the file")
@@ -263,14 +435,18 @@ func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
 	}
 	nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
 	extraLen := int64(binary.LittleEndian.Uint16(h[28:]))
-	name := buf[30:n]
+	name := buf[30:min(n, 30+len(e.name))]
 	if int64(len(name)) > nameLen {
 		name = name[:nameLen]
 	} else if int64(len(name)) < nameLen {
-		name = make([]byte, nameLen)
-		if _, err := ra.ReadAt(name, e.localOff+30); err != nil {
-			s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header name lies past the end of the file")
-			return
+		if int64(n) >= 30+nameLen {
+			name = buf[30 : 30+nameLen]
+		} else {
+			name = make([]byte, nameLen)
+			if _, err := ra.ReadAt(name, e.localOff+30); err != nil {
+				s.c.add(l, ruleContainerPastEnd, e.localOff, map[string]any{"format": "zip", "member_name": e.name}, quote(e.name, 120), "local header name lies past the end of the file")
+				return
+			}
 		}
 	}
 	if string(name) != e.name {
@@ -281,11 +457,32 @@ func (s *scanner) readLocal(ra io.ReaderAt, e *zipEntry, l loc) {
 		s.c.add(l, ruleContainerMismatch, e.localOff, map[string]any{"format": "zip", "member_name": e.name, "local_method": m, "central_method": e.method},
 			quote(e.name, 120), fmt.Sprintf("compression method %d vs %d", m, e.method))
 	}
+	e.localRead = true
 	e.dataOff = e.localOff + 30 + nameLen + extraLen
 	e.end = e.dataOff + int64(e.compSize)
 }
 
-var torchStorageName = regexp.MustCompile(`(^|/)(data|\.data)/[0-9]+$`)
+// isTorchStorage matches PyTorch's tensor storage member names: a path ending in
+// data/<digits> or .data/<digits>.
+func isTorchStorage(name string) bool {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 || i == len(name)-1 {
+		return false
+	}
+	for _, c := range name[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	dir := name[:i]
+	switch {
+	case dir == "data" || dir == ".data":
+		return true
+	case strings.HasSuffix(dir, "/data") || strings.HasSuffix(dir, "/.data"):
+		return true
+	}
+	return false
+}
 
 // archiveKind says what model format an archive is, by its members.
 func archiveKind(entries []zipEntry) string {
@@ -313,53 +510,61 @@ func archiveKind(entries []zipEntry) string {
 
 // checkZipEntries looks for the structural attacks: traversal, duplicates,
 // overlaps, data past the directory and decompression bombs.
-func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, cdStart int64, l loc) {
-	seen := map[string]bool{}
+func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []int, zs *zipScratch, cdStart int64, l loc) {
+	// Keyed by the lower-cased name: torch's miniz reader looks members up
+	// ignoring case, so archive/DATA.PKL can stand in for archive/data.pkl.
+	seen := zs.names.reset(len(entries))
 	var totalUncomp uint64
-	for _, e := range entries {
-		ev := map[string]any{"format": "zip", "member_name": e.name}
+	for ei, e := range entries {
+		ev := func() map[string]any { return map[string]any{"format": "zip", "member_name": e.name} }
 		if unsafeMemberName(e.name) {
-			s.c.add(l, ruleContainerTraversal, e.localOff, ev, quote(e.name, 200))
+			s.c.add(l, ruleContainerTraversal, e.localOff, ev(), quote(e.name, 200))
 		}
-		if seen[e.name] {
-			s.c.add(l, ruleContainerDuplicate, e.localOff, ev, quote(e.name, 200))
+		if oi, dup := seen.add(strings.ToLower(e.name), ei, entries); dup {
+			other := entries[oi].name
+			v := ev()
+			if other != e.name {
+				v["other_member"] = other
+				v["note"] = "the names differ only in case; torch's zip reader matches names ignoring case"
+			}
+			s.c.add(l, ruleContainerDuplicate, e.localOff, v, quote(e.name, 200))
 		}
-		seen[e.name] = true
 		if e.dataOff >= 0 && e.end > cdStart {
-			s.c.add(l, ruleContainerPastEnd, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
+			s.c.add(l, ruleContainerPastEnd, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
 		}
 		if e.method == 0 && e.compSize != e.uncompSize {
-			s.c.add(l, ruleContainerMismatch, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("stored member declares %d compressed but %d uncompressed bytes", e.compSize, e.uncompSize))
+			s.c.add(l, ruleContainerMismatch, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("stored member declares %d compressed but %d uncompressed bytes", e.compSize, e.uncompSize))
 		}
 		if e.compSize > 0 && float64(e.uncompSize)/float64(e.compSize) > s.opts.MaxCompressionRatio {
-			ev["ratio"] = float64(e.uncompSize) / float64(e.compSize)
-			s.c.add(l, ruleContainerBomb, e.localOff, ev, quote(e.name, 200), fmt.Sprintf("%d bytes from %d", e.uncompSize, e.compSize))
+			v := ev()
+			v["ratio"] = float64(e.uncompSize) / float64(e.compSize)
+			s.c.add(l, ruleContainerBomb, e.localOff, v, quote(e.name, 200), fmt.Sprintf("%d bytes from %d", e.uncompSize, e.compSize))
 		}
 		totalUncomp += e.uncompSize
 	}
 	if fileSize := cdStart; fileSize > 0 && totalUncomp > 1<<30 && float64(totalUncomp)/float64(fileSize) > s.opts.MaxCompressionRatio {
 		s.c.add(l, ruleContainerBomb, -1, map[string]any{"format": "zip", "declared_total": totalUncomp}, "(all members)", fmt.Sprintf("%d bytes declared in a %d-byte archive", totalUncomp, fileSize))
 	}
-	byOff := slices.Clone(entries)
-	slices.SortFunc(byOff, func(a, b zipEntry) int { return int(min(max(a.localOff-b.localOff, -1), 1)) })
-	for i := 1; i < len(byOff); i++ {
-		prev, cur := byOff[i-1], byOff[i]
+	for i := 1; i < len(order); i++ {
+		prev, cur := &entries[order[i-1]], &entries[order[i]]
 		if prev.dataOff >= 0 && cur.localOff < prev.end {
 			s.c.add(l, ruleContainerOverlap, cur.localOff, map[string]any{"format": "zip", "member_name": cur.name, "other_member": prev.name}, quote(prev.name, 120), quote(cur.name, 120))
 		}
 	}
-	if len(byOff) > 0 && byOff[0].localOff > 0 {
-		s.c.add(l, ruleContainerPrefix, 0, map[string]any{"format": "zip", "prefix_bytes": byOff[0].localOff}, byOff[0].localOff)
+	if len(order) > 0 && entries[order[0]].localOff > 0 {
+		first := entries[order[0]].localOff
+		s.c.add(l, ruleContainerPrefix, 0, map[string]any{"format": "zip", "prefix_bytes": first}, first)
 	}
 	// Local headers that the central directory does not list are seen only by
 	// streaming readers: a classic way to show scanners one archive and loaders another.
-	for i := 0; i+1 <= len(byOff); i++ {
-		gapStart := byOff[i].end
+	for i := range order {
+		e := &entries[order[i]]
+		gapStart := e.end
 		gapEnd := cdStart
-		if i+1 < len(byOff) {
-			gapEnd = byOff[i+1].localOff
+		if i+1 < len(order) {
+			gapEnd = entries[order[i+1]].localOff
 		}
-		if byOff[i].dataOff < 0 || gapEnd-gapStart < 30 {
+		if !e.localRead || gapEnd-gapStart < 30 {
 			continue
 		}
 		sig := make([]byte, 4)
@@ -369,14 +574,67 @@ func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, cdStart in
 	}
 }
 
+// nameSet finds repeated member names: an open-addressing table of hashes,
+// cheaper than a map for the thousands of names a checkpoint has.
+type nameSet struct {
+	seed  maphash.Seed
+	slots []nameSlot
+}
+
+type nameSlot struct {
+	h   uint64 // 0 = empty
+	idx int32  // the entry holding the name
+}
+
+// reset empties the set and sizes it for n names.
+func (t *nameSet) reset(n int) *nameSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
+	if cap(t.slots) >= size {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	} else {
+		t.slots = make([]nameSlot, size)
+	}
+	return t
+}
+
+// add records that entry idx has the (folded) name key, unless an earlier
+// entry's name folds to the same key: then it returns that entry and true.
+func (t *nameSet) add(key string, idx int, entries []zipEntry) (int, bool) {
+	h := maphash.String(t.seed, key) | 1
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.h == 0 {
+			*sl = nameSlot{h: h, idx: int32(idx)}
+			return 0, false
+		}
+		if sl.h == h && strings.ToLower(entries[sl.idx].name) == key {
+			return int(sl.idx), true
+		}
+	}
+}
+
 // unsafeMemberName reports names that escape the extraction folder.
 func unsafeMemberName(name string) bool {
-	if name == "" || strings.ContainsRune(name, 0) {
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return true
 	}
-	n := strings.ReplaceAll(name, `\`, "/")
-	if strings.HasPrefix(n, "/") || (len(n) >= 2 && n[1] == ':') {
+	n := name
+	if strings.IndexByte(n, '\\') >= 0 {
+		n = strings.ReplaceAll(n, `\`, "/")
+	}
+	if n[0] == '/' || (len(n) >= 2 && n[1] == ':') {
 		return true
+	}
+	if !strings.Contains(n, "..") {
+		return false
 	}
 	for part := range strings.SplitSeq(n, "/") {
 		if part == ".." {
@@ -400,11 +658,14 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "member's local header is unusable; content not scanned")
 		return nil
 	}
-	if e.flags&1 != 0 {
-		s.c.skip(child, "member is encrypted; content not scanned")
-		return nil
+	encrypted := e.flags&1 != 0
+	if encrypted {
+		// Loaders differ on the flag (zipfile asks for a password, lenient readers
+		// ignore it), so the bytes are still sniffed: a plaintext pickle behind a
+		// false flag is found; real ciphertext is reported as not scanned.
+		s.c.skip(child, "member is marked encrypted; encrypted content cannot be analysed")
 	}
-	if kind == "pytorch" && torchStorageName.MatchString(e.name) {
+	if kind == "pytorch" && isTorchStorage(e.name) {
 		return nil // tensor storage: raw numbers, never unpickled
 	}
 	if kind == "pytorch" && strings.Contains(e.name, "/code/") && strings.HasSuffix(e.name, ".py") {
@@ -424,6 +685,9 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		} else {
 			r = bzip2.NewReader(r)
 		}
+		if encrypted {
+			r = &errTolerantReader{r: r}
+		}
 		limit := min(int64(min(e.uncompSize, 1<<62)), s.opts.MaxDecompressedBytes)
 		st := newStream(r)
 		st.setLimit(limit)
@@ -436,10 +700,14 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "compression method %d is not supported by this scanner", e.method)
 		return nil
 	}
-	base := path.Base(e.name)
-	if strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl") {
-		// PyTorch unpickles these whatever their first byte says.
-		return s.a.scanPicklesAt(ctx, in.st, child, 0, false)
+	base := strings.ToLower(path.Base(e.name)) // torch's reader ignores case
+	if !encrypted && (strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl")) {
+		// PyTorch unpickles these whatever their first byte says. The whole window
+		// is wanted at once: pickles are read to their end.
+		in.st.grow(in.st.max)
+		err := s.a.scanPicklesAt(ctx, in.st, child, 0, false)
+		in.st.release() // the pickle machines keep copies of what they need
+		return err
 	}
 	return s.scanRegion(ctx, in)
 }
