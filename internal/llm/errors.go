@@ -76,7 +76,7 @@ func (c *core) failure(ctx, actx context.Context, meta *attemptMeta, err error, 
 	case ok && bodyErr != nil:
 		e.Kind, e.Message = KindConnection, "the connection broke while reading the answer"
 	case ok:
-		e.Kind, e.Message = KindMalformed, "unreadable answer: "+c.clean(err.Error())
+		e.Kind, e.Message = KindMalformed, malformedReason(err)
 		e.Err = nil // the whole body arrived; the SDK's complaint is about its content
 	case responded && status >= 300 && status < 400:
 		// Redirects are never followed (a redirect could lead a request, and its
@@ -90,6 +90,25 @@ func (c *core) failure(ctx, actx context.Context, meta *attemptMeta, err error, 
 		e.Kind, e.Message = KindConnection, "could not reach the provider: "+c.clean(innermost(err).Error())
 	}
 	return e
+}
+
+// malformedReason says in a few words why a complete 2xx body could not be read. The
+// SDKs' own texts name their internals ("deserializeUnaryResponse", destination
+// types) and may quote the upstream body, so they stay in the logs.
+func malformedReason(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("a JSON %s where %s was expected", typ.Value, cmp.Or(typ.Field, "another type"))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON document is cut short"
+	case strings.Contains(strings.ToLower(err.Error()), "content-type"):
+		return "the body is not JSON"
+	}
+	return "the body could not be decoded"
 }
 
 // isBlocked reports whether a dial was refused by a network policy: an error in
@@ -150,14 +169,31 @@ func innermost(err error) error {
 	}
 }
 
-// secretPattern matches credentials in free text: bearer tokens, OpenAI-style
-// sk- keys, Google API keys, and key=, x-api-key / x-goog-api-key values.
-var secretPattern = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+|\bsk-[a-z0-9_\-*.]{4,}|\baiza[0-9a-z_\-]{16,}|((?:api[_-]?)?key\s*[=:]\s*)[^\s"',;&]+|(x-(?:goog-)?api-key\s*[=:]?\s*)[^\s"',;]+`)
+// secretPattern matches credentials in free text: bearer tokens, vendor-prefixed
+// keys (OpenAI and OpenRouter sk-, Groq gsk_, xAI xai-, Hugging Face hf_), Google API
+// keys, and key=, x-api-key / x-goog-api-key values.
+var secretPattern = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+|\b(?:sk|gsk|xai|hf)[_-][a-z0-9_\-*.]{4,}|\baiza[0-9a-z_\-]{16,}|((?:api[_-]?)?key\s*[=:]\s*)[^\s"',;&]+|(x-(?:goog-)?api-key\s*[=:]?\s*)[^\s"',;]+`)
 
-// scrub removes key, and anything shaped like a credential, from s.
+// wordPattern is a run of characters that a key could be part of.
+var wordPattern = regexp.MustCompile(`[^\s"'\x60,;()<>\[\]{}]+`)
+
+// keyPrefixRunes is how much of the configured key a word may share before it is
+// taken for (part of) the key: providers echo keys cut short ("sk-abc…") or masked
+// ("gsk_GROQ****bbbb").
+const keyPrefixRunes = 8
+
+// scrub removes key, any word that starts like it, and anything shaped like a
+// credential, from s.
 func scrub(s, key string) string {
 	if len(key) >= 4 {
 		s = strings.ReplaceAll(s, key, "[redacted]")
+		n := min(keyPrefixRunes, len(key))
+		s = wordPattern.ReplaceAllStringFunc(s, func(w string) string {
+			if len(w) >= n && w[:n] == key[:n] {
+				return "[redacted]"
+			}
+			return w
+		})
 	}
 	return secretPattern.ReplaceAllStringFunc(s, func(m string) string {
 		sub := secretPattern.FindStringSubmatch(m)
@@ -227,6 +263,9 @@ func AppError(err error) *apperr.Error {
 		s := fmt.Sprintf(format, args...)
 		if e.Message != "" {
 			s += ": " + e.Message
+		}
+		if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "…") {
+			return s
 		}
 		return s + "."
 	}

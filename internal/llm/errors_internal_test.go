@@ -3,6 +3,8 @@ package llm
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,6 +69,10 @@ func TestScrub(t *testing.T) {
 		{"x-api-key: sk-ant-api03-zzz", "x-api-key: [redacted]"},
 		{"x-goog-api-key abcdef", "x-goog-api-key [redacted]"},
 		{"api_key=hunter2", "api_key=[redacted]"},
+		{"Incorrect API key provided: sk-proj-Abc123Def4....", "Incorrect API key provided: [redacted]"},
+		{"Incorrect API key provided: gsk_GROQsecretKEY99990000aaaa....", "Incorrect API key provided: [redacted]"},
+		{"key gsk_GROQ**********bbbb is invalid", "key [redacted] is invalid"},
+		{"xai-0123456789abcdef and hf_abcdefghijkl", "[redacted] and [redacted]"},
 		{"a task-force of risk-takers", "a task-force of risk-takers"},
 		{"The model `gpt-x` does not exist", "The model `gpt-x` does not exist"},
 	}
@@ -74,6 +80,11 @@ func TestScrub(t *testing.T) {
 		if got := scrub(tc.in, key); got != tc.want {
 			t.Errorf("scrub(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	// A key of no known shape, echoed cut short: only its own prefix gives it away.
+	const custom = "custom-token-ABCDEFGHIJKLMNOPQRSTUV"
+	if got := scrub("Invalid token custom-token-ABCDEFGHIJKLMNOPQR...", custom); got != "Invalid token [redacted]" {
+		t.Errorf("cut custom key: %q", got)
 	}
 }
 
@@ -124,13 +135,15 @@ func TestAppError(t *testing.T) {
 		{&Error{Provider: "ollama", Kind: KindConnection, Message: "connection refused"}, apperr.UpstreamError, 0, "could not be reached"},
 		{&Error{Provider: "openai", Kind: KindMalformed}, apperr.UpstreamError, 0, "unreadable"},
 		{&Error{Provider: "openai", Kind: KindIncomplete}, apperr.UpstreamError, 0, "stopped before"},
+		// An upstream message that ends a sentence gets no second period.
+		{&Error{Provider: "openai", Kind: KindAuth, Status: 401, Message: "Find your key at the dashboard."}, apperr.UpstreamError, 0, "at the dashboard.\x00"},
 	}
 	for _, tc := range cases {
 		got := AppError(tc.err)
 		if got == nil {
 			t.Fatalf("AppError(%v) = nil", tc.err)
 		}
-		if got.Code != tc.code || got.RetryAfter != tc.retryAfter || !strings.Contains(got.Message, tc.contains) {
+		if got.Code != tc.code || got.RetryAfter != tc.retryAfter || !strings.Contains(got.Message+"\x00", tc.contains) {
 			t.Errorf("AppError(%v) = %+v, want code %s, retry after %d, message containing %q", tc.err, got, tc.code, tc.retryAfter, tc.contains)
 		}
 		if !errors.Is(got, tc.err) {
@@ -140,6 +153,24 @@ func TestAppError(t *testing.T) {
 	for _, err := range []error{nil, errors.New("plain"), &Error{Provider: "openai", Kind: KindCanceled}} {
 		if got := AppError(err); got != nil {
 			t.Errorf("AppError(%v) = %v, want nil", err, got)
+		}
+	}
+}
+
+func TestMalformedReason(t *testing.T) {
+	var syn error = &json.SyntaxError{Offset: 12}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("error parsing response json: %w", syn), "invalid JSON at byte 12"},
+		{fmt.Errorf("x: %w", &json.UnmarshalTypeError{Value: "number", Field: "choices.message.content"}), "a JSON number where choices.message.content was expected"},
+		{fmt.Errorf("unexpected end: %w", io.ErrUnexpectedEOF), "the JSON document is cut short"},
+		{errors.New("expected destination type of 'string' or '[]byte' for responses with content-type 'text/html'"), "the body is not JSON"},
+		{errors.New(`iterateResponseStream: invalid stream chunk: {"candidates": [`), "the body could not be decoded"},
+	} {
+		if got := malformedReason(tc.err); got != tc.want {
+			t.Errorf("malformedReason(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }
