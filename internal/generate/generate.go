@@ -140,8 +140,9 @@ func (s *Service) Generate(ctx context.Context, in Input) (Generation, error) {
 }
 
 // Stream is Generate that sends text to onDelta as it arrives. If the stream breaks
-// after text was sent, the partial generation is stored as incomplete and the error
-// returned; if it breaks before, fallbacks are tried as in Generate.
+// after text was sent, the partial generation is stored as incomplete and returned
+// with the error (its ID is empty if it could not be stored), so the client can find
+// what it was sent; if it breaks before, fallbacks are tried as in Generate.
 func (s *Service) Stream(ctx context.Context, in Input, onDelta func(string) error) (Generation, error) {
 	return s.run(ctx, in, onDelta)
 }
@@ -180,10 +181,11 @@ func (s *Service) run(ctx context.Context, in Input, onDelta func(string) error)
 			// Text already reached the client: record what it got, marked incomplete.
 			g.RequestedModelID, g.Complete, g.Error = first.ID, false, err.Error()
 			g.LatencyMS = s.now().Sub(start).Milliseconds()
-			if _, serr := s.save(ctx, g); serr != nil {
+			saved, serr := s.save(ctx, g)
+			if serr != nil {
 				s.log.ErrorContext(ctx, "store incomplete generation", "error", serr)
 			}
-			return Generation{}, err
+			return saved, err
 		}
 		var le *llm.Error
 		if !errors.As(err, &le) || !le.Retryable() || ctx.Err() != nil {

@@ -37,6 +37,9 @@ var statusOf = map[apperr.Code]int{
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// GenerationID names the incomplete generation stored when a stream broke
+	// after text was sent (the event: error of POST /generate_response only).
+	GenerationID string `json:"generation_id,omitempty"`
 }
 
 type errorDetail struct {

@@ -244,6 +244,12 @@ func TestStreamingEveryProvider(t *testing.T) {
 			if err := cts.db.SQL().QueryRow(`SELECT count(*) FROM generations WHERE status = 'incomplete' AND response_text = ?`, text).Scan(&incomplete); err != nil || incomplete != 1 {
 				t.Fatalf("incomplete generation not stored: %d %v", incomplete, err)
 			}
+			// The error event names that generation, which GET /generations shows.
+			id, _ := last["generation_id"].(string)
+			resp, stored := cts.do(t, "GET", "/generations/"+id, "")
+			if resp.StatusCode != 200 || stored["complete"] != false || stored["response"] != text {
+				t.Fatalf("error event's generation_id %q: %d %v", id, resp.StatusCode, stored)
+			}
 		})
 	}
 }

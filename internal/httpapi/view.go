@@ -134,7 +134,9 @@ func (s *Server) streamGenerate(w http.ResponseWriter, r *http.Request, in gener
 		e := toAppError(err)
 		s.log.WarnContext(r.Context(), "generation stream failed", "code", e.Code, "error", err)
 		s.metrics.errors.WithLabelValues(string(e.Code)).Inc()
-		_ = sse.send("error", envelope(r, e))
+		body := envelope(r, e)
+		body.GenerationID = g.ID
+		_ = sse.send("error", body)
 		return
 	}
 	_ = sse.send("done", toGenerationResponse(g))
