@@ -118,7 +118,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	providers := llm.NewRegistry(llm.ConfigFromEnv(cfg.Getenv))
+	llmCfg := llm.ConfigFromEnv(cfg.Getenv)
+	llmCfg.Logger = log // each retry of a provider call, with the request's id
+	providers := llm.NewRegistry(llmCfg)
 	models := catalog.NewService(cat, providers, db, catalog.Options{AllowDemo: !cfg.Production()})
 	if err := models.ChooseDefault(ctx, cfg.Production(), log); err != nil {
 		return err
