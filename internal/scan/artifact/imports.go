@@ -135,6 +135,23 @@ var dangerousPrefixes = map[string]string{
 	"numpy.core.multiarray.loads": "deserialization", "numpy.loads": "deserialization",
 	"torch.load": "deserialization", "torch.serialization": "deserialization", "torch._weights_only_unpickler": "deserialization",
 	"pandas.read_pickle": "deserialization", "shelve.open": "deserialization", "copy_reg.add_extension": "import_machinery",
+	// standard-library helpers that eval or exec strings taken from their arguments,
+	// or import any dotted name they are given
+	"typing.get_type_hints": "code_execution", "typing._eval_type": "code_execution",
+	"typing.ForwardRef._evaluate": "code_execution", "typing.ForwardRef.evaluate": "code_execution",
+	"typing._type_check": "code_execution", "typing.evaluate_forward_ref": "code_execution",
+	"typing._eval_type_with_forward_refs": "code_execution", "typing._evaluate_forward_ref": "code_execution",
+	"typing_extensions.get_type_hints": "code_execution", "typing_extensions.evaluate_forward_ref": "code_execution",
+	"typing_extensions._eval_type": "code_execution", "annotationlib": "code_execution",
+	"dataclasses._create_fn": "code_execution", "dataclasses._FuncBuilder": "code_execution",
+	"dataclasses.make_dataclass": "code_execution", "dataclasses._process_class": "code_execution",
+	"dataclasses.dataclass": "code_execution", "collections.namedtuple": "code_execution",
+	"typing.NamedTuple": "code_execution", "typing.TypedDict": "code_execution",
+	"warnings._getcategory": "import_machinery", "unittest.mock": "import_machinery",
+	"logging.basicConfig": "filesystem", "cgitb": "filesystem",
+	"rlcompleter": "code_execution", "_pyrepl": "code_execution",
+	"torch._utils._import_dotted_name": "import_machinery", "torch._jit_internal": "code_execution",
+	"torch._ops": "code_execution", "torch._classes": "code_execution",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -305,12 +322,50 @@ func classify(module, name string) classification {
 		// Builtins not on the safe list have no business in model data.
 		return classification{verdict: verdictDangerous, category: "indirection", name: full}
 	}
+	if v, ok := dottedName(module, name); ok {
+		return v
+	}
 	for _, p := range safePrefixes {
 		if strings.HasPrefix(full, p) {
 			return classification{verdict: verdictSafe, name: full}
 		}
 	}
 	return classification{verdict: verdictUnknown, name: full}
+}
+
+// dottedName judges an attribute path in the name of a protocol 4 import (the
+// unpickler walks it with getattr from the module): it leads wherever its suffixes
+// lead, so each suffix that could be a module path plus attribute is checked. A
+// dotted name no suffix explains is never allow-listed by the module's prefix.
+func dottedName(module, name string) (classification, bool) {
+	if !strings.Contains(name, ".") {
+		return classification{}, false
+	}
+	full := canonicalName(module, name)
+	parts := strings.Split(name, ".")
+	for i := range parts {
+		suffix := strings.Join(parts[i:], ".")
+		if i == len(parts)-1 {
+			break // the bare attribute alone says nothing
+		}
+		mapped := suffix
+		if j := strings.IndexByte(suffix, '.'); j > 0 {
+			mapped = canonicalName(suffix[:j], suffix[j+1:])
+		}
+		for _, c := range []string{mapped, suffix} {
+			if cat, ok := dangerousMatch(c); ok {
+				return classification{verdict: verdictDangerous, category: cat, name: full}, true
+			}
+		}
+	}
+	// A class nested in a class of a safe module (Outer.Inner) is plausible, but
+	// not known: reported as unknown rather than passed by the module's prefix.
+	for i := range parts {
+		if i < len(parts)-1 && safeExact[strings.Join(parts[i:], ".")] {
+			return classification{verdict: verdictSafe, name: full}, true
+		}
+	}
+	return classification{verdict: verdictUnknown, name: full}, true
 }
 
 // dangerousMatch finds the longest listed prefix of the dotted name.

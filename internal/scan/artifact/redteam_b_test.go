@@ -1,0 +1,85 @@
+package artifact
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mirror/internal/scan"
+)
+
+// rtbCase is one red-team regression: a malicious file must be flagged at high or
+// above, a benign look-alike must stay below medium.
+type rtbCase struct {
+	name      string
+	data      []byte
+	malicious bool
+}
+
+func rtbScan(t *testing.T, c rtbCase) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), c.name)
+	if err := os.WriteFile(p, c.data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	findings, notScanned, err := ScanFile(context.Background(), p, c.name, Options{})
+	if err != nil {
+		t.Fatalf("ScanFile: %v", err)
+	}
+	top := -1
+	var got []string
+	for _, f := range findings {
+		top = max(top, f.Severity.Rank())
+		got = append(got, fmt.Sprintf("%s %v %q %v", f.Severity, f.Evidence["rule"], f.Title, f.Evidence))
+	}
+	switch {
+	case c.malicious && top < scan.High.Rank():
+		t.Errorf("%s: malicious file not flagged high; got:\n%s\nnot scanned: %+v", c.name, strings.Join(got, "\n"), notScanned)
+	case !c.malicious && top >= scan.Medium.Rank():
+		t.Errorf("%s: benign file flagged; got:\n%s", c.name, strings.Join(got, "\n"))
+	case !c.malicious && len(notScanned) > 0:
+		t.Errorf("%s: benign file not fully scanned: %+v", c.name, notScanned)
+	}
+}
+
+func rtbRun(t *testing.T, cases []rtbCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { rtbScan(t, c) })
+	}
+}
+
+// TestRedteamBEvalGadgets: standard-library helpers that eval or exec strings
+// from their arguments, and attribute chains hidden under allow-listed prefixes.
+func TestRedteamBEvalGadgets(t *testing.T) {
+	call4 := func(mod, name, arg string) []byte { return newPK(4).stackGlobal(mod, name).callStr(arg).stop() }
+	var cases []rtbCase
+	for _, g := range [][2]string{
+		{"typing", "get_type_hints"}, {"typing", "_eval_type"}, {"typing", "ForwardRef._evaluate"},
+		{"dataclasses", "_create_fn"}, {"torch._utils", "_import_dotted_name"}, {"annotationlib", "call_evaluate_function"},
+		{"collections", "namedtuple"}, {"warnings", "_getcategory"}, {"unittest.mock", "_importer"},
+		// attribute chains under safe prefixes lead to the gadget
+		{"torch.nn.modules.module", "torch._utils._import_dotted_name"},
+		{"torch.optim.sgd", "torch._utils._import_dotted_name"},
+		{"torch.nn.modules.module", "typing.get_type_hints"},
+	} {
+		cases = append(cases, rtbCase{name: "mal_" + g[0] + "." + g[1] + ".pkl", data: call4(g[0], g[1], "os.system"), malicious: true})
+	}
+	// m53-style: the gadget reached by GLOBAL in protocol 2 too
+	cases = append(cases, rtbCase{name: "mal_p2_get_type_hints.pkl", data: newPK(2).global("typing", "get_type_hints").callStr("x").stop(), malicious: true})
+	// benign: a class of a safe module, and a tensor rebuild reached through a chain
+	cases = append(cases,
+		rtbCase{name: "ok_linear.pkl", data: newPK(4).stackGlobal("torch.nn.modules.linear", "Linear").op(')').op(opNEWOBJ).stop()},
+		rtbCase{name: "ok_chain_rebuild.pkl", data: newPK(4).stackGlobal("torch.nn.modules.module", "torch._utils._rebuild_tensor_v2").op(opPOP).op(opNONE).stop()},
+	)
+	rtbRun(t, cases)
+	// an unexplained chain under a safe prefix is at least reported (unknown), never passed
+	if c := classify("torch.nn.modules.module", "foo.bar.baz"); c.verdict != verdictUnknown {
+		t.Errorf("unexplained chain under safe prefix: verdict %d", c.verdict)
+	}
+	if c := classify("torch.nn.modules.linear", "Linear"); c.verdict != verdictSafe {
+		t.Errorf("Linear: verdict %d", c.verdict)
+	}
+}
