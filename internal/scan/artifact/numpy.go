@@ -56,7 +56,7 @@ func (s *scanner) scanNPY(ctx context.Context, in region) error {
 	descr, shape, err := parseNPYHeader(string(hdr))
 	if err != nil {
 		s.c.add(in.l, ruleStructInvalid, 10, map[string]any{"format": "npy", "header": quote(string(hdr), 200)}, "NumPy header", err.Error())
-		return nil
+		return s.npyBodyAsPickle(ctx, in)
 	}
 	dataOff := st.Offset() - in.base
 	itemsize, object, ok := npyItemSize(descr)
@@ -65,7 +65,7 @@ func (s *scanner) scanNPY(ctx context.Context, in region) error {
 	}
 	if !ok {
 		s.c.skip(in.l, "NumPy dtype %s is not understood; array size not validated", quote(fmt.Sprint(descr), 80))
-		return nil
+		return s.npyBodyAsPickle(ctx, in)
 	}
 	n := uint64(itemsize)
 	for _, d := range shape {
@@ -87,6 +87,17 @@ func (s *scanner) scanNPY(ctx context.Context, in region) error {
 		}
 	}
 	return nil
+}
+
+// npyBodyAsPickle is the safety net for a header this scanner does not fully
+// understand: NumPy may still read it as an object array and unpickle the body, so
+// a body that starts like a pickle is scanned as one, at its real severity.
+func (s *scanner) npyBodyAsPickle(ctx context.Context, in region) error {
+	b := in.st.Peek(1)
+	if len(b) == 0 || !validOpcode[b[0]] {
+		return nil
+	}
+	return s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
 }
 
 // parseNPYHeader reads the header's Python dict literal: descr, fortran_order, shape.
@@ -159,6 +170,10 @@ func npyItemSize(descr any) (int64, bool, bool) {
 
 // dtypeStrSize parses '<f4', '|O', '<U10', '|S5', '<M8[ns]' and the like.
 func dtypeStrSize(d string) (int64, bool, bool) {
+	switch strings.TrimSpace(d) {
+	case "object", "object_", "object0", "O", "O8", "O4", "|O", "|O8", "|O4", "=O", "<O", ">O", "=O8", "<O8", ">O8":
+		return 8, true, true // np.dtype accepts all these for Python objects
+	}
 	d = strings.TrimLeft(d, "<>|=")
 	if i := strings.IndexByte(d, '['); i >= 0 {
 		d = d[:i]
@@ -186,17 +201,169 @@ func dtypeStrSize(d string) (int64, bool, bool) {
 	return 0, false, false
 }
 
-// pyLit parses the Python literals NumPy headers use: dicts, tuples, lists,
-// strings, integers, True/False/None.
+// pyLit parses the Python literals NumPy headers use, as ast.literal_eval reads
+// them: dicts, tuples, lists, sets, strings (u/b/r prefixes, escapes, triple
+// quotes, implicit concatenation), integers, floats, True/False/None, with
+// parentheses, comments and line continuations.
 type pyLit struct {
 	s string
 	i int
 }
 
+// ws skips white space, comments and backslash-newline continuations.
 func (p *pyLit) ws() {
-	for p.i < len(p.s) && strings.IndexByte(" \t\r\n", p.s[p.i]) >= 0 {
+	for p.i < len(p.s) {
+		switch c := p.s[p.i]; {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v':
+			p.i++
+		case c == '#':
+			for p.i < len(p.s) && p.s[p.i] != '\n' && p.s[p.i] != '\r' {
+				p.i++
+			}
+		case c == '\\' && p.i+1 < len(p.s) && (p.s[p.i+1] == '\n' || p.s[p.i+1] == '\r'):
+			p.i += 2
+			if p.s[p.i-1] == '\r' && p.i < len(p.s) && p.s[p.i] == '\n' {
+				p.i++
+			}
+		default:
+			return
+		}
+	}
+}
+
+// stringStart reports whether a string literal (with any u/b/r prefix) starts at
+// the cursor, and the prefix length.
+func (p *pyLit) stringStart() (int, bool) {
+	j := p.i
+	for j < len(p.s) && j-p.i < 2 && strings.IndexByte("uUbBrR", p.s[j]) >= 0 {
+		j++
+	}
+	if j < len(p.s) && (p.s[j] == '\'' || p.s[j] == '"') {
+		pre := strings.ToLower(p.s[p.i:j])
+		switch pre {
+		case "", "u", "b", "r", "br", "rb":
+			return j - p.i, true
+		}
+	}
+	return 0, false
+}
+
+// strings reads one or more adjacent string literals and concatenates them.
+func (p *pyLit) strings() (string, error) {
+	var out strings.Builder
+	for {
+		n, ok := p.stringStart()
+		if !ok {
+			return out.String(), nil
+		}
+		raw := strings.ContainsAny(p.s[p.i:p.i+n], "rR")
+		p.i += n
+		if err := p.oneString(raw, &out); err != nil {
+			return "", err
+		}
+		if out.Len() > 1<<16 {
+			return "", fmt.Errorf("string too long")
+		}
+		p.ws()
+	}
+}
+
+func (p *pyLit) oneString(raw bool, out *strings.Builder) error {
+	q := p.s[p.i]
+	triple := strings.HasPrefix(p.s[p.i:], strings.Repeat(string(q), 3))
+	if triple {
+		p.i += 3
+	} else {
 		p.i++
 	}
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		switch {
+		case c == q && (!triple || strings.HasPrefix(p.s[p.i:], strings.Repeat(string(q), 3))):
+			if triple {
+				p.i += 3
+			} else {
+				p.i++
+			}
+			return nil
+		case (c == '\n' || c == '\r') && !triple:
+			return fmt.Errorf("unterminated string")
+		case c == '\\' && p.i+1 < len(p.s):
+			if raw {
+				out.WriteByte('\\')
+				out.WriteByte(p.s[p.i+1])
+				p.i += 2
+				continue
+			}
+			if err := p.escape(out); err != nil {
+				return err
+			}
+		default:
+			out.WriteByte(c)
+			p.i++
+		}
+	}
+	return fmt.Errorf("unterminated string")
+}
+
+// escape decodes one backslash escape at the cursor.
+func (p *pyLit) escape(out *strings.Builder) error {
+	e := p.s[p.i+1]
+	p.i += 2
+	hex := func(n int) error {
+		if p.i+n > len(p.s) {
+			return fmt.Errorf("truncated escape")
+		}
+		v, err := strconv.ParseUint(p.s[p.i:p.i+n], 16, 32)
+		if err != nil {
+			return fmt.Errorf("bad escape")
+		}
+		p.i += n
+		out.WriteRune(rune(v))
+		return nil
+	}
+	switch e {
+	case '\n':
+	case '\r':
+		if p.i < len(p.s) && p.s[p.i] == '\n' {
+			p.i++
+		}
+	case '\\', '\'', '"':
+		out.WriteByte(e)
+	case 'a':
+		out.WriteByte('\a')
+	case 'b':
+		out.WriteByte('\b')
+	case 'f':
+		out.WriteByte('\f')
+	case 'n':
+		out.WriteByte('\n')
+	case 'r':
+		out.WriteByte('\r')
+	case 't':
+		out.WriteByte('\t')
+	case 'v':
+		out.WriteByte('\v')
+	case 'x':
+		return hex(2)
+	case 'u':
+		return hex(4)
+	case 'U':
+		return hex(8)
+	case 'N':
+		return fmt.Errorf("named escape")
+	case '0', '1', '2', '3', '4', '5', '6', '7':
+		v := int(e - '0')
+		for k := 0; k < 2 && p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '7'; k++ {
+			v = v*8 + int(p.s[p.i]-'0')
+			p.i++
+		}
+		out.WriteRune(rune(v))
+	default:
+		out.WriteByte('\\')
+		out.WriteByte(e)
+	}
+	return nil
 }
 
 func (p *pyLit) value(depth int) (any, error) {
@@ -206,6 +373,9 @@ func (p *pyLit) value(depth int) (any, error) {
 	p.ws()
 	if p.i >= len(p.s) {
 		return nil, fmt.Errorf("unexpected end")
+	}
+	if _, ok := p.stringStart(); ok {
+		return p.strings()
 	}
 	switch c := p.s[p.i]; {
 	case c == '{':
@@ -221,11 +391,15 @@ func (p *pyLit) value(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			p.ws()
+			if p.i < len(p.s) && (p.s[p.i] == ',' || p.s[p.i] == '}') && len(m) == 0 {
+				// a set literal: not a header, but a literal all the same
+				return nil, fmt.Errorf("header is a set")
+			}
 			ks, ok := k.(string)
 			if !ok {
 				return nil, fmt.Errorf("dict key is not a string")
 			}
-			p.ws()
 			if p.i >= len(p.s) || p.s[p.i] != ':' {
 				return nil, fmt.Errorf("expected ':'")
 			}
@@ -246,10 +420,14 @@ func (p *pyLit) value(depth int) (any, error) {
 		}
 		p.i++
 		var items []any
+		comma := false
 		for {
 			p.ws()
 			if p.i < len(p.s) && p.s[p.i] == closer {
 				p.i++
+				if c == '(' && len(items) == 1 && !comma {
+					return items[0], nil // (x) is x, not a tuple
+				}
 				return items, nil
 			}
 			v, err := p.value(depth + 1)
@@ -257,21 +435,38 @@ func (p *pyLit) value(depth int) (any, error) {
 				return nil, err
 			}
 			items = append(items, v)
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == ',' {
+				comma = true
+			}
 			if err := p.sep(closer); err != nil {
 				return nil, err
 			}
 		}
-	case c == '\'' || c == '"':
-		end := strings.IndexByte(p.s[p.i+1:], c)
-		if end < 0 {
-			return nil, fmt.Errorf("unterminated string")
-		}
-		v := p.s[p.i+1 : p.i+1+end]
-		p.i += end + 2
-		return v, nil
 	default:
 		j := p.i
-		for j < len(p.s) && strings.IndexByte(",:)]} \t\r\n", p.s[j]) < 0 {
+		if c == '-' || c == '+' {
+			p.i++
+			p.ws()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			switch n := v.(type) {
+			case int64:
+				if c == '-' {
+					return -n, nil
+				}
+				return n, nil
+			case float64:
+				if c == '-' {
+					return -n, nil
+				}
+				return n, nil
+			}
+			return nil, fmt.Errorf("unary %c on a non-number", c)
+		}
+		for j < len(p.s) && strings.IndexByte(",:)]}#\\ \t\r\n\f\v", p.s[j]) < 0 {
 			j++
 		}
 		tok := p.s[p.i:j]
@@ -284,11 +479,20 @@ func (p *pyLit) value(depth int) (any, error) {
 		case "None":
 			return nil, nil
 		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(tok, "L"), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("unexpected token %q", quote(tok, 20))
+		t := strings.TrimSuffix(strings.TrimSuffix(tok, "L"), "l") // Python 2 longs (numpy filters them)
+		if len(t) > 1 && t[0] == '0' && t[1] >= '0' && t[1] <= '9' {
+			t = strings.TrimLeft(t, "0_") // Python allows 00 only; be lenient
+			if t == "" {
+				t = "0"
+			}
 		}
-		return n, nil
+		if n, err := strconv.ParseInt(t, 0, 64); err == nil {
+			return n, nil
+		}
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(t, "_", ""), 64); err == nil {
+			return f, nil
+		}
+		return nil, fmt.Errorf("unexpected token %q", quote(tok, 20))
 	}
 }
 

@@ -83,3 +83,41 @@ func TestRedteamBEvalGadgets(t *testing.T) {
 		t.Errorf("Linear: verdict %d", c.verdict)
 	}
 }
+
+// TestRedteamBNPYHeaders: .npy headers that ast.literal_eval accepts in forms the
+// old parser did not (n02-n07), and the pickle-after-header safety net.
+func TestRedteamBNPYHeaders(t *testing.T) {
+	evil := newPK(2).global("os", "system").callStr("id").stop()
+	var cases []rtbCase
+	for i, descr := range []string{
+		`'|' 'O'`, `'|O', # a comment` + "\n", `('|O')`, `'object'`, `'\x4f'`, `u'|O'`, `b'|O'`, `r'|O'`,
+		`"""|O"""`, `'|\117'`, `'|\u004f'`, `'O8'`, `'object_'`, `'|'` + "\\\n" + ` 'O'`, `Rb'|O'`,
+	} {
+		h := "{'descr': " + descr + ", 'fortran_order': False, 'shape': (1,), }"
+		if strings.Contains(descr, "#") {
+			h = "{'descr': " + descr + " 'fortran_order': False, 'shape': (1,), }"
+		}
+		cases = append(cases, rtbCase{name: fmt.Sprintf("mal_npy_%d.npy", i), data: npy(h, evil), malicious: true})
+	}
+	// a header no parser here understands still has its body scanned
+	cases = append(cases, rtbCase{name: "mal_npy_weird.npy", data: npy("{'descr': '|O' if 1 else 'f8', 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
+	cases = append(cases, rtbCase{name: "mal_npy_weird_dtype.npy", data: npy("{'descr': {'x': 1}, 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
+	// in an npz
+	cases = append(cases, rtbCase{name: "mal_concat.npz", malicious: true, data: buildZip(t, []zipFile{{name: "a.npy", data: npy("{'descr': '|' 'O', 'fortran_order': False, 'shape': (1,), }", evil)}})})
+	// benign: the same spellings for a float array
+	body := make([]byte, 16)
+	for i, descr := range []string{`'<' 'f8'`, `('<f8')`, `u'<f8'`, `'<f\x38'`, `'<f8', # c` + "\n"} {
+		h := "{'descr': " + descr + ", 'fortran_order': False, 'shape': (2,), }"
+		if strings.Contains(descr, "#") {
+			h = "{'descr': " + descr + " 'fortran_order': False, 'shape': (2,), }"
+		}
+		cases = append(cases, rtbCase{name: fmt.Sprintf("ok_npy_%d.npy", i), data: npy(h, body)})
+	}
+	rtbRun(t, cases)
+	for _, h := range []string{`{'descr': 'a' "b" '''c''', 'shape': (-1, +2, 0x10, (3)), 'fortran_order': False}`} {
+		d, shape, err := parseNPYHeader(h)
+		if err != nil || d != "abc" || fmt.Sprint(shape) != "[-1 2 16 3]" {
+			t.Errorf("parseNPYHeader(%s) = %v %v %v", h, d, shape, err)
+		}
+	}
+}
