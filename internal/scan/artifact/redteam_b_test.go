@@ -121,3 +121,21 @@ func TestRedteamBNPYHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestRedteamBStorageDecoy: a member named like a tensor storage is skipped only
+// when it belongs to a PyTorch archive in the zip (n09).
+func TestRedteamBStorageDecoy(t *testing.T) {
+	evil := newPK(2).global("os", "system").callStr("id").stop()
+	objNPY := npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evil)
+	rtbRun(t, []rtbCase{
+		{name: "mal_decoy.npz", malicious: true, data: buildZip(t, []zipFile{
+			{name: "decoy/data.pkl", data: torchDataPKL()}, {name: "w/data/0", data: objNPY}})},
+		{name: "mal_decoy_npy_member.npz", malicious: true, data: buildZip(t, []zipFile{
+			{name: "w/data.pkl", data: torchDataPKL()}, {name: "x.npy", data: npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", make([]byte, 8))},
+			{name: "w/data/0", data: objNPY}})},
+		{name: "mal_decoy_deflated.npz", malicious: true, data: buildZip(t, []zipFile{
+			{name: "decoy/data.pkl", data: torchDataPKL()}, {name: "w/data/0", data: objNPY, deflate: true}})},
+		{name: "ok_torch.pt", data: torchZip(t, torchDataPKL(), false)},
+		{name: "ok_torch_deflated.pt", data: torchZip(t, torchDataPKL(), true)},
+	})
+}

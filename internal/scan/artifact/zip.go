@@ -42,6 +42,7 @@ type zipEntry struct {
 	dataOff    int64 // absolute; -1 when the local header is unusable
 	end        int64 // dataOff + compSize
 	localRead  bool  // the local header was read; if not, dataOff and end are lower bounds
+	storage    bool  // a tensor storage of a PyTorch archive in this zip: raw numbers
 }
 
 // findEOCD locates the end of central directory record in the last 64 KiB.
@@ -223,6 +224,7 @@ func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []b
 		return err
 	}
 	kind := archiveKind(entries)
+	markTorchStorage(entries, kind)
 	order := slices.Grow(zs.order[:0], len(entries))[:len(entries)] // entries by local header offset
 	zs.order = order
 	for i := range order {
@@ -401,7 +403,7 @@ func (s *scanner) readLocals(ra io.ReaderAt, entries []zipEntry, order []int, zs
 		e := &entries[i]
 		need := int64(30 + len(e.name))
 		if winStart < 0 || e.localOff < winStart || e.localOff+need > winStart+int64(len(win)) {
-			if kind == "pytorch" && e.method == 0 && e.flags&1 == 0 && e.compSize == e.uncompSize && isTorchStorage(e.name) {
+			if e.storage && e.method == 0 && e.flags&1 == 0 && e.compSize == e.uncompSize {
 				e.dataOff = e.localOff + need
 				e.end = e.dataOff + int64(e.compSize)
 				continue
@@ -482,6 +484,38 @@ func isTorchStorage(name string) bool {
 		return true
 	}
 	return false
+}
+
+// markTorchStorage marks the members that are tensor storages of a PyTorch
+// archive: <prefix>/data/<digits> where <prefix>/data.pkl exists, in an archive
+// with no .npy member. Anything else named like a storage is scanned: np.load
+// reads any member of an .npz by its name ("w/data/0"), pickle included.
+func markTorchStorage(entries []zipEntry, kind string) {
+	if kind != "pytorch" {
+		return
+	}
+	var prefixes []string // few: one per archive in the zip
+	for _, e := range entries {
+		n := strings.ToLower(e.name) // torch's reader ignores case
+		if strings.HasSuffix(n, ".npy") {
+			return
+		}
+		if n == "data.pkl" {
+			prefixes = append(prefixes, "")
+		} else if p, ok := strings.CutSuffix(n, "/data.pkl"); ok && len(prefixes) < 64 && !slices.Contains(prefixes, p+"/") {
+			prefixes = append(prefixes, p+"/")
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		if !isTorchStorage(e.name) {
+			continue
+		}
+		dir := strings.ToLower(e.name[:strings.LastIndexByte(e.name, '/')+1]) // ends in data/ or .data/
+		dir = strings.TrimSuffix(dir, "data/")
+		dir = strings.TrimSuffix(dir, ".")
+		e.storage = slices.Contains(prefixes, dir)
+	}
 }
 
 // archiveKind says what model format an archive is, by its members.
@@ -665,7 +699,7 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		// false flag is found; real ciphertext is reported as not scanned.
 		s.c.skip(child, "member is marked encrypted; encrypted content cannot be analysed")
 	}
-	if kind == "pytorch" && isTorchStorage(e.name) {
+	if e.storage {
 		return nil // tensor storage: raw numbers, never unpickled
 	}
 	if kind == "pytorch" && strings.Contains(e.name, "/code/") && strings.HasSuffix(e.name, ".py") {
