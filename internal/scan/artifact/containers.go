@@ -9,7 +9,77 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
+
+// fmtLZMA is the legacy LZMA_ALONE format (.lzma), which joblib writes and
+// reads: a 13-byte header (properties, dictionary size, size) starting ']\x00'.
+const fmtLZMA format = "lzma"
+
+// maxLZMADict bounds the dictionary an xz or LZMA stream may ask for: the
+// decoder allocates it up front, and xz -9 uses 64 MiB.
+const maxLZMADict = 64 << 20
+
+// looksLZMAAlone matches joblib's test for LZMA_ALONE data (its first two bytes
+// are ']\x00'; no pickle starts so, 0x00 is not an opcode) with a sane header.
+func looksLZMAAlone(head []byte) bool {
+	return len(head) >= 13 && head[0] == 0x5d && head[1] == 0x00
+}
+
+// xzDictSize reads the LZMA2 dictionary size of the first block of an xz stream
+// (12-byte stream header, then the block header with its filter flags). ok is
+// false when the header cannot be followed.
+func xzDictSize(head []byte) (size int64, ok bool) {
+	if len(head) < 13 || head[12] == 0 {
+		return 0, false
+	}
+	hdrLen := (int(head[12]) + 1) * 4
+	if len(head) < 12+hdrLen {
+		return 0, false
+	}
+	b := head[13 : 12+hdrLen]
+	if len(b) < 1 {
+		return 0, false
+	}
+	flags := b[0]
+	b = b[1:]
+	uvarint := func() (uint64, bool) {
+		var v uint64
+		for i := 0; i < 9 && len(b) > 0; i++ {
+			c := b[0]
+			b = b[1:]
+			v |= uint64(c&0x7f) << (7 * i)
+			if c&0x80 == 0 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	for _, bit := range []byte{0x40, 0x80} {
+		if flags&bit != 0 {
+			if _, ok := uvarint(); !ok {
+				return 0, false
+			}
+		}
+	}
+	nf := int(flags&3) + 1
+	for i := 0; i < nf; i++ {
+		id, ok1 := uvarint()
+		n, ok2 := uvarint()
+		if !ok1 || !ok2 || uint64(len(b)) < n {
+			return 0, false
+		}
+		props := b[:n]
+		b = b[n:]
+		if id == 0x21 && n == 1 {
+			dc, err := lzma.DecodeDictCap(props[0])
+			return dc, err == nil
+		}
+	}
+	return 0, false
+}
 
 // countingReader counts bytes read from a compressed source, so the
 // decompression ratio is known while streaming.
@@ -24,7 +94,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// scanCompressed decompresses a gzip, zlib or bzip2 stream (joblib's compressed
+// scanCompressed decompresses a gzip, zlib, bzip2, xz or LZMA_ALONE stream (joblib's compressed
 // dumps) on the fly, bounded by MaxDecompressedBytes, and scans what is inside.
 func (s *scanner) scanCompressed(ctx context.Context, in region, f format) error {
 	src := &countingReader{r: in.st}
@@ -42,6 +112,20 @@ func (s *scanner) scanCompressed(ctx context.Context, in region, f format) error
 		if zr, err = zlib.NewReader(src); err == nil {
 			defer zr.Close()
 			r = zr
+		}
+	case fmtXZ:
+		if dict, ok := xzDictSize(in.st.Peek(1024)); !ok || dict > maxLZMADict {
+			s.c.skip(in.l, "xz stream with a dictionary of %d bytes (or an unreadable block header) is not decompressed; not scanned", dict)
+			return nil
+		}
+		var xr *xz.Reader
+		if xr, err = (xz.ReaderConfig{DictCap: maxLZMADict}).NewReader(src); err == nil {
+			r = xr
+		}
+	case fmtLZMA:
+		var lr *lzma.Reader
+		if lr, err = (lzma.ReaderConfig{DictCap: maxLZMADict}).NewReader(src); err == nil {
+			r = lr
 		}
 	default:
 		r = bzip2.NewReader(src)
@@ -106,6 +190,9 @@ func (c *seekCounter) Seek(offset int64, whence int) (int64, error) {
 	return n, err
 }
 
+// maxTarMembers bounds the members of one tar scanned (torch's legacy tar has four).
+const maxTarMembers = 1 << 16
+
 // scanTar scans tar members (PyTorch's oldest format is a tar of pickles).
 func (s *scanner) scanTar(ctx context.Context, in region) error {
 	if in.ra == nil {
@@ -114,7 +201,7 @@ func (s *scanner) scanTar(ctx context.Context, in region) error {
 	}
 	sc := &seekCounter{r: io.NewSectionReader(in.ra, 0, in.size)}
 	tr := tar.NewReader(sc)
-	for {
+	for members := 0; ; members++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -128,6 +215,10 @@ func (s *scanner) scanTar(ctx context.Context, in region) error {
 		}
 		if unsafeMemberName(hdr.Name) || (hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink) && unsafeMemberName(hdr.Linkname) {
 			s.c.add(in.l, ruleContainerTraversal, sc.off, map[string]any{"format": "tar", "member_name": hdr.Name, "link": hdr.Linkname}, quote(hdr.Name+" "+hdr.Linkname, 200))
+		}
+		if members >= maxTarMembers {
+			s.c.skip(in.l, "tar archive has more than %d members; the rest were not scanned", maxTarMembers)
+			return nil
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue

@@ -1,8 +1,11 @@
 package artifact
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,4 +141,91 @@ func TestRedteamBStorageDecoy(t *testing.T) {
 		{name: "ok_torch.pt", data: torchZip(t, torchDataPKL(), false)},
 		{name: "ok_torch_deflated.pt", data: torchZip(t, torchDataPKL(), true)},
 	})
+}
+
+// v7tar writes an old (V7) tar: no ustar magic, octal fields, header checksum.
+func v7tar(names []string, data [][]byte) []byte {
+	var b bytes.Buffer
+	for i, name := range names {
+		h := make([]byte, 512)
+		copy(h, name)
+		copy(h[100:], "0000644\x00")
+		copy(h[108:], "0000000\x00")
+		copy(h[116:], "0000000\x00")
+		copy(h[124:], fmt.Sprintf("%011o\x00", len(data[i])))
+		copy(h[136:], "00000000000\x00")
+		h[156] = '0'
+		copy(h[148:], "        ")
+		sum := 0
+		for _, c := range h {
+			sum += int(c)
+		}
+		copy(h[148:], fmt.Sprintf("%06o\x00 ", sum))
+		b.Write(h)
+		b.Write(data[i])
+		b.Write(make([]byte, (512-len(data[i])%512)%512))
+	}
+	b.Write(make([]byte, 1024))
+	return b.Bytes()
+}
+
+// TestRedteamBLegacyV7Tar: torch's legacy tar checkpoint written as V7 tar (no
+// ustar magic), whose first member name may itself look like a tiny pickle (l05, l06).
+func TestRedteamBLegacyV7Tar(t *testing.T) {
+	evil := newPK(2).op(opSHORT_BINSTRING, 2).raw("os").op(opSHORT_BINSTRING, 6).raw("system").op(opSTACK_GLOBAL).callStr("id").stop()
+	benign := newPK(2).binint1(0).stop()
+	names := []string{"sys_info", "pickle", "tensors", "storages"}
+	rtbRun(t, []rtbCase{
+		{name: "mal_v7.pt", malicious: true, data: v7tar(names, [][]byte{benign, benign, benign, evil})},
+		{name: "mal_v7_pickle_name.pt", malicious: true, data: v7tar(append([]string{"\x80\x02N."}, names...), [][]byte{benign, benign, benign, benign, evil})},
+		{name: "ok_v7.pt", data: v7tar(names, [][]byte{benign, benign, benign, benign})},
+	})
+	if looksTarV7(append([]byte("\x80\x02N."), make([]byte, 600)...)) {
+		t.Error("a pickle without a tar checksum sniffed as tar")
+	}
+}
+
+// TestRedteamBXZ: joblib loads xz and LZMA_ALONE compressed pickles (j07, j08).
+func TestRedteamBXZ(t *testing.T) {
+	evil := newPK(2).global("os", "system").callStr("id").stop()
+	benign := newPK(2).op('}').stop()
+	xzOf := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w, err := xz.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(b)
+		_ = w.Close()
+		return buf.Bytes()
+	}
+	lzmaOf := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w, err := lzma.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(b)
+		_ = w.Close()
+		return buf.Bytes()
+	}
+	rtbRun(t, []rtbCase{
+		{name: "mal.joblib.xz", malicious: true, data: xzOf(evil)},
+		{name: "mal.joblib.lzma", malicious: true, data: lzmaOf(evil)},
+		{name: "ok.joblib.xz", data: xzOf(benign)},
+		{name: "ok.joblib.lzma", data: lzmaOf(benign)},
+	})
+	// a dictionary larger than the cap is reported, never allocated
+	x := xzOf(evil)
+	if d, ok := xzDictSize(x); !ok || d <= 0 || d > maxLZMADict {
+		t.Fatalf("xzDictSize = %d %v", d, ok)
+	}
+	l := lzmaOf(evil)
+	l[1], l[2], l[3], l[4] = 0, 0, 0, 0x80 // 2 GiB dictionary
+	p := filepath.Join(t.TempDir(), "big.lzma")
+	_ = os.WriteFile(p, l, 0o644)
+	findings, notScanned, err := ScanFile(context.Background(), p, "big.lzma", Options{})
+	if err != nil || len(findings)+len(notScanned) == 0 {
+		t.Errorf("huge LZMA dictionary: %v %v %v", findings, notScanned, err)
+	}
 }

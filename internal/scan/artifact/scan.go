@@ -253,6 +253,10 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtZstd
 	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
 		return fmtTar
+	case looksTarV7(head):
+		return fmtTar // tar.go: old tar without the ustar magic, before pickle sniffing
+	case looksLZMAAlone(head):
+		return fmtLZMA // containers.go
 	case looksSafetensors(head):
 		return fmtSafetensors
 	case head[0] == opPROTO && len(head) >= 2 && head[1] <= 5:
@@ -298,9 +302,9 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.scanHDF5(ctx, in)
 	case fmtGGUF:
 		err = s.scanGGUF(ctx, in)
-	case fmtGzip, fmtZlib, fmtBzip2:
+	case fmtGzip, fmtZlib, fmtBzip2, fmtXZ, fmtLZMA:
 		err = s.scanCompressed(ctx, in, f)
-	case fmtXZ, fmtLZ4, fmtZstd:
+	case fmtLZ4, fmtZstd:
 		s.c.skip(in.l, "%s-compressed data is not supported by this scanner", f)
 	case fmtTar:
 		err = s.scanTar(ctx, in)
