@@ -229,3 +229,57 @@ func TestRedteamBXZ(t *testing.T) {
 		t.Errorf("huge LZMA dictionary: %v %v %v", findings, notScanned, err)
 	}
 }
+
+// joblibAligned is joblibPickle with the alignment attribute written by align, a
+// padding length byte pad followed by pad bytes, then n float64 values whose
+// last bytes parse as harmless opcodes and STOP, then tail before SETITEMS.
+func joblibAligned(align func(p *pk), pad byte, n int, tail func(p *pk)) []byte {
+	p := newPK(4)
+	p.op('}').memoize().op(opMARK).str("coef").memoize()
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper")
+	p.op(')').memoize().op(opNEWOBJ).memoize().op('}').memoize().op(opMARK)
+	p.str("subclass").memoize().stackGlobal("numpy", "ndarray")
+	p.str("shape").memoize().binint1(byte(n)).op(opTUPLE1).memoize()
+	p.str("order").memoize().str("C").memoize()
+	p.str("dtype").memoize().stackGlobal("numpy", "dtype").str("f8").memoize().op(opNEWFALSE, opNEWTRUE, opTUPLE3).memoize().op(opREDUCE).memoize()
+	p.op(opMARK).binint1(3).str("<").memoize().op(opNONE, opNONE, opNONE).binint(-1).binint(-1).binint1(0).op(opTUPLE, opBUILD)
+	p.str("allow_mmap").memoize().op(opNEWTRUE)
+	p.str("numpy_array_alignment_bytes").memoize()
+	align(p)
+	p.op(opSETITEMS, opBUILD)
+	p.WriteByte(pad)
+	p.Write(bytes.Repeat([]byte{'N'}, int(pad)))
+	data := bytes.Repeat([]byte{'N'}, n*8)
+	// A reader that ignores the padding byte resumes 8 bytes before the end of
+	// the data: there it sees STOP and then junk, and may stop looking.
+	data[len(data)-8] = opSTOP
+	copy(data[len(data)-7:], bytes.Repeat([]byte{0xff}, 7))
+	p.Write(data)
+	if tail != nil {
+		tail(p)
+	}
+	p.op(opSETITEMS)
+	return p.stop()
+}
+
+// TestRedteamBJoblibAlignment: joblib reads the padding byte whenever the
+// alignment attribute is not None (True, 0, False, 16 ...), j02-j04.
+func TestRedteamBJoblibAlignment(t *testing.T) {
+	// SHORT_BINSTRING names and STACK_GLOBAL: nothing a text search of trailing
+	// data would notice
+	evil := func(p *pk) {
+		p.str("x").op(opSHORT_BINSTRING, 5).raw("posix").op(opSHORT_BINSTRING, 6).raw("system").op(opSTACK_GLOBAL).callStr("id")
+	}
+	var cases []rtbCase
+	for name, align := range map[string]func(p *pk){
+		"true": func(p *pk) { p.op(opNEWTRUE) }, "false": func(p *pk) { p.op(opNEWFALSE) },
+		"zero": func(p *pk) { p.binint1(0) }, "sixteen": func(p *pk) { p.binint1(16) }, "eight": func(p *pk) { p.binint1(8) },
+	} {
+		cases = append(cases,
+			rtbCase{name: "mal_align_" + name + ".joblib", malicious: true, data: joblibAligned(align, 7, 4, evil)},
+			rtbCase{name: "mal_align_" + name + "_bigpad.joblib", malicious: true, data: joblibAligned(align, 40, 4, evil)},
+			rtbCase{name: "ok_align_" + name + ".joblib", data: joblibAligned(align, 7, 4, nil)},
+		)
+	}
+	rtbRun(t, cases)
+}
