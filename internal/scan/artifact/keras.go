@@ -19,14 +19,15 @@ var tfOpDangerous = regexp.MustCompile(`^(io\.|compat\.v1\.io|raw_ops\.|py_funct
 
 const maxConfigBytes = 64 << 20
 
-// kerasMarker starts the model config JSON that Keras stores in .h5 attributes.
-var kerasMarker = []byte(`{"class_name"`)
+// kerasKey is the key every Keras layer and model config object has.
+var kerasKey = []byte(`"class_name"`)
 
 // scanHDF5 finds Keras model configs inside an HDF5 file without an HDF5 reader:
 // Keras stores model_config (and training_config) as JSON strings in attributes,
-// so the file is streamed once looking for JSON objects that start with
-// {"class_name", and each is parsed and checked. Memory stays within the stream's
-// window plus the largest config.
+// so the file is streamed once looking for "class_name" keys. Each is traced back
+// to the start of the JSON text it sits in (the first '{' after the last byte no
+// JSON text holds), whatever the key order and spacing, and that object is parsed
+// and checked. Memory stays within the stream's window plus the largest config.
 func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 	st := in.st
 	for {
@@ -34,17 +35,30 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 			return err
 		}
 		chunk := st.Peek(streamBufSize)
-		if len(chunk) < len(kerasMarker) {
+		if len(chunk) < len(kerasKey) {
 			return nil
 		}
-		i := bytes.Index(chunk, kerasMarker)
+		i := bytes.Index(chunk, kerasKey)
 		if i < 0 {
-			if err := st.Skip(int64(len(chunk) - len(kerasMarker) + 1)); err != nil {
+			// Keep the trailing run of text: it may be the start of a config
+			// whose key lies in the next window.
+			skip := len(chunk) - len(kerasKey) + 1
+			if b := lastNonJSONByte(chunk); b >= 0 && b+1 < skip {
+				skip = b + 1
+			}
+			if err := st.Skip(int64(skip)); err != nil {
 				return nil
 			}
 			continue
 		}
-		if err := st.Skip(int64(i)); err != nil {
+		start := jsonTextStart(chunk[:i])
+		if start < 0 {
+			if err := st.Skip(int64(i + len(kerasKey))); err != nil {
+				return nil
+			}
+			continue
+		}
+		if err := st.Skip(int64(start)); err != nil {
 			return nil
 		}
 		off := st.Offset() - in.base
@@ -52,6 +66,34 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 			s.checkKerasJSON(in.l, cfg, off, true)
 		}
 	}
+}
+
+// lastNonJSONByte is the index of the last byte in b that cannot occur in JSON
+// text (a control character other than white space), or -1.
+func lastNonJSONByte(b []byte) int {
+	for k := len(b) - 1; k >= 0; k-- {
+		if c := b[k]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return k
+		}
+	}
+	return -1
+}
+
+// jsonTextStart finds where the JSON object holding a key at len(b) starts: the
+// first '{' after the last non-JSON byte that opens an object ('{', white space,
+// then '"'), or -1.
+func jsonTextStart(b []byte) int {
+	from := lastNonJSONByte(b) + 1
+	for k := from; k < len(b); k++ {
+		if b[k] != '{' {
+			continue
+		}
+		rest := bytes.TrimLeft(b[k+1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] == '"' {
+			return k
+		}
+	}
+	return -1
 }
 
 // readJSONObject reads the JSON object starting at the stream's position, up to

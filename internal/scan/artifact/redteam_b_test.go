@@ -283,3 +283,24 @@ func TestRedteamBJoblibAlignment(t *testing.T) {
 	}
 	rtbRun(t, cases)
 }
+
+// TestRedteamBH5KeyOrder: Keras configs in .h5 attributes are found whatever the
+// key order and spacing.
+func TestRedteamBH5KeyOrder(t *testing.T) {
+	lambda := `{"config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAAEAAAAQwAAAHMOAAAAdABkAYMBAQB8AFMAKQJO2gJpZCkB2gRleGVj", null, null], "function_type": "lambda", "module": "__main__"}, "class_name": "Lambda"}`
+	dense := `{"config": {"name": "dense", "units": 4, "activation": "relu"}, "class_name": "Dense"}`
+	model := func(layers string) string {
+		return `{"config": {"name": "sequential", "layers": [` + layers + `]}, "keras_version": "2.15.0", "backend": "tensorflow", "class_name": "Sequential"}`
+	}
+	spaced := func(layers string) string {
+		return "{ \n \"class_name\" : \"Sequential\",\n\t\"config\":{\"layers\":[" + layers + "]}}"
+	}
+	big := strings.Repeat(" ", 70<<10) // the key lies in the next window
+	rtbRun(t, []rtbCase{
+		{name: "mal_order.h5", malicious: true, data: fakeH5(model(dense + ", " + lambda))},
+		{name: "mal_spaced.h5", malicious: true, data: fakeH5(spaced(lambda))},
+		{name: "mal_far_key.h5", malicious: true, data: fakeH5(`{"config": {"layers": [` + lambda + `]},` + big + `"class_name": "Sequential"}`)},
+		{name: "ok_order.h5", data: fakeH5(model(dense))},
+		{name: "ok_spaced.h5", data: fakeH5(spaced(dense))},
+	})
+}
