@@ -91,10 +91,10 @@ func (s *scanner) scanNPY(ctx context.Context, in region) error {
 
 // npyBodyAsPickle is the safety net for a header this scanner does not fully
 // understand: NumPy may still read it as an object array and unpickle the body, so
-// a body that starts like a pickle is scanned as one, at its real severity.
+// a body that sniffs as a pickle (as a whole file would) is scanned as one, at its real severity.
 func (s *scanner) npyBodyAsPickle(ctx context.Context, in region) error {
-	b := in.st.Peek(1)
-	if len(b) == 0 || !validOpcode[b[0]] {
+	b := in.st.Peek(4096)
+	if len(b) == 0 || b[0] != opPROTO && !(validOpcode[b[0]] && looksPickle0(b, s.opts)) {
 		return nil
 	}
 	return s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
@@ -168,6 +168,17 @@ func npyItemSize(descr any) (int64, bool, bool) {
 	return 0, false, false
 }
 
+// numpyDtypeNames are the dtype names and one-letter codes np.dtype accepts for
+// fixed-size numbers (platform sizes as on 64-bit Linux).
+var numpyDtypeNames = map[string]int64{
+	"bool": 1, "bool_": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4,
+	"int64": 8, "uint64": 8, "float16": 2, "float32": 4, "float64": 8, "complex64": 8, "complex128": 16,
+	"half": 2, "single": 4, "double": 8, "float": 8, "int": 8, "complex": 16, "longlong": 8, "ulonglong": 8,
+	"byte": 1, "ubyte": 1, "short": 2, "ushort": 2, "intc": 4, "uintc": 4, "intp": 8, "uintp": 8,
+	"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "p": 8, "P": 8,
+	"e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "?": 1,
+}
+
 // dtypeStrSize parses '<f4', '|O', '<U10', '|S5', '<M8[ns]' and the like.
 func dtypeStrSize(d string) (int64, bool, bool) {
 	switch strings.TrimSpace(d) {
@@ -175,6 +186,9 @@ func dtypeStrSize(d string) (int64, bool, bool) {
 		return 8, true, true // np.dtype accepts all these for Python objects
 	}
 	d = strings.TrimLeft(d, "<>|=")
+	if n, ok := numpyDtypeNames[d]; ok {
+		return n, false, true
+	}
 	if i := strings.IndexByte(d, '['); i >= 0 {
 		d = d[:i]
 	}

@@ -304,3 +304,18 @@ func TestRedteamBH5KeyOrder(t *testing.T) {
 		{name: "ok_spaced.h5", data: fakeH5(spaced(dense))},
 	})
 }
+
+// TestRedteamBNPYDtypeNames: dtype names np.dtype accepts are understood, and an
+// unknown dtype over raw numbers is not mistaken for a pickle.
+func TestRedteamBNPYDtypeNames(t *testing.T) {
+	body := bytes.Repeat([]byte{0x80, 0x3f, 0, 0, 0x4e, 0x2e, 0x63, 0x6f}, 2) // floats that start like PROTO
+	for _, d := range []string{"'float64'", "'<d'", "'int64'"} {
+		if n, obj, ok := npyItemSize(strings.Trim(d, "'")); !ok || obj || n != 8 {
+			t.Errorf("%s: %d %v %v", d, n, obj, ok)
+		}
+	}
+	rtbRun(t, []rtbCase{
+		{name: "ok_float64.npy", data: npy("{'descr': 'float64', 'fortran_order': False, 'shape': (2,), }", body)},
+		{name: "ok_d.npy", data: npy("{'descr': '<d', 'fortran_order': False, 'shape': (2,), }", body)},
+	})
+}
