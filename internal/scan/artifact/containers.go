@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,91 @@ const maxLZMADict = 64 << 20
 // are ']\x00'; no pickle starts so, 0x00 is not an opcode) with a sane header.
 func looksLZMAAlone(head []byte) bool {
 	return len(head) >= 13 && head[0] == 0x5d && head[1] == 0x00
+}
+
+// xzMaxDict walks an xz file from its end (stream footers, indexes, then each
+// block's header) and returns the largest LZMA2 dictionary any block asks for,
+// since the decoder allocates each block's dictionary up front. ok is false when
+// the structure cannot be followed or holds more than 4096 blocks.
+func xzMaxDict(ra io.ReaderAt, size int64) (int64, bool) {
+	var maxDict int64
+	blocks := 0
+	end := size
+	for end > 0 {
+		var w [12]byte
+		// stream padding: zero bytes in units of four
+		for end >= 4 {
+			if _, err := ra.ReadAt(w[:4], end-4); err != nil {
+				return 0, false
+			}
+			if w[0]|w[1]|w[2]|w[3] != 0 {
+				break
+			}
+			end -= 4
+		}
+		if end < 24 {
+			return 0, false
+		}
+		if _, err := ra.ReadAt(w[:], end-12); err != nil || w[10] != 'Y' || w[11] != 'Z' {
+			return 0, false
+		}
+		backward := (int64(binary.LittleEndian.Uint32(w[4:8])) + 1) * 4
+		idxStart := end - 12 - backward
+		if idxStart < 12 || backward > 1<<20 {
+			return 0, false
+		}
+		idx := make([]byte, backward)
+		if _, err := ra.ReadAt(idx, idxStart); err != nil || idx[0] != 0 {
+			return 0, false
+		}
+		b := idx[1:]
+		uvarint := func() (uint64, bool) {
+			v, n := binary.Uvarint(b)
+			if n <= 0 || n > 9 {
+				return 0, false
+			}
+			b = b[n:]
+			return v, true
+		}
+		n, ok := uvarint()
+		if !ok || n > 4096 || blocks+int(n) > 4096 {
+			return 0, false
+		}
+		blocks += int(n)
+		var sizes []int64
+		var total int64
+		for i := uint64(0); i < n; i++ {
+			unpadded, ok1 := uvarint()
+			_, ok2 := uvarint()
+			if !ok1 || !ok2 || unpadded > uint64(size) {
+				return 0, false
+			}
+			padded := (int64(unpadded) + 3) &^ 3
+			sizes = append(sizes, padded)
+			total += padded
+		}
+		streamStart := idxStart - total - 12
+		if streamStart < 0 {
+			return 0, false
+		}
+		off := streamStart + 12
+		for _, sz := range sizes {
+			var hb [1024]byte
+			hdr := hb[:min(int64(len(hb)), sz)]
+			if _, err := ra.ReadAt(hdr, off); err != nil {
+				return 0, false
+			}
+			// xzDictSize expects the 12-byte stream header in front
+			d, ok := xzDictSize(append(make([]byte, 12), hdr...))
+			if !ok {
+				return 0, false
+			}
+			maxDict = max(maxDict, d)
+			off += sz
+		}
+		end = streamStart
+	}
+	return maxDict, true
 }
 
 // xzDictSize reads the LZMA2 dictionary size of the first block of an xz stream
@@ -114,7 +200,12 @@ func (s *scanner) scanCompressed(ctx context.Context, in region, f format) error
 			r = zr
 		}
 	case fmtXZ:
-		if dict, ok := xzDictSize(in.st.Peek(1024)); !ok || dict > maxLZMADict {
+		dict, ok := xzDictSize(in.st.Peek(1024))
+		if ok && in.ra != nil {
+			// every block's dictionary, found through the index at the end
+			dict, ok = xzMaxDict(in.ra, in.size)
+		}
+		if !ok || dict > maxLZMADict {
 			s.c.skip(in.l, "xz stream with a dictionary of %d bytes (or an unreadable block header) is not decompressed; not scanned", dict)
 			return nil
 		}

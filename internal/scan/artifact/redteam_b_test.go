@@ -319,3 +319,39 @@ func TestRedteamBNPYDtypeNames(t *testing.T) {
 		{name: "ok_d.npy", data: npy("{'descr': '<d', 'fortran_order': False, 'shape': (2,), }", body)},
 	})
 }
+
+// TestRedteamBXZBlocks: every block's dictionary is checked before decoding, so a
+// later block cannot ask for gigabytes; a legitimate multi-block file is scanned.
+func TestRedteamBXZBlocks(t *testing.T) {
+	evil := newPK(2).op(opMARK).binunicode(strings.Repeat("a", 300)).op(opPOP_MARK).global("os", "system").callStr("id").stop()
+	var buf bytes.Buffer
+	w, err := xz.WriterConfig{BlockSize: 128}.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write(evil)
+	_ = w.Close()
+	multi := buf.Bytes()
+	if n := bytes.Count(multi, []byte{0x21, 0x01}); n < 2 {
+		t.Fatalf("want several blocks, got %d filter records", n)
+	}
+	if d, ok := xzMaxDict(bytes.NewReader(multi), int64(len(multi))); !ok || d > maxLZMADict {
+		t.Fatalf("xzMaxDict = %d %v", d, ok)
+	}
+	rtbRun(t, []rtbCase{{name: "mal_multiblock.xz", malicious: true, data: multi}})
+	big := bytes.Clone(multi)
+	last := bytes.LastIndex(big, []byte{0x21, 0x01})
+	if last < 13 {
+		t.Fatal("no LZMA2 filter flags found")
+	}
+	big[last+2] = 40 // 4 GiB dictionary in the last block
+	if d, ok := xzMaxDict(bytes.NewReader(big), int64(len(big))); ok && d <= maxLZMADict {
+		t.Fatalf("big dictionary not seen: %d", d)
+	}
+	p := filepath.Join(t.TempDir(), "big.xz")
+	_ = os.WriteFile(p, big, 0o644)
+	_, notScanned, err := ScanFile(context.Background(), p, "big.xz", Options{})
+	if err != nil || len(notScanned) == 0 {
+		t.Errorf("huge xz dictionary in a later block: not reported (%v)", err)
+	}
+}
