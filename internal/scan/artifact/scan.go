@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -315,7 +316,13 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 	case fmtJSON:
 		err = s.scanJSON(ctx, in)
 	case fmtText:
-		err = s.scanText(ctx, in)
+		// Protocol 0 pickles are text: one the sniffer did not take for a pickle
+		// (CPython loads what no sniffer fully parses) is still searched for
+		// GLOBAL/INST lines naming dangerous imports, so it cannot pass as clean.
+		maybePickle := validOpcode[head[0]]
+		if err = s.scanText(ctx, in); err == nil && maybePickle {
+			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
+		}
 	default:
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))
 	}

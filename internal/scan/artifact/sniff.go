@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -37,8 +38,32 @@ func looksPickle0(head []byte, opts Options) bool {
 	if res.stopped {
 		return true
 	}
-	truncatedAtEnd := res.fatal != "" && st.atEnd()
-	return truncatedAtEnd && (len(m.imports) > 0 || m.ops >= 16)
+	if res.fatal != "" && st.atEnd() && (len(m.imports) > 0 || m.ops >= 16) {
+		return true
+	}
+	// CPython reads a protocol 0 argument line of any length, so a pickle may
+	// open with a STRING or INT longer than the sniffed bytes: what was read
+	// of it must be well formed (a quoted string, a number) and long.
+	if off := res.fatalOff; strings.HasPrefix(res.fatal, "stream ends inside") && off >= 0 && off < int64(len(head)) {
+		return longLineArgument(head[off:])
+	}
+	return false
+}
+
+// longLineArgument: b starts with a STRING, INT, LONG or FLOAT opcode whose
+// argument line runs past the end of b, at least 512 bytes of it, well formed
+// so far.
+func longLineArgument(b []byte) bool {
+	if len(b) < 512 || bytes.IndexByte(b, '\n') >= 0 {
+		return false
+	}
+	switch b[0] {
+	case opSTRING:
+		return b[1] == '\'' || b[1] == '"'
+	case opINT, opLONG, opFLOAT:
+		return numberish(b[1:])
+	}
+	return false
 }
 
 // looksJSON: optional whitespace (or a UTF-8 BOM) then '{' or '['.
