@@ -225,6 +225,7 @@ type machine struct {
 	used       int64
 	budget     int64
 	overBudg   bool
+	memoLost   bool // a PUT's key was too long to read: later GETs may miss
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
@@ -1099,15 +1100,25 @@ func (m *machine) run() (res pickleResult, err error) {
 			m.push(m.container(kSet, m.popMark()))
 		case opGET, opBINGET, opLONG_BINGET:
 			var key uint64
-			key, e = m.memoKey(op)
+			var known bool
+			key, known, e = m.memoKey(op)
 			if e == nil {
-				m.push(m.memoGet(key))
+				if known {
+					m.push(m.memoGet(key))
+				} else {
+					m.push(opaque)
+				}
 			}
 		case opPUT, opBINPUT, opLONG_BINPUT:
 			var key uint64
-			key, e = m.memoKey(op)
+			var known bool
+			key, known, e = m.memoKey(op)
 			if e == nil {
-				m.memoPut(key, m.top())
+				if known {
+					m.memoPut(key, m.top())
+				} else {
+					m.memoLost = true
+				}
 			}
 		case opMEMOIZE:
 			m.memoPut(uint64(len(m.memo)+len(m.memoMap)), m.top())
@@ -1334,22 +1345,35 @@ func numberish(b []byte) bool {
 	return true
 }
 
-func (m *machine) memoKey(op byte) (uint64, error) {
+func (m *machine) memoKey(op byte) (uint64, bool, error) {
 	switch op {
 	case opBINGET, opBINPUT:
-		return m.readUint(1)
+		k, err := m.readUint(1)
+		return k, true, err
 	case opLONG_BINGET, opLONG_BINPUT:
-		return m.readUint(4)
+		k, err := m.readUint(4)
+		return k, true, err
 	}
-	line, err := m.st.ReadLine(64)
+	line, long, err := m.line(64)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	k, perr := strconv.ParseUint(string(line), 10, 63)
+	// CPython parses the key with int(s, 10): blanks, a + sign, underscores
+	// and leading zeros are accepted.
+	s := strings.ReplaceAll(strings.TrimSpace(string(line)), "_", "")
+	s = strings.TrimPrefix(s, "+")
+	if long {
+		if !numberish(line) {
+			return 0, false, fmt.Errorf("memo key %q: not a number", quote(string(line), 40))
+		}
+		// Only a prefix was kept (leading zeros can make a key of any length).
+		return 0, false, nil
+	}
+	k, perr := strconv.ParseUint(s, 10, 63)
 	if perr != nil {
-		return 0, fmt.Errorf("memo key %q: %w", line, perr)
+		return 0, false, fmt.Errorf("memo key %q: %w", line, perr)
 	}
-	return k, nil
+	return k, true, nil
 }
 
 func (m *machine) memoPut(key uint64, v slot) {
@@ -1380,7 +1404,7 @@ func (m *machine) memoGet(key uint64) slot {
 	if v, ok := m.memoMap[key]; ok {
 		return v
 	}
-	if !m.overBudg {
+	if !m.overBudg && !m.memoLost {
 		m.fail("memo key %d not defined", key)
 	}
 	return opaque

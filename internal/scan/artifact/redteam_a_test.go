@@ -114,6 +114,12 @@ func TestRedteamAMalicious(t *testing.T) {
 			op(opTUPLE1, opREDUCE).stop(), "pickle.computed_import", "longer than 1024", false},
 		{"p0_long_inst_module.pkl", []byte("(S'true'\ni" + strings.Repeat("os.path.", 200) + "os\nsystem\n."),
 			"pickle.computed_import", "longer than 1024", false},
+		// PUT/GET keys are read with int(s, 10): blanks, + and _ (and any
+		// number of leading zeros) must not stop the parser before a payload.
+		{"put_plus_key.pkl", computedSystem(newPK(2).op(opNONE).raw("p +0_0\n0")).stop(),
+			"pickle.computed_import", "result of calling builtins.str", false},
+		{"put_long_key.pkl", computedSystem(newPK(2).op(opNONE).raw("p" + strings.Repeat("0", 100) + "1\n0")).stop(),
+			"pickle.computed_import", "result of calling builtins.str", false},
 		// Not the legacy layout: a later pickle without PROTO that parses cleanly.
 		{"second_noproto_computed.pkl", append(newPK(2).op('}').stop(), computedSystem(newPK(0)).stop()...),
 			"pickle.computed_import", "result of calling builtins.str", false},
@@ -160,6 +166,8 @@ func TestRedteamABenign(t *testing.T) {
 		{"p0_gzip.joblib", gzipBytes([]byte("S'" + strings.Repeat("A", 5000) + "'\n0" + dictP0))},
 		{"legacy_noproto_keys.pt", legacyTorchLayout(newPK(2).op('}').stop(), legacyKeys)},
 		{"torch_zip_long_line.pt", torchZip(t, zipLongLine, false)},
+		{"memo_keys.pkl", newPK(2).op('}').raw("p +1\n").str("a").raw("g 1\n").op(opSETITEM).
+			op(opNONE).raw("p" + strings.Repeat("0", 100) + "2\n0").stop()},
 		// Text that starts like a pickle opcode and mentions module-like words.
 		{"notes.txt", []byte("a cosine table\nacos\nsin\ncos\ntan\nimport os\nos.system is not called here\n")},
 		{"vocab.txt", []byte("the\nof\nand\nios\nsymbol\ncos\nexecute\n")},
