@@ -101,6 +101,15 @@ func TestRedteamAMalicious(t *testing.T) {
 		{"p0_huge_int_line.bin", []byte("I" + strings.Repeat("9", 100<<10) + "\n0" + p0Payload), "pickle.dangerous_call", "os.system", false},
 		{"p0_gzip.joblib", gzipBytes(longStringPickle0(5000)), "pickle.dangerous_call", "os.system", false},
 		{"p0_zlib.joblib", zlibBytes(longStringPickle0(5000)), "pickle.dangerous_call", "os.system", false},
+		// Protocol 1 has no PROTO either: a first BINUNICODE or BINBYTES
+		// longer than the sniffed bytes, or a long run of opcodes before one.
+		{"p1_long_binunicode.pkl", append(newPK(1).binunicode(strings.Repeat("A", 5000)).op(opPOP).Bytes(), p0Payload...),
+			"pickle.dangerous_call", "os.system", false},
+		{"p1_long_binbytes.pkl", append(newPK(1).op(opBINBYTES, 0x88, 0x13, 0, 0).raw(strings.Repeat("\x00", 5000)).op(opPOP).Bytes(), p0Payload...),
+			"pickle.dangerous_call", "os.system", false},
+		{"p1_cut_short_binunicode.pkl", append(newPK(1).binunicode(strings.Repeat("A", 4050)).op(opPOP).
+			op(opSHORT_BINUNICODE, 200).raw(strings.Repeat("B", 200)).op(opPOP).Bytes(), p0Payload...),
+			"pickle.dangerous_call", "os.system", false},
 		// A long UNICODE first line is not taken for a pickle by the sniffer
 		// (text often starts so), but the text is still searched.
 		{"p0_long_unicode.pkl", []byte("V" + strings.Repeat("A", 5000) + "\n0" + p0Payload), "pickle.dangerous_import", "os.system", true},
@@ -134,6 +143,10 @@ func TestRedteamAMalicious(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			findings, notScanned := scanSample(t, c.name, c.data)
+			// (The salvage cases stop parsing on purpose: they are partly scanned.)
+			if len(notScanned) > 0 && !strings.HasPrefix(c.name, "salvage_") {
+				t.Errorf("reported not scanned:%s", describeFindings(findings, notScanned))
+			}
 			found := false
 			for _, f := range findings {
 				if f.Evidence["rule"] == c.rule && f.Severity.Rank() >= scan.High.Rank() && evidenceHas(f, c.evidence) {
@@ -164,6 +177,7 @@ func TestRedteamABenign(t *testing.T) {
 		{"p0_plus_bigint.pkl", []byte("I+99999999999999999999999\n0" + dictP0)},
 		{"p0_long_int_line.pkl", []byte("I" + strings.Repeat(" ", 1100) + "1\n0" + dictP0)},
 		{"p0_gzip.joblib", gzipBytes([]byte("S'" + strings.Repeat("A", 5000) + "'\n0" + dictP0))},
+		{"p1_long_binunicode.pkl", append(newPK(1).binunicode(strings.Repeat("A", 5000)).op(opPOP).Bytes(), dictP0...)},
 		{"legacy_noproto_keys.pt", legacyTorchLayout(newPK(2).op('}').stop(), legacyKeys)},
 		{"torch_zip_long_line.pt", torchZip(t, zipLongLine, false)},
 		{"memo_keys.pkl", newPK(2).op('}').raw("p +1\n").str("a").raw("g 1\n").op(opSETITEM).
@@ -205,9 +219,13 @@ func TestRedteamALooksPickle0LongLine(t *testing.T) {
 		{"Some text " + strings.Repeat("A", 4086), false},
 		{"I am " + strings.Repeat("9", 4091), false},
 		{"V" + strings.Repeat("A", 4095), false},
-		{"S'" + strings.Repeat("A", 100), false}, // short and unterminated: not a pickle
+		{"V" + strings.Repeat("A", 100), false},
+		{"X\x88\x13\x00\x00" + strings.Repeat("A", 4091), true},     // BINUNICODE of 5000 bytes
+		{"X\x88\x13\x00\x00" + strings.Repeat("\xff", 4091), false}, // not UTF-8
+		{"B\x00\x00\x00\x7f" + strings.Repeat("\x00", 4091), false}, // more than the file holds
+		{"]q\x00(X\x88\x13\x00\x00" + strings.Repeat("A", 4087), true},
 	} {
-		if got := looksPickle0([]byte(c.head), opts); got != c.want {
+		if got := looksPickle0([]byte(c.head), 1<<20, opts); got != c.want {
 			t.Errorf("looksPickle0(%q...) = %v, want %v", c.head[:min(len(c.head), 12)], got, c.want)
 		}
 	}

@@ -262,7 +262,7 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtONNX
 	case head[0] == opPROTO:
 		return fmtPickle
-	case validOpcode[head[0]] && looksPickle0(head, s.opts):
+	case validOpcode[head[0]] && looksPickle0(head, size, s.opts):
 		return fmtPickle0
 	case looksJSON(head):
 		return fmtJSON
