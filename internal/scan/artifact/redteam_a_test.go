@@ -101,6 +101,10 @@ func TestRedteamAMalicious(t *testing.T) {
 		{"p0_huge_int_line.bin", []byte("I" + strings.Repeat("9", 100<<10) + "\n0" + p0Payload), "pickle.dangerous_call", "os.system", false},
 		{"p0_gzip.joblib", gzipBytes(longStringPickle0(5000)), "pickle.dangerous_call", "os.system", false},
 		{"p0_zlib.joblib", zlibBytes(longStringPickle0(5000)), "pickle.dangerous_call", "os.system", false},
+		// ... and a text file that parses cleanly as a pickle is one: names
+		// the text search leaves alone (pty.spawn) are found by parsing.
+		{"p0_long_unicode_pty.pkl", []byte("V" + strings.Repeat("A", 5000) + "\n0cpty\nspawn\n(S'true'\ntR."),
+			"pickle.dangerous_call", "pty.spawn", false},
 		// Protocol 1 has no PROTO either: a first BINUNICODE or BINBYTES
 		// longer than the sniffed bytes, or a long run of opcodes before one.
 		{"p1_long_binunicode.pkl", append(newPK(1).binunicode(strings.Repeat("A", 5000)).op(opPOP).Bytes(), p0Payload...),
@@ -186,6 +190,7 @@ func TestRedteamABenign(t *testing.T) {
 		{"notes.txt", []byte("a cosine table\nacos\nsin\ncos\ntan\nimport os\nos.system is not called here\n")},
 		{"vocab.txt", []byte("the\nof\nand\nios\nsymbol\ncos\nexecute\n")},
 		{"long_line.txt", []byte("S" + strings.Repeat("ome very long line ", 400) + "\nend\n")},
+		{"very_long_line.txt", []byte("Very " + strings.Repeat("long line ", 1000) + "\nacos\nsin\n(done)\n.\n")},
 		{"numbers.txt", []byte("I counted " + strings.Repeat("1", 5000) + "\n")},
 	}
 	for _, c := range cases {
