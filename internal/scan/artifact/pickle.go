@@ -214,6 +214,10 @@ type machine struct {
 	globs   map[string]slot // GLOBAL/STACK_GLOBAL operands already resolved, to their value
 	scratch []byte
 	modBuf  []byte
+	lineBuf []byte // the kept prefix of a protocol 0 argument line too long to buffer
+	// computed holds STACK_GLOBAL operands that are not constants, seen while
+	// speculative: they are reported once the pickle proves real (parses cleanly).
+	computed []computedRec
 	// recent are the last globals resolved, checked before globs: checkpoints
 	// repeat two or three names.
 	recent     [4]recentGlobal
@@ -221,6 +225,7 @@ type machine struct {
 	used       int64
 	budget     int64
 	overBudg   bool
+	memoLost   bool // a PUT's key was too long to read: later GETs may miss
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
@@ -279,7 +284,7 @@ func (a *analyzer) newMachine(ctx context.Context, st *stream, l loc, spec bool)
 		ctx: ctx, st: st, a: a, l: l, budget: a.opts.MaxPickleMemory, spec: spec,
 		stack: m.stack[:0], marks: m.marks[:0], memo: m.memo[:0], arena: m.arena, slots: m.slots,
 		objs: m.objs[:1], sbuf: m.sbuf[:0], imports: m.imports[:0], mutated: m.mutated[:0], impIndex: m.impIndex, globs: m.globs,
-		scratch: m.scratch[:0], modBuf: m.modBuf[:0],
+		scratch: m.scratch[:0], modBuf: m.modBuf[:0], lineBuf: m.lineBuf[:0], computed: m.computed[:0],
 	}
 	m.alloc(kOpaque, pval{}) // index 0 is never used
 	// A fresh machine sizes its tables for the region (checkpoint pickles make
@@ -951,12 +956,27 @@ func (m *machine) run() (res pickleResult, err error) {
 			}
 		case opINT, opLONG, opFLOAT:
 			var line []byte
-			if line, e = st.ReadLine(1024); e == nil {
-				m.push(m.parseNumberLine(op, line))
+			var long bool
+			if line, long, e = m.line(1024); e == nil {
+				if long {
+					m.push(m.longNumberLine(op, line))
+				} else {
+					m.push(m.parseNumberLine(op, line))
+				}
 			}
 		case opSTRING:
 			var line []byte
-			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
+			var long bool
+			if line, long, e = m.line(maxStrKeep * 4); e == nil {
+				if long {
+					// Consumed to its newline; only a prefix was kept, so the
+					// value is unknown (an import built from it is computed).
+					if len(line) == 0 || (line[0] != '\'' && line[0] != '"') {
+						m.fail("STRING argument is not quoted")
+					}
+					m.push(slot{k: kStr, v: -1})
+					break
+				}
 				s, ok := unquotePy2(line)
 				if !ok {
 					m.fail("STRING argument is not quoted")
@@ -965,7 +985,12 @@ func (m *machine) run() (res pickleResult, err error) {
 			}
 		case opUNICODE:
 			var line []byte
-			if line, e = st.ReadLine(maxStrKeep * 4); e == nil {
+			var long bool
+			if line, long, e = m.line(maxStrKeep * 4); e == nil {
+				if long {
+					m.push(slot{k: kStr, v: -1})
+					break
+				}
 				u := rawUnicodeEscape(line)
 				m.push(m.strSlot(kStr, []byte(u)))
 			}
@@ -1075,15 +1100,25 @@ func (m *machine) run() (res pickleResult, err error) {
 			m.push(m.container(kSet, m.popMark()))
 		case opGET, opBINGET, opLONG_BINGET:
 			var key uint64
-			key, e = m.memoKey(op)
+			var known bool
+			key, known, e = m.memoKey(op)
 			if e == nil {
-				m.push(m.memoGet(key))
+				if known {
+					m.push(m.memoGet(key))
+				} else {
+					m.push(opaque)
+				}
 			}
 		case opPUT, opBINPUT, opLONG_BINPUT:
 			var key uint64
-			key, e = m.memoKey(op)
+			var known bool
+			key, known, e = m.memoKey(op)
 			if e == nil {
-				m.memoPut(key, m.top())
+				if known {
+					m.memoPut(key, m.top())
+				} else {
+					m.memoLost = true
+				}
 			}
 		case opMEMOIZE:
 			m.memoPut(uint64(len(m.memo)+len(m.memoMap)), m.top())
@@ -1098,10 +1133,20 @@ func (m *machine) run() (res pickleResult, err error) {
 				break
 			}
 			var module, name []byte
-			if module, e = st.ReadLine(1024); e == nil {
+			var longMod, longName bool
+			if module, longMod, e = m.line(1024); e == nil {
 				m.modBuf = append(m.modBuf[:0], module...)
-				if name, e = st.ReadLine(1024); e == nil {
-					g := m.global(op, m.modBuf, name, off)
+				if name, longName, e = m.line(1024); e == nil {
+					var g slot
+					if longMod || longName {
+						// Protocol 4 resolves dotted names, and os.path.os is os:
+						// a long name can reach anything, so it is not guessed at.
+						m.computedFinding(off, "GLOBAL/INST operand line longer than 1024 bytes",
+							opNameTab[op], quote(string(m.modBuf), 80), quote(string(name), 80))
+						g = m.allocStr(kGlobal, pval{imp: -1}, "<computed>")
+					} else {
+						g = m.global(op, m.modBuf, name, off)
+					}
 					if op == opINST {
 						args := m.container(kTuple, m.popMark())
 						m.push(m.call(g, args, op))
@@ -1169,7 +1214,7 @@ func (m *machine) run() (res pickleResult, err error) {
 				}
 			}
 		case opPERSID:
-			_, e = st.ReadLine(1024)
+			_, _, e = m.line(1024)
 			m.push(opaque)
 		case opBINPERSID:
 			m.pop()
@@ -1217,11 +1262,17 @@ func opName(op byte) string {
 	return fmt.Sprintf("opcode 0x%02x", op)
 }
 
-// computedImport reports STACK_GLOBAL operands that are not literal strings.
+// computedRec is a computed import held back while speculative.
+type computedRec struct {
+	off                    int64
+	why, opcode, mod, name string
+}
+
+// computedImport reports STACK_GLOBAL operands that are not literal strings. A
+// speculative machine holds the finding until report knows whether the bytes
+// parsed cleanly as a pickle: a pickle without PROTO after another one (legacy
+// torch files, repeated dumps) is still loaded, and must not hide its imports.
 func (m *machine) computedImport(mod, name slot, off int64) {
-	if m.spec {
-		return
-	}
 	why := "module and name are not string constants"
 	if (mod.k == kStr || mod.k == kOpaque) && (name.k == kStr || name.k == kOpaque) && m.overBudg {
 		why = "operands were dropped by the analysis memory budget"
@@ -1238,27 +1289,91 @@ func (m *machine) computedImport(mod, name slot, off int64) {
 		}
 		return "<unknown>"
 	}
+	m.computedFinding(off, why, "STACK_GLOBAL", describe(mod), describe(name))
+}
+
+// computedFinding reports an import whose name is not known, or holds it
+// while speculative.
+func (m *machine) computedFinding(off int64, why, opcode, mod, name string) {
+	if m.spec {
+		if len(m.computed) < 64 {
+			m.computed = append(m.computed, computedRec{off: off, why: why, opcode: opcode, mod: mod, name: name})
+		}
+		return
+	}
 	m.add(rulePickleComputedImport, off, map[string]any{
-		"opcode": "STACK_GLOBAL", "module_operand": describe(mod), "name_operand": describe(name),
+		"opcode": opcode, "module_operand": mod, "name_operand": name,
 	}, why)
 }
 
-func (m *machine) memoKey(op byte) (uint64, error) {
+// line reads a protocol 0 argument line. One of up to max bytes comes back
+// whole; a longer one (CPython reads lines of any length) is consumed to its
+// newline with only its first max bytes kept, and long is set.
+func (m *machine) line(max int) (line []byte, long bool, err error) {
+	line, err = m.st.ReadLine(max)
+	if err == nil || !strings.HasPrefix(err.Error(), "line longer") {
+		return line, false, err
+	}
+	m.lineBuf, _, err = m.st.ReadLongLine(m.lineBuf, max)
+	return m.lineBuf, true, err
+}
+
+// longNumberLine is an INT, LONG or FLOAT argument too long to keep (CPython's
+// int() takes surrounding whitespace and any number of digits): its value is
+// unknown, but it must look like a number.
+func (m *machine) longNumberLine(op byte, prefix []byte) slot {
+	if !numberish(prefix) {
+		m.fail("%s argument %q is not a number", opName(op), quote(string(prefix), 40))
+		return opaque
+	}
+	if op == opFLOAT {
+		return slot{k: kFloat}
+	}
+	return slot{k: kLong, v: -1}
+}
+
+// numberish: the bytes could start a Python int or float literal (with blanks).
+func numberish(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9', c == ' ', c == '\t', c == '\r', c == '\f', c == '\v',
+			c == '+', c == '-', c == '_', c == '.', c == 'e', c == 'E', c == 'L':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (m *machine) memoKey(op byte) (uint64, bool, error) {
 	switch op {
 	case opBINGET, opBINPUT:
-		return m.readUint(1)
+		k, err := m.readUint(1)
+		return k, true, err
 	case opLONG_BINGET, opLONG_BINPUT:
-		return m.readUint(4)
+		k, err := m.readUint(4)
+		return k, true, err
 	}
-	line, err := m.st.ReadLine(64)
+	line, long, err := m.line(64)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	k, perr := strconv.ParseUint(string(line), 10, 63)
+	// CPython parses the key with int(s, 10): blanks, a + sign, underscores
+	// and leading zeros are accepted.
+	s := strings.ReplaceAll(strings.TrimSpace(string(line)), "_", "")
+	s = strings.TrimPrefix(s, "+")
+	if long {
+		if !numberish(line) {
+			return 0, false, fmt.Errorf("memo key %q: not a number", quote(string(line), 40))
+		}
+		// Only a prefix was kept (leading zeros can make a key of any length).
+		return 0, false, nil
+	}
+	k, perr := strconv.ParseUint(s, 10, 63)
 	if perr != nil {
-		return 0, fmt.Errorf("memo key %q: %w", line, perr)
+		return 0, false, fmt.Errorf("memo key %q: %w", line, perr)
 	}
-	return k, nil
+	return k, true, nil
 }
 
 func (m *machine) memoPut(key uint64, v slot) {
@@ -1289,7 +1404,7 @@ func (m *machine) memoGet(key uint64) slot {
 	if v, ok := m.memoMap[key]; ok {
 		return v
 	}
-	if !m.overBudg {
+	if !m.overBudg && !m.memoLost {
 		m.fail("memo key %d not defined", key)
 	}
 	return opaque
@@ -1345,6 +1460,9 @@ func (m *machine) parseNumberLine(op byte, line []byte) slot {
 	}
 	v, err := strconv.ParseInt(s, 0, 64)
 	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return slot{k: kLong, v: -1} // "+99999999999999999999999": CPython's int() takes it
+		}
 		if _, ok := new(bigIntCheck).parse(s); ok {
 			return slot{k: kLong, v: -1}
 		}
@@ -1357,7 +1475,10 @@ func (m *machine) parseNumberLine(op byte, line []byte) slot {
 type bigIntCheck struct{}
 
 func (bigIntCheck) parse(s string) (string, bool) {
-	s = strings.TrimPrefix(s, "-")
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	s = strings.ReplaceAll(s, "_", "")
 	if s == "" {
 		return "", false
 	}
@@ -1474,6 +1595,12 @@ func (m *machine) report(clean bool) {
 	}
 	if m.spec && !clean {
 		return
+	}
+	for _, c := range m.computed {
+		m.add(rulePickleComputedImport, c.off, map[string]any{
+			"opcode": c.opcode, "module_operand": c.mod, "name_operand": c.name,
+			"note": "in bytes that parse cleanly as a pickle (one without PROTO after another, or inside a bytes value); unpicklers load it",
+		}, c.why)
 	}
 	for _, mu := range m.mutated {
 		m.add(rulePickleMutatesGlobal, mu.off, map[string]any{"opcode": mu.opcode, "import": mu.name}, mu.name, mu.opcode)

@@ -34,7 +34,11 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 			a.trailing(st, l, base, start)
 			return nil
 		}
-		speculative := spec || (count > 0 && head[0] != opPROTO)
+		// A later pickle without PROTO may be junk that happens to start with an
+		// opcode, so it is parsed speculatively (what it holds counts once it
+		// parses cleanly to STOP); in the legacy torch layout every pickle after
+		// the magic number is loaded, so none is speculative.
+		speculative := spec || (count > 0 && head[0] != opPROTO && !legacy)
 		m := a.newMachine(ctx, st, l, speculative)
 		m.base = base
 		res, err := m.run()
@@ -107,6 +111,13 @@ var globalOperands = regexp.MustCompile(`[ci]([A-Za-z_][\w.]{0,255})\n([A-Za-z_]
 // different pickle implementation may, for GLOBAL/INST and literal STACK_GLOBAL
 // operands, and reports the dangerous names it finds.
 func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
+	a.salvageUpTo(st, l, base, where, salvageLimit, false)
+}
+
+// salvageUpTo is salvage searching at most limit bytes. In text (which is not
+// known to be a pickle at all, and where "acos\nsin\n" occurs) only names that
+// run code or commands count, not every name of a dangerous module.
+func (a *analyzer) salvageUpTo(st *stream, l loc, base int64, where string, limit int64, text bool) {
 	const chunk = 32 << 10
 	const overlap = 1024
 	seen := map[int64]bool{}
@@ -127,13 +138,16 @@ func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
 				return
 			}
 		}
+		if text && !textExecName(cls.name) && !textExecName(module+"."+name) {
+			return
+		}
 		ev := map[string]any{"opcode": opcode, "import": cls.name, "module": module, "name": name, "category": cls.category,
 			"note": "found " + where + ", where scanners that stop parsing do not look"}
 		a.c.add(l, rulePickleDangerousImport, off-base, ev, cls.name, cls.category)
 	}
 	var carry []byte
 	carryOff := st.Offset()
-	for searched := int64(0); searched < salvageLimit; {
+	for searched := int64(0); searched < limit; {
 		b := st.Peek(chunk)
 		if len(b) == 0 {
 			return
@@ -160,12 +174,27 @@ func (a *analyzer) salvage(st *stream, l loc, base int64, where string) {
 		carryOff += int64(len(buf) - keep)
 	}
 	if !st.atEnd() {
-		a.c.skip(l, "only the first %d bytes %s were searched for import names", salvageLimit, where)
+		a.c.skip(l, "only the first %d bytes %s were searched for import names", limit, where)
 	}
 }
 
-// stackGlobalAt parses two literal strings (SHORT_BINUNICODE or BINUNICODE,
-// each optionally memoised) followed by STACK_GLOBAL at buf[i:], returning the
+// textExecNames are the last parts of dangerous names that run code or commands.
+var textExecNames = setOf("system", "popen", "popen2", "popen3", "popen4", "execl", "execle", "execlp", "execlpe",
+	"execv", "execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp",
+	"spawnvpe", "posix_spawn", "posix_spawnp", "startfile", "Popen", "call", "check_call", "check_output", "run",
+	"getoutput", "getstatusoutput", "eval", "exec", "execfile", "compile", "__import__", "import_module", "loads",
+	"load", "apply", "getattr", "runcode", "runsource", "interact", "open", "remove", "unlink", "rmtree", "kill", "fork")
+
+// textExecName: a dangerous name (module.name) whose last part runs something.
+func textExecName(full string) bool {
+	if _, listed := dangerousPrefixes[full]; listed {
+		return true
+	}
+	return textExecNames[full[strings.LastIndexByte(full, '.')+1:]]
+}
+
+// stackGlobalAt parses two literal strings (SHORT_BINUNICODE, BINUNICODE,
+// BINUNICODE8, SHORT_BINSTRING, BINSTRING or BINBYTES8, each optionally memoised) followed by STACK_GLOBAL at buf[i:], returning the
 // operands and the STACK_GLOBAL's index.
 func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
 	str := func(j int) (string, int, bool) {
@@ -173,13 +202,13 @@ func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
 			return "", 0, false
 		}
 		switch buf[j] {
-		case opSHORT_BINUNICODE:
+		case opSHORT_BINUNICODE, opSHORT_BINSTRING:
 			if j+1 >= len(buf) || j+2+int(buf[j+1]) > len(buf) {
 				return "", 0, false
 			}
 			n := int(buf[j+1])
 			return string(buf[j+2 : j+2+n]), j + 2 + n, true
-		case opBINUNICODE:
+		case opBINUNICODE, opBINSTRING:
 			if j+5 > len(buf) {
 				return "", 0, false
 			}
@@ -188,6 +217,15 @@ func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
 				return "", 0, false
 			}
 			return string(buf[j+5 : j+5+n]), j + 5 + n, true
+		case opBINUNICODE8, opBINBYTES8:
+			if j+9 > len(buf) {
+				return "", 0, false
+			}
+			n := binary.LittleEndian.Uint64(buf[j+1:])
+			if n > 1024 || j+9+int(n) > len(buf) {
+				return "", 0, false
+			}
+			return string(buf[j+9 : j+9+int(n)]), j + 9 + int(n), true
 		}
 		return "", 0, false
 	}
@@ -206,7 +244,9 @@ func stackGlobalAt(buf []byte, i int) (mod, name string, at int, ok bool) {
 		}
 		return j
 	}
-	if buf[i] != opSHORT_BINUNICODE && buf[i] != opBINUNICODE {
+	switch buf[i] {
+	case opSHORT_BINUNICODE, opBINUNICODE, opBINUNICODE8, opSHORT_BINSTRING, opBINSTRING, opBINBYTES8:
+	default:
 		return "", "", 0, false
 	}
 	mod, j, ok := str(i)

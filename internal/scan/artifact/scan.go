@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -265,7 +266,7 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtONNX
 	case head[0] == opPROTO:
 		return fmtPickle
-	case validOpcode[head[0]] && looksPickle0(head, s.opts):
+	case validOpcode[head[0]] && looksPickle0(head, size, s.opts):
 		return fmtPickle0
 	case looksJSON(head):
 		return fmtJSON
@@ -319,7 +320,19 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 	case fmtJSON:
 		err = s.scanJSON(ctx, in)
 	case fmtText:
-		err = s.scanText(ctx, in)
+		// Protocol 0 pickles are text: one the sniffer did not take for a pickle
+		// (CPython loads what no sniffer fully parses) is still searched for
+		// GLOBAL/INST lines naming dangerous imports, so it cannot pass as clean.
+		maybePickle := validOpcode[head[0]]
+		if maybePickle && in.ra != nil {
+			err = s.textAsPickle(ctx, in)
+		}
+		if err == nil {
+			err = s.scanText(ctx, in)
+		}
+		if err == nil && maybePickle {
+			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
+		}
 	default:
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))
 	}
@@ -331,6 +344,25 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 	// that looks at the start reads the other format. Both are scanned.
 	if f != fmtZip && in.ra != nil && in.size > 22 && hasEOCD(in.ra, in.size) {
 		return s.scanZip(ctx, in.ra, in.size, in.l)
+	}
+	return nil
+}
+
+// textAsPickle parses a text region as a protocol 0 pickle on a second stream:
+// when it runs cleanly to STOP it is one (text does not by chance), whatever the
+// sniffer thought of its first 4 KiB, and what it imports is reported.
+func (s *scanner) textAsPickle(ctx context.Context, in region) error {
+	st := newStreamSize(io.NewSectionReader(in.ra, 0, in.size), in.size)
+	defer st.release()
+	st.setLimit(in.size)
+	m := s.a.newMachine(ctx, st, in.l, true)
+	defer m.release()
+	res, err := m.run()
+	if err != nil {
+		return err
+	}
+	if res.stopped && m.firstErr == "" {
+		m.report(true)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,8 +24,9 @@ func looksSafetensors(head []byte) bool {
 
 // looksPickle0 tries the first bytes as a protocol 0/1 pickle (which has no header)
 // on a throwaway machine: it is one if it parses to STOP, or imports something,
-// or runs many opcodes, without an error.
-func looksPickle0(head []byte, opts Options) bool {
+// or runs many opcodes, without an error. size is the region's size (-1 when
+// unknown).
+func looksPickle0(head []byte, size int64, opts Options) bool {
 	probe := &analyzer{opts: opts, c: newCollector(opts)}
 	st := newStream(bytes.NewReader(head))
 	st.setLimit(int64(len(head)))
@@ -37,8 +39,71 @@ func looksPickle0(head []byte, opts Options) bool {
 	if res.stopped {
 		return true
 	}
-	truncatedAtEnd := res.fatal != "" && st.atEnd()
-	return truncatedAtEnd && (len(m.imports) > 0 || m.ops >= 16)
+	if res.fatal != "" && st.atEnd() && (len(m.imports) > 0 || m.ops >= 16) {
+		return true
+	}
+	off := res.fatalOff
+	if !strings.HasPrefix(res.fatal, "stream ends inside") || off < 0 || off >= int64(len(head)) ||
+		(size >= 0 && size <= int64(len(head))) {
+		return false
+	}
+	// The sniffed bytes end inside an opcode and more follow. CPython reads
+	// arguments of any length, so a pickle may open with a STRING, INT or
+	// BINUNICODE longer than what was sniffed: what was read of it must be
+	// well formed, or the bytes before it a long run of opcodes.
+	return off >= 512 || longLineArgument(head[off:]) || longBinaryArgument(head[off:], off, size)
+}
+
+// longBinaryArgument: b starts with a length-prefixed string or bytes opcode
+// whose declared content runs past the end of b but fits in the region (of
+// size bytes from 0, b starting at off), valid UTF-8 so far for text.
+func longBinaryArgument(b []byte, off, size int64) bool {
+	var n uint64
+	var hdr int
+	switch b[0] {
+	case opBINSTRING, opBINUNICODE, opBINBYTES:
+		if len(b) < 5 {
+			return false
+		}
+		n, hdr = uint64(binary.LittleEndian.Uint32(b[1:])), 5
+		if b[0] == opBINSTRING && int32(n) < 0 {
+			return false
+		}
+	case opBINUNICODE8, opBINBYTES8, opBYTEARRAY8:
+		if len(b) < 9 {
+			return false
+		}
+		n, hdr = binary.LittleEndian.Uint64(b[1:]), 9
+	default:
+		return false
+	}
+	if n > 1<<40 || uint64(len(b)-hdr) >= n || (size >= 0 && uint64(off)+uint64(hdr)+n > uint64(size)) {
+		return false
+	}
+	if b[0] == opBINUNICODE || b[0] == opBINUNICODE8 {
+		body := b[hdr:]
+		for len(body) > 0 && !utf8.Valid(body) && len(b)-hdr-len(body) < utf8.UTFMax {
+			body = body[:len(body)-1] // a rune cut by the end of the sniffed bytes
+		}
+		return utf8.Valid(body)
+	}
+	return true
+}
+
+// longLineArgument: b starts with a STRING, INT, LONG or FLOAT opcode whose
+// argument line runs past the end of b, at least 64 bytes of it, well formed
+// so far.
+func longLineArgument(b []byte) bool {
+	if len(b) < 64 || bytes.IndexByte(b, '\n') >= 0 {
+		return false
+	}
+	switch b[0] {
+	case opSTRING:
+		return b[1] == '\'' || b[1] == '"'
+	case opINT, opLONG, opFLOAT:
+		return numberish(b[1:])
+	}
+	return false
 }
 
 // looksJSON: optional whitespace (or a UTF-8 BOM) then '{' or '['.

@@ -371,3 +371,38 @@ func max64(a, b int64) int64 {
 	}
 	return b
 }
+
+// ReadLongLine reads through the next '\n' however far it is, keeping at most
+// keep bytes of the line (appended to dst[:0]) and returning the line's full
+// length: CPython reads protocol 0 arguments of any length, and a scanner that
+// stops at a long line is evaded by one. Memory stays bounded by keep and the
+// window. At the end of the stream (or limit) it returns errTruncated, having
+// consumed what it read.
+func (s *stream) ReadLongLine(dst []byte, keep int) ([]byte, int64, error) {
+	dst = dst[:0]
+	var n int64
+	for {
+		a := s.avail()
+		if a == 0 {
+			if err := s.ensure(1); err != nil {
+				return dst, n, err
+			}
+			a = s.avail()
+		}
+		chunk := s.buf[s.r : s.r+a]
+		i := bytes.IndexByte(chunk, '\n')
+		part := chunk
+		if i >= 0 {
+			part = chunk[:i]
+		}
+		if room := keep - len(dst); room > 0 {
+			dst = append(dst, part[:min(room, len(part))]...)
+		}
+		n += int64(len(part))
+		if i >= 0 {
+			s.r += i + 1
+			return dst, n, nil
+		}
+		s.r += a
+	}
+}
