@@ -94,7 +94,7 @@ func (s *scanner) scanNPY(ctx context.Context, in region) error {
 // a body that sniffs as a pickle (as a whole file would) is scanned as one, at its real severity.
 func (s *scanner) npyBodyAsPickle(ctx context.Context, in region) error {
 	b := in.st.Peek(4096)
-	if len(b) == 0 || b[0] != opPROTO && !(validOpcode[b[0]] && looksPickle0(b, s.opts)) {
+	if len(b) == 0 || b[0] != opPROTO && !(validOpcode[b[0]] && looksPickle0(b, -1, s.opts)) {
 		return nil
 	}
 	return s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
