@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // kerasModules are the module prefixes Keras configs legitimately load from.
@@ -247,6 +248,9 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
+		if !jsonByName(in.l) && utf8.Valid(raw) {
+			return nil // text that opens with a bracket ("[PAD]" in vocab.txt): no code
+		}
 		s.c.skip(in.l, "JSON does not parse (%v); not scanned", err)
 		return nil
 	}
@@ -259,6 +263,18 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	}
 	s.walkKeras(in.l, v, "", -1, false, 0)
 	return nil
+}
+
+// jsonByName reports whether the file or member is named as JSON: one that then
+// does not parse is "not scanned" (its chat template or config could not be checked),
+// while any other text that merely opens with a bracket (a vocab.txt beginning
+// "[PAD]") is plain text, which carries no code.
+func jsonByName(l loc) bool {
+	name := l.member
+	if name == "" {
+		name = l.file
+	}
+	return strings.EqualFold(path.Ext(name), ".json")
 }
 
 // jsonTemplates checks chat_template values: a string, or a list of
@@ -282,7 +298,7 @@ func (s *scanner) jsonTemplates(l loc, obj map[string]any) {
 // tokens and checks only chat_template strings at the top level.
 func (s *scanner) scanJSONStream(in region) error {
 	dec := json.NewDecoder(in.st)
-	depth := 0
+	depth, tokens := 0, 0
 	expectKey := false
 	lastKey := ""
 	for {
@@ -291,9 +307,13 @@ func (s *scanner) scanJSONStream(in region) error {
 			return nil
 		}
 		if err != nil {
+			if !jsonByName(in.l) && depth <= 1 && tokens < 2 {
+				return nil // text that opens with a bracket, not JSON: no code
+			}
 			s.c.skip(in.l, "JSON does not parse (%v); rest not scanned", err)
 			return nil
 		}
+		tokens++
 		switch t := tok.(type) {
 		case json.Delim:
 			if t == '{' || t == '[' {
