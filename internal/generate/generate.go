@@ -29,13 +29,19 @@ type Generation struct {
 	SessionID        string
 	Input            string
 	Response         string
-	// Complete is false when a stream was cut off: Response then holds what was sent.
-	Complete  bool
-	Usage     llm.Usage
-	CostUSD   float64
-	LatencyMS int64
-	Error     string
-	CreatedAt time.Time
+	// Complete is false when the answer was cut off: by the output token cap
+	// (FinishReason "length"), or a stream that broke (Response then holds what was
+	// sent, and Error why).
+	Complete bool
+	// FinishReason is why the model stopped, normalized across providers
+	// (llm.NormalizeFinishReason): stop, length, content_filter, tool_calls, or
+	// "" when the answer never finished.
+	FinishReason string
+	Usage        llm.Usage
+	CostUSD      float64
+	LatencyMS    int64
+	Error        string
+	CreatedAt    time.Time
 	// Persisted reports whether the generation is in the database (PERSISTENCE_ENABLED).
 	Persisted bool
 }
@@ -238,6 +244,8 @@ func (s *Service) attempt(ctx context.Context, m catalog.Model, in Input, onDelt
 		return g, sent, err
 	}
 	g.Response, g.Usage, g.CostUSD = resp.Text, resp.Usage, m.Cost(resp.Usage)
+	g.FinishReason = llm.NormalizeFinishReason(resp.FinishReason)
+	g.Complete = g.FinishReason != llm.FinishLength
 	return g, sent, nil
 }
 

@@ -362,3 +362,28 @@ func TestClientGoneMidStream(t *testing.T) {
 		t.Errorf("stored %q %q, want incomplete with the text sent", status, text)
 	}
 }
+
+// TestTokenCapMakesAnIncompleteAnswer: each provider's own "stopped at the output
+// token cap" (OpenAI length, Anthropic max_tokens, Gemini MAX_TOKENS) answers
+// complete=false with finish_reason "length", blocking and streaming, and is stored so.
+func TestTokenCapMakesAnIncompleteAnswer(t *testing.T) {
+	capped := map[string]string{"openai": "length", "anthropic": "max_tokens", "gemini": "MAX_TOKENS", "openrouter": "length", "groq": "length"}
+	for _, pc := range providerCases {
+		t.Run(pc.provider, func(t *testing.T) {
+			srv := pc.start(t, llmtest.Sequence(llmtest.Reply{Text: "cut short", FinishReason: capped[pc.provider]}))
+			ts := gatewayServer(t, map[string]string{pc.provider: srv.Key}, map[string]string{pc.provider: srv.BaseURL})
+			resp, body := ts.do(t, "POST", "/generate_response", gen(pc.model))
+			if resp.StatusCode != 200 || body["complete"] != false || body["finish_reason"] != "length" {
+				t.Fatalf("blocking: %d %v", resp.StatusCode, body)
+			}
+			_, stored := ts.do(t, "GET", "/generations/"+body["generation_id"].(string), "")
+			if stored["complete"] != false || stored["finish_reason"] != "length" {
+				t.Errorf("stored: %v", stored)
+			}
+			_, events, done := readSSE(t, streamReq(t, ts, pc.model))
+			if events[len(events)-1] != "done" || done["complete"] != false || done["finish_reason"] != "length" {
+				t.Errorf("streaming: events %v, done %v", events, done)
+			}
+		})
+	}
+}

@@ -78,6 +78,7 @@ type generationResponse struct {
 	CostUSD          float64   `json:"cost_usd"`
 	LatencyMS        int64     `json:"latency_ms"`
 	Complete         bool      `json:"complete"`
+	FinishReason     string    `json:"finish_reason,omitempty"`
 	SessionID        string    `json:"session_id,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 	Persisted        bool      `json:"persisted"`
@@ -87,7 +88,7 @@ func toGenerationResponse(g generate.Generation) generationResponse {
 	return generationResponse{
 		GenerationID: g.ID, ModelID: g.ModelID, RequestedModelID: g.RequestedModelID, FallbackUsed: g.FallbackUsed(),
 		Response: g.Response, Provider: g.Provider, Route: g.Route, Usage: g.Usage, CostUSD: g.CostUSD,
-		LatencyMS: g.LatencyMS, Complete: g.Complete, SessionID: g.SessionID, CreatedAt: g.CreatedAt, Persisted: g.Persisted,
+		LatencyMS: g.LatencyMS, Complete: g.Complete, FinishReason: g.FinishReason, SessionID: g.SessionID, CreatedAt: g.CreatedAt, Persisted: g.Persisted,
 	}
 }
 

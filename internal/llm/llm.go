@@ -160,3 +160,29 @@ func (e *Error) Retryable() bool {
 	}
 	return false
 }
+
+// The finish reasons Mirror reports, whatever each provider calls them.
+const (
+	FinishStop          = "stop"           // the model ended its answer
+	FinishLength        = "length"         // the output token cap cut it
+	FinishContentFilter = "content_filter" // a safety system stopped it
+	FinishToolCalls     = "tool_calls"     // it asked for a tool
+)
+
+// NormalizeFinishReason maps a provider's finish or stop reason (OpenAI
+// finish_reason, Anthropic stop_reason, Gemini finishReason) to one of the Finish
+// constants; an unknown reason is returned in lower case, and "" stays "".
+func NormalizeFinishReason(raw string) string {
+	switch r := strings.ToLower(raw); r {
+	case "stop", "end_turn", "stop_sequence", "eos", "pause_turn":
+		return FinishStop
+	case "length", "max_tokens", "model_length", "model_context_window_exceeded":
+		return FinishLength
+	case "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "refusal", "image_safety":
+		return FinishContentFilter
+	case "tool_calls", "function_call", "tool_use", "malformed_function_call", "unexpected_tool_call":
+		return FinishToolCalls
+	default:
+		return r
+	}
+}

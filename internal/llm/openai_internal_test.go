@@ -50,3 +50,17 @@ func TestChatCompletionDecoding(t *testing.T) {
 		})
 	}
 }
+
+func TestNormalizeFinishReason(t *testing.T) {
+	for raw, want := range map[string]string{
+		"stop": FinishStop, "end_turn": FinishStop, "STOP": FinishStop, "stop_sequence": FinishStop,
+		"length": FinishLength, "max_tokens": FinishLength, "MAX_TOKENS": FinishLength,
+		"content_filter": FinishContentFilter, "SAFETY": FinishContentFilter, "refusal": FinishContentFilter,
+		"tool_calls": FinishToolCalls, "tool_use": FinishToolCalls,
+		"OTHER": "other", "": "",
+	} {
+		if got := NormalizeFinishReason(raw); got != want {
+			t.Errorf("NormalizeFinishReason(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -21,14 +21,14 @@ func (db *DB) CreateGeneration(ctx context.Context, g generate.Generation) error
 	if !g.Complete {
 		status = "incomplete"
 	}
-	var errText, session sql.NullString
-	errText = sql.NullString{String: g.Error, Valid: g.Error != ""}
-	session = sql.NullString{String: g.SessionID, Valid: g.SessionID != ""}
+	errText := sql.NullString{String: g.Error, Valid: g.Error != ""}
+	session := sql.NullString{String: g.SessionID, Valid: g.SessionID != ""}
+	finish := sql.NullString{String: g.FinishReason, Valid: g.FinishReason != ""}
 	query := db.q(`INSERT INTO generations (id, model_id, requested_model_id, provider, route, session_id, input_text,
-		response_text, status, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		response_text, status, finish_reason, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	err := db.writes.exec(ctx, query, g.ID, g.ModelID, g.RequestedModelID, g.Provider, g.Route, session, g.Input,
-		g.Response, status, g.Usage.InputTokens, g.Usage.OutputTokens, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
+		g.Response, status, finish, g.Usage.InputTokens, g.Usage.OutputTokens, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
 	return mapErr("insert generation", err, generationNotFound)
 }
 
@@ -36,15 +36,16 @@ func (db *DB) CreateGeneration(ctx context.Context, g generate.Generation) error
 func (db *DB) GetGeneration(ctx context.Context, id string) (generate.Generation, error) {
 	var g generate.Generation
 	var status string
-	var session, errText sql.NullString
+	var session, errText, finish sql.NullString
 	err := db.sql.QueryRowContext(ctx, db.q(`SELECT id, model_id, requested_model_id, provider, route, session_id, input_text,
-		response_text, status, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at
+		response_text, status, finish_reason, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at
 		FROM generations WHERE id = ?`), id).Scan(&g.ID, &g.ModelID, &g.RequestedModelID, &g.Provider, &g.Route, &session,
-		&g.Input, &g.Response, &status, &g.Usage.InputTokens, &g.Usage.OutputTokens, &g.CostUSD, &g.LatencyMS, &errText, &g.CreatedAt)
+		&g.Input, &g.Response, &status, &finish, &g.Usage.InputTokens, &g.Usage.OutputTokens, &g.CostUSD, &g.LatencyMS, &errText, &g.CreatedAt)
 	if err != nil {
 		return generate.Generation{}, mapErr("get generation", err, generationNotFound)
 	}
-	g.SessionID, g.Error, g.Complete, g.Persisted = session.String, errText.String, status == "complete", true
+	g.SessionID, g.Error, g.FinishReason, g.Persisted = session.String, errText.String, finish.String, true
+	g.Complete = status == "complete"
 	g.CreatedAt = g.CreatedAt.UTC()
 	return g, nil
 }

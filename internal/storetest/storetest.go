@@ -37,7 +37,7 @@ func sampleGeneration(t *testing.T, persisted bool) generate.Generation {
 	return generate.Generation{
 		ID: newID(t), ModelID: "claude-haiku-4-5", RequestedModelID: "gpt-5-nano", Provider: "anthropic",
 		Route: "anthropic/claude-haiku-4-5", SessionID: "s-1", Input: "Hello, «world» 👋", Response: "Hi!\nSecond line.",
-		Complete: true, Usage: llm.Usage{InputTokens: 12, OutputTokens: 34}, CostUSD: 0.000182, LatencyMS: 321,
+		Complete: true, FinishReason: llm.FinishStop, Usage: llm.Usage{InputTokens: 12, OutputTokens: 34}, CostUSD: 0.000182, LatencyMS: 321,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond), Persisted: persisted,
 	}
 }
@@ -65,7 +65,7 @@ func Run(t *testing.T, persisted bool, newStore func(t *testing.T) Store) {
 	t.Run("incomplete generation keeps its state and error", func(t *testing.T) {
 		s := newStore(t)
 		g := sampleGeneration(t, persisted)
-		g.Complete, g.Error, g.SessionID = false, "anthropic: incomplete: stream ended early", ""
+		g.Complete, g.Error, g.SessionID, g.FinishReason = false, "anthropic: incomplete: stream ended early", "", ""
 		if err := s.CreateGeneration(ctx, g); err != nil {
 			t.Fatal(err)
 		}
@@ -73,8 +73,24 @@ func Run(t *testing.T, persisted bool, newStore func(t *testing.T) Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Complete || got.Error != g.Error || got.SessionID != "" {
+		if got.Complete || got.Error != g.Error || got.SessionID != "" || got.FinishReason != "" {
 			t.Errorf("got %+v", got)
+		}
+	})
+
+	t.Run("an answer cut by the token cap is incomplete with its reason", func(t *testing.T) {
+		s := newStore(t)
+		g := sampleGeneration(t, persisted)
+		g.Complete, g.FinishReason = false, llm.FinishLength
+		if err := s.CreateGeneration(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetGeneration(ctx, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(g, got); d != "" {
+			t.Errorf("stored generation differs (-want +got):\n%s", d)
 		}
 	})
 
