@@ -523,3 +523,29 @@ func TestUploadLimit(t *testing.T) {
 		t.Errorf("small upload: %v", art)
 	}
 }
+
+// TestLoginRateLimitHeaders: a login refused by RATE_LIMIT_LOGIN answers 429 with its
+// own Retry-After, and not the RateLimit headers of the /api/v1 limit, which
+// admitted the request and would tell the client it had room left.
+func TestLoginRateLimitHeaders(t *testing.T) {
+	env := scanEnv(t)
+	env["RATE_LIMIT_LOGIN"] = "2/minute"
+	base, stop := startServe(t, env)
+	defer stop()
+	var resp *http.Response
+	for range 3 {
+		r, err := httpClient.Post(base+"/api/v1/auth/login", "application/json",
+			strings.NewReader(`{"email":"nobody@example.com","password":"wrong password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		resp = r
+	}
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third login: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if rl := resp.Header.Get("RateLimit"); rl != "" {
+		t.Errorf("429 carries the admitting limit's RateLimit %q", rl)
+	}
+}

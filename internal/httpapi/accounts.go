@@ -103,6 +103,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := s.ms.Auth.Login(r.Context(), email, req.Password, s.clientKey(r))
 	if err != nil {
+		if apperr.CodeOf(err) == apperr.RateLimited {
+			// The RateLimit headers already set describe the /api/v1 limit, which
+			// admitted this request; the refusal is RATE_LIMIT_LOGIN's, whose wait
+			// Retry-After gives.
+			w.Header().Del("RateLimit")
+			w.Header().Del("RateLimit-Policy")
+		}
 		s.error(w, r, err)
 		return
 	}
