@@ -270,6 +270,23 @@ func TestMirrorScanEndToEnd(t *testing.T) {
 	if items := other.findings(""); len(items) != 0 {
 		t.Errorf("other user sees %d findings", len(items))
 	}
+	if items := other.findings("scan_id=" + epScan); len(items) != 0 {
+		t.Errorf("other user sees %d findings of a scan not theirs", len(items))
+	}
+	// An admin, who may read any scan's status, may list any one scan's findings,
+	// while the unfiltered list stays the admin's own.
+	if status, _ := admin.json("GET", "/api/v1/scans/status/"+epScan, ""); status != 200 {
+		t.Errorf("admin reading a user's scan: %d", status)
+	}
+	if mine, theirs := user.findings("scan_id="+epScan), admin.findings("scan_id="+epScan); len(theirs) == 0 || len(theirs) != len(mine) {
+		t.Errorf("admin lists %d of the user's scan's findings, the user %d", len(theirs), len(mine))
+	}
+	for _, f := range admin.findings("") {
+		if f["scan_id"] == epScan {
+			t.Errorf("a user's finding in the admin's own list")
+			break
+		}
+	}
 
 	// A catalog model: the admin scans and contains it; MirrorView refuses it.
 	catScan := admin.startScan(`{"target":{"kind":"catalog_model","model_id":"offline-demo"},"scan_types":["jailbreak"],"options":{"max_requests":20}}`)

@@ -155,7 +155,7 @@ type Containment struct {
 // FindingFilter selects findings of one owner; empty fields match everything.
 // Cursor continues a previous page.
 type FindingFilter struct {
-	OwnerID  string
+	OwnerID  string // "": every owner's (the service sets it but for an admin naming a scan)
 	ScanID   string
 	Severity Severity
 	Type     Type

@@ -204,9 +204,12 @@ type findingCursor struct {
 
 // Findings implements scan.Store: newest first, keyset-paginated on (created_at, id).
 func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Finding, string, error) {
-	where := []string{"owner_id = ?"}
-	args := []any{f.OwnerID}
+	where := []string{"1 = 1"}
+	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.OwnerID != "" {
+		add("owner_id = ?", f.OwnerID)
+	}
 	if f.ScanID != "" {
 		add("scan_id = ?", f.ScanID)
 	}
