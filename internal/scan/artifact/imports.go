@@ -56,7 +56,7 @@ var dangerousPrefixes = map[string]string{
 	"numpy.DataSource": "network", "pandas.read_csv": "network", "pandas.read_json": "network",
 	"pandas.read_html": "network", "pandas.read_sql": "network", "pandas.read_excel": "filesystem",
 	"pandas.io": "filesystem", "scipy.io": "filesystem", "h5py": "filesystem",
-	"py_compile": "filesystem", "compileall": "filesystem",
+	"py_compile": "filesystem", "compileall": "filesystem", "_pyio": "filesystem",
 	// network
 	"socket": "network", "_socket": "network", "ssl": "network", "_ssl": "network", "http": "network",
 	"urllib": "network", "urllib2": "network", "urllib3": "network", "requests": "network", "httpx": "network",
@@ -315,6 +315,9 @@ func classify(module, name string) classification {
 	if cat, ok := attributeChain(full); ok {
 		return classification{verdict: verdictDangerous, category: cat, name: full}
 	}
+	if cat, ok := aliasedTarget(full); ok {
+		return classification{verdict: verdictDangerous, category: cat, name: full}
+	}
 	if module == "numpy" && numpyScalars[name] {
 		return classification{verdict: verdictSafe, name: full}
 	}
@@ -327,6 +330,17 @@ func classify(module, name string) classification {
 	}
 	for _, p := range safePrefixes {
 		if strings.HasPrefix(full, p) {
+			// A module of a safe package re-exports what it imported:
+			// torch.optim.lr_scheduler.partial is functools.partial.
+			last := full[strings.LastIndexByte(full, '.')+1:]
+			if target, ok := reexportedNames[last]; ok {
+				if cat, ok := judgeTarget(target); ok {
+					return classification{verdict: verdictDangerous, category: cat, name: full}
+				}
+			}
+			if cat, ok := dangerousCallables[last]; ok {
+				return classification{verdict: verdictDangerous, category: cat, name: full}
+			}
 			return classification{verdict: verdictSafe, name: full}
 		}
 	}
@@ -407,6 +421,144 @@ func attributeChain(full string) (string, bool) {
 				return cat, true
 			}
 		}
+	}
+	return "", false
+}
+
+// moduleAliases are the names under which standard-library modules keep other
+// modules or dangerous callables in their namespace (import os as _os; from
+// builtins import open as _builtin_open). An attribute path reaching one of them
+// (random._os.system, enum.bltns.eval) leads to the target. The table comes from
+// reading CPython 3.8-3.13's Lib/ for "import X as _x" and "from X import Y as _y"
+// and from a red-team sweep over sys.stdlib_module_names that listed every module
+// attribute that is a dangerous module or callable under another name (random,
+// argparse, curses, tempfile, threading, ctypes, _frozen_importlib_external: _os;
+// pprint, collections, threading, argparse: _sys; enum 3.11+: bltns; bz2,
+// tokenize: _builtin_open; tarfile: bltn_open; tempfile, zipimport, io: _io;
+// tempfile: _shutil; ssl: _socket). Keys are attribute names at any position but
+// the first; values are dotted targets.
+var moduleAliases = map[string]string{
+	"_os": "os", "_sys": "sys", "bltns": "builtins", "_builtins": "builtins", "_bltns": "builtins",
+	"_builtin":      "builtins",
+	"_builtin_open": "builtins.open", "bltn_open": "builtins.open", "builtin_open": "builtins.open",
+	"_io": "_io", "_pyio": "_pyio", "_shutil": "shutil", "_socket": "_socket", "_subprocess": "subprocess",
+	"_posixsubprocess": "_posixsubprocess", "_posix": "posix", "_nt": "nt", "_thread": "_thread",
+	"_imp": "_imp", "_bootstrap": "importlib._bootstrap", "_bootstrap_external": "importlib._bootstrap_external",
+	"_importlib": "importlib", "_pickle": "_pickle", "_marshal": "marshal", "_signal": "_signal",
+	"_ctypes": "_ctypes", "_tempfile": "tempfile", "_warnings": "warnings", "_weakref": "_weakref",
+	"_multiprocessing": "_multiprocessing", "_winapi": "_winapi", "_overlapped": "_overlapped",
+	"_pty": "pty", "_code": "code", "_runpy": "runpy", "_shlex": "shlex", "_pdb": "pdb",
+	"_linecache": "linecache", "_glob": "glob", "_fnmatch": "fnmatch",
+}
+
+// dangerousCallables are attribute names that run code, processes or the file
+// system wherever they are found. A path that reaches one of them through a
+// private or aliased attribute (x._y.system) or under an allow-listed prefix is
+// judged dangerous without knowing the intermediate module.
+var dangerousCallables = map[string]string{
+	"system": "process", "popen": "process", "popen2": "process", "popen3": "process", "popen4": "process",
+	"Popen": "process", "check_output": "process", "check_call": "process", "getoutput": "process",
+	"getstatusoutput": "process", "execl": "process", "execle": "process", "execlp": "process",
+	"execlpe": "process", "execv": "process", "execve": "process", "execvp": "process", "execvpe": "process",
+	"spawnl": "process", "spawnle": "process", "spawnlp": "process", "spawnlpe": "process", "spawnv": "process",
+	"spawnve": "process", "spawnvp": "process", "spawnvpe": "process", "posix_spawn": "process",
+	"posix_spawnp": "process", "fork": "process", "forkpty": "process", "fork_exec": "process",
+	"_fork_exec": "process", "startfile": "process", "kill": "process", "killpg": "process", "_exit": "process",
+	"putenv": "process", "breakpointhook": "code_execution", "breakpoint": "code_execution",
+	"eval": "code_execution", "exec": "code_execution", "execfile": "code_execution",
+	"compile": "code_execution", "__import__": "import_machinery", "import_module": "import_machinery",
+	"getattr": "indirection", "setattr": "indirection", "delattr": "indirection",
+	"attrgetter": "indirection", "methodcaller": "indirection", "partial": "indirection",
+	"rmtree": "filesystem", "unlink": "filesystem", "remove": "filesystem", "removedirs": "filesystem",
+	"rename": "filesystem", "symlink": "filesystem", "chmod": "filesystem", "chown": "filesystem",
+	"open_code": "filesystem", "_builtin_open": "filesystem", "bltn_open": "filesystem", "builtin_open": "filesystem",
+	"create_connection": "network", "urlopen": "network", "urlretrieve": "network",
+}
+
+// privateContextCallables are generic names (open, run, call, load, loads) that are
+// dangerous only when the path says where they come from: through a private or
+// aliased attribute (tempfile._os.open), or named after the module that holds
+// them (x.subprocess.run, y.pickle.loads).
+var privateContextCallables = map[string]string{
+	"open": "filesystem", "run": "process", "call": "process", "load": "deserialization",
+	"loads": "deserialization", "write": "filesystem", "modules": "import_machinery",
+}
+
+// reexportedNames are callables that modules of allow-listed packages import
+// with "from X import Y" and so re-export (torch.optim.lr_scheduler.partial,
+// torch.nn.modules.module.partial); such a name is judged by its target.
+var reexportedNames = map[string]string{
+	"partial": "functools.partial", "reduce": "functools.reduce", "partialmethod": "functools.partialmethod",
+	"wraps": "functools.wraps", "update_wrapper": "functools.update_wrapper", "import_module": "importlib.import_module",
+	"getattr": "builtins.getattr", "eval": "builtins.eval", "exec": "builtins.exec", "compile": "builtins.compile",
+	"open": "builtins.open", "__import__": "builtins.__import__", "starmap": "itertools.starmap",
+	"attrgetter": "operator.attrgetter", "methodcaller": "operator.methodcaller", "itemgetter": "operator.itemgetter",
+	"contextmanager": "contextlib.contextmanager", "load": "torch.load", "urlopen": "urllib.request.urlopen",
+}
+
+// judgeTarget reports whether the dotted target of an alias is dangerous: a listed
+// prefix, an attribute chain, a builtin outside the safe list, or one of the
+// dangerous modules itself (reaching os is enough: getattr does the rest).
+func judgeTarget(target string) (string, bool) {
+	if safeExact[target] {
+		return "", false
+	}
+	if cat, ok := dangerousMatch(target); ok {
+		return cat, true
+	}
+	if cat, ok := attributeChain(target); ok {
+		return cat, true
+	}
+	if strings.HasPrefix(target, "builtins.") || target == "builtins" {
+		return "indirection", true
+	}
+	if dangerousModuleNames[target] {
+		return "indirection", true
+	}
+	return "", false
+}
+
+// aliasedTarget judges a dotted name by where it leads: each module alias on its
+// path (after the first component) is replaced by its target and the rest judged
+// from there; failing that, a dangerous callable name reached through a private
+// or aliased attribute is dangerous in any module.
+func aliasedTarget(full string) (string, bool) {
+	parts := strings.Split(full, ".")
+	for i := len(parts) - 1; i >= 1; i-- {
+		target, ok := moduleAliases[parts[i]]
+		if !ok {
+			continue
+		}
+		resolved := target
+		if i+1 < len(parts) {
+			resolved += "." + strings.Join(parts[i+1:], ".")
+		}
+		if cat, ok := judgeTarget(resolved); ok {
+			return cat, true
+		}
+	}
+	if len(parts) < 2 {
+		return "", false
+	}
+	last := parts[len(parts)-1]
+	private := false
+	for i := 1; i < len(parts)-1; i++ {
+		p := parts[i]
+		if strings.HasPrefix(p, "_") || moduleAliases[p] != "" {
+			private = true
+		}
+	}
+	if cat, ok := dangerousCallables[last]; ok && (private || strings.HasPrefix(last, "_") && last != "_exit") {
+		return cat, true
+	}
+	if cat, ok := privateContextCallables[last]; ok && private {
+		return cat, true
+	}
+	if cat, ok := dangerousCallables[last]; ok && len(parts) > 2 {
+		// module.something.system: a dangerous name reached through an attribute
+		// of a module (a re-exported module or class) rather than the module's own
+		// top-level function.
+		return cat, true
 	}
 	return "", false
 }
