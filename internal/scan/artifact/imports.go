@@ -152,6 +152,20 @@ var dangerousPrefixes = map[string]string{
 	"rlcompleter": "code_execution", "_pyrepl": "code_execution",
 	"torch._utils._import_dotted_name": "import_machinery", "torch._jit_internal": "code_execution",
 	"torch._ops": "code_execution", "torch._classes": "code_execution",
+	// standard-library and array-library openers that create or truncate the file
+	// named by their argument (bz2.open("/root/.bashrc", "w")), bind or fetch from
+	// the network, or open a pager (help)
+	"argparse.FileType": "filesystem", "gzip.open": "filesystem", "gzip.GzipFile": "filesystem",
+	"bz2.open": "filesystem", "bz2.BZ2File": "filesystem", "lzma.open": "filesystem", "lzma.LZMAFile": "filesystem",
+	"wave.open": "filesystem", "aifc.open": "filesystem", "sunau.open": "filesystem", "uu": "filesystem",
+	"binhex": "filesystem", "xml.etree.ElementTree.ElementTree.write": "filesystem",
+	"numpy.core.memmap": "filesystem", "numpy._core.memmap": "filesystem", "numpy.core.records.fromfile": "filesystem",
+	"numpy._core.records.fromfile": "filesystem", "numpy.rec.fromfile": "filesystem",
+	"numpy.core.multiarray.fromfile": "filesystem", "numpy._core.multiarray.fromfile": "filesystem",
+	"numpy.ndarray.tofile": "filesystem", "numpy.ndarray.dump": "filesystem", "torch.save": "filesystem",
+	"torch.from_file": "filesystem", "_sitebuiltins": "process", "wsgiref": "network", "asyncore": "network",
+	"asynchat": "network", "smtpd": "network", "xml.sax": "network", "xml.dom.minidom.parse": "network",
+	"xml.dom.pulldom": "network", "xml.dom.xmlbuilder": "network",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -473,6 +487,7 @@ var dangerousCallables = map[string]string{
 	"rename": "filesystem", "symlink": "filesystem", "chmod": "filesystem", "chown": "filesystem",
 	"open_code": "filesystem", "_builtin_open": "filesystem", "bltn_open": "filesystem", "builtin_open": "filesystem",
 	"create_connection": "network", "urlopen": "network", "urlretrieve": "network",
+	"from_file": "filesystem", "tofile": "filesystem",
 }
 
 // privateContextCallables are generic names (open, run, call, load, loads) that are
