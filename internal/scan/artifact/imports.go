@@ -563,7 +563,7 @@ func aliasedTarget(full string) (string, bool) {
 			private = true
 		}
 	}
-	if cat, ok := dangerousCallables[last]; ok && (private || strings.HasPrefix(last, "_") && last != "_exit") {
+	if cat, ok := dangerousCallables[last]; ok && (private || strings.HasPrefix(last, "_")) {
 		return cat, true
 	}
 	if cat, ok := privateContextCallables[last]; ok && private {

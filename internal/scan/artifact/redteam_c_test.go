@@ -30,7 +30,7 @@ var rtcAliasNames = [][2]string{
 	{"asyncio.base_events", "_subprocess.run"},
 	// no table entry: a dangerous name through a private attribute of any module
 	{"somepkg", "_helpers.system"}, {"somepkg.mod", "_impl.check_output"}, {"somepkg", "_x.open"},
-	{"somepkg", "_loader.loads"},
+	{"somepkg", "_loader.loads"}, {"somepkg", "_exit"}, {"somepkg", "_fork_exec"},
 	// re-exports under allow-listed prefixes are judged by their target
 	{"torch.optim.lr_scheduler", "partial"}, {"torch.nn.modules.module", "partial"},
 	{"torch.optim", "lr_scheduler.partial"}, {"torch.optim.sgd", "getattr"}, {"torch.optim.optimizer", "import_module"},
