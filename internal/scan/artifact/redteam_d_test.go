@@ -1,0 +1,98 @@
+package artifact
+
+import (
+	"testing"
+)
+
+// rtdDtype writes numpy.dtype(code, False, True) with a BUILD state of version 3:
+// (3, byteorder, None, names, fields, elsize, alignment, flags). code writes the
+// first argument; names and fields write the structured parts (nil: None).
+func rtdDtype(p *pk, code func(p *pk), order string, names, fields func(p *pk), elsize, align int32, flags byte) {
+	p.global("numpy", "dtype")
+	code(p)
+	p.op(opNEWFALSE, opNEWTRUE, opTUPLE3, opREDUCE)
+	p.op(opMARK).binint1(3).binunicode(order).op(opNONE)
+	for _, f := range []func(p *pk){names, fields} {
+		if f == nil {
+			p.op(opNONE)
+		} else {
+			f(p)
+		}
+	}
+	p.binint(elsize).binint(align).binint1(flags).op(opTUPLE, opBUILD)
+}
+
+func rtdStr(s string) func(p *pk) { return func(p *pk) { p.binunicode(s) } }
+
+// rtdField writes a two-field structured dtype {a: (f4, 0), b: (second, 8)}.
+func rtdStruct(second func(p *pk), elsize int32, flags byte) func(p *pk) {
+	return func(p *pk) {
+		names := func(p *pk) { p.binunicode("a").binunicode("b").op(opTUPLE2) }
+		fields := func(p *pk) {
+			p.op('}', opMARK).binunicode("a")
+			rtdDtype(p, rtdStr("f4"), "<", nil, nil, -1, -1, 0)
+			p.binint1(0).op(opTUPLE2).binunicode("b")
+			second(p)
+			p.binint1(8).op(opTUPLE2, opSETITEMS)
+		}
+		rtdDtype(p, rtdStr("V16"), "|", names, fields, elsize, 1, flags)
+	}
+}
+
+// rtdJoblib writes a joblib dump {"w": NumpyArrayWrapper(shape=(n,), dtype)}
+// followed inline by body (the raw data or a nested pickle), then STOP.
+func rtdJoblib(n byte, dtype func(p *pk), align bool, body []byte) []byte {
+	p := newPK(2)
+	p.op('}', opMARK).binunicode("w")
+	p.global("joblib.numpy_pickle", "NumpyArrayWrapper").op(')', opNEWOBJ)
+	p.op('}', opMARK)
+	p.binunicode("subclass").global("numpy", "ndarray")
+	p.binunicode("shape").binint1(n).op(opTUPLE1)
+	p.binunicode("order").binunicode("C")
+	p.binunicode("dtype")
+	dtype(p)
+	p.binunicode("allow_mmap").op(opNEWFALSE)
+	if align {
+		p.binunicode("numpy_array_alignment_bytes").binint1(16)
+	}
+	p.op(opSETITEMS, opBUILD)
+	p.Write(body)
+	p.op(opSETITEMS)
+	return p.stop()
+}
+
+func TestRedteamDJoblibDtypes(t *testing.T) {
+	nested := newPK(2).global("os", "system").callStr("id").stop()
+	objO8 := func(p *pk) { rtdDtype(p, rtdStr("O8"), "|", nil, nil, -1, -1, 63) }
+	f4 := func(p *pk) { rtdDtype(p, rtdStr("f4"), "<", nil, nil, -1, -1, 0) }
+	rec := func(p *pk) {
+		rtdDtype(p, rtdStr("V8"), "|", func(p *pk) { p.binunicode("x").binunicode("y").op(opTUPLE2) }, func(p *pk) {
+			p.op('}', opMARK).binunicode("x")
+			f4(p)
+			p.binint1(0).op(opTUPLE2).binunicode("y")
+			f4(p)
+			p.binint1(4).op(opTUPLE2, opSETITEMS)
+		}, 8, 1, 16)
+	}
+	// Record data: one padding-length byte; the wrapper's end is at an unknown
+	// offset, so the padding is whatever joblib's reader would skip.
+	recBody := append([]byte{7, 0, 0, 0, 0, 0, 0, 0}, make([]byte, 16)...)
+	for i := 8; i < len(recBody); i++ {
+		recBody[i] = 'c' // data bytes that look like GLOBAL opcodes must be skipped
+	}
+	rtbRun(t, []rtbCase{
+		{"d_struct_object_field.joblib", rtdJoblib(1, rtdStruct(objO8, 16, 27), false, nested), true},
+		// flags cleared, the object field alone decides
+		{"d_struct_object_field_noflags.joblib", rtdJoblib(1, rtdStruct(objO8, 16, 0), false, nested), true},
+		{"d_dtype_word_object.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("object"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
+		{"d_dtype_pipe_O.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("|O"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
+		{"d_dtype_class_object.joblib", rtdJoblib(1, func(p *pk) {
+			rtdDtype(p, func(p *pk) { p.global("builtins", "object") }, "|", nil, nil, -1, -1, 63)
+		}, false, nested), true},
+		// a code nobody knows, flags without the object bit: the pickle that follows is scanned
+		{"d_dtype_unknown_code.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("q9z"), "|", nil, nil, -1, -1, 0) }, false, nested), true},
+		// an f8 code whose state flags claim objects
+		{"d_dtype_flags_object.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("f8"), "<", nil, nil, -1, -1, 1) }, false, nested), true},
+		{"d_record_array.joblib", rtdJoblib(2, rec, true, recBody), false},
+	})
+}
