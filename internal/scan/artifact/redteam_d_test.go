@@ -1,7 +1,10 @@
 package artifact
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // rtdDtype writes numpy.dtype(code, False, True) with a BUILD state of version 3:
@@ -94,5 +97,40 @@ func TestRedteamDJoblibDtypes(t *testing.T) {
 		// an f8 code whose state flags claim objects
 		{"d_dtype_flags_object.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("f8"), "<", nil, nil, -1, -1, 1) }, false, nested), true},
 		{"d_record_array.joblib", rtdJoblib(2, rec, true, recBody), false},
+	})
+}
+
+// rtdZipLZMA is b as a zip LZMA member (method 14): version, properties size,
+// the 5 LZMA properties and the raw stream, with an end marker when eos.
+func rtdZipLZMA(t *testing.T, b []byte, eos bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := lzma.WriterConfig{EOSMarker: eos, SizeInHeader: true, Size: int64(len(b))}.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	alone := buf.Bytes() // LZMA_ALONE: props, dict size, uncompressed size, stream
+	out := append([]byte{9, 20, 5, 0}, alone[:5]...)
+	return append(out, alone[13:]...)
+}
+
+func TestRedteamDZipLZMA(t *testing.T) {
+	evil := newPK(2).global("os", "system").callStr("id").stop()
+	benign := npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", make([]byte, 16))
+	objNpy := npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evil)
+	zipOf := func(name string, data []byte, plainLen int, flags uint16) []byte {
+		return buildRawZip([]rawMember{{name: name, data: data, method: 14, uncompSize: uint32(plainLen), pointAt: -1, flags: flags}})
+	}
+	rtbRun(t, []rtbCase{
+		{"d_lzma_eos.npz", zipOf("a.npy", rtdZipLZMA(t, objNpy, true), len(objNpy), 2), true},
+		{"d_lzma_sized.npz", zipOf("a.npy", rtdZipLZMA(t, objNpy, false), len(objNpy), 0), true},
+		{"d_lzma_pkl.pt", zipOf("archive/data.pkl", rtdZipLZMA(t, evil, true), len(evil), 2), true},
+		{"d_lzma_benign.npz", zipOf("a.npy", rtdZipLZMA(t, benign, true), len(benign), 2), false},
 	})
 }
