@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/ulikunitz/xz/lzma"
@@ -132,5 +133,22 @@ func TestRedteamDZipLZMA(t *testing.T) {
 		{"d_lzma_sized.npz", zipOf("a.npy", rtdZipLZMA(t, objNpy, false), len(objNpy), 0), true},
 		{"d_lzma_pkl.pt", zipOf("archive/data.pkl", rtdZipLZMA(t, evil, true), len(evil), 2), true},
 		{"d_lzma_benign.npz", zipOf("a.npy", rtdZipLZMA(t, benign, true), len(benign), 2), false},
+	})
+}
+
+func TestRedteamDH5EscapedKeys(t *testing.T) {
+	h5Lambda := `{"class_name": "Lambda", "config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAAEAAAAQwAAAHMOAAAAdABkAYMBAQB8AFMAKQJO2gJpZCkB2gRleGVj", null, null], "function_type": "lambda", "module": "__main__"}}`
+	esc := func(s string) string {
+		s = strings.ReplaceAll(s, `"class_name"`, `"class\u005fname"`)
+		return strings.ReplaceAll(s, `"config"`, `"\u0063onfig"`)
+	}
+	cfg := esc(kerasConfig(denseLayer, h5Lambda))
+	// no attribute name before the JSON: only the escape anchors it
+	bare := append([]byte("\x89HDF\r\n\x1a\n\x00\x01"), cfg...)
+	bare = append(bare, 0, 0, 0)
+	rtbRun(t, []rtbCase{
+		{"d_h5_escaped_keys.h5", fakeH5(cfg), true},
+		{"d_h5_escaped_bare.h5", bare, true},
+		{"d_h5_benign_escaped.h5", fakeH5(esc(kerasConfig(denseLayer))), false},
 	})
 }
