@@ -349,6 +349,9 @@ func looksBase64Code(s string) bool { return base64Code.MatchString(s) }
 // scanJSON checks JSON files: chat templates in tokenizer configs, Keras configs,
 // and transformers' auto_map (custom code run with trust_remote_code).
 func (s *scanner) scanJSON(ctx context.Context, in region) error {
+	if templateByName(in.l) {
+		return s.scanTemplateFile(in)
+	}
 	if in.size > maxConfigBytes || in.size < 0 {
 		return s.scanJSONStream(in)
 	}
@@ -454,6 +457,9 @@ var pythonDangerous = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|e
 // scanText handles plain text: Python source shipped beside a model is code
 // that runs under trust_remote_code; other text carries no code.
 func (s *scanner) scanText(ctx context.Context, in region) error {
+	if templateByName(in.l) {
+		return s.scanTemplateFile(in)
+	}
 	name := in.l.member
 	if name == "" {
 		name = in.l.file
@@ -470,5 +476,31 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 		return nil
 	}
 	s.c.add(in.l, rulePythonSource, -1, nil, path.Base(name))
+	return nil
+}
+
+// templateByName reports whether the file or member is a chat template of its
+// own: transformers reads chat_template.jinja (and additional_chat_templates/
+// *.jinja) next to the tokenizer config.
+func templateByName(l loc) bool {
+	name := l.member
+	if name == "" {
+		name = l.file
+	}
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".jinja" || ext == ".jinja2" || ext == ".j2"
+}
+
+// scanTemplateFile checks a whole file as one chat template.
+func (s *scanner) scanTemplateFile(in region) error {
+	raw, err := io.ReadAll(io.LimitReader(in.st, maxConfigBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", in.l.where(), err)
+	}
+	if len(raw) > maxConfigBytes {
+		s.c.skip(in.l, "chat template larger than %d bytes; only the start was checked", maxConfigBytes)
+		raw = raw[:maxConfigBytes]
+	}
+	s.checkTemplate(in.l, path.Base(in.l.file+"/"+in.l.member), string(raw), -1)
 	return nil
 }

@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -150,5 +151,26 @@ func TestRedteamDH5EscapedKeys(t *testing.T) {
 		{"d_h5_escaped_keys.h5", fakeH5(cfg), true},
 		{"d_h5_escaped_bare.h5", bare, true},
 		{"d_h5_benign_escaped.h5", fakeH5(esc(kerasConfig(denseLayer))), false},
+	})
+}
+
+func TestRedteamDTemplates(t *testing.T) {
+	tokcfg := func(tmpl string) []byte {
+		b, err := json.Marshal(map[string]any{"chat_template": tmpl, "eos_token": "</s>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	benign := "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] | replace('_', ' ') + '<|im_end|>' + '\\n' }}{% endfor %}" +
+		"{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}{% set sep = '' %}{{ sep }}{{ '' '' }}"
+	rtbRun(t, []rtbCase{
+		{"chat_template.jinja", []byte("{{ cycler.__init__.__globals__.os.popen('id').read() }}"), true},
+		{"d_adjacent.json", tokcfg("{{ lipsum['_''_globals__']['os'] }}"), true},
+		{"d_adjacent_spaced.json", tokcfg("{{ lipsum[\"_\"  '_glob' 'als__'] }}"), true},
+		{"d_format_c.json", tokcfg("{% set u = '%c'|format(95) %}{% set g = [u,u,'globals',u,u]|join %}{{ [cycler]|map(attribute=g)|list }}"), true},
+		{"d_list_join.json", tokcfg("{% set g = ['_','_','glo','bals','_','_']|join %}{{ [cycler]|map(attribute=g)|list }}"), true},
+		{"d_benign.json", tokcfg(benign), false},
+		{"d_benign.jinja", []byte(benign), false},
 	})
 }
