@@ -23,12 +23,30 @@ const maxConfigBytes = 64 << 20
 // kerasKey is the key every Keras layer and model config object has.
 var kerasKey = []byte(`"class_name"`)
 
+// kerasEscape anchors configs whose keys are spelled with \u escapes
+// ("class\u005fname"), which json.loads decodes: a key letter can be escaped
+// no other way.
+var kerasEscape = []byte(`\u`)
+
+// kerasAttrs are the names of the HDF5 attributes Keras stores its JSON in; the
+// value follows the name in the attribute message, whatever its keys say.
+var kerasAttrs = [][]byte{[]byte("model_config"), []byte("training_config")}
+
+// kerasAttrGap bounds how far after an attribute name its JSON value may start
+// (the attribute message's datatype and dataspace lie between).
+const kerasAttrGap = 4096
+
+// kerasAnchorMax is the longest anchor.
+const kerasAnchorMax = len("training_config")
+
 // scanHDF5 finds Keras model configs inside an HDF5 file without an HDF5 reader:
 // Keras stores model_config (and training_config) as JSON strings in attributes,
-// so the file is streamed once looking for "class_name" keys. Each is traced back
-// to the start of the JSON text it sits in (the first '{' after the last byte no
-// JSON text holds), whatever the key order and spacing, and that object is parsed
-// and checked. Memory stays within the stream's window plus the largest config.
+// so the file is streamed once looking for "class_name" keys (or \u escapes,
+// which may spell one). Each is traced back to the start of the JSON text it
+// sits in (the first '{' after the last byte no JSON text holds), whatever the
+// key order and spacing, and that object is parsed and checked. The attribute
+// names are anchors too: the first JSON object after one is its value. Memory
+// stays within the stream's window plus the largest config.
 func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 	st := in.st
 	for {
@@ -36,25 +54,73 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 			return err
 		}
 		chunk := st.Peek(streamBufSize)
-		if len(chunk) < len(kerasKey) {
+		if len(chunk) < len(kerasEscape) {
 			return nil
 		}
-		i := bytes.Index(chunk, kerasKey)
+		i, n := bytes.Index(chunk, kerasKey), len(kerasKey)
+		var escStart int
+		lim := chunk
+		if i >= 0 {
+			lim = chunk[:i]
+		}
+		if k, st := escapeAnchor(lim); k >= 0 {
+			i, n, escStart = k, len(kerasEscape), st
+		}
+		if i >= 0 {
+			lim = chunk[:i]
+		}
+		attr, an := -1, 0
+		for _, name := range kerasAttrs {
+			if k := bytes.Index(lim, name); k >= 0 && (attr < 0 || k < attr) {
+				attr, an = k, len(name)
+			}
+		}
+		if attr >= 0 && (i < 0 || attr < i) {
+			end := attr + an + kerasAttrGap
+			if end > len(chunk) && len(chunk) == streamBufSize && attr > 0 {
+				// Bring the name to the window's start so its value is in view.
+				if err := st.Skip(int64(attr)); err != nil {
+					return nil
+				}
+				continue
+			}
+			start := jsonObjectAfter(chunk[attr+an : min(end, len(chunk))])
+			if start < 0 {
+				if err := st.Skip(int64(attr + an)); err != nil {
+					return nil
+				}
+				continue
+			}
+			if err := st.Skip(int64(attr + an + start)); err != nil {
+				return nil
+			}
+			off := st.Offset() - in.base
+			if cfg, ok := readJSONObject(st, maxConfigBytes); ok {
+				s.checkKerasJSON(in.l, cfg, off, true)
+			}
+			continue
+		}
 		if i < 0 {
 			// Keep the trailing run of text: it may be the start of a config
 			// whose key lies in the next window.
-			skip := len(chunk) - len(kerasKey) + 1
+			skip := len(chunk) - kerasAnchorMax + 1
 			if b := lastNonJSONByte(chunk); b >= 0 && b+1 < skip {
 				skip = b + 1
+			}
+			if skip <= 0 {
+				return nil
 			}
 			if err := st.Skip(int64(skip)); err != nil {
 				return nil
 			}
 			continue
 		}
-		start := jsonTextStart(chunk[:i])
+		start := escStart
+		if n != len(kerasEscape) {
+			start = jsonTextStart(chunk[:i])
+		}
 		if start < 0 {
-			if err := st.Skip(int64(i + len(kerasKey))); err != nil {
+			if err := st.Skip(int64(i + n)); err != nil {
 				return nil
 			}
 			continue
@@ -67,6 +133,50 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 			s.checkKerasJSON(in.l, cfg, off, true)
 		}
 	}
+}
+
+// escapeAnchor finds the first \u escape in b that sits in a run of JSON text
+// after an object's opening brace, and returns its index and that brace's (the
+// start jsonTextStart would give), or -1, -1. Each byte is looked at at most
+// twice, however many escapes the text holds.
+func escapeAnchor(b []byte) (int, int) {
+	done, brace := 0, -1 // b[:done] is examined; brace opens the current run's object
+	for from := 0; ; {
+		k := bytes.Index(b[from:], kerasEscape)
+		if k < 0 {
+			return -1, -1
+		}
+		k += from
+		from = k + len(kerasEscape)
+		scan := done
+		if nb := lastNonJSONByte(b[done:k]); nb >= 0 {
+			scan, brace = done+nb+1, -1
+		}
+		if brace < 0 {
+			if j := jsonObjectAfter(b[scan:k]); j >= 0 {
+				brace = scan + j
+			}
+		}
+		done = k
+		if brace >= 0 {
+			return k, brace
+		}
+	}
+}
+
+// jsonObjectAfter is the index of the first '{' in b that opens an object ('{',
+// white space, then '"'), or -1.
+func jsonObjectAfter(b []byte) int {
+	for k := 0; k < len(b); k++ {
+		if b[k] != '{' {
+			continue
+		}
+		rest := bytes.TrimLeft(b[k+1:], " \t\r\n")
+		if len(rest) > 0 && rest[0] == '"' {
+			return k
+		}
+	}
+	return -1
 }
 
 // lastNonJSONByte is the index of the last byte in b that cannot occur in JSON
@@ -239,6 +349,9 @@ func looksBase64Code(s string) bool { return base64Code.MatchString(s) }
 // scanJSON checks JSON files: chat templates in tokenizer configs, Keras configs,
 // and transformers' auto_map (custom code run with trust_remote_code).
 func (s *scanner) scanJSON(ctx context.Context, in region) error {
+	if templateByName(in.l) {
+		return s.scanTemplateFile(in)
+	}
 	if in.size > maxConfigBytes || in.size < 0 {
 		return s.scanJSONStream(in)
 	}
@@ -344,6 +457,9 @@ var pythonDangerous = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|e
 // scanText handles plain text: Python source shipped beside a model is code
 // that runs under trust_remote_code; other text carries no code.
 func (s *scanner) scanText(ctx context.Context, in region) error {
+	if templateByName(in.l) {
+		return s.scanTemplateFile(in)
+	}
 	name := in.l.member
 	if name == "" {
 		name = in.l.file
@@ -360,5 +476,31 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 		return nil
 	}
 	s.c.add(in.l, rulePythonSource, -1, nil, path.Base(name))
+	return nil
+}
+
+// templateByName reports whether the file or member is a chat template of its
+// own: transformers reads chat_template.jinja (and additional_chat_templates/
+// *.jinja) next to the tokenizer config.
+func templateByName(l loc) bool {
+	name := l.member
+	if name == "" {
+		name = l.file
+	}
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".jinja" || ext == ".jinja2" || ext == ".j2"
+}
+
+// scanTemplateFile checks a whole file as one chat template.
+func (s *scanner) scanTemplateFile(in region) error {
+	raw, err := io.ReadAll(io.LimitReader(in.st, maxConfigBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", in.l.where(), err)
+	}
+	if len(raw) > maxConfigBytes {
+		s.c.skip(in.l, "chat template larger than %d bytes; only the start was checked", maxConfigBytes)
+		raw = raw[:maxConfigBytes]
+	}
+	s.checkTemplate(in.l, path.Base(in.l.file+"/"+in.l.member), string(raw), -1)
 	return nil
 }

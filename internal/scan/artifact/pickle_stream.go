@@ -282,7 +282,13 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 	}
 	itemsize, object, ok := m.dtypeSize(state["dtype"])
 	if !ok {
-		return "joblib array wrapper with an unsupported dtype", nil
+		// A dtype we cannot read: when a pickle follows (PROTO), joblib may well
+		// load it (an object dtype), so it is scanned as one rather than left.
+		if h := m.st.Peek(2); len(h) == 2 && h[0] == opPROTO && h[1] <= 5 {
+			object = true
+		} else {
+			return "joblib array wrapper with an unsupported dtype", nil
+		}
 	}
 	if object {
 		// pickle.dump(array, protocol=2) follows: one nested pickle, inline.
@@ -374,9 +380,30 @@ func (m *machine) intTuple(s slot) ([]int64, bool) {
 
 // dtypeSize reads a pickled numpy.dtype: numpy.dtype('f8', False, True) with the
 // BUILD state (version, byteorder, subarray, names, fields, elsize, alignment,
-// flags). It returns the item size and whether the dtype holds Python objects.
+// flags[, metadata]). It returns the item size and whether the dtype holds Python
+// objects (numpy's hasobject, for which joblib calls pickle.load on the data).
 func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
-	if m.className(s) != "numpy.dtype" {
+	return m.dtypeInfo(s, 0)
+}
+
+// npyItemRefcount is NPY_ITEM_REFCOUNT (== NPY_ITEM_HASOBJECT): the dtype flag
+// numpy's hasobject tests. Object dtypes carry NPY_OBJECT_DTYPE_FLAGS (0x3F),
+// structured dtypes with an object field NPY_FROM_FIELDS (0x1B).
+const npyItemRefcount = 0x01
+
+// isObjectCode reports whether a dtype code names numpy's object type ('O',
+// '|O', 'O8', 'object', 'object_').
+func isObjectCode(code string) bool {
+	t := strings.TrimLeft(code, "<>|=")
+	switch t {
+	case "object", "object_", "O", "O4", "O8":
+		return true
+	}
+	return false
+}
+
+func (m *machine) dtypeInfo(s slot, depth int) (int64, bool, bool) {
+	if depth > 8 || m.className(s) != "numpy.dtype" {
 		return 0, false, false
 	}
 	p := m.val(s)
@@ -385,11 +412,21 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 	if ap == nil || len(m.itemsOf(ap)) == 0 {
 		return 0, false, false
 	}
-	code, ok := m.str(m.itemsOf(ap)[0])
+	first := m.itemsOf(ap)[0]
+	if first.k == kGlobal {
+		if gp := m.val(first); gp != nil {
+			switch m.sOf(gp) {
+			case "builtins.object", "__builtin__.object", "numpy.object_", "numpy.core.numerictypes.object_":
+				return 8, true, true
+			}
+		}
+		return 0, false, false
+	}
+	code, ok := m.str(first)
 	if !ok || code == "" {
 		return 0, false, false
 	}
-	if code[0] == 'O' {
+	if code[0] == 'O' || isObjectCode(code) {
 		return 8, true, true
 	}
 	size, _, codeOK := dtypeStrSize(code)
@@ -401,14 +438,69 @@ func (m *machine) dtypeSize(s slot) (int64, bool, bool) {
 		return 0, false, false
 	}
 	flexible := strings.IndexByte("SUVa", trimmed[0]) >= 0
-	if sp := m.val(o.state); sp != nil && o.state.k == kTuple && len(m.itemsOf(sp)) >= 6 {
-		if fields := m.itemsOf(sp)[4]; fields.k != kNone && fields.k != kOpaque {
-			// Structured dtypes may hold objects in their fields; we cannot tell.
+	sp := m.val(o.state)
+	if sp == nil || o.state.k != kTuple || len(m.itemsOf(sp)) < 6 {
+		if !codeOK || size <= 0 {
 			return 0, false, false
 		}
-		if el := m.itemsOf(sp)[5]; flexible && el.k == kInt && el.v > 0 {
+		return size, false, true
+	}
+	st := m.itemsOf(sp)
+	// The state's flags become the dtype's flags: hasobject is their
+	// NPY_ITEM_REFCOUNT bit, whatever the code says.
+	if len(st) >= 8 {
+		switch fl := st[7]; fl.k {
+		case kInt:
+			if fl.v&npyItemRefcount != 0 {
+				return 8, true, true
+			}
+		case kNone:
+		default:
+			return 0, false, false
+		}
+	}
+	// A subarray (base dtype, shape) or fields {name: (dtype, offset[, title])}
+	// holding objects makes the whole dtype hold them too.
+	if sub := st[2]; sub.k != kNone {
+		subp := m.val(sub)
+		if sub.k != kTuple || subp == nil || len(m.itemsOf(subp)) < 1 {
+			return 0, false, false
+		}
+		_, obj, ok := m.dtypeInfo(m.itemsOf(subp)[0], depth+1)
+		if !ok {
+			return 0, false, false
+		}
+		if obj {
+			return 8, true, true
+		}
+	}
+	if fields := st[4]; fields.k != kNone {
+		fp := m.val(fields)
+		if fields.k != kDict || fp == nil || fp.partial {
+			return 0, false, false
+		}
+		items := m.itemsOf(fp)
+		for i := 1; i < len(items); i += 2 {
+			tp := m.val(items[i])
+			if items[i].k != kTuple || tp == nil || len(m.itemsOf(tp)) < 2 {
+				return 0, false, false
+			}
+			_, obj, ok := m.dtypeInfo(m.itemsOf(tp)[0], depth+1)
+			if !ok {
+				return 0, false, false
+			}
+			if obj {
+				return 8, true, true
+			}
+		}
+		// A structured dtype without objects: its item size is elsize.
+		if el := st[5]; el.k == kInt && el.v > 0 {
 			return el.v, false, true
 		}
+		return 0, false, false
+	}
+	if el := st[5]; flexible && el.k == kInt && el.v > 0 {
+		return el.v, false, true
 	}
 	if !codeOK || size <= 0 {
 		return 0, false, false

@@ -19,6 +19,8 @@ var templateSSTI = []struct {
 	{regexp.MustCompile(`\|\s*attr\s*\(`), "the attr filter"},
 	{regexp.MustCompile(`(?i)\\x5f|\\u005f|\\137|\\U0000005f`), "escaped underscores"},
 	{regexp.MustCompile(`['"]_{1,2}['"]\s*[~+*]|[~+]\s*['"]_{1,2}['"]|['"]_['"]\s*\*\s*2`), "underscores built by concatenation"},
+	{regexp.MustCompile(`\[\s*['"]_{1,2}['"]\s*,|,\s*['"]_{1,2}['"]\s*[,\]]`), "underscores joined from a list"},
+	{regexp.MustCompile(`['"][^'"\n]*%c[^'"\n]*['"]\s*\|\s*format\b|\bformat\s*\(\s*['"][^'"\n]*%c`), "characters built from numbers (%c format)"},
 	{regexp.MustCompile(`\b(lipsum|cycler|joiner|namespace|range|dict|self|loop)\s*\.\s*_`), "private attributes of template globals"},
 	{regexp.MustCompile(`\b(lipsum|cycler|joiner)\s*\.\s*\w`), "attributes of template globals"},
 	{regexp.MustCompile(`\bself\s*\._TemplateReference`), "the template context"},
@@ -26,6 +28,10 @@ var templateSSTI = []struct {
 	{regexp.MustCompile(`\.\s*mro\s*\(|\bmro\s*\(\s*\)`), "the class hierarchy"},
 	{regexp.MustCompile(`\b(request|config|url_for|get_flashed_messages)\s*\.\s*(application|__|items|from_)`), "web-framework globals"},
 }
+
+// adjacentLiterals is the end of one string literal and the start of the next
+// with only white space between, which Jinja's lexer joins into one string.
+var adjacentLiterals = regexp.MustCompile(`['"][ \t\r\n]*['"]`)
 
 // templateInjection are instructions a template adds to every conversation that
 // no model vendor ships: overriding the user, hiding itself, sending data away.
@@ -49,9 +55,19 @@ var templateInjection = []struct {
 // (self_modification) and smuggled instructions or invisible text
 // (prompt_artifacts). key is where the template was found.
 func (s *scanner) checkTemplate(l loc, key, tmpl string, off int64) {
+	// Jinja concatenates adjacent string literals ('_' '_globals__' is
+	// '__globals__'), so the constructs are looked for in the text with them
+	// joined as well.
+	joined := adjacentLiterals.ReplaceAllString(tmpl, "")
 	for _, p := range templateSSTI {
-		if m := p.re.FindStringIndex(tmpl); m != nil {
-			s.c.add(l, ruleTemplateSSTI, off, map[string]any{"config_key": key, "match": quote(tmpl[m[0]:m[1]], 80), "excerpt": excerpt(tmpl, m[0], m[1])}, p.what)
+		src := tmpl
+		m := p.re.FindStringIndex(src)
+		if m == nil && joined != tmpl {
+			src = joined
+			m = p.re.FindStringIndex(src)
+		}
+		if m != nil {
+			s.c.add(l, ruleTemplateSSTI, off, map[string]any{"config_key": key, "match": quote(src[m[0]:m[1]], 80), "excerpt": excerpt(src, m[0], m[1])}, p.what)
 		}
 	}
 	for _, p := range templateInjection {

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"path"
 	"slices"
 	"strings"
 	"unsafe"
+
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // This file reads ZIP archives (PyTorch checkpoints, .npz, .keras) with its own
@@ -710,14 +713,22 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 	switch e.method {
 	case 0:
 		in = s.regionAt(ra, e.dataOff, int64(e.compSize), child)
-	case 8, 12:
+	case 8, 12, 14:
 		var r io.Reader = io.NewSectionReader(ra, e.dataOff, int64(e.compSize))
-		if e.method == 8 {
+		switch e.method {
+		case 8:
 			fr := flate.NewReader(r)
 			defer fr.Close()
 			r = fr
-		} else {
+		case 12:
 			r = bzip2.NewReader(r)
+		default:
+			lr, reason := zipLZMAReader(r, e)
+			if lr == nil {
+				s.c.skip(child, "LZMA member not decompressed: %s; not scanned", reason)
+				return nil
+			}
+			r = lr
 		}
 		if encrypted {
 			r = &errTolerantReader{r: r}
@@ -744,4 +755,36 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		return err
 	}
 	return s.scanRegion(ctx, in)
+}
+
+// zipLZMAReader decodes a zip LZMA member (method 14, which Python's zipfile
+// reads): a 2-byte LZMA SDK version, a 2-byte properties size (5), the 5 LZMA
+// properties, then the raw LZMA stream, which ends with an end marker when flag
+// bit 1 says so and otherwise at the entry's uncompressed size. It is rewritten
+// as an LZMA_ALONE header for the lzma package, with the dictionary bounded like
+// the xz and LZMA_ALONE paths. On failure it returns the reason.
+func zipLZMAReader(r io.Reader, e zipEntry) (io.Reader, string) {
+	var h [9]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, "header is truncated"
+	}
+	if binary.LittleEndian.Uint16(h[2:]) != 5 {
+		return nil, "unexpected properties size"
+	}
+	dict := binary.LittleEndian.Uint32(h[5:])
+	if dict > maxLZMADict {
+		return nil, fmt.Sprintf("dictionary of %d bytes exceeds the limit", dict)
+	}
+	var alone [13]byte
+	copy(alone[:5], h[4:9])
+	size := uint64(math.MaxUint64) // unknown: the stream ends with its end marker
+	if e.flags&2 == 0 && e.uncompSize != math.MaxUint64 {
+		size = e.uncompSize
+	}
+	binary.LittleEndian.PutUint64(alone[5:], size)
+	lr, err := lzma.ReaderConfig{DictCap: maxLZMADict}.NewReader(io.MultiReader(bytes.NewReader(alone[:]), r))
+	if err != nil {
+		return nil, err.Error()
+	}
+	return lr, ""
 }
