@@ -304,18 +304,7 @@ func numpyObjectArrayPickle(element func(p *pk)) []byte {
 // NumpyArrayWrapper, alignment padding and the raw array bytes inline, then tail
 // (more pickle opcodes) before STOP.
 func joblibPickle(n int, tail func(p *pk)) []byte {
-	p := newPK(4)
-	p.op('}').memoize().op(opMARK).str("coef").memoize()
-	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper")
-	p.op(')').memoize().op(opNEWOBJ).memoize().op('}').memoize().op(opMARK)
-	p.str("subclass").memoize().stackGlobal("numpy", "ndarray")
-	p.str("shape").memoize().binint1(byte(n)).op(opTUPLE1).memoize()
-	p.str("order").memoize().str("C").memoize()
-	p.str("dtype").memoize().stackGlobal("numpy", "dtype").str("f8").memoize().op(opNEWFALSE, opNEWTRUE, opTUPLE3).memoize().op(opREDUCE).memoize()
-	p.op(opMARK).binint1(3).str("<").memoize().op(opNONE, opNONE, opNONE).binint(-1).binint(-1).binint1(0).op(opTUPLE, opBUILD)
-	p.str("allow_mmap").memoize().op(opNEWTRUE)
-	p.str("numpy_array_alignment_bytes").memoize().binint1(16)
-	p.op(opSETITEMS, opBUILD)
+	p := joblibWrapper(n, func(p *pk) { p.binint1(16) })
 	// raw array: padding byte + padding, then n*8 bytes that would be garbage opcodes
 	pos := p.Len() + 1
 	pad := 16 - pos%16
@@ -329,6 +318,26 @@ func joblibPickle(n int, tail func(p *pk)) []byte {
 	}
 	p.op(opSETITEMS)
 	return p.stop()
+}
+
+// joblibWrapper starts a joblib dump of {"coef": float64 array of n values}: the
+// NumpyArrayWrapper with its state, whose numpy_array_alignment_bytes align writes,
+// up to where joblib reads the padding byte and the raw array.
+func joblibWrapper(n int, align func(p *pk)) *pk {
+	p := newPK(4)
+	p.op('}').memoize().op(opMARK).str("coef").memoize()
+	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper")
+	p.op(')').memoize().op(opNEWOBJ).memoize().op('}').memoize().op(opMARK)
+	p.str("subclass").memoize().stackGlobal("numpy", "ndarray")
+	p.str("shape").memoize().binint1(byte(n)).op(opTUPLE1).memoize()
+	p.str("order").memoize().str("C").memoize()
+	p.str("dtype").memoize().stackGlobal("numpy", "dtype").str("f8").memoize().op(opNEWFALSE, opNEWTRUE, opTUPLE3).memoize().op(opREDUCE).memoize()
+	p.op(opMARK).binint1(3).str("<").memoize().op(opNONE, opNONE, opNONE).binint(-1).binint(-1).binint1(0).op(opTUPLE, opBUILD)
+	p.str("allow_mmap").memoize().op(opNEWTRUE)
+	p.str("numpy_array_alignment_bytes").memoize()
+	align(p)
+	p.op(opSETITEMS, opBUILD)
+	return p
 }
 
 func zlibBytes(b []byte) []byte {

@@ -402,6 +402,18 @@ func isObjectCode(code string) bool {
 	return false
 }
 
+// headDtypeHoldsObjects reads a dtype's subarray (base, shape) or a field's
+// (dtype, offset[, title]): a tuple of at least minItems whose first item is a dtype.
+// ok is false when it is not one this scanner understands.
+func (m *machine) headDtypeHoldsObjects(s slot, minItems, depth int) (obj, ok bool) {
+	p := m.val(s)
+	if s.k != kTuple || p == nil || len(m.itemsOf(p)) < minItems {
+		return false, false
+	}
+	_, obj, ok = m.dtypeInfo(m.itemsOf(p)[0], depth+1)
+	return obj, ok
+}
+
 func (m *machine) dtypeInfo(s slot, depth int) (int64, bool, bool) {
 	if depth > 8 || m.className(s) != "numpy.dtype" {
 		return 0, false, false
@@ -462,11 +474,7 @@ func (m *machine) dtypeInfo(s slot, depth int) (int64, bool, bool) {
 	// A subarray (base dtype, shape) or fields {name: (dtype, offset[, title])}
 	// holding objects makes the whole dtype hold them too.
 	if sub := st[2]; sub.k != kNone {
-		subp := m.val(sub)
-		if sub.k != kTuple || subp == nil || len(m.itemsOf(subp)) < 1 {
-			return 0, false, false
-		}
-		_, obj, ok := m.dtypeInfo(m.itemsOf(subp)[0], depth+1)
+		obj, ok := m.headDtypeHoldsObjects(sub, 1, depth)
 		if !ok {
 			return 0, false, false
 		}
@@ -481,11 +489,7 @@ func (m *machine) dtypeInfo(s slot, depth int) (int64, bool, bool) {
 		}
 		items := m.itemsOf(fp)
 		for i := 1; i < len(items); i += 2 {
-			tp := m.val(items[i])
-			if items[i].k != kTuple || tp == nil || len(m.itemsOf(tp)) < 2 {
-				return 0, false, false
-			}
-			_, obj, ok := m.dtypeInfo(m.itemsOf(tp)[0], depth+1)
+			obj, ok := m.headDtypeHoldsObjects(items[i], 2, depth)
 			if !ok {
 				return 0, false, false
 			}

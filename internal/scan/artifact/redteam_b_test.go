@@ -234,19 +234,7 @@ func TestRedteamBXZ(t *testing.T) {
 // padding length byte pad followed by pad bytes, then n float64 values whose
 // last bytes parse as harmless opcodes and STOP, then tail before SETITEMS.
 func joblibAligned(align func(p *pk), pad byte, n int, tail func(p *pk)) []byte {
-	p := newPK(4)
-	p.op('}').memoize().op(opMARK).str("coef").memoize()
-	p.stackGlobal("joblib.numpy_pickle", "NumpyArrayWrapper")
-	p.op(')').memoize().op(opNEWOBJ).memoize().op('}').memoize().op(opMARK)
-	p.str("subclass").memoize().stackGlobal("numpy", "ndarray")
-	p.str("shape").memoize().binint1(byte(n)).op(opTUPLE1).memoize()
-	p.str("order").memoize().str("C").memoize()
-	p.str("dtype").memoize().stackGlobal("numpy", "dtype").str("f8").memoize().op(opNEWFALSE, opNEWTRUE, opTUPLE3).memoize().op(opREDUCE).memoize()
-	p.op(opMARK).binint1(3).str("<").memoize().op(opNONE, opNONE, opNONE).binint(-1).binint(-1).binint1(0).op(opTUPLE, opBUILD)
-	p.str("allow_mmap").memoize().op(opNEWTRUE)
-	p.str("numpy_array_alignment_bytes").memoize()
-	align(p)
-	p.op(opSETITEMS, opBUILD)
+	p := joblibWrapper(n, align)
 	p.WriteByte(pad)
 	p.Write(bytes.Repeat([]byte{'N'}, int(pad)))
 	data := bytes.Repeat([]byte{'N'}, n*8)
