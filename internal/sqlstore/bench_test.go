@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"mirror/internal/generate"
-	"mirror/internal/sqlstore"
 	"mirror/internal/testenv"
 )
 
@@ -32,14 +30,7 @@ func BenchmarkCreateGeneration(b *testing.B) {
 		if !ok {
 			continue
 		}
-		db, err := sqlstore.Open(context.Background(), url, slog.New(slog.DiscardHandler))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		if err := db.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		db := open(b, url)
 		for _, c := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/c=%d", name, c), func(b *testing.B) {
 				work := make(chan struct{}, b.N)

@@ -11,7 +11,7 @@ import (
 	"mirror/internal/testenv"
 )
 
-func open(t *testing.T, url string) *sqlstore.DB {
+func open(t testing.TB, url string) *sqlstore.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, url, slog.New(slog.DiscardHandler))
