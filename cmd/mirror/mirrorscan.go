@@ -54,6 +54,7 @@ func setupMirrorScan(ctx context.Context, cfg config.Config, db *sqlstore.DB, lo
 	scans := scan.NewService(scan.Options{
 		Store: db, Engine: eng, Checker: eng, Sealer: sealer, Notifier: notifier,
 		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: cfg.ScanWorkers, Lease: cfg.ScanLease,
+		MaxRunningPerUser: cfg.ScanMaxRunningPerUser, ArtifactQuota: cfg.ArtifactQuotaBytes,
 		OnContainment: func(kind scan.TargetKind, _ string) {
 			if kind == scan.TargetCatalogModel {
 				models.Invalidate()

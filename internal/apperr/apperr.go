@@ -24,6 +24,7 @@ const (
 	RateLimited           Code = "rate_limited"
 	RateLimiterDown       Code = "rate_limiter_unavailable"
 	PayloadTooLarge       Code = "payload_too_large"
+	QuotaExceeded         Code = "quota_exceeded"
 	Unauthorized          Code = "unauthorized"
 	InvalidCredentials    Code = "invalid_credentials"
 	Forbidden             Code = "forbidden"

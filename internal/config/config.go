@@ -46,7 +46,15 @@ type Config struct {
 	TrustedProxyHops    int   // TRUSTED_PROXY_HOPS, default 1
 	MaxRequestBodyBytes int64 // MAX_REQUEST_BODY_BYTES, default 65536
 	MaxUploadBytes      int64 // MAX_UPLOAD_BYTES, default 2 GiB
-	CSPReportOnly       bool  // CSP_REPORT_ONLY, default true
+	ArtifactQuotaBytes  int64 // ARTIFACT_QUOTA_BYTES, per user, default 2 GiB; 0: no quota
+
+	// BodyReadTimeout bounds reading a request body (BODY_READ_TIMEOUT_SECONDS,
+	// default 30): a body must arrive within it, an upload must send at least
+	// 64 KiB in each such span.
+	BodyReadTimeout   time.Duration
+	MaxConnsPerClient int  // MAX_CONNECTIONS_PER_CLIENT, default 64 open connections per client IP; 0: no cap
+	MaxConns          int  // MAX_CONNECTIONS, default 2048 open connections in all; 0: no cap
+	CSPReportOnly     bool // CSP_REPORT_ONLY, default true
 
 	RateLimitGenerate      string // RATE_LIMIT_GENERATE, default 5/minute,30/hour
 	RateLimitFeedbackThumb string // RATE_LIMIT_FEEDBACK_THUMB, default 30/minute,300/hour
@@ -56,12 +64,13 @@ type Config struct {
 
 	WriteAPIKeys []string // WRITE_API_KEYS, comma-separated; empty: no key needed
 
-	SecretKey           string        // SECRET_KEY; production: required, 32+ bytes
-	AccessTokenLifetime time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 60
-	AdminEmails         []string      // ADMIN_EMAILS, comma-separated
-	ScanTargetAllowlist []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
-	ScanWorkers         int           // SCAN_WORKERS, default 2; 0: this instance runs no scans (API only)
-	ScanLease           time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
+	SecretKey             string        // SECRET_KEY; production: required, 32+ bytes
+	AccessTokenLifetime   time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 60
+	AdminEmails           []string      // ADMIN_EMAILS, comma-separated
+	ScanTargetAllowlist   []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
+	ScanWorkers           int           // SCAN_WORKERS, default 2; 0: this instance runs no scans (API only)
+	ScanLease             time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
+	ScanMaxRunningPerUser int           // SCAN_MAX_RUNNING_PER_USER, default 1: one user's scans running at once, on all instances; 0: no cap
 
 	LogLevel  string // LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // LOG_FORMAT: text (default in local/test), json (default in prod)
@@ -147,6 +156,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxyHops = p.intRange("TRUSTED_PROXY_HOPS", 1, 1, 16)
 	c.MaxRequestBodyBytes = int64(p.intRange("MAX_REQUEST_BODY_BYTES", 65536, 1, 1<<30))
 	c.MaxUploadBytes = int64(p.intRange("MAX_UPLOAD_BYTES", 2<<30, 1, 1<<42))
+	c.ArtifactQuotaBytes = int64(p.intRange("ARTIFACT_QUOTA_BYTES", 2<<30, 0, 1<<50))
+	c.BodyReadTimeout = time.Duration(p.intRange("BODY_READ_TIMEOUT_SECONDS", 30, 1, 3600)) * time.Second
+	c.MaxConnsPerClient = p.intRange("MAX_CONNECTIONS_PER_CLIENT", 64, 0, 1<<20)
+	c.MaxConns = p.intRange("MAX_CONNECTIONS", 2048, 0, 1<<20)
 	c.CSPReportOnly = p.boolean("CSP_REPORT_ONLY", true)
 
 	c.RateLimitGenerate = cmp.Or(getenv("RATE_LIMIT_GENERATE"), "5/minute,30/hour")
@@ -170,6 +183,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ScanTargetAllowlist = p.list("SCAN_TARGET_ALLOWLIST")
 	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 0, 64)
 	c.ScanLease = time.Duration(p.intRange("SCAN_LEASE_SECONDS", 30, 1, 3600)) * time.Second
+	c.ScanMaxRunningPerUser = p.intRange("SCAN_MAX_RUNNING_PER_USER", 1, 0, 1024)
 
 	c.LogLevel = p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	defFormat := "text"

@@ -24,6 +24,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.RateLimited:           http.StatusTooManyRequests,
 	apperr.RateLimiterDown:       http.StatusServiceUnavailable,
 	apperr.PayloadTooLarge:       http.StatusRequestEntityTooLarge,
+	apperr.QuotaExceeded:         http.StatusRequestEntityTooLarge,
 	apperr.Unauthorized:          http.StatusUnauthorized,
 	apperr.InvalidCredentials:    http.StatusUnauthorized,
 	apperr.Forbidden:             http.StatusForbidden,

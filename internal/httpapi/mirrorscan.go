@@ -45,9 +45,11 @@ func (s *Server) mirrorScanRoutes(r chi.Router) {
 		r.Post(uploadPath, s.handleArtifactUpload)
 		r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
 		r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
+		r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
 
 		r.Post("/api/v1/scans/analyze", s.handleScanCreate)
 		r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
+		r.Post("/api/v1/scans/{scan_id}/cancel", s.handleScanCancel)
 		r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
 		r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
 		r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)

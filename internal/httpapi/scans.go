@@ -128,6 +128,17 @@ func (s *Server) handleScanStatus(w http.ResponseWriter, r *http.Request) {
 	_ = es.send("error", envelope(r, e))
 }
 
+// handleScanCancel cancels a queued or running scan (its owner or an admin) and
+// answers its status; cancelling a cancelled scan answers the same again.
+func (s *Server) handleScanCancel(w http.ResponseWriter, r *http.Request) {
+	j, err := s.ms.Scans.Cancel(r.Context(), actor(r), chi.URLParam(r, "scan_id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusBody(j))
+}
+
 type findingsPage struct {
 	Items      []scan.Finding `json:"items"`
 	NextCursor *string        `json:"next_cursor"`
