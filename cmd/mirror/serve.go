@@ -21,6 +21,7 @@ import (
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
 	"mirror/internal/reqid"
+	"mirror/internal/review"
 	"mirror/internal/sqlstore"
 )
 
@@ -150,6 +151,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Feedback:   feedback.NewService(fbs, cfg.PersistenceEnabled),
 		Ready:      db.Ping,
 		MirrorScan: scanDeps,
+		Review:     review.NewService(db),
 		Limits:     limits,
 	})
 
