@@ -46,6 +46,8 @@ type Server struct {
 	handler  http.Handler
 	ms       *MirrorScanDeps
 	limits   Limits
+	// loginOrigins refuses cross-site browser logins (login CSRF); see handleLogin.
+	loginOrigins *http.CrossOriginProtection
 }
 
 // New returns a Server whose routes are ready to serve.
@@ -57,6 +59,13 @@ func New(d Deps) *Server {
 	s := &Server{
 		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
 		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
+	}
+	s.loginOrigins = http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		// The frontends allowed by CORS may sign users in; a pattern is not an origin.
+		if err := s.loginOrigins.AddTrustedOrigin(o); err != nil {
+			s.log.Debug("CORS origin not trusted for cookie logins", "origin", o, "error", err)
+		}
 	}
 	if s.ms != nil && s.ms.Scans != nil {
 		registerScanMetrics(reg, s.ms.Scans)
