@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -123,5 +127,31 @@ func TestLoginLockoutOverHTTP(t *testing.T) {
 				t.Fatalf("429 message %q, Retry-After %q: the body must say how long to wait", msg, ra)
 			}
 		})
+	}
+}
+
+// TestServeAnswersMalformedRequestsInEnvelope: `mirror serve` answers a request
+// with an invalid header byte (which net/http refuses before any handler) in the
+// error envelope, not Go's plain text.
+func TestServeAnswersMalformedRequestsInEnvelope(t *testing.T) {
+	base, stop := startServe(t, scanEnv(t))
+	defer stop()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Probe: bad\x01byte\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("invalid header byte: %d %q %v", resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
+	if e := errorOf(t, out); e["code"] != "bad_request" || e["request_id"] != resp.Header.Get("X-Request-ID") {
+		t.Fatalf("envelope %v", e)
 	}
 }

@@ -75,4 +75,7 @@ func New(d Deps) *Server {
 }
 
 // ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	markBusy(r) // see ServeEnvelopeErrors
+	s.handler.ServeHTTP(w, r)
+}
