@@ -221,6 +221,27 @@ func NormalizeEmail(e string) (string, bool) {
 	return e, true
 }
 
+// legacyEmail is how an address with non-ASCII characters was stored before
+// NormalizeEmail refused them (trimmed, Unicode lower-cased), so that such accounts
+// can still sign in. It refuses an address that this folding turns into ASCII
+// ("\u212Aadmin@…" → "kadmin@…"): that is a lookalike of an ASCII account, never
+// an account of its own.
+func legacyEmail(e string) (string, bool) {
+	e = strings.ToLower(strings.TrimSpace(e))
+	ascii := true
+	for i := 0; i < len(e); i++ {
+		ascii = ascii && e[i] < utf8.RuneSelf
+	}
+	if ascii || e == "" || len(e) > maxEmail || !utf8.ValidString(e) {
+		return "", false
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e {
+		return "", false
+	}
+	return e, true
+}
+
 // Register creates an account. Errors: validation_error naming the fields,
 // conflict when the email is taken.
 func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
@@ -354,6 +375,9 @@ func (s *Service) login(ctx context.Context, email, password string) (Session, e
 		password = password[:maxPassword+1] // still wrong, still costs the same
 	}
 	norm, valid := NormalizeEmail(email)
+	if !valid {
+		norm, valid = legacyEmail(email)
+	}
 	var u User
 	hash := s.hasher.dummy
 	found := false
