@@ -26,7 +26,7 @@ const scanDrain = 20 * time.Second
 func setupMirrorScan(ctx context.Context, cfg config.Config, db *sqlstore.DB, log *slog.Logger, models *catalog.Service,
 	providers *llm.Registry, limits httpapi.Limits) (deps *httpapi.MirrorScanDeps, stop func(), err error) {
 	accounts, err := auth.NewService(db, auth.Options{Secret: cfg.SecretKey, TokenLifetime: cfg.AccessTokenLifetime,
-		AdminEmails: cfg.AdminEmails, LoginLimiter: limits.Login, Logger: log})
+		AdminEmails: cfg.AdminEmails, LoginLimiter: limits.Login, AccountLimiter: limits.LoginAccount, Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts: %w", err)
 	}

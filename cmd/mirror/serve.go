@@ -165,6 +165,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// net/http's own answers to malformed requests go out in the error envelope.
+	ln = httpapi.ServeEnvelopeErrors(srv, ln, log)
 	log.Info("mirror serving", "addr", ln.Addr().String(), "run_mode", cfg.RunMode, "environment", cfg.Environment,
 		"database", string(db.Dialect()), "persistence", cfg.PersistenceEnabled)
 	errc := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -60,7 +61,8 @@ type Config struct {
 	RateLimitFeedbackThumb string // RATE_LIMIT_FEEDBACK_THUMB, default 30/minute,300/hour
 	RateLimitFeedbackEdit  string // RATE_LIMIT_FEEDBACK_EDIT, default 15/minute,120/hour
 	RateLimitPerMinute     int    // RATE_LIMIT_PER_MINUTE (/api/v1/*), default 60
-	RateLimitLogin         string // RATE_LIMIT_LOGIN, default 10/minute,50/hour (per account and per IP)
+	RateLimitLogin         string // RATE_LIMIT_LOGIN, default 10/minute,50/hour: every login attempt, per client
+	RateLimitLoginAccount  string // RATE_LIMIT_LOGIN_ACCOUNT, default 30/minute,200/hour,1000/day: failed logins per account
 
 	WriteAPIKeys []string // WRITE_API_KEYS, comma-separated; empty: no key needed
 
@@ -167,6 +169,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RateLimitFeedbackEdit = cmp.Or(getenv("RATE_LIMIT_FEEDBACK_EDIT"), "15/minute,120/hour")
 	c.RateLimitPerMinute = p.intRange("RATE_LIMIT_PER_MINUTE", 60, 1, 1<<30)
 	c.RateLimitLogin = cmp.Or(getenv("RATE_LIMIT_LOGIN"), "10/minute,50/hour")
+	c.RateLimitLoginAccount = cmp.Or(getenv("RATE_LIMIT_LOGIN_ACCOUNT"), "30/minute,200/hour,1000/day")
 
 	c.WriteAPIKeys = p.list("WRITE_API_KEYS")
 
@@ -177,9 +180,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.AccessTokenLifetime = time.Duration(p.intRange("ACCESS_TOKEN_EXPIRE_MINUTES", 60, 1, 60*24*30)) * time.Minute
-	for _, e := range p.list("ADMIN_EMAILS") {
-		c.AdminEmails = append(c.AdminEmails, strings.ToLower(e))
-	}
+	// Normalized and checked (plain ASCII addresses) by auth.NewService.
+	c.AdminEmails = p.list("ADMIN_EMAILS")
 	c.ScanTargetAllowlist = p.list("SCAN_TARGET_ALLOWLIST")
 	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 0, 64)
 	c.ScanLease = time.Duration(p.intRange("SCAN_LEASE_SECONDS", 30, 1, 3600)) * time.Second
@@ -203,12 +205,65 @@ func checkProductionSecret(s string) error {
 	}
 	low := strings.ToLower(s)
 	for _, p := range placeholderSecrets {
-		if strings.Contains(low, p) {
+		// A short word ("dev") is found by chance in one random key in a few
+		// hundred: only the longer placeholders are looked for inside a key.
+		if low == p || len(p) >= 6 && strings.Contains(low, p) {
 			return errors.New("is a placeholder value; set 32 or more random bytes")
 		}
 	}
 	if len(s) < 32 {
 		return fmt.Errorf("is %d bytes; production needs at least 32", len(s))
+	}
+	return checkSecretStrength(s)
+}
+
+// minSecretBits is the least entropy, estimated from the key's own characters,
+// that a production SECRET_KEY must show. 32 random hex digits (128 real bits)
+// estimate at about 115; eight characters used evenly over 32 give 96.
+const minSecretBits = 96
+
+// checkSecretStrength refuses keys of 32+ bytes that are not random: blank, one or
+// a few characters ("a"*32, "0"*32), a repeated pattern ("0123456789"*4), or runs
+// of repeated or consecutive characters ("12345678901234567890…", "abcd…").
+// The message says why, never what the key is.
+func checkSecretStrength(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("is only whitespace; set 32 or more random bytes (e.g. openssl rand -hex 32)")
+	}
+	var counts [256]int
+	distinct := 0
+	for i := 0; i < len(s); i++ {
+		if counts[s[i]] == 0 {
+			distinct++
+		}
+		counts[s[i]]++
+	}
+	if distinct < 8 {
+		return fmt.Errorf("uses only %d distinct characters; set 32 or more random bytes (e.g. openssl rand -hex 32)", distinct)
+	}
+	for p := 1; p <= len(s)/2; p++ {
+		if s[p:] == s[:len(s)-p] {
+			return fmt.Errorf("repeats a pattern of %d characters; set 32 or more random bytes (e.g. openssl rand -hex 32)", p)
+		}
+	}
+	runs := 0
+	for i := 1; i < len(s); i++ {
+		if d := int(s[i]) - int(s[i-1]); d >= -1 && d <= 1 {
+			runs++
+		}
+	}
+	if 2*runs >= len(s)-1 {
+		return errors.New("is mostly runs of repeated or consecutive characters; set 32 or more random bytes (e.g. openssl rand -hex 32)")
+	}
+	var bits float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / float64(len(s))
+			bits -= float64(c) * math.Log2(p)
+		}
+	}
+	if bits < minSecretBits {
+		return fmt.Errorf("has too little entropy (about %d bits from its character frequencies; at least %d needed); set 32 or more random bytes (e.g. openssl rand -hex 32)", int(bits), minSecretBits)
 	}
 	return nil
 }

@@ -34,6 +34,10 @@ var statusOf = map[apperr.Code]int{
 	apperr.UpstreamRateLimited:   http.StatusServiceUnavailable,
 	apperr.UpstreamTimeout:       http.StatusGatewayTimeout,
 	apperr.Internal:              http.StatusInternalServerError,
+	apperr.BadRequest:            http.StatusBadRequest,
+	apperr.HeaderTooLarge:        http.StatusRequestHeaderFieldsTooLarge,
+	apperr.NotImplemented:        http.StatusNotImplemented,
+	apperr.VersionRejected:       http.StatusHTTPVersionNotSupported,
 }
 
 type errorBody struct {
