@@ -68,7 +68,7 @@ func TestNoProviderFollowsARedirectToAnotherOrigin(t *testing.T) {
 // TestSameOriginRedirectsPolicy: a redirect within the origin is followed (up to
 // the policy below it), one to another scheme, host or port is not.
 func TestSameOriginRedirectsPolicy(t *testing.T) {
-	check := func(*http.Request, []*http.Request) error { return nil }
+	check := llm.SameOriginRedirects(nil)
 	req := func(u string) *http.Request { r, _ := http.NewRequest("GET", u, nil); return r }
 	first := []*http.Request{req("https://api.example.com/v1/chat")}
 	for u, ok := range map[string]bool{
