@@ -22,6 +22,7 @@ import (
 	"mirror/internal/llm"
 	"mirror/internal/netlimit"
 	"mirror/internal/reqid"
+	"mirror/internal/review"
 	"mirror/internal/sqlstore"
 )
 
@@ -151,6 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Feedback:   feedback.NewService(fbs, cfg.PersistenceEnabled),
 		Ready:      db.Ping,
 		MirrorScan: scanDeps,
+		Review:     review.NewService(db),
 		Limits:     limits,
 	})
 

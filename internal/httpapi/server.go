@@ -15,6 +15,7 @@ import (
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/reqid"
+	"mirror/internal/review"
 )
 
 // Deps are the services the API serves.
@@ -32,6 +33,9 @@ type Deps struct {
 	Limits Limits
 	// MirrorScan serves /api/v1; nil leaves it out (MirrorView-only tests).
 	MirrorScan *MirrorScanDeps
+	// Review serves the admins' feedback routes under /api/v1 (with MirrorScan,
+	// whose accounts sign admins in); nil leaves them out.
+	Review *review.Service
 }
 
 // Server is the HTTP API.
@@ -45,6 +49,7 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	ms       *MirrorScanDeps
+	review   *review.Service
 	limits   Limits
 }
 
@@ -56,7 +61,7 @@ func New(d Deps) *Server {
 	}
 	s := &Server{
 		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
-		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
+		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits, review: d.Review,
 	}
 	if s.ms != nil && s.ms.Scans != nil {
 		registerScanMetrics(reg, s.ms.Scans)

@@ -161,10 +161,31 @@ type FindingFilter struct {
 	OwnerID  string // "": every owner's (the service sets it but for an admin naming a scan)
 	ScanID   string
 	Severity Severity
-	Type     Type
-	Target   string
-	Limit    int
-	Cursor   string
+	// MinSeverity keeps findings of this severity or higher.
+	MinSeverity Severity
+	Type        Type
+	Target      string
+	Limit       int
+	Cursor      string
+}
+
+// ScanFilter selects one owner's scans; empty fields match everything. Cursor
+// continues a previous page.
+type ScanFilter struct {
+	OwnerID      string
+	Status       Status
+	Target       string // a target key, as in Finding.Target
+	Type         Type   // scans that ran this scan type
+	CreatedAfter time.Time
+	Limit        int
+	Cursor       string
+}
+
+// ArtifactFilter selects one owner's artifacts, a page at a time.
+type ArtifactFilter struct {
+	OwnerID string
+	Limit   int
+	Cursor  string
 }
 
 // Metrics are one owner's security metrics (GET /api/v1/scans/metrics).

@@ -49,6 +49,10 @@ type Store interface {
 	// RequeueScan puts a job worker holds back in the queue (graceful shutdown).
 	RequeueScan(ctx context.Context, id, worker string) error
 	Findings(ctx context.Context, f FindingFilter) (items []Finding, next string, err error)
+	// Scans lists jobs, newest first, a page at a time (keyset on created_at, id).
+	Scans(ctx context.Context, f ScanFilter) (items []Job, next string, err error)
+	// Artifacts lists uploads, newest first, a page at a time.
+	Artifacts(ctx context.Context, f ArtifactFilter) (items []Artifact, next string, err error)
 	FindingIDs(ctx context.Context, scanID string) ([]string, error)
 	Metrics(ctx context.Context, ownerID string) (Metrics, error)
 	// CreateArtifact records a, unless the owner's artifacts would then pass quota
@@ -407,15 +411,71 @@ func (s *Service) Findings(ctx context.Context, a Actor, f FindingFilter) ([]Fin
 	if a.Admin && f.ScanID != "" {
 		f.OwnerID = ""
 	}
-	switch {
-	case f.Limit == 0:
-		f.Limit = 50
-	case f.Limit < 1 || f.Limit > 200:
-		return nil, "", apperr.Validation(apperr.FieldError{Field: "limit", Message: "must be from 1 to 200"})
+	var err error
+	if f.Limit, err = pageLimit(f.Limit); err != nil {
+		return nil, "", err
 	}
 	items, next, err := s.store.Findings(ctx, f)
 	if err != nil {
 		return nil, "", fmt.Errorf("list findings: %w", err)
+	}
+	return items, next, nil
+}
+
+// pageLimit applies the list routes' page size: 0 is 50; 1 to 200 is allowed.
+func pageLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return 50, nil
+	case n < 1 || n > 200:
+		return 0, apperr.Validation(apperr.FieldError{Field: "limit", Message: "must be from 1 to 200"})
+	}
+	return n, nil
+}
+
+// Scans lists the actor's own scans, newest first, a page at a time. Secrets are
+// never returned.
+func (s *Service) Scans(ctx context.Context, a Actor, f ScanFilter) ([]Job, string, error) {
+	f.OwnerID = a.ID
+	var err error
+	if f.Limit, err = pageLimit(f.Limit); err != nil {
+		return nil, "", err
+	}
+	items, next, err := s.store.Scans(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("list scans: %w", err)
+	}
+	for i := range items {
+		items[i].Secret = ""
+	}
+	return items, next, nil
+}
+
+// ArtifactItem is one of the actor's artifacts with its containment state.
+type ArtifactItem struct {
+	Artifact
+	Contained bool
+}
+
+// Artifacts lists the actor's own uploads, newest first, a page at a time, each
+// with whether it is contained.
+func (s *Service) Artifacts(ctx context.Context, a Actor, f ArtifactFilter) ([]ArtifactItem, string, error) {
+	f.OwnerID = a.ID
+	var err error
+	if f.Limit, err = pageLimit(f.Limit); err != nil {
+		return nil, "", err
+	}
+	arts, next, err := s.store.Artifacts(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("list artifacts: %w", err)
+	}
+	items := make([]ArtifactItem, 0, len(arts))
+	for _, art := range arts {
+		c, ok, err := s.store.Containment(ctx, a.ID, Target{Kind: TargetArtifact, ArtifactID: art.ID}.Key())
+		if err != nil {
+			return nil, "", fmt.Errorf("list artifacts: %w", err)
+		}
+		items = append(items, ArtifactItem{Artifact: art, Contained: ok && c.Contained})
 	}
 	return items, next, nil
 }

@@ -215,7 +215,7 @@ func (db *DB) RequeueScan(ctx context.Context, id, worker string) error {
 	return mapErr("requeue scan", err, scanNotFound)
 }
 
-// findingCursor is the position after the last finding of a page.
+// findingCursor is the position after the last row of a page (findings, scans, artifacts).
 type findingCursor struct {
 	At time.Time `json:"t"`
 	ID string    `json:"i"`
@@ -241,14 +241,22 @@ func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Findin
 	if f.Target != "" {
 		add("target = ?", f.Target)
 	}
-	if f.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		var c findingCursor
-		if err != nil || len(raw) > 512 || json.Unmarshal(raw, &c) != nil || c.ID == "" {
-			return nil, "", apperr.Validation(apperr.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
+	if f.MinSeverity != "" {
+		var in []string
+		for _, sev := range []scan.Severity{scan.Critical, scan.High, scan.Medium, scan.Low, scan.Info} {
+			if sev.Rank() >= f.MinSeverity.Rank() {
+				in = append(in, "?")
+				args = append(args, string(sev))
+			}
 		}
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		args = append(args, c.At.UTC(), c.At.UTC(), c.ID)
+		where = append(where, "severity IN ("+strings.Join(in, ", ")+")")
+	}
+	if f.Cursor != "" {
+		cond, cargs, err := afterCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	args = append(args, f.Limit+1)
 	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id, scan_id, scan_type, severity, score, title, evidence, remediation, target, created_at
@@ -273,13 +281,101 @@ func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Findin
 	if err := rows.Err(); err != nil {
 		return nil, "", mapErr("list findings", err, "")
 	}
-	next := ""
-	if len(items) > f.Limit {
-		items = items[:f.Limit]
-		last := items[len(items)-1]
-		b, _ := json.Marshal(findingCursor{At: last.CreatedAt, ID: last.ID})
-		next = base64.RawURLEncoding.EncodeToString(b)
+	items, next := page(items, f.Limit, func(x scan.Finding) (time.Time, string) { return x.CreatedAt, x.ID })
+	return items, next, nil
+}
+
+// afterCursor decodes a list cursor into the keyset condition that continues
+// after it (newest first on created_at, id).
+func afterCursor(cursor string) (string, []any, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	var c findingCursor
+	if err != nil || len(raw) > 512 || json.Unmarshal(raw, &c) != nil || c.ID == "" {
+		return "", nil, apperr.Validation(apperr.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
 	}
+	return "(created_at < ? OR (created_at = ? AND id < ?))", []any{c.At.UTC(), c.At.UTC(), c.ID}, nil
+}
+
+// page trims a list read with limit+1 rows to limit, and returns the cursor of the
+// next page ("" on the last).
+func page[T any](items []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	at, id := key(items[len(items)-1])
+	b, _ := json.Marshal(findingCursor{At: at, ID: id})
+	return items, base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Scans implements scan.Store: newest first, keyset-paginated on (created_at, id).
+func (db *DB) Scans(ctx context.Context, f scan.ScanFilter) ([]scan.Job, string, error) {
+	where := []string{"owner_id = ?"}
+	args := []any{f.OwnerID}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.Target != "" {
+		where, args = append(where, "target_key = ?"), append(args, f.Target)
+	}
+	if f.Type != "" {
+		// scan_types is a JSON array of type ids; a quoted id matches one element.
+		col := "scan_types"
+		if db.dialect == Postgres {
+			col = "scan_types::text"
+		}
+		where, args = append(where, col+" LIKE ?"), append(args, `%"`+string(f.Type)+`"%`)
+	}
+	if !f.CreatedAfter.IsZero() {
+		where, args = append(where, "created_at > ?"), append(args, f.CreatedAfter.UTC())
+	}
+	if f.Cursor != "" {
+		cond, cargs, err := afterCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, cond), append(args, cargs...)
+	}
+	args = append(args, f.Limit+1)
+	items := []scan.Job{}
+	err := db.query(ctx, "list scans", `SELECT `+scanColumns+` FROM scans WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+		j, err := scanJob(r)
+		items = append(items, j)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := page(items, f.Limit, func(j scan.Job) (time.Time, string) { return j.CreatedAt, j.ID })
+	return items, next, nil
+}
+
+// Artifacts implements scan.Store: newest first, keyset-paginated on (created_at, id).
+func (db *DB) Artifacts(ctx context.Context, f scan.ArtifactFilter) ([]scan.Artifact, string, error) {
+	where := []string{"owner_id = ?"}
+	args := []any{f.OwnerID}
+	if f.Cursor != "" {
+		cond, cargs, err := afterCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, cond), append(args, cargs...)
+	}
+	args = append(args, f.Limit+1)
+	items := []scan.Artifact{}
+	err := db.query(ctx, "list artifacts", `SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+		var a scan.Artifact
+		err := r.Scan(&a.ID, &a.OwnerID, &a.Filename, &a.SHA256, &a.Size, &a.StoragePath, &a.CreatedAt)
+		a.CreatedAt = a.CreatedAt.UTC()
+		items = append(items, a)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := page(items, f.Limit, func(a scan.Artifact) (time.Time, string) { return a.CreatedAt, a.ID })
 	return items, next, nil
 }
 
