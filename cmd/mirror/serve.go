@@ -20,6 +20,7 @@ import (
 	"mirror/internal/httpapi"
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
+	"mirror/internal/netlimit"
 	"mirror/internal/reqid"
 	"mirror/internal/review"
 	"mirror/internal/sqlstore"
@@ -159,6 +160,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
+	ln = netlimit.PerClient(netlimit.Total(ln, cfg.MaxConns), cfg.MaxConnsPerClient)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -102,6 +102,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req = loginRequest{Username: r.PostForm.Get("username"), Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password")}
+		if err := noNUL(req); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	} else {
 		var err error
 		if req, err = decode[loginRequest](r); err != nil {

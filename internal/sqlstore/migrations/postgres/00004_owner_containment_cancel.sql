@@ -20,7 +20,12 @@ ALTER TABLE scans ADD CONSTRAINT scans_status_check CHECK (status IN ('queued', 
 CREATE INDEX scans_owner_status ON scans (owner_id, status);
 CREATE INDEX scans_target_status ON scans (target_key, status);
 
+-- An incomplete generation's token counts may be Mirror's estimate (the stream
+-- broke before the provider reported them); this says which.
+ALTER TABLE generations ADD COLUMN usage_estimated BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- +goose Down
+ALTER TABLE generations DROP COLUMN usage_estimated;
 DROP INDEX scans_target_status;
 DROP INDEX scans_owner_status;
 UPDATE scans SET status = 'failed' WHERE status = 'cancelled';

@@ -80,7 +80,12 @@ CREATE INDEX findings_scan ON findings (scan_id);
 CREATE INDEX findings_owner ON findings (owner_id, created_at, id);
 CREATE INDEX findings_created ON findings (created_at, id);
 
+-- An incomplete generation's token counts may be Mirror's estimate (the stream
+-- broke before the provider reported them); this says which.
+ALTER TABLE generations ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE generations DROP COLUMN usage_estimated;
 -- The rebuilt scans, findings and containments stay as they are (their new
 -- constraints admit every old row); only what Up added beside them is removed.
 DROP INDEX scans_target_status;
