@@ -137,21 +137,26 @@ func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := scan.FindingFilter{ScanID: q.Get("scan_id"), Target: q.Get("target"), Cursor: q.Get("cursor")}
 	var bad []apperr.FieldError
-	if v := q.Get("severity"); v != "" {
+	// A filter that is present must be valid: "?severity=" is not "any severity" (the
+	// document's enum has no empty value, and FastAPI answers it 422 as well).
+	if q.Has("severity") {
+		v := q.Get("severity")
 		sev, err := scan.ParseSeverity(v)
 		if err != nil {
 			bad = append(bad, apperr.FieldError{Field: "severity", Message: "must be critical, high, medium, low or info"})
 		}
 		f.Severity = sev
 	}
-	if v := q.Get("scan_type"); v != "" {
+	if q.Has("scan_type") {
+		v := q.Get("scan_type")
 		typ, err := scan.ParseType(v)
 		if err != nil {
 			bad = append(bad, apperr.FieldError{Field: "scan_type", Message: "must be a scan type id"})
 		}
 		f.Type = typ
 	}
-	if v := q.Get("limit"); v != "" {
+	if q.Has("limit") {
+		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
 			bad = append(bad, apperr.FieldError{Field: "limit", Message: "must be a whole number from 1 to 200"})
