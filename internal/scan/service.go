@@ -190,6 +190,21 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			field("target."+name, fmt.Sprintf("must be at most %d bytes of text", limit))
 		}
 	}
+	// A field that the kind does not use keeps its limit all the same (the API documents
+	// one per field), rather than being ignored at any size.
+	used := map[TargetKind][]string{TargetCatalogModel: {"model_id"}, TargetArtifact: {"artifact_id"},
+		TargetEndpoint: {"url", "model"}, TargetEmbeddings: {"url", "model"}}[t.Kind]
+	for _, f := range []struct {
+		name, v string
+		limit   int
+	}{{"model_id", t.ModelID, maxName}, {"artifact_id", t.ArtifactID, maxName}, {"url", t.URL, maxURL}, {"model", t.Model, maxName}} {
+		if !slices.Contains(used, f.name) && (len(f.v) > f.limit || !utf8.ValidString(f.v)) {
+			field("target."+f.name, fmt.Sprintf("must be at most %d bytes of text", f.limit))
+		}
+	}
+	if len(t.APIKey) > maxAPIKey && t.Kind != TargetEndpoint && t.Kind != TargetEmbeddings {
+		field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
+	}
 	switch t.Kind {
 	case TargetCatalogModel:
 		need("model_id", t.ModelID, maxName)
