@@ -1,72 +1,35 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"mirror/internal/httpapi/openapitest"
 )
 
 // The hand-kept openapi.json is checked against the real responses of the API tests:
-// every test server made by newHTTPTestServer validates each response it sends (status,
-// headers, content type and body, by the operation the document routes it to) with
-// kin-openapi, and fails the test on any difference. An answer on a path the document
-// does not name must be the 404/405 envelope.
+// every test server made by newHTTPTestServer checks each response it sends with
+// openapitest (kin-openapi: status, headers, content type and body of the operation the
+// document routes it to; the envelope; each server-sent event), and fails the test on
+// any difference.
 
 // openAPI is the embedded document, loaded and validated once by kin-openapi.
-var openAPI = sync.OnceValues(func() (*openAPIDoc, error) {
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(openapiDoc)
-	if err != nil {
-		return nil, fmt.Errorf("load openapi.json: %w", err)
-	}
-	if err := doc.Validate(loader.Context); err != nil {
-		return nil, fmt.Errorf("openapi.json is not a valid OpenAPI document: %w", err)
-	}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("route openapi.json: %w", err)
-	}
-	// Bodies the document types as plain strings (pages, assets, event streams).
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream"} {
-		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
-	}
-	return &openAPIDoc{doc: doc, router: router}, nil
-})
+var openAPI = sync.OnceValues(func() (*openapitest.Checker, error) { return openapitest.New(openapiDoc) })
 
-type openAPIDoc struct {
-	doc    *openapi3.T
-	router routers.Router
-}
-
-// sseEvents names, for each streaming operation, the schema of each event's data.
-var sseEvents = map[string]map[string]string{
-	"generateResponse": {"delta": "GenerationDelta", "done": "Generation", "error": "Error"},
-	"scanStatus":       {"progress": "ScanStatus", "done": "ScanStatus", "error": "Error"},
-}
-
-// conformance validates the responses of one test server against the document and
+// conformance checks the responses of one test server against the document and
 // remembers which statuses each operation answered.
 type conformance struct {
 	t   testing.TB
-	api *openAPIDoc
+	api *openapitest.Checker
 
 	mu   sync.Mutex
-	seen map[string][]int // operationId → statuses validated
+	seen map[string][]int // operationId → statuses checked
 }
 
 func newConformance(t testing.TB) *conformance {
@@ -78,7 +41,7 @@ func newConformance(t testing.TB) *conformance {
 	return &conformance{t: t, api: api, seen: map[string][]int{}}
 }
 
-// wrap returns h with every response validated once the handler has returned.
+// wrap returns h with every response checked once the handler has returned.
 func (c *conformance) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recordingWriter{ResponseWriter: w}
@@ -110,7 +73,7 @@ func (c *conformance) covered() map[string][]int {
 }
 
 func (c *conformance) check(r *http.Request, rec *recordingWriter) error {
-	status, header := rec.statusCode(), rec.header
+	header := rec.header
 	if header == nil {
 		header = rec.Header()
 	}
@@ -118,108 +81,16 @@ func (c *conformance) check(r *http.Request, rec *recordingWriter) error {
 	if err != nil {
 		return err
 	}
-	// Route by the document, not by chi: a path the document does not name is an error
-	// unless the answer is the envelope's 404/405.
-	u := *r.URL
-	u.Scheme, u.Host = "http", r.Host
-	req := r.Clone(context.Background())
-	req.URL = &u
-	route, params, err := c.api.router.FindRoute(req)
-	if err != nil {
-		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
-			return fmt.Errorf("no documented operation (%v), yet status %d", err, status)
-		}
-		return c.checkEnvelope(header, body)
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 status,
-		Header:                 header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		return err
-	}
-	if status >= 400 {
-		if err := c.checkEnvelope(header, body); err != nil {
-			return err
-		}
-	}
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == "text/event-stream" {
-		if err := c.checkEvents(route.Operation.OperationID, body); err != nil {
-			return err
-		}
-	}
-	c.mu.Lock()
-	c.seen[route.Operation.OperationID] = append(c.seen[route.Operation.OperationID], status)
-	c.mu.Unlock()
-	return nil
-}
-
-// checkEnvelope validates an error body against the Error schema, and its request_id
-// against the X-Request-ID header.
-func (c *conformance) checkEnvelope(header http.Header, body []byte) error {
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt != "application/json" {
-		return fmt.Errorf("error answer of type %q, not the JSON envelope: %q", header.Get("Content-Type"), body)
-	}
-	v, err := c.validate("Error", body)
+	op, err := c.api.Check(r, rec.statusCode(), header, body)
 	if err != nil {
 		return err
 	}
-	if id := v.(map[string]any)["error"].(map[string]any)["request_id"]; id != header.Get("X-Request-ID") {
-		return fmt.Errorf("envelope request_id %v, X-Request-ID %q", id, header.Get("X-Request-ID"))
+	if op != "" {
+		c.mu.Lock()
+		c.seen[op] = append(c.seen[op], rec.statusCode())
+		c.mu.Unlock()
 	}
 	return nil
-}
-
-// checkEvents validates each server-sent event's data against its documented schema.
-func (c *conformance) checkEvents(op string, body []byte) error {
-	schemas, ok := sseEvents[op]
-	if !ok {
-		return fmt.Errorf("%s streams events, but the test names no schema for them (sseEvents)", op)
-	}
-	event, data := "message", ""
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if data != "" {
-				name, ok := schemas[event]
-				if !ok {
-					return fmt.Errorf("%s: undocumented event %q", op, event)
-				}
-				if _, err := c.validate(name, []byte(data)); err != nil {
-					return fmt.Errorf("%s: event %q: %w", op, event, err)
-				}
-			}
-			event, data = "message", ""
-		case strings.HasPrefix(line, ":"): // a heartbeat
-		case strings.HasPrefix(line, "event:"):
-			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
-		case strings.HasPrefix(line, "data:"):
-			data += strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
-		}
-	}
-	return sc.Err()
-}
-
-// validate decodes body as JSON and validates it against components/schemas/name.
-func (c *conformance) validate(name string, body []byte) (any, error) {
-	ref := c.api.doc.Components.Schemas[name]
-	if ref == nil || ref.Value == nil {
-		return nil, fmt.Errorf("openapi.json has no schema %s", name)
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("%s: not JSON: %w (%q)", name, err, body)
-	}
-	if err := ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return v, nil
 }
 
 // recordingWriter passes a response through and keeps its status, headers and body.

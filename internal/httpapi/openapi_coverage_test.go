@@ -204,12 +204,9 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	// Every documented operation answered a 2xx here, checked against the document.
 	seen := c.covered()
 	api, _ := openAPI()
-	for path, item := range api.doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			if !slices.ContainsFunc(seen[op.OperationID], func(s int) bool { return s >= 200 && s < 300 }) {
-				t.Errorf("%s %s (%s): no 2xx checked against openapi.json (statuses seen: %v); drive it above",
-					method, path, op.OperationID, seen[op.OperationID])
-			}
+	for id, where := range api.Operations() {
+		if !slices.ContainsFunc(seen[id], func(s int) bool { return s >= 200 && s < 300 }) {
+			t.Errorf("%s (%s): no 2xx checked against openapi.json (statuses seen: %v); drive it above", where, id, seen[id])
 		}
 	}
 }
