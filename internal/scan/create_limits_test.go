@@ -11,8 +11,8 @@ import (
 )
 
 // TestCreateLimitsEveryTargetField: a target field that its kind does not use is still
-// held to its documented limit (schemathesis found a 300-character artifact_id on a
-// catalog_model target accepted).
+// held to its documented limit (schemathesis found a 300-character artifact_id, and a
+// provider "AAA", on a catalog_model target accepted).
 func TestCreateLimitsEveryTargetField(t *testing.T) {
 	_, mk, owner := setup(t, &fakeEngine{}, time.Minute)
 	svc := mk()
@@ -28,6 +28,7 @@ func TestCreateLimitsEveryTargetField(t *testing.T) {
 		{"model on an artifact", scan.Target{Kind: scan.TargetArtifact, ArtifactID: "a", Model: long}, "target.model"},
 		{"url on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", URL: strings.Repeat("x", 2049)}, "target.url"},
 		{"api_key on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", APIKey: strings.Repeat("k", 4097)}, "target.api_key"},
+		{"provider off its enum on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", Provider: "AAA"}, "target.provider"},
 		{"invalid UTF-8 in an unused field", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", Model: "\xff"}, "target.model"},
 	}
 	for _, tt := range tests {
@@ -38,7 +39,7 @@ func TestCreateLimitsEveryTargetField(t *testing.T) {
 		}
 	}
 	// Within their limits, unused fields are ignored as before.
-	if _, err := svc.Create(context.Background(), a, scan.CreateInput{Target: scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", ArtifactID: "a", Model: "x"}}); err != nil {
+	if _, err := svc.Create(context.Background(), a, scan.CreateInput{Target: scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", ArtifactID: "a", Model: "x", Provider: "gemini"}}); err != nil {
 		t.Errorf("short unused fields: %v", err)
 	}
 }

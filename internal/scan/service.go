@@ -202,8 +202,13 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			field("target."+f.name, fmt.Sprintf("must be at most %d bytes of text", f.limit))
 		}
 	}
-	if len(t.APIKey) > maxAPIKey && t.Kind != TargetEndpoint && t.Kind != TargetEmbeddings {
-		field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
+	if t.Kind != TargetEndpoint && t.Kind != TargetEmbeddings {
+		if len(t.APIKey) > maxAPIKey {
+			field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
+		}
+		if t.Provider != "" && !slices.Contains([]string{"openai", "anthropic", "gemini"}, t.Provider) {
+			field("target.provider", "must be openai, anthropic or gemini")
+		}
 	}
 	switch t.Kind {
 	case TargetCatalogModel:
