@@ -279,3 +279,23 @@ func TestVulnerabilityFiltersMustBeValidWhenPresent(t *testing.T) {
 		}
 	}
 }
+
+// TestScanTargetURLPresentButEmpty: "url": "" is not a URL whatever the kind (the
+// document says format uri); schemathesis found it accepted on a catalog_model target.
+func TestScanTargetURLPresentButEmpty(t *testing.T) {
+	ts, _ := newFullTestServer(t)
+	ts.do(t, "POST", "/api/v1/auth/register", `{"email":"url@example.com","password":"correct horse battery"}`)
+	_, body := ts.do(t, "POST", "/api/v1/auth/login", `{"email":"url@example.com","password":"correct horse battery"}`)
+	bearer := []string{"Authorization", "Bearer " + body["access_token"].(string)}
+	resp, body := ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"catalog_model","model_id":"offline-demo","url":""}}`, bearer...)
+	if e := checkEnvelope(t, resp, body, 422, "validation_error"); len(e["details"].([]any)) != 1 ||
+		e["details"].([]any)[0].(map[string]any)["field"] != "target.url" {
+		t.Errorf("details: %v", e["details"])
+	}
+	// Omitted or null, it is not there.
+	for _, target := range []string{`{"kind":"catalog_model","model_id":"offline-demo"}`, `{"kind":"catalog_model","model_id":"offline-demo","url":null}`} {
+		if resp, body := ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":`+target+`}`, bearer...); resp.StatusCode != 202 {
+			t.Errorf("%s: %d %v", target, resp.StatusCode, body)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func TestCreateLimitsEveryTargetField(t *testing.T) {
 		{"url on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", URL: strings.Repeat("x", 2049)}, "target.url"},
 		{"api_key on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", APIKey: strings.Repeat("k", 4097)}, "target.api_key"},
 		{"provider off its enum on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", Provider: "AAA"}, "target.provider"},
+		{"url that is not a URL on a catalog model", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", URL: "not a url"}, "target.url"},
 		{"invalid UTF-8 in an unused field", scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", Model: "\xff"}, "target.model"},
 	}
 	for _, tt := range tests {
@@ -39,7 +40,7 @@ func TestCreateLimitsEveryTargetField(t *testing.T) {
 		}
 	}
 	// Within their limits, unused fields are ignored as before.
-	if _, err := svc.Create(context.Background(), a, scan.CreateInput{Target: scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", ArtifactID: "a", Model: "x", Provider: "gemini"}}); err != nil {
+	if _, err := svc.Create(context.Background(), a, scan.CreateInput{Target: scan.Target{Kind: scan.TargetCatalogModel, ModelID: "m", ArtifactID: "a", Model: "x", Provider: "gemini", URL: "https://model.example/v1"}}); err != nil {
 		t.Errorf("short unused fields: %v", err)
 	}
 }

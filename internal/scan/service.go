@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,6 +209,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		}
 		if t.Provider != "" && !slices.Contains([]string{"openai", "anthropic", "gemini"}, t.Provider) {
 			field("target.provider", "must be openai, anthropic or gemini")
+		}
+		if u, err := url.Parse(t.URL); t.URL != "" && len(t.URL) <= maxURL && (err != nil || u.Scheme == "") {
+			field("target.url", "must be an absolute URL")
 		}
 	}
 	switch t.Kind {
