@@ -21,12 +21,15 @@ func (l *listQuery) fail(field, msg string) {
 	l.bad = append(l.bad, apperr.FieldError{Field: field, Message: msg})
 }
 
+// A filter that is present must be valid: "?severity=" is not "any severity" (the
+// document's enums have no empty value, and FastAPI answers it 422 as well).
+
 // limit is the page size: 1 to 200, 0 when absent (the service's default).
 func (l *listQuery) limit() int {
-	v := l.q.Get("limit")
-	if v == "" {
+	if !l.q.Has("limit") {
 		return 0
 	}
+	v := l.q.Get("limit")
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 200 {
 		l.fail("limit", "must be a whole number from 1 to 200")
@@ -36,10 +39,10 @@ func (l *listQuery) limit() int {
 
 // time reads an RFC 3339 timestamp (or a date, taken as midnight UTC).
 func (l *listQuery) time(name string) time.Time {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return time.Time{}
 	}
+	v := l.q.Get(name)
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t
 	}
@@ -51,10 +54,10 @@ func (l *listQuery) time(name string) time.Time {
 }
 
 func (l *listQuery) severity(name string) scan.Severity {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return ""
 	}
+	v := l.q.Get(name)
 	sev, err := scan.ParseSeverity(v)
 	if err != nil {
 		l.fail(name, "must be critical, high, medium, low or info")
@@ -63,10 +66,10 @@ func (l *listQuery) severity(name string) scan.Severity {
 }
 
 func (l *listQuery) scanType(name string) scan.Type {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return ""
 	}
+	v := l.q.Get(name)
 	typ, err := scan.ParseType(v)
 	if err != nil {
 		l.fail(name, "must be a scan type id")

@@ -11,13 +11,13 @@ import (
 )
 
 type targetBody struct {
-	Kind       string `json:"kind"`
-	ModelID    string `json:"model_id,omitempty"`
-	URL        string `json:"url,omitempty"`
-	Model      string `json:"model,omitempty"`
-	Provider   string `json:"provider,omitempty"`
-	APIKey     string `json:"api_key,omitempty"`
-	ArtifactID string `json:"artifact_id,omitempty"`
+	Kind       string  `json:"kind"`
+	ModelID    string  `json:"model_id,omitempty"`
+	URL        *string `json:"url,omitempty"` // present but empty is not a URL
+	Model      string  `json:"model,omitempty"`
+	Provider   string  `json:"provider,omitempty"`
+	APIKey     string  `json:"api_key,omitempty"`
+	ArtifactID string  `json:"artifact_id,omitempty"`
 }
 
 type createScanRequest struct {
@@ -43,8 +43,12 @@ func (s *Server) handleScanCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := req.Target
+	if t.URL != nil && *t.URL == "" {
+		s.error(w, r, apperr.Validation(apperr.FieldError{Field: "target.url", Message: "must be a URL"}))
+		return
+	}
 	j, err := s.ms.Scans.Create(r.Context(), actor(r), scan.CreateInput{
-		Target: scan.Target{Kind: scan.TargetKind(t.Kind), ModelID: t.ModelID, URL: t.URL, Model: t.Model,
+		Target: scan.Target{Kind: scan.TargetKind(t.Kind), ModelID: t.ModelID, URL: deref(t.URL), Model: t.Model,
 			Provider: t.Provider, APIKey: t.APIKey, ArtifactID: t.ArtifactID},
 		Types: req.ScanTypes, Options: req.Options,
 	})
@@ -212,4 +216,11 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, containmentBody(c))
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
