@@ -92,9 +92,13 @@ func SeverityForScore(score float64) Severity {
 // byte offset, opcode and imported name for a model file. Evidence never holds an
 // unmasked secret or personal datum.
 type Finding struct {
-	ID          string         `json:"id,omitempty"`
-	ScanID      string         `json:"scan_id,omitempty"`
-	ScanType    Type           `json:"scan_type"`
+	ID       string `json:"id,omitempty"`
+	ScanID   string `json:"scan_id,omitempty"`
+	ScanType Type   `json:"scan_type"`
+	// RuleID names the detector that produced the finding ("pickle.dangerous_call",
+	// "jailbreak.role_play"): stable across versions, one SARIF rule each. Scanners
+	// should set it; RuleID(f) derives it from the evidence when they do not.
+	RuleID      string         `json:"rule_id,omitempty"`
 	Severity    Severity       `json:"severity"`
 	Score       float64        `json:"score"`
 	Title       string         `json:"title"`
