@@ -34,7 +34,12 @@ type progress struct {
 	bar   *progressbar.ProgressBar
 	base  int // units finished by earlier inputs
 	total int
+	last  time.Time // last redraw
 }
+
+// redrawEvery bounds how often the bar is redrawn; a new total and the last unit
+// are always drawn.
+const redrawEvery = 100 * time.Millisecond
 
 // newProgress returns a progress display on w, or an inert one when w is not a
 // terminal or quiet is set. unit names what is counted ("files", "probes").
@@ -56,7 +61,6 @@ func newProgress(w io.Writer, quiet, color bool, unit string) *progress {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetPredictTime(false),
 		progressbar.OptionEnableColorCodes(color),
-		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionSetDescription(unit),
@@ -73,8 +77,11 @@ func (p *progress) update(done, total int, step string) {
 	defer p.mu.Unlock()
 	if p.base+total != p.total {
 		p.total = p.base + total
-		p.bar.ChangeMax(p.total)
+		p.bar.ChangeMax(max(p.total, 1))
+	} else if done < total && time.Since(p.last) < redrawEvery {
+		return
 	}
+	p.last = time.Now()
 	desc := scan.Printable(step)
 	if r := []rune(desc); len(r) > 40 {
 		desc = "…" + string(r[len(r)-39:])
