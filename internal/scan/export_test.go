@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -166,5 +167,28 @@ func TestValidateCycloneDXRejectsInvalid(t *testing.T) {
 		if err := reporttest.ValidateCycloneDX([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+func TestJobReportServesHTML(t *testing.T) {
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	end := start.Add(time.Minute)
+	j := Job{ID: "s1", TargetKey: "catalog_model:offline-demo", Types: []Type{Jailbreak}, StartedAt: &start, CompletedAt: &end}
+	r := JobReport(j, []Finding{probeFinding()}, Tool{Name: "mirror", Version: "9"})
+	var buf bytes.Buffer
+	if err := r.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"catalog_model:offline-demo", "jailbreak.role_play", "2026-03-01 10:01:00 UTC", "mirror 9"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	buf.Reset()
+	if err := r.WriteSARIF(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := reporttest.ValidateSARIF(buf.Bytes()); err != nil {
+		t.Error(err)
 	}
 }

@@ -361,3 +361,18 @@ func evidenceInt(v any) (int64, bool) {
 	}
 	return 0, false
 }
+
+// JobReport builds the report of a stored scan job from its findings, for the API
+// to export (WriteHTML, WriteSARIF, WriteCycloneDX, WriteJSON) the way the CLI
+// does. Stored jobs do not keep a file inventory, so Files stays empty.
+func JobReport(j Job, findings []Finding, tool Tool) Report {
+	r := NewReport(j.TargetKey, j.Types, findings, nil)
+	r.Tool = tool
+	if j.StartedAt != nil {
+		r.StartedAt = j.StartedAt.UTC()
+	}
+	if j.CompletedAt != nil {
+		r.FinishedAt = j.CompletedAt.UTC()
+	}
+	return r
+}
