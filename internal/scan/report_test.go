@@ -424,3 +424,21 @@ func TestWriteTableEscapesUntrustedText(t *testing.T) {
 		t.Errorf("raw C1 byte not escaped: %q", buf.String())
 	}
 }
+
+func TestWriteSARIFCapsResultsAtGitHubLimit(t *testing.T) {
+	fs := make([]Finding, MaxSARIFResults+3)
+	for i := range fs {
+		fs[i] = Finding{ScanType: SelfModification, Severity: Low, Score: 3, Title: fmt.Sprintf("import %d", i),
+			Evidence: map[string]any{"file": "m.pkl", "rule": "pickle.unknown_import"}}
+	}
+	fs[len(fs)-1].Severity, fs[len(fs)-1].Score = Critical, 9.8
+	doc, _ := writeSARIF(t, NewReport("m.pkl", nil, fs, nil))
+	run := doc.Runs[0]
+	if len(run.Results) != MaxSARIFResults || run.Results[0].Level != "error" {
+		t.Fatalf("%d results, first %q; want %d with the critical kept", len(run.Results), run.Results[0].Level, MaxSARIFResults)
+	}
+	notes := run.Invocations[0].ToolExecutionNotifications
+	if len(notes) != 1 || !strings.Contains(notes[0].Message.Text, "3 further findings") {
+		t.Errorf("notifications = %+v", notes)
+	}
+}

@@ -121,6 +121,11 @@ type sarifLogicalLocation struct {
 // SARIFSchema is the schema URI written into SARIF exports.
 const SARIFSchema = "https://json.schemastore.org/sarif-2.1.0.json"
 
+// MaxSARIFResults is GitHub code scanning's limit on results in one run; past it
+// the upload is refused. Findings are sorted most severe first, so the ones left
+// out are the least severe, and a tool notification says how many.
+const MaxSARIFResults = 25000
+
 // FingerprintKey names the partialFingerprints entry of every SARIF result.
 const FingerprintKey = "mirrorFinding/v1"
 
@@ -175,8 +180,12 @@ func (r Report) WriteSARIF(w io.Writer) error {
 	driver := sarifDriver{Name: r.Tool.Name, Version: r.Tool.Version, InformationURI: r.Tool.InformationURI, Rules: []sarifRule{}}
 	ruleIndex := map[string]int{}
 	maxScore := map[string]float64{}
-	run := sarifRun{Results: make([]sarifResult, 0, len(r.Findings))}
-	for _, f := range r.Findings {
+	findings, omitted := r.Findings, 0
+	if len(findings) > MaxSARIFResults {
+		findings, omitted = findings[:MaxSARIFResults], len(findings)-MaxSARIFResults
+	}
+	run := sarifRun{Results: make([]sarifResult, 0, len(findings))}
+	for _, f := range findings {
 		rule := RuleFor(f)
 		idx, ok := ruleIndex[rule.ID]
 		if !ok {
@@ -209,6 +218,12 @@ func (r Report) WriteSARIF(w io.Writer) error {
 	}
 	run.Tool = sarifTool{Driver: driver}
 	inv := sarifInvocation{ExecutionSuccessful: true, StartTimeUTC: sarifTime(r.StartedAt), EndTimeUTC: sarifTime(r.FinishedAt)}
+	if omitted > 0 {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level:   "warning",
+			Message: sarifMessage{Text: fmt.Sprintf("%d further findings (the least severe) were left out: GitHub accepts at most %d results a run; see the JSON report for all of them.", omitted, MaxSARIFResults)},
+		})
+	}
 	for _, n := range r.NotScanned {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "warning",
