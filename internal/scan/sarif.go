@@ -214,7 +214,12 @@ func (r Report) WriteSARIF(w io.Writer) error {
 	}
 	for id, i := range ruleIndex {
 		driver.Rules[i].Properties.SecuritySeverity = securitySeverity(maxScore[id])
-		driver.Rules[i].DefaultConfiguration.Level = SARIFLevel(SeverityForScore(maxScore[id]))
+		level := SARIFLevel(SeverityForScore(maxScore[id]))
+		driver.Rules[i].DefaultConfiguration.Level = level
+		driver.Rules[i].Properties.ProblemSeverity = map[string]string{"error": "error", "warning": "warning"}[level]
+		if driver.Rules[i].Properties.ProblemSeverity == "" {
+			driver.Rules[i].Properties.ProblemSeverity = "recommendation"
+		}
 	}
 	run.Tool = sarifTool{Driver: driver}
 	inv := sarifInvocation{ExecutionSuccessful: true, StartTimeUTC: sarifTime(r.StartedAt), EndTimeUTC: sarifTime(r.FinishedAt)}
@@ -276,9 +281,8 @@ func sarifRuleFor(rule Rule, t Type) sarifRule {
 		Help:             sarifMultiformat{Text: rule.Help, Markdown: md},
 		HelpURI:          rule.HelpURI,
 		Properties: sarifRuleProperties{
-			Tags:            rule.Tags(t),
-			Precision:       "high",
-			ProblemSeverity: "error",
+			Tags:      rule.Tags(t),
+			Precision: "high",
 		},
 	}
 }
