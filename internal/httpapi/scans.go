@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -140,6 +141,30 @@ func (s *Server) handleScanCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, statusBody(j))
+}
+
+// reportCSP lets the report's own inline style apply and nothing else: the page has
+// no script, and sandbox keeps it from running any should a finding smuggle markup.
+const reportCSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+// handleScanReport answers one scan's self-contained HTML report, the same page as
+// `mirror scan --format html` writes.
+func (s *Server) handleScanReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.ms.Scans.Report(r.Context(), actor(r), chi.URLParam(r, "scan_id"),
+		scan.Tool{Name: "mirror", Version: s.cfg.Version})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteHTML(&buf); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	overrideCSP(w.Header(), reportCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
 }
 
 func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {

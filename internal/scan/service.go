@@ -504,6 +504,29 @@ func (s *Service) Artifacts(ctx context.Context, a Actor, f ArtifactFilter) ([]A
 	return items, next, nil
 }
 
+// Report is one scan's report as `mirror scan` writes it (the job and every finding,
+// read a page at a time), for whoever may read its status: its owner or an admin.
+func (s *Service) Report(ctx context.Context, a Actor, id string, tool Tool) (Report, error) {
+	j, err := s.Status(ctx, a, id)
+	if err != nil {
+		return Report{}, err
+	}
+	var all []Finding
+	f := FindingFilter{ScanID: j.ID, Limit: 200}
+	for {
+		items, next, err := s.Findings(ctx, a, f)
+		if err != nil {
+			return Report{}, fmt.Errorf("scan report: %w", err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	return JobReport(j, all, tool), nil
+}
+
 // Metrics returns the actor's security metrics.
 func (s *Service) Metrics(ctx context.Context, a Actor) (Metrics, error) {
 	m, err := s.store.Metrics(ctx, a.ID)
