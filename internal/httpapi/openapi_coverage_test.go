@@ -19,17 +19,19 @@ import (
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
+	"mirror/internal/review"
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
 	"mirror/internal/sqlstore"
 	"mirror/internal/ssrf"
 )
 
-// newFullTestServer serves both halves, MirrorScan included (accounts, artifacts, scans
-// with one worker), over a temporary SQLite database, in development (docs served), with
-// only the offline demo model. Its responses are checked against openapi.json like every
-// test server's; the conformance checker is returned to read what it saw.
-func newFullTestServer(t *testing.T) (*testServer, *conformance) {
+// newFullTestServer serves both halves, MirrorScan and the admins' review routes
+// included, over a temporary SQLite database, in development (docs served), with only
+// the offline demo model. Its responses are checked against openapi.json like every
+// test server's; the conformance checker is returned to read what it saw, and
+// startWorkers starts its one scan worker (until then, scans stay queued).
+func newFullTestServer(t *testing.T) (ts *testServer, c *conformance, startWorkers func()) {
 	t.Helper()
 	ctx := context.Background()
 	log := testLog(t)
@@ -70,16 +72,34 @@ func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 	eng := engine.New(models, llm.NewRegistry(llm.Config{}), guard, db, log)
 	scans := scan.NewService(scan.Options{Store: db, Engine: eng, Checker: eng, Sealer: sealer,
 		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: 1, Logger: log})
-	scans.Start(ctx)
 	t.Cleanup(func() { scans.Stop(0) })
 	api := New(Deps{Config: cfg, Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log),
 		Feedback: feedback.NewService(db, true), Ready: db.Ping,
-		MirrorScan: &MirrorScanDeps{Auth: accounts, Scans: scans}})
-	c := newConformance(t)
-	ts := httptest.NewServer(c.wrap(api))
-	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, api: api, db: db}, c
+		MirrorScan: &MirrorScanDeps{Auth: accounts, Scans: scans}, Review: review.NewService(db)})
+	c = newConformance(t)
+	hs := httptest.NewServer(c.wrap(api))
+	t.Cleanup(hs.Close)
+	return &testServer{Server: hs, api: api, db: db}, c, func() { scans.Start(ctx) }
+}
+
+// signIn registers email (an admin if admin is set) and returns its bearer header.
+func (ts *testServer) signIn(t *testing.T, email string, admin bool) []string {
+	t.Helper()
+	creds := `{"email":"` + email + `","password":"correct horse battery"}`
+	if resp, body := ts.do(t, "POST", "/api/v1/auth/register", creds); resp.StatusCode != 201 {
+		t.Fatalf("register %s: %d %v", email, resp.StatusCode, body)
+	}
+	if admin {
+		if _, err := auth.GrantAdmin(context.Background(), ts.db, email, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := ts.do(t, "POST", "/api/v1/auth/login", creds)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login %s: %d %v", email, resp.StatusCode, body)
+	}
+	return []string{"Authorization", "Bearer " + body["access_token"].(string)}
 }
 
 // TestEveryOperationConformsToOpenAPI drives every operation of openapi.json through a
@@ -88,7 +108,7 @@ func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 // of the document was never answered with a 2xx here, so a new route needs a line below
 // and its documented shape is then checked from its first test.
 func TestEveryOperationConformsToOpenAPI(t *testing.T) {
-	ts, c := newFullTestServer(t)
+	ts, c, startWorkers := newFullTestServer(t)
 	expect := func(what string, resp *http.Response, body map[string]any, status int) map[string]any {
 		t.Helper()
 		if resp.StatusCode != status {
@@ -166,6 +186,14 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	resp, body = ts.do(t, "GET", "/api/v1/artifacts/0193a4b2-0000-7000-8000-000000000000", "", bearer...)
 	expect("unknown artifact", resp, body, 404)
 
+	// A queued scan (no worker yet) can be cancelled; the next one runs.
+	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"}}`, bearer...)
+	queued := expect("analyze", resp, body, 202)["scan_id"].(string)
+	resp, body = ts.do(t, "POST", "/api/v1/scans/"+queued+"/cancel", "", bearer...)
+	expect("cancel", resp, body, 200)
+	resp, body = ts.do(t, "POST", "/api/v1/scans/0193a4b2-0000-7000-8000-000000000000/cancel", "", bearer...)
+	expect("cancel unknown scan", resp, body, 404)
+	startWorkers()
 	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"}}`, bearer...)
 	scanID := expect("analyze", resp, body, 202)["scan_id"].(string)
 	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"},"scan_types":["jailbreak"]}`, bearer...)
@@ -195,6 +223,29 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	expect("release", resp, body, 200)
 	resp, body = ts.do(t, "POST", "/api/v1/scans/containment/0193a4b2-0000-7000-8000-000000000000", "", bearer...)
 	expect("contain unknown scan", resp, body, 404)
+	resp, body = ts.do(t, "GET", "/api/v1/scans?limit=5", "", bearer...)
+	expect("scans", resp, body, 200)
+	resp, body = ts.do(t, "GET", "/api/v1/scans?status=", "", bearer...)
+	expect("scans, empty status", resp, body, 422)
+	resp, body = ts.do(t, "GET", "/api/v1/artifacts", "", bearer...)
+	expect("artifacts", resp, body, 200)
+	resp, body = ts.do(t, "DELETE", "/api/v1/artifacts/"+art, "", bearer...)
+	expect("delete artifact", resp, body, 204)
+	resp, body = ts.do(t, "GET", "/api/v1/artifacts/"+art, "", bearer...)
+	expect("deleted artifact", resp, body, 404)
+
+	// The admins' review routes.
+	resp, body = ts.do(t, "GET", "/api/v1/generations", "", bearer...)
+	expect("generations, not an admin", resp, body, 403)
+	admin := ts.signIn(t, "admin@example.com", true)
+	resp, body = ts.do(t, "GET", "/api/v1/generations?limit=10", "", admin...)
+	expect("generations", resp, body, 200)
+	resp, body = ts.do(t, "GET", "/api/v1/feedback/stats", "", admin...)
+	expect("feedback stats", resp, body, 200)
+	for _, format := range []string{"jsonl", "csv", "preference"} {
+		resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format="+format, "", admin...)
+		expect("export "+format, resp, body, 200)
+	}
 
 	resp, body = ts.do(t, "POST", "/api/v1/auth/logout", "", bearer...)
 	expect("logout", resp, body, 204)
@@ -262,13 +313,8 @@ func (d discardWriter) WriteHeader(int)             {}
 // schemathesis found "?severity=" answered 200 although the document's enum has no
 // empty value.
 func TestVulnerabilityFiltersMustBeValidWhenPresent(t *testing.T) {
-	ts, _ := newFullTestServer(t)
-	resp, body := ts.do(t, "POST", "/api/v1/auth/register", `{"email":"filters@example.com","password":"correct horse battery"}`)
-	if resp.StatusCode != 201 {
-		t.Fatalf("register: %d %v", resp.StatusCode, body)
-	}
-	_, body = ts.do(t, "POST", "/api/v1/auth/login", `{"email":"filters@example.com","password":"correct horse battery"}`)
-	bearer := []string{"Authorization", "Bearer " + body["access_token"].(string)}
+	ts, _, _ := newFullTestServer(t)
+	bearer := ts.signIn(t, "filters@example.com", false)
 	for _, q := range []string{"severity=", "scan_type=", "limit=", "severity=high&scan_type="} {
 		resp, body := ts.do(t, "GET", "/api/v1/scans/vulnerabilities?"+q, "", bearer...)
 		checkEnvelope(t, resp, body, 422, "validation_error")
@@ -283,10 +329,8 @@ func TestVulnerabilityFiltersMustBeValidWhenPresent(t *testing.T) {
 // TestScanTargetURLPresentButEmpty: "url": "" is not a URL whatever the kind (the
 // document says format uri); schemathesis found it accepted on a catalog_model target.
 func TestScanTargetURLPresentButEmpty(t *testing.T) {
-	ts, _ := newFullTestServer(t)
-	ts.do(t, "POST", "/api/v1/auth/register", `{"email":"url@example.com","password":"correct horse battery"}`)
-	_, body := ts.do(t, "POST", "/api/v1/auth/login", `{"email":"url@example.com","password":"correct horse battery"}`)
-	bearer := []string{"Authorization", "Bearer " + body["access_token"].(string)}
+	ts, _, _ := newFullTestServer(t)
+	bearer := ts.signIn(t, "url@example.com", false)
 	resp, body := ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"catalog_model","model_id":"offline-demo","url":""}}`, bearer...)
 	if e := checkEnvelope(t, resp, body, 422, "validation_error"); len(e["details"].([]any)) != 1 ||
 		e["details"].([]any)[0].(map[string]any)["field"] != "target.url" {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"mirror/internal/config"
+	"mirror/internal/review"
 )
 
 // TestOpenAPIDocumentsEveryRoute walks the real router: every route of both halves
@@ -16,7 +17,7 @@ import (
 // not exist.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	cfg, _ := config.Load(func(string) string { return "" })
-	s := New(Deps{Config: cfg, Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}})
+	s := New(Deps{Config: cfg, Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}, Review: review.NewService(nil)})
 	documented := documentedRoutes()
 	served := map[string][]string{}
 	err := chi.Walk(s.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -132,43 +131,23 @@ func (s *Server) handleScanStatus(w http.ResponseWriter, r *http.Request) {
 	_ = es.send("error", envelope(r, e))
 }
 
-type findingsPage struct {
-	Items      []scan.Finding `json:"items"`
-	NextCursor *string        `json:"next_cursor"`
+// handleScanCancel cancels a queued or running scan (its owner or an admin) and
+// answers its status; cancelling a cancelled scan answers the same again.
+func (s *Server) handleScanCancel(w http.ResponseWriter, r *http.Request) {
+	j, err := s.ms.Scans.Cancel(r.Context(), actor(r), chi.URLParam(r, "scan_id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusBody(j))
 }
 
 func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := scan.FindingFilter{ScanID: q.Get("scan_id"), Target: q.Get("target"), Cursor: q.Get("cursor")}
-	var bad []apperr.FieldError
-	// A filter that is present must be valid: "?severity=" is not "any severity" (the
-	// document's enum has no empty value, and FastAPI answers it 422 as well).
-	if q.Has("severity") {
-		v := q.Get("severity")
-		sev, err := scan.ParseSeverity(v)
-		if err != nil {
-			bad = append(bad, apperr.FieldError{Field: "severity", Message: "must be critical, high, medium, low or info"})
-		}
-		f.Severity = sev
-	}
-	if q.Has("scan_type") {
-		v := q.Get("scan_type")
-		typ, err := scan.ParseType(v)
-		if err != nil {
-			bad = append(bad, apperr.FieldError{Field: "scan_type", Message: "must be a scan type id"})
-		}
-		f.Type = typ
-	}
-	if q.Has("limit") {
-		v := q.Get("limit")
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			bad = append(bad, apperr.FieldError{Field: "limit", Message: "must be a whole number from 1 to 200"})
-		}
-		f.Limit = n
-	}
-	if len(bad) > 0 {
-		s.error(w, r, apperr.Validation(bad...))
+	l := &listQuery{q: r.URL.Query()}
+	f := scan.FindingFilter{ScanID: l.q.Get("scan_id"), Target: l.q.Get("target"), Cursor: l.q.Get("cursor"),
+		Severity: l.severity("severity"), MinSeverity: l.severity("min_severity"), Type: l.scanType("scan_type"), Limit: l.limit()}
+	if err := l.err(); err != nil {
+		s.error(w, r, err)
 		return
 	}
 	items, next, err := s.ms.Scans.Findings(r.Context(), actor(r), f)
@@ -176,11 +155,7 @@ func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	page := findingsPage{Items: items}
-	if next != "" {
-		page.NextCursor = &next
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, newPage(items, next))
 }
 
 func (s *Server) handleScanMetrics(w http.ResponseWriter, r *http.Request) {

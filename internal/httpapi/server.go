@@ -15,6 +15,7 @@ import (
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/reqid"
+	"mirror/internal/review"
 )
 
 // Deps are the services the API serves.
@@ -32,6 +33,9 @@ type Deps struct {
 	Limits Limits
 	// MirrorScan serves /api/v1; nil leaves it out (MirrorView-only tests).
 	MirrorScan *MirrorScanDeps
+	// Review serves the admins' feedback routes under /api/v1 (with MirrorScan,
+	// whose accounts sign admins in); nil leaves them out.
+	Review *review.Service
 }
 
 // Server is the HTTP API.
@@ -45,7 +49,10 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	ms       *MirrorScanDeps
+	review   *review.Service
 	limits   Limits
+	// loginOrigins refuses cross-site browser logins (login CSRF); see handleLogin.
+	loginOrigins *http.CrossOriginProtection
 }
 
 // New returns a Server whose routes are ready to serve.
@@ -56,7 +63,14 @@ func New(d Deps) *Server {
 	}
 	s := &Server{
 		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
-		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits,
+		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits, review: d.Review,
+	}
+	s.loginOrigins = http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		// The frontends allowed by CORS may sign users in; a pattern is not an origin.
+		if err := s.loginOrigins.AddTrustedOrigin(o); err != nil {
+			s.log.Debug("CORS origin not trusted for cookie logins", "origin", o, "error", err)
+		}
 	}
 	if s.ms != nil && s.ms.Scans != nil {
 		registerScanMetrics(reg, s.ms.Scans)
@@ -66,4 +80,7 @@ func New(d Deps) *Server {
 }
 
 // ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	markBusy(r) // see ServeEnvelopeErrors
+	s.handler.ServeHTTP(w, r)
+}

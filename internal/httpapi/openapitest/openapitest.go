@@ -32,8 +32,8 @@ var Events = map[string]map[string]string{
 }
 
 func init() {
-	// Bodies the document types as plain strings: pages, assets, event streams.
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream"} {
+	// Bodies the document types as plain strings: pages, assets, event streams, exports.
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream", "text/csv", "application/x-ndjson"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
 }

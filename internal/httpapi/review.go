@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"mirror/internal/apperr"
+	"mirror/internal/review"
+)
+
+// requireAdmin lets only admins through (after authenticate).
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r.Context()).Admin() {
+			s.error(w, r, apperr.Errorf(apperr.Forbidden, "This needs an admin."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// reviewFilter reads the generation filters the review routes share.
+func reviewFilter(l *listQuery) review.Filter {
+	f := review.Filter{ModelID: l.q.Get("model_id"), SessionID: l.q.Get("session_id"), Since: l.time("since")}
+	if v := l.q.Get("has_feedback"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			l.fail("has_feedback", "must be true or false")
+		}
+		f.HasFeedback = &b
+	}
+	return f
+}
+
+// handleGenerationList lists stored generations with their feedback (admins).
+func (s *Server) handleGenerationList(w http.ResponseWriter, r *http.Request) {
+	l := &listQuery{q: r.URL.Query()}
+	f := reviewFilter(l)
+	f.Limit, f.Cursor = l.limit(), l.q.Get("cursor")
+	if err := l.err(); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	recs, next, err := s.review.List(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	items := make([]review.GenerationJSON, len(recs))
+	for i, rec := range recs {
+		items[i] = rec.JSON()
+	}
+	writeJSON(w, http.StatusOK, newPage(items, next))
+}
+
+type statsResponse struct {
+	Models []review.ModelStats `json:"models"`
+}
+
+// handleFeedbackStats answers per-model feedback statistics (admins).
+func (s *Server) handleFeedbackStats(w http.ResponseWriter, r *http.Request) {
+	l := &listQuery{q: r.URL.Query()}
+	f := reviewFilter(l)
+	if err := l.err(); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	stats, err := s.review.Stats(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statsResponse{Models: stats})
+}
+
+// handleFeedbackExport streams every selected generation in the asked format
+// (admins). Errors before the first byte are envelopes; a failure mid-stream is
+// logged and the response ends short (its trailer-less body is then incomplete).
+func (s *Server) handleFeedbackExport(w http.ResponseWriter, r *http.Request) {
+	l := &listQuery{q: r.URL.Query()}
+	f := reviewFilter(l)
+	format, err := review.ParseFormat(l.q.Get("format"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := l.err(); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", format.ContentType())
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="mirror-feedback-%s-%s.%s"`, format, time.Now().UTC().Format("20060102T150405Z"), format.Ext()))
+	h.Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	if _, err := s.review.Export(r.Context(), f, format, w, func() { _ = rc.Flush() }); err != nil && r.Context().Err() == nil {
+		s.log.ErrorContext(r.Context(), "feedback export failed", "error", err)
+	}
+}
