@@ -26,12 +26,11 @@ import (
 	"mirror/internal/ssrf"
 )
 
-// newFullTestServer serves both halves, MirrorScan and the admins' review routes
-// included, over a temporary SQLite database, in development (docs served), with only
-// the offline demo model. Its responses are checked against openapi.json like every
-// test server's; the conformance checker is returned to read what it saw, and
-// startWorkers starts its one scan worker (until then, scans stay queued).
-func newFullTestServer(t *testing.T) (ts *testServer, c *conformance, startWorkers func()) {
+// newFullTestServer serves both halves, MirrorScan included (accounts, artifacts, scans
+// with one worker), over a temporary SQLite database, in development (docs served), with
+// only the offline demo model. Its responses are checked against openapi.json like every
+// test server's; the conformance checker is returned to read what it saw.
+func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 	t.Helper()
 	ctx := context.Background()
 	log := testLog(t)
@@ -72,34 +71,16 @@ func newFullTestServer(t *testing.T) (ts *testServer, c *conformance, startWorke
 	eng := engine.New(models, llm.NewRegistry(llm.Config{}), guard, db, log)
 	scans := scan.NewService(scan.Options{Store: db, Engine: eng, Checker: eng, Sealer: sealer,
 		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: 1, Logger: log})
+	scans.Start(ctx)
 	t.Cleanup(func() { scans.Stop(0) })
 	api := New(Deps{Config: cfg, Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log),
 		Feedback: feedback.NewService(db, true), Ready: db.Ping,
 		MirrorScan: &MirrorScanDeps{Auth: accounts, Scans: scans}, Review: review.NewService(db)})
-	c = newConformance(t)
-	hs := httptest.NewServer(c.wrap(api))
-	t.Cleanup(hs.Close)
-	return &testServer{Server: hs, api: api, db: db}, c, func() { scans.Start(ctx) }
-}
-
-// signIn registers email (an admin if admin is set) and returns its bearer header.
-func (ts *testServer) signIn(t *testing.T, email string, admin bool) []string {
-	t.Helper()
-	creds := `{"email":"` + email + `","password":"correct horse battery"}`
-	if resp, body := ts.do(t, "POST", "/api/v1/auth/register", creds); resp.StatusCode != 201 {
-		t.Fatalf("register %s: %d %v", email, resp.StatusCode, body)
-	}
-	if admin {
-		if _, err := auth.GrantAdmin(context.Background(), ts.db, email, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	resp, body := ts.do(t, "POST", "/api/v1/auth/login", creds)
-	if resp.StatusCode != 200 {
-		t.Fatalf("login %s: %d %v", email, resp.StatusCode, body)
-	}
-	return []string{"Authorization", "Bearer " + body["access_token"].(string)}
+	c := newConformance(t)
+	ts := httptest.NewServer(c.wrap(api))
+	t.Cleanup(ts.Close)
+	return &testServer{Server: ts, api: api, db: db}, c
 }
 
 // TestEveryOperationConformsToOpenAPI drives every operation of openapi.json through a
@@ -108,7 +89,7 @@ func (ts *testServer) signIn(t *testing.T, email string, admin bool) []string {
 // of the document was never answered with a 2xx here, so a new route needs a line below
 // and its documented shape is then checked from its first test.
 func TestEveryOperationConformsToOpenAPI(t *testing.T) {
-	ts, c, startWorkers := newFullTestServer(t)
+	ts, c := newFullTestServer(t)
 	expect := func(what string, resp *http.Response, body map[string]any, status int) map[string]any {
 		t.Helper()
 		if resp.StatusCode != status {
@@ -186,14 +167,6 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	resp, body = ts.do(t, "GET", "/api/v1/artifacts/0193a4b2-0000-7000-8000-000000000000", "", bearer...)
 	expect("unknown artifact", resp, body, 404)
 
-	// A queued scan (no worker yet) can be cancelled; the next one runs.
-	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"}}`, bearer...)
-	queued := expect("analyze", resp, body, 202)["scan_id"].(string)
-	resp, body = ts.do(t, "POST", "/api/v1/scans/"+queued+"/cancel", "", bearer...)
-	expect("cancel", resp, body, 200)
-	resp, body = ts.do(t, "POST", "/api/v1/scans/0193a4b2-0000-7000-8000-000000000000/cancel", "", bearer...)
-	expect("cancel unknown scan", resp, body, 404)
-	startWorkers()
 	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"}}`, bearer...)
 	scanID := expect("analyze", resp, body, 202)["scan_id"].(string)
 	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"artifact","artifact_id":"`+art+`"},"scan_types":["jailbreak"]}`, bearer...)
@@ -223,27 +196,43 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	expect("release", resp, body, 200)
 	resp, body = ts.do(t, "POST", "/api/v1/scans/containment/0193a4b2-0000-7000-8000-000000000000", "", bearer...)
 	expect("contain unknown scan", resp, body, 404)
-	resp, body = ts.do(t, "GET", "/api/v1/scans?limit=5", "", bearer...)
+
+	// The lists, a cancel and a delete.
+	resp, body = ts.do(t, "GET", "/api/v1/artifacts?limit=1", "", bearer...)
+	expect("artifacts", resp, body, 200)
+	resp, body = ts.do(t, "GET", "/api/v1/scans?status=completed", "", bearer...)
 	expect("scans", resp, body, 200)
+	resp, body = ts.do(t, "GET", "/api/v1/scans?scan_type=", "", bearer...)
+	expect("scans, empty filter", resp, body, 422)
 	resp, body = ts.do(t, "GET", "/api/v1/scans?status=", "", bearer...)
 	expect("scans, empty status", resp, body, 422)
-	resp, body = ts.do(t, "GET", "/api/v1/artifacts", "", bearer...)
-	expect("artifacts", resp, body, 200)
-	resp, body = ts.do(t, "DELETE", "/api/v1/artifacts/"+art, "", bearer...)
+	// At 0.1 requests a second the scan is still queued or running when it is cancelled.
+	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"catalog_model","model_id":"offline-demo"},"options":{"rate_per_second":0.1}}`, bearer...)
+	slow := expect("analyze, slow", resp, body, 202)["scan_id"].(string)
+	resp, body = ts.do(t, "POST", "/api/v1/scans/"+slow+"/cancel", "", bearer...)
+	expect("cancel", resp, body, 200)
+	resp, body = ts.do(t, "POST", "/api/v1/scans/"+scanID+"/cancel", "", bearer...)
+	expect("cancel a completed scan", resp, body, 409)
+	resp, body = ts.do(t, "POST", "/api/v1/artifacts", form.String(), append(bearer, "Content-Type", mw.FormDataContentType())...)
+	spare := expect("upload again", resp, body, 201)["artifact_id"].(string)
+	resp, body = ts.do(t, "DELETE", "/api/v1/artifacts/"+spare, "", bearer...)
 	expect("delete artifact", resp, body, 204)
-	resp, body = ts.do(t, "GET", "/api/v1/artifacts/"+art, "", bearer...)
-	expect("deleted artifact", resp, body, 404)
+	resp, body = ts.do(t, "DELETE", "/api/v1/artifacts/"+spare, "", bearer...)
+	expect("delete it again", resp, body, 404)
 
-	// The admins' review routes.
+	// The admin's review routes, after the operator's grant.
 	resp, body = ts.do(t, "GET", "/api/v1/generations", "", bearer...)
 	expect("generations, not an admin", resp, body, 403)
-	admin := ts.signIn(t, "admin@example.com", true)
-	resp, body = ts.do(t, "GET", "/api/v1/generations?limit=10", "", admin...)
+	resp, body = ts.do(t, "GET", "/api/v1/auth/me", "", bearer...)
+	if err := ts.db.SetRole(context.Background(), expect("me", resp, body, 200)["id"].(string), auth.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = ts.do(t, "GET", "/api/v1/generations?has_feedback=true", "", bearer...)
 	expect("generations", resp, body, 200)
-	resp, body = ts.do(t, "GET", "/api/v1/feedback/stats", "", admin...)
+	resp, body = ts.do(t, "GET", "/api/v1/feedback/stats", "", bearer...)
 	expect("feedback stats", resp, body, 200)
 	for _, format := range []string{"jsonl", "csv", "preference"} {
-		resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format="+format, "", admin...)
+		resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format="+format, "", bearer...)
 		expect("export "+format, resp, body, 200)
 	}
 
@@ -313,8 +302,13 @@ func (d discardWriter) WriteHeader(int)             {}
 // schemathesis found "?severity=" answered 200 although the document's enum has no
 // empty value.
 func TestVulnerabilityFiltersMustBeValidWhenPresent(t *testing.T) {
-	ts, _, _ := newFullTestServer(t)
-	bearer := ts.signIn(t, "filters@example.com", false)
+	ts, _ := newFullTestServer(t)
+	resp, body := ts.do(t, "POST", "/api/v1/auth/register", `{"email":"filters@example.com","password":"correct horse battery"}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("register: %d %v", resp.StatusCode, body)
+	}
+	_, body = ts.do(t, "POST", "/api/v1/auth/login", `{"email":"filters@example.com","password":"correct horse battery"}`)
+	bearer := []string{"Authorization", "Bearer " + body["access_token"].(string)}
 	for _, q := range []string{"severity=", "scan_type=", "limit=", "severity=high&scan_type="} {
 		resp, body := ts.do(t, "GET", "/api/v1/scans/vulnerabilities?"+q, "", bearer...)
 		checkEnvelope(t, resp, body, 422, "validation_error")
@@ -329,8 +323,10 @@ func TestVulnerabilityFiltersMustBeValidWhenPresent(t *testing.T) {
 // TestScanTargetURLPresentButEmpty: "url": "" is not a URL whatever the kind (the
 // document says format uri); schemathesis found it accepted on a catalog_model target.
 func TestScanTargetURLPresentButEmpty(t *testing.T) {
-	ts, _, _ := newFullTestServer(t)
-	bearer := ts.signIn(t, "url@example.com", false)
+	ts, _ := newFullTestServer(t)
+	ts.do(t, "POST", "/api/v1/auth/register", `{"email":"url@example.com","password":"correct horse battery"}`)
+	_, body := ts.do(t, "POST", "/api/v1/auth/login", `{"email":"url@example.com","password":"correct horse battery"}`)
+	bearer := []string{"Authorization", "Bearer " + body["access_token"].(string)}
 	resp, body := ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"catalog_model","model_id":"offline-demo","url":""}}`, bearer...)
 	if e := checkEnvelope(t, resp, body, 422, "validation_error"); len(e["details"].([]any)) != 1 ||
 		e["details"].([]any)[0].(map[string]any)["field"] != "target.url" {
