@@ -2,7 +2,8 @@
 # Fuzzes the whole HTTP API from its own OpenAPI document with schemathesis (PyPI), against
 # a real `mirror serve` on loopback: a fresh SQLite database, development mode (so
 # /openapi.json is served), the offline demo model only, and a registered user's bearer
-# token (.ci/fuzzapi_hooks.py) so the signed-in routes are fuzzed past their 401. Fails on
+# token and an admin's (.ci/fuzzapi_hooks.py), so the signed-in and the admins' routes
+# are fuzzed past their 401. Fails on
 # any 5xx, any response whose status, content type, headers or body the document does not
 # describe (errors: the envelope), any request that breaks the document yet is accepted,
 # and the other checks of .ci/schemathesis.toml.
@@ -83,23 +84,27 @@ for _ in $(seq 120); do
 done
 curl -fsS -o /dev/null "$base/openapi.json" || { cat "$work/server.log" >&2; die "no /openapi.json on $base"; }
 
-# --- a signed-in user ---------------------------------------------------------------
-# Registered here; .ci/fuzzapi_hooks.py signs it in (again after any 401, since fuzzing
-# logout revokes the token) and puts its bearer token on every signed-in route.
-export FUZZ_BASE_URL="$base" FUZZ_EMAIL="fuzz-$SEED-$$@example.com"
+# --- a signed-in user, and an admin -------------------------------------------------
+# Registered here; .ci/fuzzapi_hooks.py signs them in (again after any 401, since fuzzing
+# logout revokes the token) and puts the user's bearer token on the signed-in routes,
+# the admin's on the admins' routes. The admin role is granted as an operator does.
+export FUZZ_BASE_URL="$base" FUZZ_EMAIL="fuzz-$SEED-$$@example.com" FUZZ_ADMIN_EMAIL="fuzz-admin-$SEED-$$@example.com"
 FUZZ_PASSWORD="fuzz $(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n') passphrase"
 export FUZZ_PASSWORD
-"$py" - <<'PY' || die "could not register and sign in the fuzzing user"
+"$py" - <<'PY' || die "could not register the fuzzing users"
 import json, os, urllib.request
 def post(path, body):
     req = urllib.request.Request(os.environ["FUZZ_BASE_URL"] + path, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=20) as resp:
         return json.load(resp)
-creds = {"email": os.environ["FUZZ_EMAIL"], "password": os.environ["FUZZ_PASSWORD"]}
-post("/api/v1/auth/register", dict(creds, full_name="Fuzz"))
-assert post("/api/v1/auth/login", creds)["access_token"]
+for email in (os.environ["FUZZ_EMAIL"], os.environ["FUZZ_ADMIN_EMAIL"]):
+    post("/api/v1/auth/register", {"email": email, "password": os.environ["FUZZ_PASSWORD"], "full_name": "Fuzz"})
+    assert post("/api/v1/auth/login", {"email": email, "password": os.environ["FUZZ_PASSWORD"]})["access_token"]
 PY
+(cd "$work" && env -i PATH="$PATH" HOME="$work" MIRROR_DATA_DIR="$work/data" \
+  DATABASE_URL="sqlite://$work/data/mirror.db" "$work/mirror" admin grant "$FUZZ_ADMIN_EMAIL") >/dev/null \
+  || die "mirror admin grant $FUZZ_ADMIN_EMAIL failed"
 
 # --- schemathesis ---------------------------------------------------------------------
 # Every check in CHECKS must hold for every response.

@@ -11,7 +11,9 @@ import (
 )
 
 // listQuery reads the query parameters the list routes share, collecting each
-// invalid one as a field error.
+// invalid one as a field error. A filter that is present must be valid: "?severity="
+// is not "any severity" (the document's enums have no empty value, and FastAPI answers
+// it 422 as well).
 type listQuery struct {
 	q   url.Values
 	bad []apperr.FieldError
@@ -20,9 +22,6 @@ type listQuery struct {
 func (l *listQuery) fail(field, msg string) {
 	l.bad = append(l.bad, apperr.FieldError{Field: field, Message: msg})
 }
-
-// A filter that is present must be valid: "?severity=" is not "any severity" (the
-// document's enums have no empty value, and FastAPI answers it 422 as well).
 
 // limit is the page size: 1 to 200, 0 when absent (the service's default).
 func (l *listQuery) limit() int {
@@ -107,8 +106,8 @@ func (s *Server) handleScanList(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := scan.ScanFilter{Target: l.q.Get("target"), Cursor: l.q.Get("cursor"), Type: l.scanType("scan_type"),
 		CreatedAfter: l.time("created_after"), Limit: l.limit()}
-	if v := l.q.Get("status"); v != "" {
-		f.Status = scan.Status(v)
+	if l.q.Has("status") {
+		f.Status = scan.Status(l.q.Get("status"))
 		if !f.Status.Done() && f.Status != scan.Queued && f.Status != scan.Running {
 			l.fail("status", "must be queued, running, completed, failed or cancelled")
 		}

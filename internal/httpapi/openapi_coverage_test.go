@@ -208,6 +208,8 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	expect("scans", resp, body, 200)
 	resp, body = ts.do(t, "GET", "/api/v1/scans?scan_type=", "", bearer...)
 	expect("scans, empty filter", resp, body, 422)
+	resp, body = ts.do(t, "GET", "/api/v1/scans?status=", "", bearer...)
+	expect("scans, empty status", resp, body, 422)
 	// At 0.1 requests a second the scan is still queued or running when it is cancelled.
 	resp, body = ts.do(t, "POST", "/api/v1/scans/analyze", `{"target":{"kind":"catalog_model","model_id":"offline-demo"},"options":{"rate_per_second":0.1}}`, bearer...)
 	slow := expect("analyze, slow", resp, body, 202)["scan_id"].(string)
