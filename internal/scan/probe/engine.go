@@ -275,6 +275,7 @@ type exchange struct {
 	turn    int    // 1-based within the session
 	user    string // the user turn sent
 	prompt  string // every message sent, joined, for "was it in the prompt" checks
+	msgs    []llm.Message
 	resp    llm.Response
 }
 
@@ -305,7 +306,7 @@ func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
 				}
 				return o
 			}
-			o.exchanges = append(o.exchanges, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), resp: resp})
+			o.exchanges = append(o.exchanges, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), msgs: slices.Clone(msgs), resp: resp})
 			msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Text})
 		}
 	}
