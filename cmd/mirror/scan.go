@@ -18,6 +18,8 @@ import (
 const scanUsage = `usage: mirror scan PATH... [--format table|json|sarif] [--output FILE] [--fail-on SEVERITY]
        mirror scan --endpoint URL --model NAME [--provider openai|anthropic|gemini] [--api-key-env VAR]
                    [--embeddings-endpoint URL --embedding-model NAME] [--types a,b] [--seed N]
+                   [--judge-endpoint URL --judge-model NAME [--judge-api-key-env VAR]]
+                   [--max-output-tokens N] [--concurrency N]
 
 Scans model files and directories (recursively) for code that runs on load and
 for chat templates that smuggle instructions. Exit codes: 0 nothing at or above
@@ -100,6 +102,11 @@ func parseScanArgs(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&o.endpoint.EmbeddingModel, "embedding-model", "", "embedding model `NAME`")
 	fs.StringVar(&types, "types", "", "comma-separated scan types to run against an endpoint")
 	fs.Int64Var(&seed, "seed", 0, "seed `N` for reproducible probe selection")
+	fs.StringVar(&o.endpoint.JudgeEndpoint, "judge-endpoint", "", "OpenAI-compatible API at `URL` of a judge model that confirms or dismisses each compliance and personal-data finding")
+	fs.StringVar(&o.endpoint.JudgeModel, "judge-model", "", "judge model `NAME`")
+	fs.StringVar(&o.endpoint.JudgeAPIKeyEnv, "judge-api-key-env", "", "environment `VAR` holding the judge's API key (default: the endpoint's)")
+	fs.IntVar(&o.endpoint.MaxOutputTokens, "max-output-tokens", 0, "bound each answer of the scanned model to `N` tokens (default 400)")
+	fs.IntVar(&o.endpoint.Concurrency, "concurrency", 0, "run `N` probes at once (default 4)")
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
@@ -147,14 +154,24 @@ func parseScanArgs(args []string, getenv func(string) string, stderr io.Writer) 
 		if o.endpoint.EmbeddingsEndpoint != "" && o.endpoint.EmbeddingModel == "" {
 			return o, errors.New("--embeddings-endpoint needs --embedding-model")
 		}
+		if (o.endpoint.JudgeEndpoint == "") != (o.endpoint.JudgeModel == "") {
+			return o, errors.New("--judge-endpoint and --judge-model go together")
+		}
+		if o.endpoint.JudgeEndpoint != "" && o.endpoint.Endpoint == "" {
+			return o, errors.New("--judge-endpoint judges chat scans: it needs --endpoint")
+		}
+		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 {
+			return o, errors.New("--max-output-tokens and --concurrency must not be negative")
+		}
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
 	case len(o.paths) == 0:
 		fs.Usage()
 		return o, errors.New("no PATH given")
-	case types != "" || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "":
-		return o, errors.New("--model, --api-key-env, --types and --seed apply to --endpoint scans only")
+	case types != "" || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0:
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens and --concurrency apply to --endpoint scans only")
 	}
 	return o, nil
 }
