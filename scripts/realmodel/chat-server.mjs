@@ -16,6 +16,9 @@ const { values: args } = parseArgs({
     port: { type: "string", default: "18110" },
     name: { type: "string", default: "gemma-3-270m" },
     ctx: { type: "string", default: "2048" },
+    // One thread: on a shared, oversubscribed CPU llama.cpp's spinning thread barriers
+    // make two threads far slower than one.
+    threads: { type: "string", default: "1" },
     "max-tokens-cap": { type: "string", default: "512" },
   },
 });
@@ -26,7 +29,7 @@ if (!args.model) {
 
 const llama = await getLlama({ gpu: false });
 const model = await llama.loadModel({ modelPath: args.model });
-const context = await model.createContext({ contextSize: Number(args.ctx), threads: 2 });
+const context = await model.createContext({ contextSize: Number(args.ctx), threads: Number(args.threads) });
 const sequence = context.getSequence();
 const maxCap = Number(args["max-tokens-cap"]);
 
@@ -60,7 +63,9 @@ function serialized(fn) {
 
 const endOfTurn = model.tokenize("<end_of_turn>", true);
 
-async function generate(req, onToken) {
+async function generate(req, onToken, gone) {
+  if (gone()) return { out: [], finish: "cancelled", promptTokens: 0 };
+  const started = Date.now();
   const prompt = model.tokenize(gemmaPrompt(req.messages ?? []), true);
   const maxTokens = Math.min(Number(req.max_tokens ?? req.max_completion_tokens ?? 256), maxCap);
   if (prompt.length + maxTokens > Number(args.ctx)) {
@@ -82,8 +87,9 @@ async function generate(req, onToken) {
     const lp = Math.log(Math.max(step.confidence, 1e-12));
     out.push({ token: step.token, text, logprob: lp });
     onToken?.(text, lp);
-    if (out.length >= maxTokens) break;
+    if (out.length >= maxTokens || gone()) break;
   }
+  console.error(`chat: ${prompt.length} prompt + ${out.length} output tokens in ${Date.now() - started} ms${gone() ? " (client gone)" : ""}`);
   return { out, finish, promptTokens: prompt.length };
 }
 
@@ -113,6 +119,11 @@ const server = http.createServer(async (req, res) => {
   const id = "chatcmpl-" + Math.random().toString(36).slice(2);
   const created = Math.floor(Date.now() / 1000);
   const wantLogprobs = body.logprobs === true;
+  // A client that gave up (timeout) must not keep the single sequence busy: its
+  // queued request is skipped and a running one stops at the next token.
+  let closed = false;
+  res.on("close", () => { closed = true; });
+  const gone = () => closed && !res.writableFinished;
   try {
     if (body.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -120,7 +131,7 @@ const server = http.createServer(async (req, res) => {
         res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: args.name, choices: [{ index: 0, delta, finish_reason: finish, ...extra }] })}\n\n`);
       chunk({ role: "assistant", content: "" }, null);
       const r = await serialized(() => generate(body, (text, lp) =>
-        chunk({ content: text }, null, wantLogprobs ? { logprobs: { content: [{ token: text, logprob: lp }] } } : {})));
+        chunk({ content: text }, null, wantLogprobs ? { logprobs: { content: [{ token: text, logprob: lp }] } } : {}), gone));
       chunk({}, r.finish);
       if (body.stream_options?.include_usage) {
         res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: args.name, choices: [], usage: { prompt_tokens: r.promptTokens, completion_tokens: r.out.length, total_tokens: r.promptTokens + r.out.length } })}\n\n`);
@@ -128,7 +139,7 @@ const server = http.createServer(async (req, res) => {
       res.end("data: [DONE]\n\n");
       return;
     }
-    const r = await serialized(() => generate(body));
+    const r = await serialized(() => generate(body, undefined, gone));
     const choice = { index: 0, message: { role: "assistant", content: r.out.map((o) => o.text).join("") }, finish_reason: r.finish };
     if (wantLogprobs) choice.logprobs = { content: r.out.map((o) => ({ token: o.text, logprob: o.logprob })) };
     send(res, 200, {

@@ -70,6 +70,10 @@ type Options struct {
 	// rejects is kept but capped at low severity. JudgeModel is its model.
 	Judge      llm.Provider
 	JudgeModel string
+	// Transcript, if set, receives every probe's exchanges and verdict after it ran
+	// (from several goroutines at once: it must be safe for that). Responses in it
+	// are not masked.
+	Transcript func(Transcript)
 	// Probes replaces the built-in Catalog (tests, custom suites).
 	Probes []Probe
 	// EmbeddingRecords is passed to embedding.Options.Records.
@@ -205,6 +209,7 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 			p := &e.probes[i]
 			o := e.runProbe(gctx, p)
 			outcomes[i] = o
+			e.transcript(o)
 			if fatal(o.err) {
 				cancel(o.err)
 				return fmt.Errorf("probe %s: %w", p.ID, o.err)

@@ -82,7 +82,7 @@ func evaluate(p *Probe, r rendered, exs []exchange) (*hit, string) {
 	case KindCompliance:
 		a := analyzeIn(last.resp.Text, r.markers, last.prompt)
 		for _, m := range r.markers {
-			if !a.markerComplied(m) || onlyEchoed(last.resp.Text, last.user, m) {
+			if !a.markerComplied(m) || onlyEchoed(last.resp.Text, withDecoded(last.user), m) {
 				return nil, ""
 			}
 		}
