@@ -148,6 +148,8 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatalf("stance %q", a.stance)
 		}
 		_ = a.markerComplied(mk)
+		_ = analyzeIn(s, []string{mk}, s).markerComplied(mk)
+		_ = onlyEchoed(s, withDecoded(s), mk)
 		_ = leakForm(s, mk)
 		_ = longestCommonRun(s, s)
 		_ = responseExcerpt(s, mk)
