@@ -95,6 +95,19 @@ func TestScanEndpointJudge(t *testing.T) {
 	}
 	dismissed := 0
 	for _, f := range r.Findings {
+		if f.Evidence["kind"] == nil {
+			// Every finding about a probe names its framework ids and keeps the
+			// conversation it was judged on.
+			if ids, _ := f.Evidence["owasp_llm"].([]any); len(ids) == 0 || !strings.HasPrefix(ids[0].(string), "LLM0") {
+				t.Errorf("finding %q without OWASP LLM ids: %v", f.Title, f.Evidence["owasp_llm"])
+			}
+			if _, ok := f.Evidence["mitre_atlas"].([]any); !ok {
+				t.Errorf("finding %q without MITRE ATLAS ids", f.Title)
+			}
+			if conv, _ := f.Evidence["conversation"].([]any); len(conv) < 2 {
+				t.Errorf("finding %q without its conversation", f.Title)
+			}
+		}
 		switch {
 		case f.ScanType == "jailbreak" && f.Evidence["kind"] != "summary":
 			if f.Severity != "info" || f.Evidence["judge"] != "dismissed" || f.Evidence["judge_model"] != "judge-1" ||
