@@ -43,7 +43,7 @@ def garak(path):
     failed = collections.defaultdict(dict)
     for line in open(path):
         e = json.loads(line)
-        if e.get("entry_type") != "attempt" or e.get("status") != 2:
+        if e.get("entry_type") != "attempt" or str(e.get("status")) != "2":
             continue
         probe = e["probe_classname"]
         hit = any(any((s or 0) >= 0.5 for s in scores) for scores in e.get("detector_results", {}).values())

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"text/template"
 
-	"mirror/internal/llm"
 	"mirror/internal/scan"
 )
 
@@ -85,18 +84,9 @@ func judgeLabelled(t *testing.T, l labelled) (*Probe, *hit) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var exs []exchange
-	for _, s := range r.sessions {
-		replies := l.Replies[s.name]
-		if len(replies) != len(s.turns) {
-			t.Fatalf("%s seed %d: session %s has %d turns, %d replies", l.ProbeID, l.Seed, s.name, len(s.turns), len(replies))
-		}
-		var msgs []llm.Message
-		if s.system != "" {
-			msgs = append(msgs, llm.Message{Role: "system", Content: s.system})
-		}
-		for i, turn := range s.turns {
-			text := replies[i]
+	replies := map[string][]string{}
+	for name, rs := range l.Replies {
+		for _, text := range rs {
 			if l.Source == "scripted" {
 				var b strings.Builder
 				if err := template.Must(template.New("reply").Funcs(templateFuncs).Parse(text)).Execute(&b, r.vars); err != nil {
@@ -104,10 +94,12 @@ func judgeLabelled(t *testing.T, l labelled) (*Probe, *hit) {
 				}
 				text = b.String()
 			}
-			msgs = append(msgs, llm.Message{Role: "user", Content: turn})
-			exs = append(exs, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), msgs: slices.Clone(msgs), resp: llm.Response{Text: text}})
-			msgs = append(msgs, llm.Message{Role: "assistant", Content: text})
+			replies[name] = append(replies[name], text)
 		}
+	}
+	exs, complete := replay(r, replies)
+	if !complete {
+		t.Fatalf("%s seed %d: replies %v do not answer every turn", l.ProbeID, l.Seed, l.Replies)
 	}
 	h, _ := evaluate(p, r, exs)
 	return p, h

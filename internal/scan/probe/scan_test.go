@@ -288,3 +288,32 @@ func (n noLogprobs) Complete(ctx context.Context, req llm.Request) (llm.Response
 	resp.Logprobs = nil
 	return resp, err
 }
+
+// TestTranscriptsRejudge: every probe's transcript reaches Options.Transcript, and
+// judging it again from the recorded responses gives the verdict of the run.
+func TestTranscriptsRejudge(t *testing.T) {
+	var mu sync.Mutex
+	var ts []probe.Transcript
+	_, err := probe.Run(context.Background(), target(t, probetest.Weaknesses{FollowsInstructions: true, LeaksSystemPrompt: true}, nil), chatTypes,
+		probe.Options{Seed: 4, Transcript: func(tr probe.Transcript) { mu.Lock(); ts = append(ts, tr); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != len(probe.Catalog()) {
+		t.Fatalf("%d transcripts for %d probes", len(ts), len(probe.Catalog()))
+	}
+	verdicts := map[string]int{}
+	for _, tr := range ts {
+		verdicts[tr.Verdict]++
+		again, err := probe.Rejudge(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Verdict != tr.Verdict || again.Score != tr.Score {
+			t.Errorf("%s: rejudged %s %.1f, ran %s %.1f", tr.ProbeID, again.Verdict, again.Score, tr.Verdict, tr.Score)
+		}
+	}
+	if verdicts["succeeded"] == 0 || verdicts["passed"] == 0 {
+		t.Errorf("verdicts %v: want both outcomes", verdicts)
+	}
+}

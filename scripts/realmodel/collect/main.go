@@ -38,7 +38,11 @@ func run() error {
 	maxTokens := flag.Int("max-output-tokens", 48, "bound on each answer")
 	transcripts := flag.String("transcripts", "transcripts.jsonl", "write transcripts to `FILE`")
 	report := flag.String("report", "report.json", "write the findings of every seed to `FILE`")
+	rejudge := flag.String("rejudge", "", "judge the transcripts in `FILE` again with the current detectors (no model is asked) and write them to -transcripts")
 	flag.Parse()
+	if *rejudge != "" {
+		return rejudgeFile(*rejudge, *transcripts)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -94,4 +98,36 @@ func run() error {
 	e := json.NewEncoder(f)
 	e.SetIndent("", "  ")
 	return e.Encode(rep)
+}
+
+// rejudgeFile re-reads recorded transcripts with the current detectors.
+func rejudgeFile(in, out string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var t probe.Transcript
+		if err := json.Unmarshal([]byte(line), &t); err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		again, err := probe.Rejudge(t)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "collect: %v; keeping the recorded verdict\n", err)
+			again = t
+		}
+		if again.Verdict != t.Verdict {
+			fmt.Fprintf(os.Stderr, "%s seed %d: %s -> %s\n", t.ProbeID, t.Seed, t.Verdict, again.Verdict)
+		}
+		if err := enc.Encode(again); err != nil {
+			return err
+		}
+	}
+	return nil
 }
