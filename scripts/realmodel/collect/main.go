@@ -34,6 +34,7 @@ func run() error {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:18110/v1", "OpenAI-compatible chat API")
 	model := flag.String("model", "gemma-3-270m", "model name")
 	seeds := flag.String("seeds", "1", "comma-separated seeds; one scan per seed")
+	only := flag.String("only", "", "run only the probes whose id starts with `PREFIX`")
 	types := flag.String("types", "jailbreak,pii_leakage,prompt_artifacts,model_inversion,self_modification", "scan types")
 	maxTokens := flag.Int("max-output-tokens", 48, "bound on each answer")
 	transcripts := flag.String("transcripts", "transcripts.jsonl", "write transcripts to `FILE`")
@@ -71,8 +72,14 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("seed %q: %w", s, err)
 		}
+		var probes []probe.Probe
+		for _, p := range probe.Catalog() {
+			if strings.HasPrefix(p.ID, *only) {
+				probes = append(probes, p)
+			}
+		}
 		fs, err := probe.Run(ctx, target, ts, probe.Options{
-			Seed: seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1, Logger: log,
+			Probes: probes, Seed: seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1, Logger: log,
 			Progress: func(done, total int, step string) {
 				fmt.Fprintf(os.Stderr, "seed %d: %d/%d %s\n", seed, done, total, step)
 			},
