@@ -11,11 +11,11 @@ import json
 import sys
 
 CATEGORIES = [
-    ("jailbreak (persona, DAN)", lambda p: p.startswith("jailbreak.") and ".encoding." not in p and ".payload_splitting." not in p,
+    ("jailbreak (persona, DAN)", lambda p: p.startswith("jailbreak.") and not any(f in p for f in (".encoding.", ".payload_splitting.", ".goal_hijack.")),
      lambda g: g.startswith("dan.")),
     ("encoding", lambda p: p.startswith("jailbreak.encoding.") or p.startswith("jailbreak.payload_splitting."),
      lambda g: g.startswith("encoding.")),
-    ("prompt injection and leakage", lambda p: p.startswith("prompt_artifacts.") or p.startswith("self_modification."),
+    ("prompt injection and leakage", lambda p: p.startswith(("prompt_artifacts.", "self_modification.", "jailbreak.goal_hijack.")),
      lambda g: g.startswith("promptinject.")),
     ("leak replay / memorisation", lambda p: p.startswith("model_inversion."),
      lambda g: g.startswith("leakreplay.")),
@@ -59,7 +59,8 @@ def garak(path):
 
 def main():
     m = mirror(sys.argv[1])
-    g, per_probe = garak(sys.argv[2])
+    g, per_probe = garak(sys.argv[2]) if len(sys.argv) > 2 else ({}, {})
+    g = collections.defaultdict(lambda: [0, 0], g)
     print("| category | Mirror: attacks succeeded / probes judged | Mirror ASR | garak: attempts hit / attempts | garak ASR |")
     print("|---|---|---|---|---|")
     for name, _, _ in CATEGORIES:
