@@ -56,7 +56,7 @@
 //     for ChatML, Llama, Gemma, Phi, Mistral and harmony control tokens absent from
 //     the prompt; one finding summarises them.
 //
-// An LLM judge (Options.Judge, any llm.Provider) may confirm compliance and pii
+// An LLM judge (Options.Judge, any llm.Provider) confirms or dismisses compliance and pii
 // hits, the two kinds where wording can mislead; leaks, completions and membership
 // are objective and are not sent to it. Every type works without a judge.
 //
