@@ -316,7 +316,10 @@ func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
 		}
 	}
 	o.hit, o.note = evaluate(p, r, o.exchanges)
-	if o.hit != nil && e.opts.Judge != nil && (p.Success.Kind == KindCompliance || p.Success.Kind == KindPII) {
+	// The judge sees the kinds where wording can mislead; planted data that came back
+	// is a leak whatever the reply calls it, so it is not the judge's to dismiss.
+	if o.hit != nil && e.opts.Judge != nil && !o.hit.observation &&
+		(p.Success.Kind == KindCompliance || p.Success.Kind == KindPII && o.hit.extra["data_origin"] != "planted") {
 		e.confirm(ctx, p, o.hit)
 	}
 	return o
