@@ -243,6 +243,12 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range embedFindings {
+		if embedFindings[i].Evidence == nil {
+			embedFindings[i].Evidence = map[string]any{}
+		}
+		addFrameworks(embedFindings[i].Evidence, embedFindings[i].ScanType, "")
+	}
 	return append(findings, embedFindings...), nil
 }
 

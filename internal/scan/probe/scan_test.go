@@ -137,6 +137,11 @@ func TestVulnerableTarget(t *testing.T) {
 	if !reid {
 		t.Error("embedding re-identification not reported as high")
 	}
+	for _, f := range fs {
+		if ids, _ := f.Evidence["owasp_llm"].([]string); f.Severity != scan.Info && len(ids) == 0 {
+			t.Errorf("finding %q (%s) has no OWASP LLM id", f.Title, f.ScanType)
+		}
+	}
 	if n := len(probe.Catalog()) + 1; len(progress) != n || progress[n-1] != n {
 		t.Errorf("progress calls %v, want 1..%d", progress, n)
 	}
