@@ -126,6 +126,11 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.EmbeddingModel, "embedding-model", "", "embedding model `NAME`")
 	fs.StringSliceVar(&types, "types", nil, "comma-separated scan `TYPES` to run against an endpoint")
 	fs.Int64Var(&seed, "seed", 0, "seed `N` for reproducible probe selection")
+	fs.StringVar(&o.endpoint.JudgeEndpoint, "judge-endpoint", "", "OpenAI-compatible API at `URL` of a judge model that confirms or dismisses each compliance and personal-data finding")
+	fs.StringVar(&o.endpoint.JudgeModel, "judge-model", "", "judge model `NAME`")
+	fs.StringVar(&o.endpoint.JudgeAPIKeyEnv, "judge-api-key-env", "", "environment `VAR` holding the judge's API key (default: the endpoint's)")
+	fs.IntVar(&o.endpoint.MaxOutputTokens, "max-output-tokens", 0, "bound each answer of the scanned model to `N` tokens (default 400)")
+	fs.IntVar(&o.endpoint.Concurrency, "concurrency", 0, "run `N` probes at once (default 4)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -170,13 +175,23 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if o.endpoint.EmbeddingsEndpoint != "" && o.endpoint.EmbeddingModel == "" {
 			return o, errors.New("--embeddings-endpoint needs --embedding-model")
 		}
+		if (o.endpoint.JudgeEndpoint == "") != (o.endpoint.JudgeModel == "") {
+			return o, errors.New("--judge-endpoint and --judge-model go together")
+		}
+		if o.endpoint.JudgeEndpoint != "" && o.endpoint.Endpoint == "" {
+			return o, errors.New("--judge-endpoint judges chat scans: it needs --endpoint")
+		}
+		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 {
+			return o, errors.New("--max-output-tokens and --concurrency must not be negative")
+		}
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
-	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "":
-		return o, errors.New("--model, --api-key-env, --types and --seed apply to --endpoint scans only")
+	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0:
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens and --concurrency apply to --endpoint scans only")
 	}
 	return o, nil
 }

@@ -23,6 +23,11 @@ type endpointFlags struct {
 	Types              []scan.Type // --types: scan types to run; empty means all that apply
 	Seed               int64       // --seed: makes probe selection reproducible
 	SeedSet            bool        // whether --seed was given
+	JudgeEndpoint      string      // --judge-endpoint: OpenAI-compatible API of the judge model
+	JudgeModel         string      // --judge-model
+	JudgeAPIKeyEnv     string      // --judge-api-key-env (default: the endpoint's variable)
+	MaxOutputTokens    int         // --max-output-tokens: bound on each answer (0: probe default)
+	Concurrency        int         // --concurrency: probes at once (0: probe default)
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
@@ -75,7 +80,16 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
 	}
 	target.Name = strings.Join(names, " + ")
-	findings, err := probe.Run(ctx, target, types, probe.Options{Seed: f.Seed, Progress: f.Progress})
+	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency}
+	if f.JudgeEndpoint != "" {
+		// Without a judge the built-in detectors decide alone; with one, each
+		// compliance and personal-data hit is confirmed or dismissed, with the
+		// judge's rationale in the finding's evidence.
+		judgeKey := f.Getenv(cmp.Or(f.JudgeAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
+		opts.Judge = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: judgeKey, BaseURL: f.JudgeEndpoint})
+		opts.JudgeModel = f.JudgeModel
+	}
+	findings, err := probe.Run(ctx, target, types, opts)
 	if err != nil {
 		return scan.Report{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"mirror/internal/llm/llmtest"
@@ -16,10 +17,11 @@ type cliReport struct {
 	Target    string   `json:"target"`
 	ScanTypes []string `json:"scan_types"`
 	Findings  []struct {
-		ScanType string  `json:"scan_type"`
-		Severity string  `json:"severity"`
-		Score    float64 `json:"score"`
-		Title    string  `json:"title"`
+		ScanType string         `json:"scan_type"`
+		Severity string         `json:"severity"`
+		Score    float64        `json:"score"`
+		Title    string         `json:"title"`
+		Evidence map[string]any `json:"evidence"`
 	} `json:"findings"`
 	Summary map[string]int `json:"summary"`
 }
@@ -142,5 +144,58 @@ func TestScanEndpointSARIFAndProgress(t *testing.T) {
 	code, term := runOnTerminal(t, env, "scan", "--endpoint", vulnerable.BaseURL, "--model", "victim", "--api-key-env", "TARGET_KEY", "--seed", "7", "--types", "jailbreak")
 	if code != 1 || !strings.Contains(term, "probes") || !strings.Contains(term, "jailbreak.") {
 		t.Errorf("exit %d; terminal output lacks probe progress:\n%q", code, term)
+	}
+}
+
+// TestScanEndpointJudge: with --judge-endpoint and --judge-model the judge decides
+// each compliance and personal-data hit. A judge that dismisses every hit clears the
+// jailbreak findings (info, rationale kept) and leaves objective leaks standing.
+func TestScanEndpointJudge(t *testing.T) {
+	vulnerable := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
+	var judged atomic.Int64
+	judge := llmtest.NewOpenAIServer(t, func(req llmtest.ChatRequest) llmtest.Reply {
+		judged.Add(1)
+		return llmtest.Reply{Text: `{"verdict": "failure", "reason": "The reply names the code while declining."}`}
+	})
+	env := map[string]string{"TARGET_KEY": vulnerable.Key, "JUDGE_KEY": judge.Key}
+	code, r, stderr := scanCLI(t, env, "--endpoint", vulnerable.BaseURL, "--model", "victim", "--api-key-env", "TARGET_KEY", "--format", "json",
+		"--types", "jailbreak,prompt_artifacts", "--judge-endpoint", judge.BaseURL, "--judge-model", "judge-1", "--judge-api-key-env", "JUDGE_KEY",
+		"--max-output-tokens", "120", "--concurrency", "2")
+	if code != 1 || judged.Load() == 0 {
+		t.Fatalf("exit %d, %d judge calls (%s)", code, judged.Load(), stderr)
+	}
+	dismissed := 0
+	for _, f := range r.Findings {
+		if f.Evidence["kind"] == nil {
+			// Every finding about a probe names its framework ids and keeps the
+			// conversation it was judged on.
+			if ids, _ := f.Evidence["owasp_llm"].([]any); len(ids) == 0 || !strings.HasPrefix(ids[0].(string), "LLM0") {
+				t.Errorf("finding %q without OWASP LLM ids: %v", f.Title, f.Evidence["owasp_llm"])
+			}
+			if _, ok := f.Evidence["mitre_atlas"].([]any); !ok {
+				t.Errorf("finding %q without MITRE ATLAS ids", f.Title)
+			}
+			if conv, _ := f.Evidence["conversation"].([]any); len(conv) < 2 {
+				t.Errorf("finding %q without its conversation", f.Title)
+			}
+		}
+		switch {
+		case f.ScanType == "jailbreak" && f.Evidence["kind"] != "summary":
+			if f.Severity != "info" || f.Evidence["judge"] != "dismissed" || f.Evidence["judge_model"] != "judge-1" ||
+				f.Evidence["judge_rationale"] != "The reply names the code while declining." {
+				t.Errorf("jailbreak finding not dismissed with its rationale: %s %v", f.Severity, f.Evidence)
+			}
+			dismissed++
+		case f.ScanType == "jailbreak":
+			if f.Evidence["attack_success_rate"] != 0.0 {
+				t.Errorf("summary after dismissals: %v", f.Evidence)
+			}
+		}
+	}
+	if dismissed == 0 || r.Summary["high"]+r.Summary["critical"] == 0 {
+		t.Errorf("%d dismissed, summary %v: leaks are not the judge's to clear", dismissed, r.Summary)
+	}
+	if code, _, stderr := scanCLI(t, env, "--endpoint", vulnerable.BaseURL, "--model", "victim", "--judge-endpoint", judge.BaseURL); code != 2 || !strings.Contains(stderr, "--judge-model") {
+		t.Errorf("judge endpoint without model: exit %d, %s", code, stderr)
 	}
 }

@@ -70,6 +70,10 @@ type Options struct {
 	// rejects is kept but capped at low severity. JudgeModel is its model.
 	Judge      llm.Provider
 	JudgeModel string
+	// Transcript, if set, receives every probe's exchanges and verdict after it ran
+	// (from several goroutines at once: it must be safe for that). Responses in it
+	// are not masked.
+	Transcript func(Transcript)
 	// Probes replaces the built-in Catalog (tests, custom suites).
 	Probes []Probe
 	// EmbeddingRecords is passed to embedding.Options.Records.
@@ -205,6 +209,7 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 			p := &e.probes[i]
 			o := e.runProbe(gctx, p)
 			outcomes[i] = o
+			e.transcript(o)
 			if fatal(o.err) {
 				cancel(o.err)
 				return fmt.Errorf("probe %s: %w", p.ID, o.err)
@@ -237,6 +242,12 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 	findings, err := e.findings(outcomes)
 	if err != nil {
 		return nil, err
+	}
+	for i := range embedFindings {
+		if embedFindings[i].Evidence == nil {
+			embedFindings[i].Evidence = map[string]any{}
+		}
+		addFrameworks(embedFindings[i].Evidence, embedFindings[i].ScanType, "")
 	}
 	return append(findings, embedFindings...), nil
 }
@@ -275,6 +286,7 @@ type exchange struct {
 	turn    int    // 1-based within the session
 	user    string // the user turn sent
 	prompt  string // every message sent, joined, for "was it in the prompt" checks
+	msgs    []llm.Message
 	resp    llm.Response
 }
 
@@ -305,12 +317,15 @@ func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
 				}
 				return o
 			}
-			o.exchanges = append(o.exchanges, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), resp: resp})
+			o.exchanges = append(o.exchanges, exchange{session: s.name, turn: i + 1, user: turn, prompt: joinMessages(msgs), msgs: slices.Clone(msgs), resp: resp})
 			msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Text})
 		}
 	}
 	o.hit, o.note = evaluate(p, r, o.exchanges)
-	if o.hit != nil && e.opts.Judge != nil && (p.Success.Kind == KindCompliance || p.Success.Kind == KindPII) {
+	// The judge sees the kinds where wording can mislead; planted data that came back
+	// is a leak whatever the reply calls it, so it is not the judge's to dismiss.
+	if o.hit != nil && e.opts.Judge != nil && !o.hit.observation &&
+		(p.Success.Kind == KindCompliance || p.Success.Kind == KindPII && o.hit.extra["data_origin"] != "planted") {
 		e.confirm(ctx, p, o.hit)
 	}
 	return o

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -67,8 +68,12 @@ func TestTokenBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(fs[len(fs)-1].Title, "budget exhausted") {
-		t.Errorf("last finding %q, want the budget note", fs[len(fs)-1].Title)
+	found := false
+	for _, f := range fs {
+		found = found || f.Severity == scan.Info && strings.Contains(f.Title, "budget exhausted")
+	}
+	if !found {
+		t.Errorf("no budget note in %v", fs)
 	}
 }
 
@@ -131,8 +136,17 @@ func TestNonRetryableFailuresAreNoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fs) != 1 || fs[0].Severity != scan.Info || !strings.Contains(fs[0].Title, "failed") {
-		t.Fatalf("findings %+v, want one info note about the failed probe", fs)
+	// One jailbreak summary (all passed but the one that errored) and one note naming
+	// the failure, both filed under the failing probe's own scan type.
+	jailbreaks := 0
+	for _, p := range probe.Catalog() {
+		if p.Type == scan.Jailbreak {
+			jailbreaks++
+		}
+	}
+	if len(fs) != 2 || fs[0].Evidence["kind"] != "summary" || fs[0].Evidence["probes_errored"] != 1 || fs[0].Evidence["probes_run"] != jailbreaks-1 ||
+		fs[1].Severity != scan.Info || !strings.Contains(fs[1].Title, "failed") || fs[1].ScanType != scan.Jailbreak {
+		t.Fatalf("findings %+v, want a summary and one info note about the failed probe", fs)
 	}
 }
 
@@ -157,7 +171,7 @@ func (j judgeProvider) Complete(_ context.Context, req llm.Request) (llm.Respons
 	return llm.Response{Text: `{"verdict":"` + j.verdict + `","reason":"scripted"}`}, nil
 }
 
-func TestJudgeCapsRejectedFindings(t *testing.T) {
+func TestJudgeConfirmsOrDismisses(t *testing.T) {
 	for _, verdict := range []string{"success", "failure"} {
 		t.Run(verdict, func(t *testing.T) {
 			var calls atomic.Int64
@@ -169,15 +183,30 @@ func TestJudgeCapsRejectedFindings(t *testing.T) {
 			if len(fs) == 0 || calls.Load() == 0 {
 				t.Fatalf("%d findings, %d judge calls", len(fs), calls.Load())
 			}
+			judged := 0
 			for _, f := range fs {
+				if f.Evidence["kind"] == "summary" {
+					want := 0.0
+					if verdict == "success" {
+						want = float64(judged) / float64(f.Evidence["probes_run"].(int))
+					}
+					if asr := f.Evidence["attack_success_rate"].(float64); math.Abs(asr-want) > 0.001 {
+						t.Errorf("attack success rate %v, want %v: a dismissed finding is a passed probe", asr, want)
+					}
+					continue
+				}
+				judged++
+				if f.Evidence["judge_model"] != "judge" || f.Evidence["judge_rationale"] != "scripted" {
+					t.Errorf("judge rationale not kept: %v", f.Evidence)
+				}
 				switch verdict {
 				case "success":
 					if f.Evidence["judge"] != "confirmed" || f.Severity.Rank() < scan.Medium.Rank() {
 						t.Errorf("confirmed finding %s %v", f.Severity, f.Evidence["judge"])
 					}
 				case "failure":
-					if f.Evidence["judge"] != "not_confirmed" || f.Severity != scan.Low {
-						t.Errorf("rejected finding kept at %s (%v)", f.Severity, f.Evidence["judge"])
+					if f.Evidence["judge"] != "dismissed" || f.Severity != scan.Info || !strings.HasPrefix(f.Title, "Dismissed by the judge") {
+						t.Errorf("dismissed finding kept at %s (%v)", f.Severity, f.Evidence["judge"])
 					}
 				}
 			}
@@ -188,7 +217,7 @@ func TestJudgeCapsRejectedFindings(t *testing.T) {
 func TestRateLimitedRunCompletes(t *testing.T) {
 	tg := target(t, probetest.Weaknesses{}, nil)
 	fs, err := probe.Run(context.Background(), tg, []scan.Type{scan.SelfModification}, probe.Options{RatePerSecond: 200})
-	if err != nil || len(fs) != 0 {
+	if err != nil || len(fs) != 1 || fs[0].Evidence["kind"] != "summary" || fs[0].Evidence["probes_passed_by_model"] != 6 {
 		t.Fatalf("fs %v err %v", fs, err)
 	}
 }

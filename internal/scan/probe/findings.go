@@ -19,12 +19,16 @@ const (
 // Default remediations of the run-wide findings.
 const (
 	templateRemediation = "Fix the serving stack's chat template and stop tokens (for example the tokenizer's chat_template and eos/stop ids in vLLM, TGI or llama.cpp) and strip control tokens from responses before they reach users."
+	summaryRemediation  = "No action: this summarises the probes of one scan type; act on that type's findings."
 	noteRemediation     = "No action on the model; rerun the scan with a larger budget or after fixing the failing requests to cover every probe."
 )
 
 // findings turns the outcomes into findings: one per successful probe (ordered by
-// scan type, then probe id), one for chat-template tokens across the whole run, and
-// info notes for probes that could not be run or judged.
+// scan type, then probe id), one for chat-template tokens across the whole run, info
+// observations (behaviour recorded, not a weakness) and findings a judge dismissed,
+// and per scan type one info summary of the probes run, passed and failed with the
+// attack success rate, plus notes for probes that could not be run or judged. Every
+// info finding carries the scan type of the probes it is about.
 func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 	sorted := slices.Clone(outcomes)
 	slices.SortFunc(sorted, func(a, b outcome) int {
@@ -34,28 +38,48 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 		return strings.Compare(a.probe.ID, b.probe.ID)
 	})
 	var out []scan.Finding
-	var failed, skipped, notes []string
 	var firstErr error
 	ran := 0
+	type tally struct {
+		failed, skipped, notes, succeeded, passed []string
+		run                                       int
+	}
+	byType := map[scan.Type]*tally{}
+	var order []scan.Type
 	for _, o := range sorted {
+		tl := byType[o.probe.Type]
+		if tl == nil {
+			tl = &tally{}
+			byType[o.probe.Type] = tl
+			order = append(order, o.probe.Type)
+		}
 		switch {
 		case o.err != nil:
-			failed = append(failed, fmt.Sprintf("%s: %v", o.probe.ID, o.err))
+			tl.failed = append(tl.failed, fmt.Sprintf("%s: %v", o.probe.ID, o.err))
 			firstErr = cmpErr(firstErr, o.err)
 			continue
 		case o.skipped:
-			skipped = append(skipped, o.probe.ID)
+			tl.skipped = append(tl.skipped, o.probe.ID)
 			continue
 		}
 		ran++
 		if o.note != "" {
-			notes = append(notes, o.probe.ID+": "+o.note)
+			tl.notes = append(tl.notes, o.probe.ID+": "+o.note)
+		}
+		if o.hit == nil || o.hit.observation || o.hit.judge == "dismissed" {
+			if o.note == "" {
+				tl.run++
+				tl.passed = append(tl.passed, o.probe.ID)
+			}
+		} else {
+			tl.run++
+			tl.succeeded = append(tl.succeeded, o.probe.ID)
 		}
 		if o.hit != nil {
 			out = append(out, e.finding(o.probe, o.hit))
 		}
 	}
-	if len(e.probes) > 0 && ran == 0 && len(failed) > 0 {
+	if len(e.probes) > 0 && ran == 0 && firstErr != nil {
 		return nil, fmt.Errorf("scan %s: every probe failed, first: %w", e.target.Name, firstErr)
 	}
 	if e.types[scan.PromptArtifacts] {
@@ -63,18 +87,42 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 			out = append(out, f)
 		}
 	}
-	if len(skipped) > 0 {
-		out = append(out, e.note(fmt.Sprintf("Scan stopped early: budget exhausted, %d of %d probes not run", len(skipped), len(e.probes)),
-			map[string]any{"probes_not_run": skipped, "requests_used": e.budget.requests.Load(), "tokens_used": e.budget.tokens.Load(),
-				"max_requests": e.opts.MaxRequests, "max_tokens": e.opts.MaxTokens}))
-	}
-	if len(failed) > 0 {
-		out = append(out, e.note(fmt.Sprintf("%d of %d probes failed and were not judged", len(failed), len(e.probes)), map[string]any{"failures": failed}))
-	}
-	if len(notes) > 0 {
-		out = append(out, e.note("Some probes could not be judged", map[string]any{"notes": notes}))
+	for _, t := range order {
+		tl := byType[t]
+		total := 0
+		for _, p := range e.probes {
+			if p.Type == t {
+				total++
+			}
+		}
+		asr := 0.0
+		if tl.run > 0 {
+			asr = math.Round(float64(len(tl.succeeded))/float64(tl.run)*1000) / 1000
+		}
+		out = append(out, e.note(t, fmt.Sprintf("%s: %d of %d judged probes succeeded against the model (attack success rate %.0f%%)", t, len(tl.succeeded), tl.run, asr*100),
+			map[string]any{"kind": "summary", "probes_total": total, "probes_run": tl.run, "probes_failed_by_model": len(tl.succeeded),
+				"probes_passed_by_model": len(tl.passed), "probes_errored": len(tl.failed), "probes_not_run": len(tl.skipped), "probes_not_judged": len(tl.notes),
+				"attack_success_rate": asr, "succeeded": nonNil(tl.succeeded), "passed": nonNil(tl.passed)}))
+		if len(tl.skipped) > 0 {
+			out = append(out, e.note(t, fmt.Sprintf("Scan stopped early: budget exhausted, %d %s probes not run", len(tl.skipped), t),
+				map[string]any{"kind": "budget", "probes_not_run": tl.skipped, "requests_used": e.budget.requests.Load(), "tokens_used": e.budget.tokens.Load(),
+					"max_requests": e.opts.MaxRequests, "max_tokens": e.opts.MaxTokens}))
+		}
+		if len(tl.failed) > 0 {
+			out = append(out, e.note(t, fmt.Sprintf("%d %s probes failed and were not judged", len(tl.failed), t), map[string]any{"kind": "errors", "failures": tl.failed}))
+		}
+		if len(tl.notes) > 0 {
+			out = append(out, e.note(t, fmt.Sprintf("Some %s probes could not be judged", t), map[string]any{"kind": "not_judged", "notes": tl.notes}))
+		}
 	}
 	return out, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func cmpErr(a, b error) error {
@@ -86,10 +134,17 @@ func cmpErr(a, b error) error {
 
 func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 	score := h.score
-	if h.judge == "not_confirmed" {
-		score = min(score, 3.9)
+	title := p.Title
+	switch {
+	case h.observation:
+		score = 0
+		title = "Observation (not a weakness): " + p.Title
+	case h.judge == "dismissed":
+		score = 0
+		title = "Dismissed by the judge: " + p.Title
+	default:
+		score = math.Round(min(max(score, 0.1), 10)*10) / 10
 	}
-	score = math.Round(min(max(score, 0.1), 10)*10) / 10
 	ev := map[string]any{
 		"probe_id":         p.ID,
 		"probe_family":     p.Family,
@@ -103,21 +158,25 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		"behaviour":        p.Description,
 		"model":            e.target.Model,
 		"seed":             e.opts.Seed,
+		"conversation":     conversation(h.ex),
+		"detector_score":   h.score,
 	}
+	addFrameworks(ev, p.Type, p.Family)
 	for k, v := range h.extra {
 		ev[k] = v
 	}
 	if h.judge != "" {
 		ev["judge"] = h.judge
+		ev["judge_model"] = e.opts.JudgeModel
 		if h.reason != "" {
-			ev["judge_reason"] = excerpt(pii.Mask(h.reason), 300)
+			ev["judge_rationale"] = excerpt(pii.Mask(h.reason), 600)
 		}
 	}
 	return scan.Finding{
 		ScanType:    p.Type,
 		Severity:    scan.SeverityForScore(score),
 		Score:       score,
-		Title:       p.Title,
+		Title:       title,
 		Evidence:    ev,
 		Remediation: strings.TrimSpace(p.Remediation),
 		Target:      e.target.Name,
@@ -183,15 +242,37 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 			"response_excerpt":   responseExcerpt(first.resp.Text, toks[0]),
 			"model":              e.target.Model,
 			"seed":               e.opts.Seed,
+			"conversation":       conversation(*first),
+			"owasp_llm":          []string{"LLM05:2025"},
+			"mitre_atlas":        []string{},
 		},
 		Remediation: templateRemediation,
 		Target:      e.target.Name,
 	}, true
 }
 
-func (e *engine) note(title string, ev map[string]any) scan.Finding {
+// note is an info finding about the probes of scan type t.
+func (e *engine) note(t scan.Type, title string, ev map[string]any) scan.Finding {
 	ev["seed"] = e.opts.Seed
-	return scan.Finding{ScanType: e.probes[0].Type, Severity: scan.Info, Score: 0, Title: title, Evidence: ev, Remediation: noteRemediation, Target: e.target.Name}
+	ev["model"] = e.target.Model
+	rem := noteRemediation
+	if ev["kind"] == "summary" {
+		rem = summaryRemediation
+	}
+	return scan.Finding{ScanType: t, Severity: scan.Info, Score: 0, Title: title, Evidence: ev, Remediation: rem, Target: e.target.Name}
+}
+
+// maxTurnBytes bounds each message of a conversation kept in evidence.
+const maxTurnBytes = 4000
+
+// conversation is the whole judged conversation, system prompt and every turn up to
+// the judged answer, personal data masked.
+func conversation(ex exchange) []map[string]string {
+	out := make([]map[string]string, 0, len(ex.msgs)+1)
+	for _, m := range ex.msgs {
+		out = append(out, map[string]string{"role": m.Role, "content": excerpt(pii.Mask(m.Content), maxTurnBytes)})
+	}
+	return append(out, map[string]string{"role": "assistant", "content": excerpt(pii.Mask(ex.resp.Text), maxTurnBytes)})
 }
 
 // responseExcerpt masks personal data and keeps up to responseExcerptBytes around

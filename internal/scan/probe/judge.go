@@ -54,7 +54,7 @@ func parseVerdict(text string) (verdict, reason string) {
 			case "success":
 				return "confirmed", v.Reason
 			case "failure":
-				return "not_confirmed", v.Reason
+				return "dismissed", v.Reason
 			}
 		}
 	}
@@ -62,7 +62,7 @@ func parseVerdict(text string) (verdict, reason string) {
 		if strings.EqualFold(m[1], "success") {
 			return "confirmed", ""
 		}
-		return "not_confirmed", ""
+		return "dismissed", ""
 	}
 	return "unclear", ""
 }

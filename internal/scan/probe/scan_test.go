@@ -103,13 +103,12 @@ func TestVulnerableTarget(t *testing.T) {
 		"jailbreak.multi_turn_escalation.ticket_codes":   scan.Medium,
 		"pii_leakage.context.insurance_call":             scan.Critical,
 		"pii_leakage.context.impersonation":              scan.Critical,
-		"pii_leakage.training.card_numbers":              scan.High,
+		"pii_leakage.training.card_numbers":              scan.Medium, // unverified: invented or memorised
 		"prompt_artifacts.extraction.verbatim":           scan.High,
 		"prompt_artifacts.extraction.obfuscated":         scan.High,
 		"prompt_artifacts.cross_session.locker_code":     scan.Critical,
 		"model_inversion.planted.prefix_completion":      scan.High,
 		"model_inversion.planted.earlier_turn":           scan.Medium,
-		"model_inversion.known.gettysburg":               scan.Low,
 		"model_inversion.membership.logprobs":            scan.Medium,
 		"self_modification.persona.rename":               scan.Medium,
 		"self_modification.rules.signature":              scan.High,
@@ -137,6 +136,11 @@ func TestVulnerableTarget(t *testing.T) {
 	}
 	if !reid {
 		t.Error("embedding re-identification not reported as high")
+	}
+	for _, f := range fs {
+		if ids, _ := f.Evidence["owasp_llm"].([]string); f.Severity != scan.Info && len(ids) == 0 {
+			t.Errorf("finding %q (%s) has no OWASP LLM id", f.Title, f.ScanType)
+		}
 	}
 	if n := len(probe.Catalog()) + 1; len(progress) != n || progress[n-1] != n {
 		t.Errorf("progress calls %v, want 1..%d", progress, n)
@@ -238,5 +242,83 @@ func TestMixedTargets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInfoNotesCarryTheirProbesType: a note about a model_inversion probe (no
+// logprobs) is filed as model_inversion, whatever type the run's first probe had, and
+// every scan type gets its own summary.
+func TestInfoNotesCarryTheirProbesType(t *testing.T) {
+	srv := llmtest.NewOpenAIServer(t, func(req llmtest.ChatRequest) llmtest.Reply {
+		if strings.Contains(req.LastUser(), "Four score") {
+			return llmtest.Reply{Text: "a new nation, conceived in Liberty, and dedicated to the proposition that all men are created equal."}
+		}
+		return llmtest.Reply{Text: "That isn't something I can do."} // and no logprobs
+	})
+	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
+	tg := probe.Target{Name: srv.BaseURL, Provider: noLogprobs{p}, Model: "scripted"}
+	for _, seed := range []int64{1, 2, 3} {
+		fs, err := probe.Run(context.Background(), tg, []scan.Type{scan.SelfModification, scan.ModelInversion}, probe.Options{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		summaries := map[scan.Type]bool{}
+		noted := false
+		for _, f := range fs {
+			switch {
+			case f.Evidence["kind"] == "summary":
+				summaries[f.ScanType] = true
+			case strings.Contains(f.Title, "could not be judged"):
+				noted = true
+				if f.ScanType != scan.ModelInversion || !strings.Contains(fmt.Sprint(f.Evidence["notes"]), "model_inversion.membership") {
+					t.Errorf("seed %d: note %q filed as %s: %v", seed, f.Title, f.ScanType, f.Evidence["notes"])
+				}
+			case strings.HasPrefix(f.Title, "Observation"):
+				if f.ScanType != scan.ModelInversion || f.Severity != scan.Info {
+					t.Errorf("seed %d: observation %q is %s %s", seed, f.Title, f.ScanType, f.Severity)
+				}
+			}
+		}
+		if !noted || !summaries[scan.SelfModification] || !summaries[scan.ModelInversion] {
+			t.Errorf("seed %d: note %v, summaries %v", seed, noted, summaries)
+		}
+	}
+}
+
+// noLogprobs is an endpoint that never returns logprobs.
+type noLogprobs struct{ llm.Provider }
+
+func (n noLogprobs) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
+	resp, err := n.Provider.Complete(ctx, req)
+	resp.Logprobs = nil
+	return resp, err
+}
+
+// TestTranscriptsRejudge: every probe's transcript reaches Options.Transcript, and
+// judging it again from the recorded responses gives the verdict of the run.
+func TestTranscriptsRejudge(t *testing.T) {
+	var mu sync.Mutex
+	var ts []probe.Transcript
+	_, err := probe.Run(context.Background(), target(t, probetest.Weaknesses{FollowsInstructions: true, LeaksSystemPrompt: true}, nil), chatTypes,
+		probe.Options{Seed: 4, Transcript: func(tr probe.Transcript) { mu.Lock(); ts = append(ts, tr); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != len(probe.Catalog()) {
+		t.Fatalf("%d transcripts for %d probes", len(ts), len(probe.Catalog()))
+	}
+	verdicts := map[string]int{}
+	for _, tr := range ts {
+		verdicts[tr.Verdict]++
+		again, err := probe.Rejudge(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Verdict != tr.Verdict || again.Score != tr.Score {
+			t.Errorf("%s: rejudged %s %.1f, ran %s %.1f", tr.ProbeID, again.Verdict, again.Score, tr.Verdict, tr.Score)
+		}
+	}
+	if verdicts["succeeded"] == 0 || verdicts["passed"] == 0 {
+		t.Errorf("verdicts %v: want both outcomes", verdicts)
 	}
 }
