@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"mirror/internal/scan"
 )
 
 // Pickle opcodes (CPython Lib/pickletools.py), protocols 0 to 5.
@@ -232,9 +234,12 @@ type machine struct {
 	firstErr   string
 	errOff     int64
 	mutated    []importRec
-	spec       bool // speculative: parsing bytes that may not be a pickle
-	ops        int
-	base       int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// nested are the findings of pickles found inside bytes values, held until
+	// report knows whether this pickle hands bytes to a loader.
+	nested []nestedRec
+	spec   bool // speculative: parsing bytes that may not be a pickle
+	ops    int
+	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -866,7 +871,57 @@ func (m *machine) scanNested(head []byte, n uint64, start int64) error {
 	}
 	// Speculative: tensor bytes can start like a pickle by chance, so only what
 	// is certain (resolved dangerous imports, or a cleanly parsed pickle) counts.
-	return m.a.scanPicklesAt(m.ctx, m.st, child, start, true)
+	// Its findings are held apart: a bytes value is only data unless this pickle
+	// passes it to a loader (see report).
+	sub := &analyzer{opts: m.a.opts, c: newCollector(m.a.opts), nested: m.a.nested}
+	err := sub.scanPicklesAt(m.ctx, m.st, child, start, true)
+	m.nested = append(m.nested, nestedRec{off: start, l: child, c: sub.c})
+	return err
+}
+
+// nestedRec is a pickle found in a bytes value and what scanning it found.
+type nestedRec struct {
+	off int64
+	l   loc
+	c   *collector
+}
+
+// reportNested merges the findings of nested pickles. When this pickle imports
+// a loader of nested data (torch.storage._load_from_bytes, pickle.loads …) or
+// anything dangerous that could reach one, loading the file unpickles them: their
+// findings stand as they are. Otherwise the bytes are only a value handed to the
+// application: what the nested pickle would run is reported at medium, naming it,
+// since it runs only if the application unpickles the value.
+func (m *machine) reportNested() {
+	if len(m.nested) == 0 {
+		return
+	}
+	loads := false
+	for _, im := range m.imports {
+		if im.cls.verdict == verdictNested || im.cls.verdict == verdictDangerous {
+			loads = true
+		}
+	}
+	for _, n := range m.nested {
+		var would []string
+		for _, f := range n.c.findings {
+			if loads || f.Severity.Rank() < scan.Medium.Rank() {
+				m.a.c.addFinding(f)
+				continue
+			}
+			if imp, ok := f.Evidence["import"].(string); ok && !slices.Contains(would, imp) {
+				would = append(would, imp)
+			} else if !ok && !slices.Contains(would, f.Title) {
+				would = append(would, f.Title)
+			}
+		}
+		m.a.c.notScanned = append(m.a.c.notScanned, n.c.notScanned...)
+		if len(would) > 0 {
+			m.add(rulePickleNestedPickle, n.off, map[string]any{"nested_member": n.l.member, "would_import": would},
+				strings.Join(would, ", "))
+		}
+	}
+	m.nested = nil
 }
 
 // run executes opcodes until STOP, the end of the stream or a fatal error.
@@ -1563,6 +1618,7 @@ func rawUnicodeEscape(line []byte) string {
 // report turns the machine's imports and mutations into findings. A speculative
 // machine (bytes that may not be a pickle) reports only resolved dangerous names.
 func (m *machine) report(clean bool) {
+	m.reportNested()
 	for _, im := range m.imports {
 		ev := map[string]any{"opcode": im.opcode, "import": im.cls.name, "module": im.module, "name": im.name}
 		if im.cls.name != im.module+"."+im.name {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,7 +40,7 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	if res.stopped {
 		return true
 	}
-	if res.fatal != "" && st.atEnd() && (len(m.imports) > 0 || m.ops >= 16) {
+	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
 		return true
 	}
 	off := res.fatalOff
@@ -140,4 +141,30 @@ func looksText(head []byte) bool {
 func hasEOCD(ra io.ReaderAt, size int64) bool {
 	off, rec, ok := findEOCD(ra, size)
 	return ok && off+22+int64(binary.LittleEndian.Uint16(rec[20:])) == size
+}
+
+// plausibleImports reports whether a probe's imports include one that Python
+// could resolve: module and name valid UTF-8 without spaces or control bytes.
+// Text that happens to open with "c" ("cat is a small animal\n…") parses as a
+// GLOBAL of a module named "at is a small animal", which no import finds; it is
+// text, not a pickle (CPython fails on it before anything runs).
+func plausibleImports(imports []importRec) bool {
+	for _, im := range imports {
+		if plausibleName(im.module) && plausibleName(im.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func plausibleName(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

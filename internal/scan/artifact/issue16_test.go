@@ -1,0 +1,190 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mirror/internal/scan"
+)
+
+// scanBytes scans b written to a file named name and returns what it found.
+func scanBytes(t *testing.T, name string, b []byte) ([]scan.Finding, []scan.NotScanned) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, ns, err := ScanFile(context.Background(), p, name, Options{})
+	if err != nil {
+		t.Fatalf("ScanFile(%s): %v", name, err)
+	}
+	return f, ns
+}
+
+func atOrAbove(fs []scan.Finding, sev scan.Severity) []scan.Finding {
+	var out []scan.Finding
+	for _, f := range fs {
+		if f.Severity.Rank() >= sev.Rank() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func withRule(fs []scan.Finding, rule string) []scan.Finding {
+	var out []scan.Finding
+	for _, f := range fs {
+		if f.Evidence["rule"] == rule {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// zipCrypto encrypts plain with the traditional PKWARE cipher (APPNOTE 6.1):
+// a 12-byte header whose last byte is the CRC's high byte, then the data.
+func zipCrypto(password string, plain []byte, crc uint32) []byte {
+	tab := crc32.MakeTable(crc32.IEEE)
+	k0, k1, k2 := uint32(0x12345678), uint32(0x23456789), uint32(0x34567890)
+	upd := func(c byte) {
+		k0 = tab[byte(k0)^c] ^ (k0 >> 8)
+		k1 = (k1+(k0&0xff))*134775813 + 1
+		k2 = tab[byte(k2)^byte(k1>>24)] ^ (k2 >> 8)
+	}
+	for i := range len(password) {
+		upd(password[i])
+	}
+	hdr := []byte("0123456789a\x00")
+	hdr[11] = byte(crc >> 24)
+	out := make([]byte, 0, len(hdr)+len(plain))
+	for _, p := range append(hdr, plain...) {
+		t := (k2 | 2) & 0xffff
+		out = append(out, p^byte((t*(t^1))>>8))
+		upd(p)
+	}
+	return out
+}
+
+// encryptedZip is a zip with one ZipCrypto member holding plain (stored or deflated).
+func encryptedZip(name string, plain []byte, deflate bool) []byte {
+	crc := crc32.ChecksumIEEE(plain)
+	body, method := plain, uint16(0)
+	if deflate {
+		body, method = deflateBytes(plain), 8
+	}
+	return buildRawZip([]rawMember{{name: name, data: zipCrypto("secret", body, crc), uncompSize: uint32(len(plain)),
+		method: method, flags: 1, crc: crc, setCRC: true, pointAt: -1}})
+}
+
+func TestZipCryptoMembers(t *testing.T) {
+	evil := newPK(2).global("os", "system").callStr("id").stop()
+	cases := []struct {
+		name    string
+		zip     []byte
+		content []byte
+	}{
+		{"text_stored.zip", encryptedZip("test.txt", []byte("hello, encrypted world\n"), false), []byte("hello, encrypted world\n")},
+		{"text_deflated.zip", encryptedZip("test.txt", bytes.Repeat([]byte("hello "), 50), true), bytes.Repeat([]byte("hello "), 50)},
+		{"pickle_stored.zip", encryptedZip("data.pkl", evil, false), evil},
+		{"pickle_deflated.zip", encryptedZip("archive/data.pkl", evil, true), evil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, ns := scanBytes(t, c.name, c.zip)
+			if hi := atOrAbove(f, scan.Medium); len(hi) > 0 {
+				t.Errorf("encrypted member gave findings at medium or above: %+v", hi)
+			}
+			if len(ns) != 1 || !strings.Contains(ns[0].Reason, "encrypted") {
+				t.Errorf("want exactly one not-scanned entry saying encrypted, got %+v", ns)
+			}
+			// The archive is a real ZipCrypto archive: Info-ZIP's unzip decrypts it.
+			if unzip, err := exec.LookPath("unzip"); err == nil {
+				p := filepath.Join(t.TempDir(), c.name)
+				if err := os.WriteFile(p, c.zip, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command(unzip, "-P", "secret", "-p", p).Output()
+				if err != nil || !bytes.Equal(out, c.content) {
+					t.Errorf("unzip -P could not decrypt the test archive: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestNestedPickleInBytesIsMedium(t *testing.T) {
+	inner := newPK(2).global("os", "system").callStr("id").stop()
+	outer := newPK(3).op('}').binunicode("blob").binbytes(inner).op(opSETITEM).stop()
+	f, _ := scanBytes(t, "holds_pickle_bytes.pkl", outer)
+	if hi := atOrAbove(f, scan.High); len(hi) > 0 {
+		t.Errorf("a pickle that only holds another pickle's bytes was rated high: %+v", hi)
+	}
+	nested := withRule(f, "pickle.nested_pickle")
+	if len(nested) != 1 || nested[0].Severity != scan.Medium || !strings.Contains(nested[0].Title, "os.system") {
+		t.Fatalf("want one medium pickle.nested_pickle naming os.system, got %+v", f)
+	}
+	// Passed to a loader, the same bytes run on load: critical as before.
+	loaded := newPK(3).global("_pickle", "loads").binbytes(inner).op(opTUPLE1, opREDUCE).stop()
+	f, _ = scanBytes(t, "loads_pickle_bytes.pkl", loaded)
+	if len(atOrAbove(withRule(f, "pickle.dangerous_call"), scan.Critical)) == 0 {
+		t.Errorf("pickle.loads of nested bytes not critical: %+v", f)
+	}
+}
+
+// TestLargeBenignDictOfListsHasNoBudgetFinding: a 24 MB dict of lists (more
+// values than the analysis keeps) is ordinary data, not a medium finding.
+func TestLargeBenignDictOfListsHasNoBudgetFinding(t *testing.T) {
+	p := newPK(2).op('}', opMARK)
+	const n = 700_000
+	for i := range n {
+		p.binint(int32(i)).op(']', opMARK)
+		for j := range 3 {
+			p.op(opBINFLOAT)
+			_ = binary.Write(p, binary.BigEndian, float64(i*3+j))
+		}
+		p.op(opAPPENDS)
+		if i%1000 == 999 {
+			p.op(opSETITEMS, opMARK)
+		}
+	}
+	b := p.op(opSETITEMS).stop()
+	if len(b) < 24_000_000 {
+		t.Fatalf("built %d bytes, want at least 24 MB", len(b))
+	}
+	f, ns := scanBytes(t, "dict_of_lists.pkl", b)
+	if hi := atOrAbove(f, scan.Low); len(hi) > 0 || len(ns) > 0 {
+		t.Errorf("benign dict of lists: findings %+v, not scanned %+v", hi, ns)
+	}
+	if len(withRule(f, "pickle.analysis_budget")) == 0 {
+		t.Errorf("the file was meant to exceed the analysis budget (info note expected): %+v", f)
+	}
+}
+
+func TestTextThatIsNotAPickle(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"notes.txt":      []byte("cat is a small animal\nit says meow\n"),
+		"not_pickle.bin": []byte("cmod\n\xf8\n"),
+		"csv.txt":        []byte("col a,col b\n1,2\n3,4\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, _ := scanBytes(t, name, b)
+			for _, x := range f {
+				if strings.HasPrefix(x.Evidence["rule"].(string), "pickle.") {
+					t.Errorf("text reported as a pickle: %s %s", x.Severity, x.Title)
+				}
+			}
+		})
+	}
+	// A real protocol 0 pickle that imports a dangerous name is still one.
+	f, _ := scanBytes(t, "p0.txt", []byte("cos\nsystem\n(S'id'\ntR."))
+	if len(atOrAbove(f, scan.Critical)) == 0 {
+		t.Errorf("protocol 0 pickle calling os.system not critical: %+v", f)
+	}
+}
