@@ -37,7 +37,8 @@ var (
 	rulePickleAttrChain       = rule{"pickle.attribute_chain", scan.SelfModification, scan.High, 8.5, "Pickle reaches %s through an attribute chain", remDoNotLoad}
 	rulePickleExtension       = rule{"pickle.extension_code", scan.SelfModification, scan.High, 7.5, "Pickle imports through copyreg extension code %d", remDoNotLoad}
 	rulePickleMutatesGlobal   = rule{"pickle.mutates_global", scan.SelfModification, scan.High, 8.0, "Pickle modifies the imported object %s (%s)", remDoNotLoad}
-	rulePickleUnknownImport   = rule{"pickle.unknown_import", scan.SelfModification, scan.Low, 3.0, "Pickle imports %s, which is not on the allow-list", remReview}
+	rulePickleUnknownImport   = rule{"pickle.unknown_import", scan.SelfModification, scan.Medium, 5.0, "Pickle imports %s, which is neither on the allow-list of what model files import nor known to be dangerous", remReview}
+	rulePickleUnknownCall     = rule{"pickle.unknown_call", scan.SelfModification, scan.High, 7.5, "Pickle calls %s on load, a function that is not on the allow-list of what model files call", remDoNotLoad}
 	rulePickleNestedLoader    = rule{"pickle.nested_loader", scan.SelfModification, scan.Low, 2.5, "Pickle loads nested serialized data with %s (scanned separately)", remReview}
 	rulePickleNestedPickle    = rule{"pickle.nested_pickle", scan.SelfModification, scan.Medium, 5.5, "Pickle holds a nested pickle in a bytes value that would import %s if the application unpickled it", remReview}
 	rulePickleCorrupt         = rule{"pickle.corrupt", scan.SelfModification, scan.Medium, 5.0, "Pickle stream is corrupt or truncated: %s", remCorrupt}

@@ -166,6 +166,18 @@ var dangerousPrefixes = map[string]string{
 	"torch.from_file": "filesystem", "_sitebuiltins": "process", "wsgiref": "network", "asyncore": "network",
 	"asynchat": "network", "smtpd": "network", "xml.sax": "network", "xml.dom.minidom.parse": "network",
 	"xml.dom.pulldom": "network", "xml.dom.xmlbuilder": "network",
+	// gadgets inside torch that the advisories list: both unpickle bytes the
+	// file supplies (GHSA-h3qp-7fh3-f8h4, GHSA-vv6j-3g6g-2pvj), and their
+	// neighbours that read, write or compile files
+	"torch.utils.data.datapipes": "deserialization", "torch.utils._config_module": "deserialization",
+	"torch.utils.data.datapipes.utils.decoder.basichandlers": "deserialization",
+	"torch.export": "deserialization", "torch._export": "deserialization", "torch.utils.tensorboard": "filesystem",
+	"torch.utils.hooks": "indirection", "torch.multiprocessing": "process", "torch.utils.data.dataloader": "process",
+	"torch.utils.file_baton": "filesystem", "torch.utils._cpp_extension_versioner": "code_execution",
+	"torch.utils.benchmark": "code_execution", "torch._C._import_ir_module": "import_machinery",
+	"torch.autograd.profiler": "filesystem", "torch.profiler": "filesystem", "torch.onnx": "filesystem",
+	"torch.cuda.memory._record_memory_history": "filesystem", "torch.distributed.checkpoint": "filesystem",
+	"cloudpickle.cloudpickle": "code_execution", "uuid._get_command_stdout_": "process",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -219,6 +231,10 @@ var safeExact = setOf(
 	"argparse.Namespace", "types.SimpleNamespace", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath",
 	"pathlib.PurePath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "ipaddress.IPv4Address",
 	"ipaddress.IPv6Address", "array.array", "array._array_reconstructor",
+	// TorchScript archives: the typed-list helpers of torch.jit._pickle, which
+	// return their argument (TorchScript's own unpickler allows only these)
+	"torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_doublelist",
+	"torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
 	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
 )
@@ -228,6 +244,35 @@ var safeExact = setOf(
 var safePrefixes = []string{
 	"torch.nn.modules.", "torch.optim.", "torch.nn.utils.parametrize.", "torch.ao.quantization.",
 	"numpy.dtypes.",
+}
+
+// ecosystemClassPrefixes are the packages whose classes real model files of each
+// ecosystem pickle (scikit-learn and joblib estimators, XGBoost and LightGBM
+// boosters, TorchScript's __torch__ types, SciPy sparse matrices, pandas frames,
+// OmegaConf configs). A class (a capitalised name, not a dotted attribute path)
+// under one of them is allowed; a function under them is not, nor is anything on
+// the dangerous lists, which are checked first. The lists come from scanning what
+// scripts/peers/make_real_corpus.py writes with each library.
+var ecosystemClassPrefixes = []string{
+	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.core.",
+	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
+	"transformers.models.", "transformers.configuration_utils.", "transformers.tokenization_utils_base.",
+	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
+}
+
+// ecosystemClass reports whether name is a class of a package on
+// ecosystemClassPrefixes.
+func ecosystemClass(module, name string) bool {
+	if name == "" || strings.Contains(name, ".") || name[0] < 'A' || name[0] > 'Z' {
+		return false
+	}
+	full := module + "." + name
+	for _, p := range ecosystemClassPrefixes {
+		if strings.HasPrefix(full, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // nestedLoaders read a nested serialized blob that this scanner scans itself.
@@ -357,6 +402,9 @@ func classify(module, name string) classification {
 			}
 			return classification{verdict: verdictSafe, name: full}
 		}
+	}
+	if ecosystemClass(module, name) {
+		return classification{verdict: verdictSafe, name: full}
 	}
 	return classification{verdict: verdictUnknown, name: full}
 }

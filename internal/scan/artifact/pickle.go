@@ -188,6 +188,7 @@ type importRec struct {
 	opcode       string
 	off          int64
 	called       bool
+	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	via          string // how a derived name was reached (getattr …)
 }
 
@@ -666,6 +667,9 @@ func (m *machine) call(callee, args slot, op byte) slot {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
+				if op != opNEWOBJ && op != opNEWOBJ_EX {
+					m.imports[p.imp].reduced = true
+				}
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
 				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
@@ -1645,7 +1649,11 @@ func (m *machine) report(clean bool) {
 		case verdictUnknown:
 			if !m.spec || clean {
 				ev["called"] = im.called
-				m.add(rulePickleUnknownImport, im.off, ev, im.cls.name)
+				if im.reduced && functionLike(im.name) {
+					m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
+				} else {
+					m.add(rulePickleUnknownImport, im.off, ev, im.cls.name)
+				}
 			}
 		}
 	}
@@ -1667,4 +1675,21 @@ func (m *machine) report(clean bool) {
 	if m.firstErr != "" {
 		m.add(rulePickleCorrupt, m.errOff, nil, m.firstErr)
 	}
+}
+
+// functionLike reports whether an imported name is a function or a method
+// rather than a class: a dotted name (Class.method, which protocol 4 resolves
+// with getattr) or a name whose first letter is lower case or an underscore.
+// Model files call classes (to build objects) and a few known reconstructors;
+// calling any other function on load is how gadgets are reached
+// (torch.utils._config_module.ConfigModule.load_config, …decoder.basichandlers).
+func functionLike(name string) bool {
+	if name == "" {
+		return false
+	}
+	if strings.Contains(name, ".") {
+		return true
+	}
+	c := name[0]
+	return c == '_' || (c >= 'a' && c <= 'z')
 }

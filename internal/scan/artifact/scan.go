@@ -222,6 +222,7 @@ const (
 	fmtPickle0     format = "pickle (protocol 0/1)"
 	fmtONNX        format = "onnx"
 	fmtJSON        format = "json"
+	fmtUBJSON      format = "ubjson"
 	fmtText        format = "text"
 	fmtEmpty       format = "empty"
 	fmtUnknown     format = "unknown"
@@ -270,6 +271,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtPickle0
 	case looksJSON(head):
 		return fmtJSON
+	case looksUBJSON(head):
+		return fmtUBJSON
 	case looksText(head):
 		return fmtText
 	}
@@ -319,6 +322,9 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.scanONNX(ctx, in)
 	case fmtJSON:
 		err = s.scanJSON(ctx, in)
+	case fmtUBJSON:
+		// Universal Binary JSON (XGBoost's .ubj models): typed numbers, strings
+		// and containers, with no way to name code; nothing in it runs on load.
 	case fmtText:
 		// Protocol 0 pickles are text: one the sniffer did not take for a pickle
 		// (CPython loads what no sniffer fully parses) is still searched for

@@ -168,3 +168,48 @@ func plausibleName(s string) bool {
 	}
 	return true
 }
+
+// looksUBJSON: a Universal Binary JSON object ('{') whose first key is a
+// length-prefixed string (an integer type marker i, U, I, l or L, the length,
+// then that many printable bytes), as XGBoost writes .ubj models.
+func looksUBJSON(head []byte) bool {
+	if len(head) < 4 || head[0] != '{' {
+		return false
+	}
+	var n, w int
+	switch head[1] {
+	case 'i', 'U':
+		n, w = int(head[2]), 1
+	case 'I':
+		if len(head) < 4 {
+			return false
+		}
+		n, w = int(binary.BigEndian.Uint16(head[2:])), 2
+	case 'l':
+		if len(head) < 6 {
+			return false
+		}
+		n, w = int(binary.BigEndian.Uint32(head[2:])), 4
+	case 'L':
+		if len(head) < 10 {
+			return false
+		}
+		v := binary.BigEndian.Uint64(head[2:])
+		if v > 1<<16 {
+			return false
+		}
+		n, w = int(v), 8
+	default:
+		return false
+	}
+	key := head[2+w:]
+	if n == 0 || n > len(key) || n > 256 {
+		return false
+	}
+	for _, c := range key[:n] {
+		if c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
