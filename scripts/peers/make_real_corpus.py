@@ -11,6 +11,8 @@ import os
 import pickle
 import sys
 
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch wheel; no TensorFlow needed
+
 out = sys.argv[1] if len(sys.argv) > 1 else "testdata/real"
 os.makedirs(out, exist_ok=True)
 made, skipped = [], []
@@ -166,6 +168,10 @@ def _keras():
     m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     m.save(path("keras/model.keras"))
     m.save(path("keras/model.h5"))
+    f = keras.Sequential([keras.Input((8,)), keras.layers.Reshape((2, 4)), keras.layers.LSTM(3),
+                          keras.layers.Dropout(0.1), keras.layers.Dense(2, activation="softmax")])
+    f.save(path("keras/lstm.keras"))
+    f.save_weights(path("keras/lstm.weights.h5"))
 
 
 print("made:", len(made), "files")

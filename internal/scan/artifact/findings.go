@@ -75,6 +75,8 @@ var (
 	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}
 	ruleKerasDangerous  = rule{"keras.dangerous_object", scan.SelfModification, scan.Critical, 9.5, "Keras model config loads %s (%s)", remDoNotLoad}
 	ruleKerasUnknown    = rule{"keras.unknown_object", scan.SelfModification, scan.Low, 3.0, "Keras model config loads %s from outside Keras", remReview}
+	ruleKerasExternal   = rule{"keras.external_load", scan.SelfModification, scan.High, 8.0, "Keras layer %s loads %s when the model is rebuilt (%s)", remDoNotLoad}
+	ruleKerasReadsFile  = rule{"keras.reads_file", scan.SelfModification, scan.Medium, 5.0, "Keras layer %s reads its vocabulary from the file %s", remReview}
 	ruleKerasTFOp       = rule{"keras.tf_op", scan.SelfModification, scan.High, 7.5, "Keras TFOpLambda layer calls %s", remDoNotLoad}
 	rulePythonSource    = rule{"code.python_source", scan.SelfModification, scan.Low, 3.0, "Python source shipped with the model runs with trust_remote_code (%s)", remReview}
 	rulePythonDangerous = rule{"code.python_dangerous", scan.SelfModification, scan.High, 8.0, "Python source shipped with the model uses %s", remDoNotLoad}

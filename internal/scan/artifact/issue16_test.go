@@ -3,6 +3,7 @@ package artifact
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -260,5 +261,46 @@ func TestImportPolicy(t *testing.T) {
 		if c := classify(ok[0], ok[1]); c.verdict != verdictSafe {
 			t.Errorf("%s.%s: verdict %d, want safe", ok[0], ok[1], c.verdict)
 		}
+	}
+}
+
+// kerasV3 is a .keras archive whose Sequential model holds layer.
+func kerasV3(t *testing.T, layer string) []byte {
+	return buildZip(t, []zipFile{{name: "metadata.json", data: []byte(`{"keras_version": "3.10.0"}`)},
+		{name: "config.json", data: []byte(`{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [` + layer + `]}}`)},
+		{name: "model.weights.h5", data: fakeH5("")}})
+}
+
+func TestKerasLayersThatLoadFromOutside(t *testing.T) {
+	evilTorch := torchZip(t, newPK(2).global("os", "system").callStr("id").stop(), false)
+	cases := []struct {
+		name, layer, rule string
+		sev               scan.Severity
+		evidence          string
+	}{
+		{"tfsm.keras", `{"module": "keras.layers", "class_name": "TFSMLayer", "config": {"name": "t", "filepath": "/tmp/exported_model", "call_endpoint": "serve"}}`,
+			"keras.external_load", scan.High, "/tmp/exported_model"},
+		{"hub.keras", `{"module": "tensorflow_hub.keras_layer", "class_name": "KerasLayer", "config": {"handle": "https://example.invalid/model/1"}}`,
+			"keras.external_load", scan.High, "https://example.invalid/model/1"},
+		{"torch_wrapper.keras", `{"module": "keras.layers", "class_name": "TorchModuleWrapper", "config": {"name": "w", "module": "` + base64.StdEncoding.EncodeToString(evilTorch) + `"}}`,
+			"pickle.dangerous_call", scan.Critical, "os.system"},
+		{"lookup.keras", `{"module": "keras.layers", "class_name": "StringLookup", "config": {"vocabulary": "/etc/passwd"}}`,
+			"keras.reads_file", scan.Medium, "/etc/passwd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, _ := scanBytes(t, c.name, kerasV3(t, c.layer))
+			for _, x := range withRule(f, c.rule) {
+				if x.Severity == c.sev && (strings.Contains(x.Title, c.evidence) || evidenceHas(x, c.evidence)) {
+					return
+				}
+			}
+			t.Errorf("want %s at %s with %q, got %+v", c.rule, c.sev, c.evidence, f)
+		})
+	}
+	// The same layer kinds without external paths are not reported.
+	f, _ := scanBytes(t, "lookup_list.keras", kerasV3(t, `{"module": "keras.layers", "class_name": "StringLookup", "config": {"vocabulary": ["a", "b"]}}`))
+	if hi := atOrAbove(f, scan.Medium); len(hi) > 0 {
+		t.Errorf("in-file vocabulary flagged: %+v", hi)
 	}
 }
