@@ -304,3 +304,47 @@ func TestKerasLayersThatLoadFromOutside(t *testing.T) {
 		t.Errorf("in-file vocabulary flagged: %+v", hi)
 	}
 }
+
+// Test7z scans the 7-Zip archives that scripts/peers/make_7z_testdata.py wrote
+// with py7zr: pickles in every coder are found, and what cannot be read with
+// bounded memory or without a password is reported as not scanned.
+func Test7z(t *testing.T) {
+	cases := []struct {
+		file     string
+		critical bool
+		skipped  string // substring of the one not-scanned reason ("" = none)
+	}{
+		{"malicious_lzma2.7z", true, ""},
+		{"malicious_lzma.7z", true, ""},
+		{"malicious_bzip2.7z", true, ""},
+		{"malicious_copy.7z", true, ""},
+		{"malicious_solid_second.7z", true, ""},
+		{"benign.7z", false, ""},
+		{"encrypted.7z", false, "encrypted"},
+		{"encrypted_header.7z", false, "encrypted"},
+		{"big_dictionary.7z", false, "exceeds the limit"},
+		{"ppmd.7z", false, "not run by this scanner"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			p := filepath.Join("testdata", "7z", c.file)
+			f, ns, err := ScanFile(context.Background(), p, c.file, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			crit := withRule(atOrAbove(f, scan.Critical), "pickle.dangerous_call")
+			if c.critical && (len(crit) == 0 || !evidenceHas(crit[0], "builtins.eval")) {
+				t.Errorf("want a critical builtins.eval call, got %+v (not scanned %+v)", f, ns)
+			}
+			if !c.critical && len(atOrAbove(f, scan.Medium)) > 0 {
+				t.Errorf("want nothing at medium or above, got %+v", f)
+			}
+			switch {
+			case c.skipped == "" && len(ns) > 0:
+				t.Errorf("unexpected not scanned: %+v", ns)
+			case c.skipped != "" && (len(ns) != 1 || !strings.Contains(ns[0].Reason, c.skipped)):
+				t.Errorf("want one not-scanned entry with %q, got %+v", c.skipped, ns)
+			}
+		})
+	}
+}

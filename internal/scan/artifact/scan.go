@@ -241,6 +241,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtHDF5
 	case bytes.HasPrefix(head, []byte("GGUF")):
 		return fmtGGUF
+	case bytes.HasPrefix(head, sig7z):
+		return fmt7z
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return fmtGzip
 	case len(head) >= 2 && head[0] == 0x78 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
@@ -312,6 +314,8 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		s.c.skip(in.l, "%s-compressed data is not supported by this scanner", f)
 	case fmtTar:
 		err = s.scanTar(ctx, in)
+	case fmt7z:
+		err = s.scan7z(ctx, in)
 	case fmtSafetensors:
 		err = s.scanSafetensors(ctx, in)
 	case fmtPickle:
