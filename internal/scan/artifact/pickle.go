@@ -189,6 +189,7 @@ type importRec struct {
 	off          int64
 	called       bool
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
+	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
 }
 
@@ -669,6 +670,9 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				m.imports[p.imp].called = true
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
 					m.imports[p.imp].reduced = true
+				}
+				if m.imports[p.imp].cls.verdict == verdictNested && !m.bytesArg(args) {
+					m.imports[p.imp].unverified = true
 				}
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
@@ -1643,7 +1647,13 @@ func (m *machine) report(clean bool) {
 				m.add(rulePickleAttrChain, im.off, ev, im.cls.name)
 			}
 		case verdictNested:
-			if !m.spec || clean {
+			if im.unverified {
+				// The loader unpickles whatever it is given: bytes computed at
+				// load time, or no bytes at all, were not scanned here.
+				ev["category"] = "deserialization"
+				ev["note"] = "called on a value that is not a bytes constant in the file, so what it loads was not scanned"
+				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "deserialization")
+			} else if !m.spec || clean {
 				m.add(rulePickleNestedLoader, im.off, ev, im.cls.name)
 			}
 		case verdictUnknown:
@@ -1692,4 +1702,14 @@ func functionLike(name string) bool {
 	}
 	c := name[0]
 	return c == '_' || (c >= 'a' && c <= 'z')
+}
+
+// bytesArg reports whether a call's arguments are a tuple whose first item is a
+// bytes constant (which readBytes scanned when it held a pickle or archive).
+func (m *machine) bytesArg(args slot) bool {
+	if args.k != kTuple {
+		return false
+	}
+	items := m.itemsOf(m.val(args))
+	return len(items) > 0 && items[0].k == kBytes
 }
