@@ -348,3 +348,70 @@ func Test7z(t *testing.T) {
 		})
 	}
 }
+
+// TestModelFolderScan scans a Hugging Face repository layout (sharded weights,
+// tokenizer and configs, a chat template) in parallel: each file's format comes
+// from its content (a pickle named .safetensors is still read as a pickle), and
+// the report is the same whatever the number of workers.
+func TestModelFolderScan(t *testing.T) {
+	dir := t.TempDir()
+	real := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "real", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	evil := torchZip(t, newPK(2).global("os", "system").callStr("id").stop(), false)
+	files := map[string][]byte{
+		"config.json":                        real("transformers/tiny-bert/config.json"),
+		"tokenizer.json":                     real("transformers/tiny-bert/tokenizer.json"),
+		"tokenizer_config.json":              []byte(`{"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}`),
+		"model-00001-of-00002.safetensors":   real("transformers/tiny-bert/model.safetensors"),
+		"model-00002-of-00002.safetensors":   evil, // a torch pickle under a safetensors name
+		"model.safetensors.index.json":       []byte(`{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors"}}`),
+		"pytorch_model-00001-of-00002.bin":   real("torch/state_dict.pt"),
+		"nested/onnx/model.onnx":             real("onnx/relu.onnx"),
+		"nested/special_tokens_map.json":     []byte(`{"pad_token": "[PAD]"}`),
+		"nested/generation_config.json.lock": nil,
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reports [][]scan.Finding
+	for _, workers := range []int{1, 4} {
+		calls := 0
+		f, ns, err := Scan(context.Background(), dir, Options{Workers: workers, Progress: func(done, total int, _ string) { calls++ }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) > 0 {
+			t.Errorf("workers %d: not scanned %+v", workers, ns)
+		}
+		if calls < len(files) {
+			t.Errorf("workers %d: %d progress calls for %d files", workers, calls, len(files))
+		}
+		var hi []string
+		for _, x := range atOrAbove(f, scan.Medium) {
+			hi = append(hi, x.Evidence["file"].(string)+" "+x.Title)
+		}
+		if len(hi) != 1 || !strings.Contains(hi[0], "model-00002-of-00002.safetensors") || !strings.Contains(hi[0], "os.system") {
+			t.Errorf("workers %d: want one finding, the os.system call in the second shard, got %q", workers, hi)
+		}
+		reports = append(reports, f)
+	}
+	if len(reports[0]) != len(reports[1]) {
+		t.Fatalf("1 and 4 workers disagree: %d vs %d findings", len(reports[0]), len(reports[1]))
+	}
+	for i := range reports[0] {
+		if reports[0][i].Title != reports[1][i].Title || reports[0][i].Evidence["file"] != reports[1][i].Evidence["file"] {
+			t.Errorf("finding %d differs: %q vs %q", i, reports[0][i].Title, reports[1][i].Title)
+		}
+	}
+}
