@@ -162,6 +162,30 @@ def _transformers():
     os.remove(vocab)
 
 
+@step("pandas")
+def _pandas():
+    import pandas as pd
+    import scipy.sparse as sp
+    import numpy as np
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "t": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                       "d": pd.to_timedelta([1, 2], unit="s"), "c": pd.Categorical(["u", "v"])})
+    df.to_pickle(path("pandas/frame.pkl"))
+    with open(path("pandas/series_p2.pkl"), "wb") as f:
+        pickle.dump(pd.Series([1.0, 2.0], index=pd.RangeIndex(2)), f, protocol=2)
+    with open(path("scipy/csr.pkl"), "wb") as f:
+        pickle.dump(sp.csr_matrix(np.eye(3)), f)
+
+
+@step("training_args")
+def _training_args():
+    import torch
+    from transformers import TrainingArguments
+    args = TrainingArguments(output_dir=os.path.join(out, "tmp-trainer"), report_to=[])
+    torch.save(args, path("transformers/training_args.bin"))
+    import shutil
+    shutil.rmtree(os.path.join(out, "tmp-trainer"), ignore_errors=True)
+
+
 @step("keras")
 def _keras():
     import keras

@@ -12,6 +12,7 @@ const (
 	verdictSafe                     // what real checkpoints import: not reported
 	verdictNested                   // a loader of nested serialized bytes we scan ourselves
 	verdictDangerous                // reaches processes, files, network, code or imports
+	verdictEcosystem                // a name of a model ecosystem's package: safe unless called as a function
 )
 
 // classification is the verdict on one import with the reason shown in findings.
@@ -254,16 +255,28 @@ var safePrefixes = []string{
 // the dangerous lists, which are checked first. The lists come from scanning what
 // scripts/peers/make_real_corpus.py writes with each library.
 var ecosystemClassPrefixes = []string{
-	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.core.",
+	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.",
 	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
-	"transformers.models.", "transformers.configuration_utils.", "transformers.tokenization_utils_base.",
+	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
 }
 
-// ecosystemClass reports whether name is a class of a package on
-// ecosystemClassPrefixes.
+// ecosystemReconstructors are the functions that model ecosystems' pickles call
+// to rebuild their objects (pandas frames and indexes), seen in files that
+// pandas writes; any other function of those packages called on load is not
+// allowed.
+var ecosystemReconstructors = setOf(
+	"pandas._libs.internals._unpickle_block", "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+	"pandas.core.indexes.base._new_Index", "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+	"pandas._libs.tslibs.timedeltas._timedelta_unpickle", "pandas.core.internals.blocks.new_block",
+	"pandas._libs.tslibs.nattype.__nat_unpickle", "pandas.core.internals.blocks._unpickle_block",
+)
+
+// ecosystemClass reports whether name is a plain (not dotted) name of a package
+// on ecosystemClassPrefixes: a class, or (scipy's csr_matrix) a lower-case
+// class. Whether it is called as a function is judged where calls are known.
 func ecosystemClass(module, name string) bool {
-	if name == "" || strings.Contains(name, ".") || name[0] < 'A' || name[0] > 'Z' {
+	if name == "" || strings.Contains(name, ".") {
 		return false
 	}
 	full := module + "." + name
@@ -403,8 +416,11 @@ func classify(module, name string) classification {
 			return classification{verdict: verdictSafe, name: full}
 		}
 	}
-	if ecosystemClass(module, name) {
+	if ecosystemReconstructors[full] {
 		return classification{verdict: verdictSafe, name: full}
+	}
+	if ecosystemClass(module, name) {
+		return classification{verdict: verdictEcosystem, name: full}
 	}
 	return classification{verdict: verdictUnknown, name: full}
 }

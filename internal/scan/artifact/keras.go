@@ -340,7 +340,7 @@ func (s *scanner) kerasObject(ctx context.Context, l loc, obj map[string]any, ke
 	switch {
 	case verdict.verdict == verdictDangerous:
 		s.c.add(l, ruleKerasDangerous, off, ev(map[string]any{"module": module, "import": verdict.name, "category": verdict.category}), verdict.name, verdict.category)
-	case verdict.verdict == verdictSafe:
+	case verdict.verdict == verdictSafe, verdict.verdict == verdictEcosystem:
 	case !hasModulePrefix(module, kerasModules):
 		s.c.add(l, ruleKerasUnknown, off, ev(map[string]any{"module": module, "import": verdict.name}), verdict.name)
 	}

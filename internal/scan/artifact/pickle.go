@@ -1656,6 +1656,14 @@ func (m *machine) report(clean bool) {
 			} else if !m.spec || clean {
 				m.add(rulePickleNestedLoader, im.off, ev, im.cls.name)
 			}
+		case verdictEcosystem:
+			// A class of a model ecosystem's package (or a lower-case one
+			// instantiated without a call) is what real files hold; the same
+			// package's functions called on load are not.
+			if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
+				ev["called"] = im.called
+				m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
+			}
 		case verdictUnknown:
 			if !m.spec || clean {
 				ev["called"] = im.called
@@ -1712,4 +1720,9 @@ func (m *machine) bytesArg(args slot) bool {
 	}
 	items := m.itemsOf(m.val(args))
 	return len(items) > 0 && items[0].k == kBytes
+}
+
+// classLike reports whether a plain name is spelled like a class (capitalised).
+func classLike(name string) bool {
+	return name != "" && name[0] >= 'A' && name[0] <= 'Z' && !strings.Contains(name, ".")
 }
