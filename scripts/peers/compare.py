@@ -102,7 +102,7 @@ for d, verdict, suite in groups:
     for tool in tools:
         res, t = results[tool]
         ok = sum(1 for f in files if res[f] == (verdict == "malicious"))
-        cells.append(f"{ok}/{len(files)} ({t:.1f} s)")
+        cells.append(f"{ok}/{len(files)} ({t:.2f} s)")
         for f in files:
             if res[f] != (verdict == "malicious"):
                 wrong[tool].append(os.path.relpath(f, CORPUS if d != REAL else os.path.dirname(REAL)))
