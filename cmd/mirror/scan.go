@@ -208,8 +208,9 @@ func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progr
 	seen := map[string]bool{}
 	for _, p := range paths {
 		opts := artifact.Options{Logger: log, Progress: func(done, total int, step string) {
-			// artifact.Scan names each file as it starts it (done < total).
-			if done < total && !seen[step] {
+			// artifact.Scan names each file (a single file as it starts and ends it, a
+			// folder's files as each ends, in parallel) and then says "done".
+			if !seen[step] && (done < total || step != "done") {
 				seen[step] = true
 				visited = append(visited, step)
 			}
@@ -227,6 +228,7 @@ func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progr
 		findings = append(findings, f...)
 		notScanned = append(notScanned, ns...)
 	}
+	slices.Sort(visited) // a folder's files end in any order
 	files := make([]scan.File, 0, len(visited))
 	for i, p := range visited {
 		bar.update(i, len(visited), "sha256 "+p)

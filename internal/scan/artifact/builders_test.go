@@ -164,6 +164,8 @@ type rawMember struct {
 	localMethod     uint16 // with setLocalMethod: the local header's method differs from the central one
 	setLocalMethod  bool
 	flags           uint16 // general purpose flags in both headers
+	crc             uint32 // with setCRC: the CRC-32 to store (of the plaintext, for encrypted members)
+	setCRC          bool
 }
 
 func buildRawZip(members []rawMember) []byte {
@@ -231,6 +233,9 @@ func buildRawZip(members []rawMember) []byte {
 
 func memberCRC(m rawMember) uint32 {
 	c := crc32.ChecksumIEEE(m.data)
+	if m.setCRC {
+		c = m.crc
+	}
 	if m.badCRC {
 		c ^= 0xdeadbeef
 	}

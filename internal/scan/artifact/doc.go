@@ -12,6 +12,7 @@
 // the memo and imported globals, so STACK_GLOBAL names assembled from memoised
 // strings are resolved exactly, and names that are computed at load time are
 // reported as such. Imports are judged against a list of dangerous modules and
-// callables and an allow-list of what real checkpoints import; anything else is
-// reported as unknown at low severity.
+// callables and allow-lists of what real model files of each ecosystem import
+// (imports.go); any other import is reported at medium, naming it, and any other
+// function called on load at high.
 package artifact

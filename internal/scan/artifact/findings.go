@@ -37,13 +37,15 @@ var (
 	rulePickleAttrChain       = rule{"pickle.attribute_chain", scan.SelfModification, scan.High, 8.5, "Pickle reaches %s through an attribute chain", remDoNotLoad}
 	rulePickleExtension       = rule{"pickle.extension_code", scan.SelfModification, scan.High, 7.5, "Pickle imports through copyreg extension code %d", remDoNotLoad}
 	rulePickleMutatesGlobal   = rule{"pickle.mutates_global", scan.SelfModification, scan.High, 8.0, "Pickle modifies the imported object %s (%s)", remDoNotLoad}
-	rulePickleUnknownImport   = rule{"pickle.unknown_import", scan.SelfModification, scan.Low, 3.0, "Pickle imports %s, which is not on the allow-list", remReview}
+	rulePickleUnknownImport   = rule{"pickle.unknown_import", scan.SelfModification, scan.Medium, 5.0, "Pickle imports %s, which is neither on the allow-list of what model files import nor known to be dangerous", remReview}
+	rulePickleUnknownCall     = rule{"pickle.unknown_call", scan.SelfModification, scan.High, 7.5, "Pickle calls %s on load, a function that is not on the allow-list of what model files call", remDoNotLoad}
 	rulePickleNestedLoader    = rule{"pickle.nested_loader", scan.SelfModification, scan.Low, 2.5, "Pickle loads nested serialized data with %s (scanned separately)", remReview}
+	rulePickleNestedPickle    = rule{"pickle.nested_pickle", scan.SelfModification, scan.Medium, 5.5, "Pickle holds a nested pickle in a bytes value that would import %s if the application unpickled it", remReview}
 	rulePickleCorrupt         = rule{"pickle.corrupt", scan.SelfModification, scan.Medium, 5.0, "Pickle stream is corrupt or truncated: %s", remCorrupt}
 	rulePickleBadProtocol     = rule{"pickle.invalid_protocol", scan.SelfModification, scan.Medium, 5.0, "Pickle declares unsupported protocol %d", remCorrupt}
 	rulePickleHugeLength      = rule{"pickle.declared_length", scan.SelfModification, scan.High, 7.0, "Pickle %s declares %d bytes, more than remain in the stream", remStructure}
 	rulePickleTrailing        = rule{"pickle.trailing_data", scan.SelfModification, scan.Low, 2.0, "%d bytes after the last pickle were not analysed as pickle", remReview}
-	rulePickleBudget          = rule{"pickle.analysis_budget", scan.SelfModification, scan.Medium, 4.0, "Pickle analysis reached its memory budget; later values were tracked without content", remReview}
+	rulePickleBudget          = rule{"pickle.analysis_budget", scan.SelfModification, scan.Info, 0.5, "Pickle analysis reached its memory budget; later values were tracked without content (an import whose name was lost to it is reported as computed)", remReview}
 
 	ruleContainerTraversal = rule{"container.path_traversal", scan.SelfModification, scan.High, 8.0, "Archive member name %q escapes the extraction folder", remStructure}
 	ruleContainerBomb      = rule{"container.decompression_bomb", scan.SelfModification, scan.High, 8.0, "Archive member %q is a decompression bomb (%s)", remStructure}
@@ -73,6 +75,8 @@ var (
 	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}
 	ruleKerasDangerous  = rule{"keras.dangerous_object", scan.SelfModification, scan.Critical, 9.5, "Keras model config loads %s (%s)", remDoNotLoad}
 	ruleKerasUnknown    = rule{"keras.unknown_object", scan.SelfModification, scan.Low, 3.0, "Keras model config loads %s from outside Keras", remReview}
+	ruleKerasExternal   = rule{"keras.external_load", scan.SelfModification, scan.High, 8.0, "Keras layer %s loads %s when the model is rebuilt (%s)", remDoNotLoad}
+	ruleKerasReadsFile  = rule{"keras.reads_file", scan.SelfModification, scan.Medium, 5.0, "Keras layer %s reads its vocabulary from the file %s", remReview}
 	ruleKerasTFOp       = rule{"keras.tf_op", scan.SelfModification, scan.High, 7.5, "Keras TFOpLambda layer calls %s", remDoNotLoad}
 	rulePythonSource    = rule{"code.python_source", scan.SelfModification, scan.Low, 3.0, "Python source shipped with the model runs with trust_remote_code (%s)", remReview}
 	rulePythonDangerous = rule{"code.python_dangerous", scan.SelfModification, scan.High, 8.0, "Python source shipped with the model uses %s", remDoNotLoad}
@@ -158,6 +162,26 @@ func (c *collector) add(l loc, r rule, offset int64, ev map[string]any, args ...
 		Remediation: r.remediation,
 		Target:      l.file,
 	})
+}
+
+// addFinding records a finding made by another collector (a nested scan whose
+// findings were held apart), under the same merging and cap.
+func (c *collector) addFinding(f scan.Finding) {
+	rule, _ := f.Evidence["rule"].(string)
+	member, _ := f.Evidence["member"].(string)
+	key := rule + "\x00" + f.Target + "\x00" + member + "\x00" + f.Title
+	if i, ok := c.index[key]; ok {
+		if n, ok := c.findings[i].Evidence["count"].(int); ok {
+			c.findings[i].Evidence["count"] = n + 1
+		}
+		return
+	}
+	if len(c.findings) >= c.opts.MaxFindings {
+		c.dropped++
+		return
+	}
+	c.index[key] = len(c.findings)
+	c.findings = append(c.findings, f)
 }
 
 // skip records that l (or part of it) was not scanned, and why.

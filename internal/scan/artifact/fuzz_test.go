@@ -3,6 +3,8 @@ package artifact
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -139,5 +141,17 @@ func FuzzTemplate(f *testing.F) {
 		s := newScanner(fuzzOptions.withDefaults())
 		s.checkTemplate(loc{file: "fuzz"}, "chat_template", string(data), 0)
 		checkFindings(t, s.c.findings, s.c.notScanned)
+	})
+}
+
+func Fuzz7z(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "7z", "*.7z"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error { return s.scan7z(context.Background(), in) })
 	})
 }

@@ -12,6 +12,7 @@ const (
 	verdictSafe                     // what real checkpoints import: not reported
 	verdictNested                   // a loader of nested serialized bytes we scan ourselves
 	verdictDangerous                // reaches processes, files, network, code or imports
+	verdictEcosystem                // a name of a model ecosystem's package: safe unless called as a function
 )
 
 // classification is the verdict on one import with the reason shown in findings.
@@ -166,6 +167,18 @@ var dangerousPrefixes = map[string]string{
 	"torch.from_file": "filesystem", "_sitebuiltins": "process", "wsgiref": "network", "asyncore": "network",
 	"asynchat": "network", "smtpd": "network", "xml.sax": "network", "xml.dom.minidom.parse": "network",
 	"xml.dom.pulldom": "network", "xml.dom.xmlbuilder": "network",
+	// gadgets inside torch that the advisories list: both unpickle bytes the
+	// file supplies (GHSA-h3qp-7fh3-f8h4, GHSA-vv6j-3g6g-2pvj), and their
+	// neighbours that read, write or compile files
+	"torch.utils.data.datapipes": "deserialization", "torch.utils._config_module": "deserialization",
+	"torch.utils.data.datapipes.utils.decoder.basichandlers": "deserialization",
+	"torch.export": "deserialization", "torch._export": "deserialization", "torch.utils.tensorboard": "filesystem",
+	"torch.utils.hooks": "indirection", "torch.multiprocessing": "process", "torch.utils.data.dataloader": "process",
+	"torch.utils.file_baton": "filesystem", "torch.utils._cpp_extension_versioner": "code_execution",
+	"torch.utils.benchmark": "code_execution", "torch._C._import_ir_module": "import_machinery",
+	"torch.autograd.profiler": "filesystem", "torch.profiler": "filesystem", "torch.onnx": "filesystem",
+	"torch.cuda.memory._record_memory_history": "filesystem", "torch.distributed.checkpoint": "filesystem",
+	"cloudpickle.cloudpickle": "code_execution", "uuid._get_command_stdout_": "process",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -219,6 +232,10 @@ var safeExact = setOf(
 	"argparse.Namespace", "types.SimpleNamespace", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath",
 	"pathlib.PurePath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "ipaddress.IPv4Address",
 	"ipaddress.IPv6Address", "array.array", "array._array_reconstructor",
+	// TorchScript archives: the typed-list helpers of torch.jit._pickle, which
+	// return their argument (TorchScript's own unpickler allows only these)
+	"torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_doublelist",
+	"torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
 	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
 )
@@ -228,6 +245,47 @@ var safeExact = setOf(
 var safePrefixes = []string{
 	"torch.nn.modules.", "torch.optim.", "torch.nn.utils.parametrize.", "torch.ao.quantization.",
 	"numpy.dtypes.",
+}
+
+// ecosystemClassPrefixes are the packages whose classes real model files of each
+// ecosystem pickle (scikit-learn and joblib estimators, XGBoost and LightGBM
+// boosters, TorchScript's __torch__ types, SciPy sparse matrices, pandas frames,
+// OmegaConf configs). A class (a capitalised name, not a dotted attribute path)
+// under one of them is allowed; a function under them is not, nor is anything on
+// the dangerous lists, which are checked first. The lists come from scanning what
+// scripts/peers/make_real_corpus.py writes with each library.
+var ecosystemClassPrefixes = []string{
+	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.",
+	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
+	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
+	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
+}
+
+// ecosystemReconstructors are the functions that model ecosystems' pickles call
+// to rebuild their objects (pandas frames and indexes), seen in files that
+// pandas writes; any other function of those packages called on load is not
+// allowed.
+var ecosystemReconstructors = setOf(
+	"pandas._libs.internals._unpickle_block", "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+	"pandas.core.indexes.base._new_Index", "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+	"pandas._libs.tslibs.timedeltas._timedelta_unpickle", "pandas.core.internals.blocks.new_block",
+	"pandas._libs.tslibs.nattype.__nat_unpickle", "pandas.core.internals.blocks._unpickle_block",
+)
+
+// ecosystemClass reports whether name is a plain (not dotted) name of a package
+// on ecosystemClassPrefixes: a class, or (scipy's csr_matrix) a lower-case
+// class. Whether it is called as a function is judged where calls are known.
+func ecosystemClass(module, name string) bool {
+	if name == "" || strings.Contains(name, ".") {
+		return false
+	}
+	full := module + "." + name
+	for _, p := range ecosystemClassPrefixes {
+		if strings.HasPrefix(full, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // nestedLoaders read a nested serialized blob that this scanner scans itself.
@@ -357,6 +415,12 @@ func classify(module, name string) classification {
 			}
 			return classification{verdict: verdictSafe, name: full}
 		}
+	}
+	if ecosystemReconstructors[full] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if ecosystemClass(module, name) {
+		return classification{verdict: verdictEcosystem, name: full}
 	}
 	return classification{verdict: verdictUnknown, name: full}
 }

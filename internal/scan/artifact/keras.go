@@ -3,6 +3,7 @@ package artifact
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -96,7 +97,7 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 			}
 			off := st.Offset() - in.base
 			if cfg, ok := readJSONObject(st, maxConfigBytes); ok {
-				s.checkKerasJSON(in.l, cfg, off, true)
+				s.checkKerasJSON(ctx, in.l, cfg, off, true)
 			}
 			continue
 		}
@@ -130,7 +131,7 @@ func (s *scanner) scanHDF5(ctx context.Context, in region) error {
 		}
 		off := st.Offset() - in.base
 		if cfg, ok := readJSONObject(st, maxConfigBytes); ok {
-			s.checkKerasJSON(in.l, cfg, off, true)
+			s.checkKerasJSON(ctx, in.l, cfg, off, true)
 		}
 	}
 }
@@ -246,33 +247,33 @@ func readJSONObject(st *stream, max int) ([]byte, bool) {
 // checkKerasJSON parses a Keras config (model_config, config.json) and reports
 // serialized code and objects loaded from outside Keras. fromH5 marks legacy
 // .h5 configs, whose Lambda layers are unmarshalled without any safe mode.
-func (s *scanner) checkKerasJSON(l loc, raw []byte, off int64, fromH5 bool) {
+func (s *scanner) checkKerasJSON(ctx context.Context, l loc, raw []byte, off int64, fromH5 bool) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return
 	}
-	s.walkKeras(l, v, "", off, fromH5, 0)
+	s.walkKeras(ctx, l, v, "", off, fromH5, 0)
 }
 
-func (s *scanner) walkKeras(l loc, v any, keyPath string, off int64, fromH5 bool, depth int) {
+func (s *scanner) walkKeras(ctx context.Context, l loc, v any, keyPath string, off int64, fromH5 bool, depth int) {
 	if depth > 200 {
 		return
 	}
 	switch t := v.(type) {
 	case []any:
 		for i, x := range t {
-			s.walkKeras(l, x, fmt.Sprintf("%s[%d]", keyPath, i), off, fromH5, depth+1)
+			s.walkKeras(ctx, l, x, fmt.Sprintf("%s[%d]", keyPath, i), off, fromH5, depth+1)
 		}
 	case map[string]any:
-		s.kerasObject(l, t, keyPath, off, fromH5)
+		s.kerasObject(ctx, l, t, keyPath, off, fromH5)
 		for k, x := range t {
-			s.walkKeras(l, x, keyPath+"."+k, off, fromH5, depth+1)
+			s.walkKeras(ctx, l, x, keyPath+"."+k, off, fromH5, depth+1)
 		}
 	}
 }
 
 // kerasObject checks one {"class_name": …, "config": …} object.
-func (s *scanner) kerasObject(l loc, obj map[string]any, keyPath string, off int64, fromH5 bool) {
+func (s *scanner) kerasObject(ctx context.Context, l loc, obj map[string]any, keyPath string, off int64, fromH5 bool) {
 	cls, _ := obj["class_name"].(string)
 	if cls == "" {
 		return
@@ -305,6 +306,27 @@ func (s *scanner) kerasObject(l loc, obj map[string]any, keyPath string, off int
 		if fn, _ := cfg["function"].(string); tfOpDangerous.MatchString(fn) {
 			s.c.add(l, ruleKerasTFOp, off, ev(map[string]any{"function": fn}), "tf."+quote(fn, 80))
 		}
+	case "TorchModuleWrapper":
+		// keras.layers.TorchModuleWrapper keeps torch.save(module) in base64 and
+		// runs torch.load (a full pickle) on it when safe mode is off.
+		if b64, ok := cfg["module"].(string); ok && b64 != "" {
+			s.c.add(l, ruleKerasExternal, off, ev(map[string]any{"config_field": "module", "encoded_bytes": len(b64)}),
+				cls, "an embedded torch.save pickle", "torch.load without weights_only")
+			s.scanKerasEmbedded(ctx, l, b64, keyPath)
+		}
+	}
+	if cfg != nil {
+		for _, k := range kerasExternalKeys {
+			if v, ok := cfg[k].(string); ok && strings.TrimSpace(v) != "" {
+				s.c.add(l, ruleKerasExternal, off, ev(map[string]any{"config_field": k, "value": quote(v, 200)}),
+					cls, quote(v, 120), "config field "+k)
+			}
+		}
+		if kerasLookupLayers[cls] {
+			if v, ok := cfg["vocabulary"].(string); ok && v != "" {
+				s.c.add(l, ruleKerasReadsFile, off, ev(map[string]any{"config_field": "vocabulary", "value": quote(v, 200)}), cls, quote(v, 120))
+			}
+		}
 	}
 	module, _ := obj["module"].(string)
 	if module == "" {
@@ -318,7 +340,7 @@ func (s *scanner) kerasObject(l loc, obj map[string]any, keyPath string, off int
 	switch {
 	case verdict.verdict == verdictDangerous:
 		s.c.add(l, ruleKerasDangerous, off, ev(map[string]any{"module": module, "import": verdict.name, "category": verdict.category}), verdict.name, verdict.category)
-	case verdict.verdict == verdictSafe:
+	case verdict.verdict == verdictSafe, verdict.verdict == verdictEcosystem:
 	case !hasModulePrefix(module, kerasModules):
 		s.c.add(l, ruleKerasUnknown, off, ev(map[string]any{"module": module, "import": verdict.name}), verdict.name)
 	}
@@ -374,7 +396,7 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 			s.c.add(in.l, rulePythonSource, -1, map[string]any{"config_key": "auto_map", "auto_map": fmt.Sprint(am)}, "config auto_map points at custom code")
 		}
 	}
-	s.walkKeras(in.l, v, "", -1, false, 0)
+	s.walkKeras(ctx, in.l, v, "", -1, false, 0)
 	return nil
 }
 
@@ -503,4 +525,33 @@ func (s *scanner) scanTemplateFile(in region) error {
 	}
 	s.checkTemplate(in.l, path.Base(in.l.file+"/"+in.l.member), string(raw), -1)
 	return nil
+}
+
+// kerasExternalKeys are config fields through which a layer loads code or a
+// graph from outside the model file when it is rebuilt: keras.layers.TFSMLayer's
+// filepath (a TensorFlow SavedModel whose graph it runs), TF Hub's KerasLayer
+// handle (a path or URL), and the like. Keras' own layers have no such fields.
+var kerasExternalKeys = []string{"filepath", "file_path", "handle", "saved_model_path", "saved_model_dir",
+	"export_dir", "model_path", "module_path", "url", "hub_url"}
+
+// kerasLookupLayers read their vocabulary from a file when it is given as a path.
+var kerasLookupLayers = setOf("StringLookup", "IntegerLookup", "TextVectorization")
+
+// scanKerasEmbedded decodes a base64 blob kept in a Keras config (a
+// TorchModuleWrapper's torch.save output) and scans it as a file of its own.
+func (s *scanner) scanKerasEmbedded(ctx context.Context, l loc, b64 string, keyPath string) {
+	if int64(len(b64)) > s.opts.MaxInMemory*4/3+4 {
+		s.c.skip(l, "embedded base64 data at %s is larger than the in-memory limit", keyPath)
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		s.c.skip(l, "embedded base64 data at %s does not decode: %v", keyPath, err)
+		return
+	}
+	child := l.child("base64@"+strings.TrimPrefix(keyPath, "."), -1)
+	in := s.regionAt(bytes.NewReader(raw), 0, int64(len(raw)), child)
+	if err := s.scanRegion(ctx, in); err != nil && ctx.Err() == nil {
+		s.c.skip(child, "embedded data not scanned: %v", err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"mirror/internal/scan"
 )
 
 // Pickle opcodes (CPython Lib/pickletools.py), protocols 0 to 5.
@@ -186,6 +188,8 @@ type importRec struct {
 	opcode       string
 	off          int64
 	called       bool
+	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
+	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
 }
 
@@ -232,9 +236,12 @@ type machine struct {
 	firstErr   string
 	errOff     int64
 	mutated    []importRec
-	spec       bool // speculative: parsing bytes that may not be a pickle
-	ops        int
-	base       int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// nested are the findings of pickles found inside bytes values, held until
+	// report knows whether this pickle hands bytes to a loader.
+	nested []nestedRec
+	spec   bool // speculative: parsing bytes that may not be a pickle
+	ops    int
+	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -661,6 +668,12 @@ func (m *machine) call(callee, args slot, op byte) slot {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
+				if op != opNEWOBJ && op != opNEWOBJ_EX {
+					m.imports[p.imp].reduced = true
+				}
+				if m.imports[p.imp].cls.verdict == verdictNested && !m.bytesArg(args) {
+					m.imports[p.imp].unverified = true
+				}
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
 				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
@@ -866,7 +879,57 @@ func (m *machine) scanNested(head []byte, n uint64, start int64) error {
 	}
 	// Speculative: tensor bytes can start like a pickle by chance, so only what
 	// is certain (resolved dangerous imports, or a cleanly parsed pickle) counts.
-	return m.a.scanPicklesAt(m.ctx, m.st, child, start, true)
+	// Its findings are held apart: a bytes value is only data unless this pickle
+	// passes it to a loader (see report).
+	sub := &analyzer{opts: m.a.opts, c: newCollector(m.a.opts), nested: m.a.nested}
+	err := sub.scanPicklesAt(m.ctx, m.st, child, start, true)
+	m.nested = append(m.nested, nestedRec{off: start, l: child, c: sub.c})
+	return err
+}
+
+// nestedRec is a pickle found in a bytes value and what scanning it found.
+type nestedRec struct {
+	off int64
+	l   loc
+	c   *collector
+}
+
+// reportNested merges the findings of nested pickles. When this pickle imports
+// a loader of nested data (torch.storage._load_from_bytes, pickle.loads …) or
+// anything dangerous that could reach one, loading the file unpickles them: their
+// findings stand as they are. Otherwise the bytes are only a value handed to the
+// application: what the nested pickle would run is reported at medium, naming it,
+// since it runs only if the application unpickles the value.
+func (m *machine) reportNested() {
+	if len(m.nested) == 0 {
+		return
+	}
+	loads := false
+	for _, im := range m.imports {
+		if im.cls.verdict == verdictNested || im.cls.verdict == verdictDangerous {
+			loads = true
+		}
+	}
+	for _, n := range m.nested {
+		var would []string
+		for _, f := range n.c.findings {
+			if loads || f.Severity.Rank() < scan.Medium.Rank() {
+				m.a.c.addFinding(f)
+				continue
+			}
+			if imp, ok := f.Evidence["import"].(string); ok && !slices.Contains(would, imp) {
+				would = append(would, imp)
+			} else if !ok && !slices.Contains(would, f.Title) {
+				would = append(would, f.Title)
+			}
+		}
+		m.a.c.notScanned = append(m.a.c.notScanned, n.c.notScanned...)
+		if len(would) > 0 {
+			m.add(rulePickleNestedPickle, n.off, map[string]any{"nested_member": n.l.member, "would_import": would},
+				strings.Join(would, ", "))
+		}
+	}
+	m.nested = nil
 }
 
 // run executes opcodes until STOP, the end of the stream or a fatal error.
@@ -1563,6 +1626,7 @@ func rawUnicodeEscape(line []byte) string {
 // report turns the machine's imports and mutations into findings. A speculative
 // machine (bytes that may not be a pickle) reports only resolved dangerous names.
 func (m *machine) report(clean bool) {
+	m.reportNested()
 	for _, im := range m.imports {
 		ev := map[string]any{"opcode": im.opcode, "import": im.cls.name, "module": im.module, "name": im.name}
 		if im.cls.name != im.module+"."+im.name {
@@ -1583,13 +1647,31 @@ func (m *machine) report(clean bool) {
 				m.add(rulePickleAttrChain, im.off, ev, im.cls.name)
 			}
 		case verdictNested:
-			if !m.spec || clean {
+			if im.unverified {
+				// The loader unpickles whatever it is given: bytes computed at
+				// load time, or no bytes at all, were not scanned here.
+				ev["category"] = "deserialization"
+				ev["note"] = "called on a value that is not a bytes constant in the file, so what it loads was not scanned"
+				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "deserialization")
+			} else if !m.spec || clean {
 				m.add(rulePickleNestedLoader, im.off, ev, im.cls.name)
+			}
+		case verdictEcosystem:
+			// A class of a model ecosystem's package (or a lower-case one
+			// instantiated without a call) is what real files hold; the same
+			// package's functions called on load are not.
+			if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
+				ev["called"] = im.called
+				m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
 			}
 		case verdictUnknown:
 			if !m.spec || clean {
 				ev["called"] = im.called
-				m.add(rulePickleUnknownImport, im.off, ev, im.cls.name)
+				if im.reduced && functionLike(im.name) {
+					m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
+				} else {
+					m.add(rulePickleUnknownImport, im.off, ev, im.cls.name)
+				}
 			}
 		}
 	}
@@ -1611,4 +1693,36 @@ func (m *machine) report(clean bool) {
 	if m.firstErr != "" {
 		m.add(rulePickleCorrupt, m.errOff, nil, m.firstErr)
 	}
+}
+
+// functionLike reports whether an imported name is a function or a method
+// rather than a class: a dotted name (Class.method, which protocol 4 resolves
+// with getattr) or a name whose first letter is lower case or an underscore.
+// Model files call classes (to build objects) and a few known reconstructors;
+// calling any other function on load is how gadgets are reached
+// (torch.utils._config_module.ConfigModule.load_config, …decoder.basichandlers).
+func functionLike(name string) bool {
+	if name == "" {
+		return false
+	}
+	if strings.Contains(name, ".") {
+		return true
+	}
+	c := name[0]
+	return c == '_' || (c >= 'a' && c <= 'z')
+}
+
+// bytesArg reports whether a call's arguments are a tuple whose first item is a
+// bytes constant (which readBytes scanned when it held a pickle or archive).
+func (m *machine) bytesArg(args slot) bool {
+	if args.k != kTuple {
+		return false
+	}
+	items := m.itemsOf(m.val(args))
+	return len(items) > 0 && items[0].k == kBytes
+}
+
+// classLike reports whether a plain name is spelled like a class (capitalised).
+func classLike(name string) bool {
+	return name != "" && name[0] >= 'A' && name[0] <= 'Z' && !strings.Contains(name, ".")
 }

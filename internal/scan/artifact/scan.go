@@ -12,6 +12,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"mirror/internal/scan"
 )
@@ -39,6 +42,10 @@ type Options struct {
 	MaxInMemory int64
 	// MaxFindings caps findings per scan; extras are counted in not_scanned. Default 1000.
 	MaxFindings int
+	// Workers is how many files of a folder are scanned at once. Each scan's
+	// memory is bounded by the limits above, so a folder scan holds at most
+	// Workers times one file's bound. Default GOMAXPROCS, at most 4.
+	Workers int
 	// Progress, when set, receives files done of files total.
 	Progress scan.ProgressFunc
 	// Logger receives debug notes; nil discards them.
@@ -53,6 +60,7 @@ func (o Options) withDefaults() Options {
 	o.MaxHeaderBytes = cmp.Or(o.MaxHeaderBytes, 100<<20)
 	o.MaxInMemory = cmp.Or(o.MaxInMemory, 64<<20)
 	o.MaxFindings = cmp.Or(o.MaxFindings, 1000)
+	o.Workers = cmp.Or(o.Workers, min(runtime.GOMAXPROCS(0), 4))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,20 +122,47 @@ func Scan(ctx context.Context, path string, opts Options) (findings []scan.Findi
 	if err != nil {
 		return nil, nil, fmt.Errorf("scan %s: %w", path, err)
 	}
-	for i, p := range files {
-		if opts.Progress != nil {
-			opts.Progress(i, len(files), p)
-		}
-		f, ns, err := ScanFile(ctx, p, p, opts)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, fmt.Errorf("scan %s: %w", path, ctx.Err())
+	// Files are scanned in parallel by opts.Workers goroutines, each file by
+	// its own format (found from its content); results are merged in lexical
+	// order so a report does not depend on scheduling.
+	type result struct {
+		findings   []scan.Finding
+		notScanned []scan.NotScanned
+	}
+	results := make([]result, len(files))
+	var next, done atomic.Int64
+	var progressMu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(opts.Workers, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || ctx.Err() != nil {
+					return
+				}
+				p := files[i]
+				f, ns, err := ScanFile(ctx, p, p, opts)
+				if err != nil && ctx.Err() == nil {
+					ns = []scan.NotScanned{{Path: p, Reason: err.Error()}}
+				}
+				results[i] = result{f, ns}
+				if opts.Progress != nil {
+					progressMu.Lock()
+					opts.Progress(int(done.Add(1)), len(files), p)
+					progressMu.Unlock()
+				}
 			}
-			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: err.Error()})
-			continue
-		}
-		findings = append(findings, f...)
-		notScanned = append(notScanned, ns...)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("scan %s: %w", path, err)
+	}
+	for _, r := range results {
+		findings = append(findings, r.findings...)
+		notScanned = append(notScanned, r.notScanned...)
 	}
 	if opts.Progress != nil {
 		opts.Progress(len(files), len(files), "done")
@@ -222,6 +257,7 @@ const (
 	fmtPickle0     format = "pickle (protocol 0/1)"
 	fmtONNX        format = "onnx"
 	fmtJSON        format = "json"
+	fmtUBJSON      format = "ubjson"
 	fmtText        format = "text"
 	fmtEmpty       format = "empty"
 	fmtUnknown     format = "unknown"
@@ -240,6 +276,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtHDF5
 	case bytes.HasPrefix(head, []byte("GGUF")):
 		return fmtGGUF
+	case bytes.HasPrefix(head, sig7z):
+		return fmt7z
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return fmtGzip
 	case len(head) >= 2 && head[0] == 0x78 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
@@ -270,6 +308,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtPickle0
 	case looksJSON(head):
 		return fmtJSON
+	case looksUBJSON(head):
+		return fmtUBJSON
 	case looksText(head):
 		return fmtText
 	}
@@ -309,6 +349,8 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		s.c.skip(in.l, "%s-compressed data is not supported by this scanner", f)
 	case fmtTar:
 		err = s.scanTar(ctx, in)
+	case fmt7z:
+		err = s.scan7z(ctx, in)
 	case fmtSafetensors:
 		err = s.scanSafetensors(ctx, in)
 	case fmtPickle:
@@ -319,6 +361,9 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.scanONNX(ctx, in)
 	case fmtJSON:
 		err = s.scanJSON(ctx, in)
+	case fmtUBJSON:
+		// Universal Binary JSON (XGBoost's .ubj models): typed numbers, strings
+		// and containers, with no way to name code; nothing in it runs on load.
 	case fmtText:
 		// Protocol 0 pickles are text: one the sniffer did not take for a pickle
 		// (CPython loads what no sniffer fully parses) is still searched for

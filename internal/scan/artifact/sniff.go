@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,7 +40,7 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	if res.stopped {
 		return true
 	}
-	if res.fatal != "" && st.atEnd() && (len(m.imports) > 0 || m.ops >= 16) {
+	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
 		return true
 	}
 	off := res.fatalOff
@@ -140,4 +141,75 @@ func looksText(head []byte) bool {
 func hasEOCD(ra io.ReaderAt, size int64) bool {
 	off, rec, ok := findEOCD(ra, size)
 	return ok && off+22+int64(binary.LittleEndian.Uint16(rec[20:])) == size
+}
+
+// plausibleImports reports whether a probe's imports include one that Python
+// could resolve: module and name valid UTF-8 without spaces or control bytes.
+// Text that happens to open with "c" ("cat is a small animal\n…") parses as a
+// GLOBAL of a module named "at is a small animal", which no import finds; it is
+// text, not a pickle (CPython fails on it before anything runs).
+func plausibleImports(imports []importRec) bool {
+	for _, im := range imports {
+		if plausibleName(im.module) && plausibleName(im.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func plausibleName(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// looksUBJSON: a Universal Binary JSON object ('{') whose first key is a
+// length-prefixed string (an integer type marker i, U, I, l or L, the length,
+// then that many printable bytes), as XGBoost writes .ubj models.
+func looksUBJSON(head []byte) bool {
+	if len(head) < 4 || head[0] != '{' {
+		return false
+	}
+	var n, w int
+	switch head[1] {
+	case 'i', 'U':
+		n, w = int(head[2]), 1
+	case 'I':
+		if len(head) < 4 {
+			return false
+		}
+		n, w = int(binary.BigEndian.Uint16(head[2:])), 2
+	case 'l':
+		if len(head) < 6 {
+			return false
+		}
+		n, w = int(binary.BigEndian.Uint32(head[2:])), 4
+	case 'L':
+		if len(head) < 10 {
+			return false
+		}
+		v := binary.BigEndian.Uint64(head[2:])
+		if v > 1<<16 {
+			return false
+		}
+		n, w = int(v), 8
+	default:
+		return false
+	}
+	key := head[2+w:]
+	if n == 0 || n > len(key) || n > 256 {
+		return false
+	}
+	for _, c := range key[:n] {
+		if c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

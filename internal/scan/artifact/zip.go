@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"hash/maphash"
 	"io"
 	"math"
@@ -39,6 +40,7 @@ type zipEntry struct {
 	name       string
 	flags      uint16
 	method     uint16
+	crc        uint32
 	compSize   uint64
 	uncompSize uint64
 	localOff   int64 // absolute, after the prepended-data adjustment
@@ -316,6 +318,7 @@ func (s *scanner) readCentral(st *stream, entries []zipEntry, start int64, count
 		e := zipEntry{
 			flags:      binary.LittleEndian.Uint16(h[8:]),
 			method:     binary.LittleEndian.Uint16(h[10:]),
+			crc:        binary.LittleEndian.Uint32(h[16:]),
 			compSize:   uint64(binary.LittleEndian.Uint32(h[20:])),
 			uncompSize: uint64(binary.LittleEndian.Uint32(h[24:])),
 		}
@@ -569,7 +572,8 @@ func (s *scanner) checkZipEntries(ra io.ReaderAt, entries []zipEntry, order []in
 		if e.dataOff >= 0 && e.end > cdStart {
 			s.c.add(l, ruleContainerPastEnd, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("data (%d bytes) runs into the central directory", e.compSize))
 		}
-		if e.method == 0 && e.compSize != e.uncompSize {
+		if e.method == 0 && e.compSize != e.uncompSize && !(e.flags&1 != 0 && e.compSize == e.uncompSize+zipCryptoHeader) {
+			// (A ZipCrypto member stores a 12-byte encryption header before its data.)
 			s.c.add(l, ruleContainerMismatch, e.localOff, ev(), quote(e.name, 200), fmt.Sprintf("stored member declares %d compressed but %d uncompressed bytes", e.compSize, e.uncompSize))
 		}
 		if e.compSize > 0 && float64(e.uncompSize)/float64(e.compSize) > s.opts.MaxCompressionRatio {
@@ -695,12 +699,16 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		s.c.skip(child, "member's local header is unusable; content not scanned")
 		return nil
 	}
-	encrypted := e.flags&1 != 0
-	if encrypted {
+	if e.flags&1 != 0 {
 		// Loaders differ on the flag (zipfile asks for a password, lenient readers
-		// ignore it), so the bytes are still sniffed: a plaintext pickle behind a
-		// false flag is found; real ciphertext is reported as not scanned.
-		s.c.skip(child, "member is marked encrypted; encrypted content cannot be analysed")
+		// ignore it). Bytes that decode to the member's declared size and CRC-32 are
+		// plaintext behind a false flag and are scanned like any member; anything
+		// else is ciphertext, reported once as not scanned and never parsed (its
+		// random bytes would otherwise be read as some format).
+		if !s.zipPlaintext(ctx, ra, e) {
+			s.c.skip(child, "member is encrypted; encrypted content cannot be analysed")
+			return nil
+		}
 	}
 	if e.storage {
 		return nil // tensor storage: raw numbers, never unpickled
@@ -730,9 +738,6 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 			}
 			r = lr
 		}
-		if encrypted {
-			r = &errTolerantReader{r: r}
-		}
 		limit := min(int64(min(e.uncompSize, 1<<62)), s.opts.MaxDecompressedBytes)
 		st := newStream(r)
 		st.setLimit(limit)
@@ -746,7 +751,7 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		return nil
 	}
 	base := strings.ToLower(path.Base(e.name)) // torch's reader ignores case
-	if !encrypted && (strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl")) {
+	if strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl") {
 		// PyTorch unpickles these whatever their first byte says. The whole window
 		// is wanted at once: pickles are read to their end.
 		in.st.grow(in.st.max)
@@ -787,4 +792,55 @@ func zipLZMAReader(r io.Reader, e zipEntry) (io.Reader, string) {
 		return nil, err.Error()
 	}
 	return lr, ""
+}
+
+// zipCryptoHeader is the size of the encryption header that traditional PKWARE
+// (ZipCrypto) encryption puts before a member's data.
+const zipCryptoHeader = 12
+
+// zipPlaintext reports whether an encrypted-flagged member's bytes are in fact
+// its plaintext: they decompress (or, stored, read) to exactly the declared size
+// with the declared CRC-32. Ciphertext cannot do that. The check streams the
+// member (bounded by MaxDecompressedBytes) and keeps nothing.
+func (s *scanner) zipPlaintext(ctx context.Context, ra io.ReaderAt, e zipEntry) bool {
+	if e.uncompSize > uint64(s.opts.MaxDecompressedBytes) {
+		return false
+	}
+	var r io.Reader = io.NewSectionReader(ra, e.dataOff, int64(e.compSize))
+	switch e.method {
+	case 0:
+		// A stored member has no room for the encryption header: whatever its
+		// CRC says, its bytes are what a reader that ignores the flag loads.
+		return e.compSize == e.uncompSize
+	case 8:
+		fr := flate.NewReader(r)
+		defer fr.Close()
+		r = fr
+	case 12:
+		r = bzip2.NewReader(r)
+	case 14:
+		lr, _ := zipLZMAReader(r, e)
+		if lr == nil {
+			return false
+		}
+		r = lr
+	default:
+		return false
+	}
+	h := crc32.NewIEEE()
+	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.LimitReader(r, int64(e.uncompSize)+1)})
+	return err == nil && uint64(n) == e.uncompSize && h.Sum32() == e.crc
+}
+
+// ctxReader stops a long read when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
