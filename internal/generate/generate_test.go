@@ -97,9 +97,13 @@ func TestFallbacks(t *testing.T) {
 				t.Errorf("calls %q, want %q", got, tt.wantCalls)
 			}
 			if tt.wantErr != "" {
-				le, ok := err.(*llm.Error)
-				if !ok || le.Kind != tt.wantErr {
+				if _, kind, ok := FailureOf(err); !ok || kind != string(tt.wantErr) {
 					t.Fatalf("error %v, want kind %s", err, tt.wantErr)
+				}
+				// The error leaves the domain as the API's error, not the provider's.
+				wantCode := map[llm.ErrorKind]apperr.Code{llm.KindAuth: apperr.UpstreamError, llm.KindRateLimited: apperr.UpstreamRateLimited}[tt.wantErr]
+				if ae, ok := err.(*apperr.Error); !ok || ae.Code != wantCode {
+					t.Fatalf("error %#v, want an *apperr.Error with code %s", err, wantCode)
 				}
 				if len(store.gens) != 0 {
 					t.Error("a failed generation was stored as a success")
