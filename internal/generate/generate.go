@@ -63,7 +63,7 @@ type Providers interface {
 
 // Models resolves catalog models (catalog.Service satisfies it).
 type Models interface {
-	Resolve(ctx context.Context, id string) (catalog.Model, error)
+	Resolve(ctx context.Context, id string, opts ...catalog.ResolveOption) (catalog.Model, error)
 	Servable(ctx context.Context, id string) bool
 }
 
@@ -159,7 +159,8 @@ func (s *Service) run(ctx context.Context, in Input, onDelta func(string) error)
 	}
 	first, err := s.models.Resolve(ctx, in.ModelID)
 	if err != nil {
-		return Generation{}, err
+		return Generation{}, apperr.WithField(err, apperr.UnknownModel,
+			apperr.FieldError{Field: "submission.model_id", Message: "is not an available model"})
 	}
 	start := s.now()
 	candidates := append([]string{first.ID}, first.Fallbacks...)

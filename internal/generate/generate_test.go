@@ -167,3 +167,14 @@ func TestValidate(t *testing.T) {
 		t.Errorf("text at the limit refused: %v", err)
 	}
 }
+
+// TestUnknownModelNamesTheField: the catalog names no request field; generate,
+// which knows the model came from submission.model_id, does.
+func TestUnknownModelNamesTheField(t *testing.T) {
+	s, p, _ := setup(t, nil)
+	_, err := s.Generate(context.Background(), Input{ModelID: "nope", Text: "hi"})
+	e, ok := apperr.As(err)
+	if !ok || e.Code != apperr.UnknownModel || len(e.Fields) != 1 || e.Fields[0].Field != "submission.model_id" || len(p.calls) != 0 {
+		t.Fatalf("err %#v, calls %v", err, p.calls)
+	}
+}
