@@ -98,3 +98,16 @@ func As(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// WithField returns err with f added to its fields when err's *Error has code, so
+// the caller that knows which request field held a value can name it; any other
+// error is returned unchanged. The *Error in err is copied, never changed.
+func WithField(err error, code Code, f FieldError) error {
+	e, ok := As(err)
+	if !ok || e == nil || e.Code != code {
+		return err
+	}
+	out := *e
+	out.Fields = append(append([]FieldError(nil), e.Fields...), f)
+	return &out
+}

@@ -153,3 +153,32 @@ func TestListAndDefaultFallback(t *testing.T) {
 		t.Errorf("everything contained: models %+v, default %q; want none and no default", models, def)
 	}
 }
+
+// TestResolveIncludeContained: the one lookup, with the option scans use, returns a
+// contained model without reading containment, and still refuses unknown models and
+// missing credentials. Its errors name no request field: the caller does.
+func TestResolveIncludeContained(t *testing.T) {
+	ctx := context.Background()
+	s := NewService(shipped(t), creds{"anthropic": true}, contained{"claude-haiku-4-5"}, Options{AllowDemo: true})
+	if _, err := s.Resolve(ctx, "claude-haiku-4-5"); apperr.CodeOf(err) != apperr.ModelContained {
+		t.Fatalf("served a contained model: %v", err)
+	}
+	if m, err := s.Resolve(ctx, "claude-haiku-4-5", IncludeContained()); err != nil || m.ID != "claude-haiku-4-5" {
+		t.Fatalf("contained model not found for a scan: %v", err)
+	}
+	down := NewService(shipped(t), creds{}, failing{}, Options{AllowDemo: true})
+	if _, err := down.Resolve(ctx, "offline-demo", IncludeContained()); err != nil {
+		t.Errorf("a scan lookup read containment: %v", err)
+	}
+	for id, want := range map[string]apperr.Code{"nope": apperr.UnknownModel, "gpt-5-nano": apperr.ProviderNotConfigured} {
+		_, err := s.Resolve(ctx, id, IncludeContained())
+		e, ok := apperr.As(err)
+		if !ok || e.Code != want {
+			t.Errorf("%s: %v, want %s", id, err, want)
+			continue
+		}
+		if len(e.Fields) != 0 {
+			t.Errorf("%s: catalog named request fields %v", id, e.Fields)
+		}
+	}
+}

@@ -149,20 +149,38 @@ func (s *Service) List(ctx context.Context) ([]Model, string, error) {
 	return out, def, nil
 }
 
-// Resolve returns the model id names if it can be served, or an *apperr.Error:
-// unknown_model (unknown or unavailable), model_contained, provider_not_configured.
-func (s *Service) Resolve(ctx context.Context, id string) (Model, error) {
+// ResolveOption changes what Resolve accepts.
+type ResolveOption func(*resolveOptions)
+
+type resolveOptions struct{ includeContained bool }
+
+// IncludeContained makes Resolve return a contained model too, without reading the
+// containment set: a scan of a contained model checks its fix. Serving never uses it.
+func IncludeContained() ResolveOption {
+	return func(o *resolveOptions) { o.includeContained = true }
+}
+
+// Resolve returns the model id names if it can be served (or, with IncludeContained,
+// scanned), or an *apperr.Error: unknown_model (unknown or unavailable),
+// model_contained, provider_not_configured. The error names no request field: the
+// caller knows which field held id and attaches it (apperr.WithField).
+func (s *Service) Resolve(ctx context.Context, id string, opts ...ResolveOption) (Model, error) {
+	var o resolveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	m, ok := s.cat.Get(id)
 	if !ok || !m.Available || (m.Provider == llm.Demo && !s.allowDemo) {
-		return Model{}, &apperr.Error{Code: apperr.UnknownModel, Message: fmt.Sprintf("Model %q is not in the catalog of available models.", id),
-			Fields: []apperr.FieldError{{Field: "submission.model_id", Message: "is not an available model"}}}
+		return Model{}, apperr.Errorf(apperr.UnknownModel, "Model %q is not in the catalog of available models.", id)
 	}
-	contained, err := s.containedSet(ctx)
-	if err != nil {
-		return Model{}, err
-	}
-	if contained[id] {
-		return Model{}, apperr.Errorf(apperr.ModelContained, "Model %q is contained by MirrorScan and cannot be used until it is released.", id)
+	if !o.includeContained {
+		contained, err := s.containedSet(ctx)
+		if err != nil {
+			return Model{}, err
+		}
+		if contained[id] {
+			return Model{}, apperr.Errorf(apperr.ModelContained, "Model %q is contained by MirrorScan and cannot be used until it is released.", id)
+		}
 	}
 	if !s.creds.ConfiguredAt(m.Provider, m.BaseURL) && m.Provider != llm.Demo {
 		return Model{}, apperr.Errorf(apperr.ProviderNotConfigured, "Model %q needs provider %q, which has no credentials configured.", id, m.Provider)

@@ -63,7 +63,7 @@ type Providers interface {
 
 // Models resolves catalog models (catalog.Service satisfies it).
 type Models interface {
-	Resolve(ctx context.Context, id string) (catalog.Model, error)
+	Resolve(ctx context.Context, id string, opts ...catalog.ResolveOption) (catalog.Model, error)
 	Servable(ctx context.Context, id string) bool
 }
 
@@ -159,7 +159,8 @@ func (s *Service) run(ctx context.Context, in Input, onDelta func(string) error)
 	}
 	first, err := s.models.Resolve(ctx, in.ModelID)
 	if err != nil {
-		return Generation{}, err
+		return Generation{}, apperr.WithField(err, apperr.UnknownModel,
+			apperr.FieldError{Field: "submission.model_id", Message: "is not an available model"})
 	}
 	start := s.now()
 	candidates := append([]string{first.ID}, first.Fallbacks...)
@@ -191,15 +192,35 @@ func (s *Service) run(ctx context.Context, in Input, onDelta func(string) error)
 			if serr != nil {
 				s.log.ErrorContext(ctx, "store incomplete generation", "error", serr)
 			}
-			return saved, err
+			return saved, providerError(err)
 		}
 		var le *llm.Error
 		if !errors.As(err, &le) || !le.Retryable() || ctx.Err() != nil {
 			break
 		}
 	}
-	// Provider failures stay *llm.Error; the HTTP layer maps them with llm.AppError.
-	return Generation{}, lastErr
+	return Generation{}, providerError(lastErr)
+}
+
+// providerError is the boundary where provider failures leave the domain: an
+// *llm.Error becomes the *apperr.Error the API sends (llm.AppError), still wrapping
+// it for FailureOf. Other errors, and a canceled call, are returned unchanged.
+func providerError(err error) error {
+	if ae := llm.AppError(err); ae != nil {
+		return ae
+	}
+	return err
+}
+
+// FailureOf names the provider whose call failed behind an error of Generate or
+// Stream, and the kind of failure (llm.ErrorKind as a string: "server", "timeout",
+// "canceled", …); ok is false when no provider call failed.
+func FailureOf(err error) (provider, kind string, ok bool) {
+	var le *llm.Error
+	if !errors.As(err, &le) {
+		return "", "", false
+	}
+	return le.Provider, string(le.Kind), true
 }
 
 // attempt calls one model. sent reports whether any text reached onDelta.

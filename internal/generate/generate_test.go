@@ -97,9 +97,13 @@ func TestFallbacks(t *testing.T) {
 				t.Errorf("calls %q, want %q", got, tt.wantCalls)
 			}
 			if tt.wantErr != "" {
-				le, ok := err.(*llm.Error)
-				if !ok || le.Kind != tt.wantErr {
+				if _, kind, ok := FailureOf(err); !ok || kind != string(tt.wantErr) {
 					t.Fatalf("error %v, want kind %s", err, tt.wantErr)
+				}
+				// The error leaves the domain as the API's error, not the provider's.
+				wantCode := map[llm.ErrorKind]apperr.Code{llm.KindAuth: apperr.UpstreamError, llm.KindRateLimited: apperr.UpstreamRateLimited}[tt.wantErr]
+				if ae, ok := err.(*apperr.Error); !ok || ae.Code != wantCode {
+					t.Fatalf("error %#v, want an *apperr.Error with code %s", err, wantCode)
 				}
 				if len(store.gens) != 0 {
 					t.Error("a failed generation was stored as a success")
@@ -161,5 +165,16 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (Input{ModelID: "a", Text: strings.Repeat("é", MaxTextRunes)}).Validate(); err != nil {
 		t.Errorf("text at the limit refused: %v", err)
+	}
+}
+
+// TestUnknownModelNamesTheField: the catalog names no request field; generate,
+// which knows the model came from submission.model_id, does.
+func TestUnknownModelNamesTheField(t *testing.T) {
+	s, p, _ := setup(t, nil)
+	_, err := s.Generate(context.Background(), Input{ModelID: "nope", Text: "hi"})
+	e, ok := apperr.As(err)
+	if !ok || e.Code != apperr.UnknownModel || len(e.Fields) != 1 || e.Fields[0].Field != "submission.model_id" || len(p.calls) != 0 {
+		t.Fatalf("err %#v, calls %v", err, p.calls)
 	}
 }

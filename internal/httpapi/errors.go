@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"mirror/internal/apperr"
-	"mirror/internal/llm"
 )
 
 // statusOf is the one table from domain error codes to HTTP statuses.
@@ -58,12 +57,8 @@ type errorDetail struct {
 // are not domain errors become a generic internal_error: their text is logged, never
 // sent.
 func toAppError(err error) *apperr.Error {
-	// AppError is nil for a canceled call; that case falls through to the
-	// context checks below (assigning its typed nil to err made apperr.As find a nil
-	// *apperr.Error, and every client that left mid-generation panicked the handler).
-	if ae := llm.AppError(err); ae != nil {
-		return ae
-	}
+	// Provider failures arrive already mapped (generate's boundary); a canceled
+	// call is not mapped and falls through to the context checks below.
 	if e, ok := apperr.As(err); ok && e != nil {
 		return e
 	}

@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"mirror/internal/generate"
-	"mirror/internal/llm"
 	"mirror/internal/scan"
 )
 
@@ -66,9 +64,8 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 // observeGeneration counts a generation's outcome, latency and tokens.
 func (m *metrics) observeGeneration(g generate.Generation, err error) {
 	if err != nil {
-		var le *llm.Error
-		if errors.As(err, &le) {
-			m.providerRequests.WithLabelValues(le.Provider, string(le.Kind)).Inc()
+		if provider, kind, ok := generate.FailureOf(err); ok {
+			m.providerRequests.WithLabelValues(provider, kind).Inc()
 		}
 		return
 	}

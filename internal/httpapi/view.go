@@ -8,7 +8,6 @@ import (
 
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
-	"mirror/internal/llm"
 )
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +73,7 @@ type generationResponse struct {
 	Response         string    `json:"response"`
 	Provider         string    `json:"provider"`
 	Route            string    `json:"route"`
-	Usage            llm.Usage `json:"usage"`
+	Usage            usage     `json:"usage"`
 	CostUSD          float64   `json:"cost_usd"`
 	LatencyMS        int64     `json:"latency_ms"`
 	Complete         bool      `json:"complete"`
@@ -84,10 +83,16 @@ type generationResponse struct {
 	Persisted        bool      `json:"persisted"`
 }
 
+type usage struct {
+	InputTokens  int  `json:"input_tokens"`
+	OutputTokens int  `json:"output_tokens"`
+	Estimated    bool `json:"estimated,omitempty"`
+}
+
 func toGenerationResponse(g generate.Generation) generationResponse {
 	return generationResponse{
 		GenerationID: g.ID, ModelID: g.ModelID, RequestedModelID: g.RequestedModelID, FallbackUsed: g.FallbackUsed(),
-		Response: g.Response, Provider: g.Provider, Route: g.Route, Usage: g.Usage, CostUSD: g.CostUSD,
+		Response: g.Response, Provider: g.Provider, Route: g.Route, Usage: usage(g.Usage), CostUSD: g.CostUSD,
 		LatencyMS: g.LatencyMS, Complete: g.Complete, FinishReason: g.FinishReason, SessionID: g.SessionID, CreatedAt: g.CreatedAt, Persisted: g.Persisted,
 	}
 }

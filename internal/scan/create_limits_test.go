@@ -44,3 +44,43 @@ func TestCreateLimitsEveryTargetField(t *testing.T) {
 		t.Errorf("short unused fields: %v", err)
 	}
 }
+
+// TestCreateInputValidate: the input is checked on its own, with no store, checker or
+// network, every invalid field listed at once; Validate leaves the input as it was.
+func TestCreateInputValidate(t *testing.T) {
+	ok := scan.CreateInput{Target: scan.Target{Kind: scan.TargetEndpoint, URL: "https://model.example/v1", Model: "m"},
+		Types: []string{"jailbreak", "jailbreak"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid input: %v", err)
+	}
+	if ok.Target.Provider != "" || len(ok.Types) != 2 {
+		t.Errorf("Validate changed its input: %+v", ok)
+	}
+	bad := scan.CreateInput{Target: scan.Target{Kind: scan.TargetArtifact, ArtifactID: "a"}, Types: []string{"nope"},
+		Options: scan.JobOptions{MaxTokens: -1, JudgeModelID: "j"}}
+	e, isApp := apperr.As(bad.Validate())
+	var fields []string
+	if isApp {
+		for _, f := range e.Fields {
+			fields = append(fields, f.Field)
+		}
+	}
+	if want := "scan_types[0] options.max_tokens options.judge_model_id"; !isApp || e.Code != apperr.Invalid || strings.Join(fields, " ") != want {
+		t.Errorf("fields %v, want %s", fields, want)
+	}
+}
+
+// TestCreateNormalizes: Create queues the validated input with an endpoint's
+// provider defaulted to openai and each scan type once.
+func TestCreateNormalizes(t *testing.T) {
+	_, mk, owner := setup(t, &fakeEngine{}, time.Minute)
+	j, err := mk().Create(context.Background(), scan.Actor{ID: owner}, scan.CreateInput{
+		Target: scan.Target{Kind: scan.TargetEndpoint, URL: " https://model.example/v1 ", Model: "m"},
+		Types:  []string{"jailbreak", "pii_leakage", "jailbreak"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Target.Provider != "openai" || j.Target.URL != "https://model.example/v1" || len(j.Types) != 2 || j.Types[0] != scan.Jailbreak || j.Types[1] != scan.PIILeakage {
+		t.Errorf("queued %+v, types %v", j.Target, j.Types)
+	}
+}

@@ -204,10 +204,10 @@ type CreateInput struct {
 	Options JobOptions
 }
 
-// Create validates and queues a scan. Errors: validation_error naming the fields;
-// unknown_model; not_found for an artifact that is not the actor's;
-// model_contained for a contained artifact.
-func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, error) {
+// Validate checks in and lists every invalid field, named as in the request body
+// (as generate.Input.Validate). It needs no store or network: Create checks the
+// target itself (catalog, SSRF guard, artifact owner) after it.
+func (in CreateInput) Validate() error {
 	t := in.Target
 	var bad []apperr.FieldError
 	field := func(name, msg string) { bad = append(bad, apperr.FieldError{Field: name, Message: msg}) }
@@ -254,8 +254,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
 		}
 		if t.Kind == TargetEndpoint {
-			t.Provider = cmp.Or(t.Provider, "openai")
-			if !slices.Contains([]string{"openai", "anthropic", "gemini"}, t.Provider) {
+			if !slices.Contains([]string{"openai", "anthropic", "gemini"}, cmp.Or(t.Provider, "openai")) {
 				field("target.provider", "must be openai, anthropic or gemini")
 			}
 		} else if t.Provider != "" && t.Provider != "openai" {
@@ -267,7 +266,6 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		field("target.kind", "must be catalog_model, endpoint, artifact or embeddings")
 	}
 	applicable := ApplicableTypes(t.Kind)
-	var types []Type
 	for i, name := range in.Types {
 		typ, err := ParseType(name)
 		switch {
@@ -275,12 +273,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			field(fmt.Sprintf("scan_types[%d]", i), "must be one of model_inversion, pii_leakage, embedding_reidentification, prompt_artifacts, jailbreak, self_modification")
 		case applicable != nil && !slices.Contains(applicable, typ):
 			field(fmt.Sprintf("scan_types[%d]", i), fmt.Sprintf("%s does not apply to a %s target", typ, t.Kind))
-		case !slices.Contains(types, typ):
-			types = append(types, typ)
 		}
-	}
-	if len(in.Types) == 0 {
-		types = applicable
 	}
 	o := in.Options
 	if o.MaxRequests < 0 || o.MaxRequests > maxRequests {
@@ -299,7 +292,36 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		field("options.judge_model_id", "does not apply to an artifact scan")
 	}
 	if len(bad) > 0 {
-		return Job{}, apperr.Validation(bad...)
+		return apperr.Validation(bad...)
+	}
+	return nil
+}
+
+// scanTypes are the valid input's scan types, each once, or every type that applies
+// to its target kind when it names none.
+func (in CreateInput) scanTypes() []Type {
+	if len(in.Types) == 0 {
+		return ApplicableTypes(in.Target.Kind)
+	}
+	var types []Type
+	for _, name := range in.Types {
+		if typ, err := ParseType(name); err == nil && !slices.Contains(types, typ) {
+			types = append(types, typ)
+		}
+	}
+	return types
+}
+
+// Create validates and queues a scan. Errors: validation_error naming the fields;
+// unknown_model; not_found for an artifact that is not the actor's;
+// model_contained for a contained artifact.
+func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, error) {
+	if err := in.Validate(); err != nil {
+		return Job{}, err
+	}
+	t, types, o := in.Target, in.scanTypes(), in.Options
+	if t.Kind == TargetEndpoint {
+		t.Provider = cmp.Or(t.Provider, "openai")
 	}
 
 	switch t.Kind {

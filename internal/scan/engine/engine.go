@@ -51,21 +51,14 @@ func New(models *catalog.Service, providers *llm.Registry, guard *ssrf.Guard, st
 
 // scannable returns the catalog model id if it exists, is available and its
 // provider can be called. A contained model can still be scanned (to check a fix).
-func (e *Engine) scannable(id string) (catalog.Model, error) {
-	m, ok := e.models.Catalog().Get(id)
-	if !ok || !m.Available || (m.Provider == llm.Demo && !e.models.DemoAllowed()) {
-		return catalog.Model{}, &apperr.Error{Code: apperr.UnknownModel, Message: fmt.Sprintf("Model %q is not in the catalog of available models.", id),
-			Fields: []apperr.FieldError{{Field: "target.model_id", Message: "is not an available model"}}}
-	}
-	if m.Provider != llm.Demo && !e.providers.ConfiguredAt(m.Provider, m.BaseURL) {
-		return catalog.Model{}, apperr.Errorf(apperr.ProviderNotConfigured, "Model %q needs provider %q, which has no credentials configured.", id, m.Provider)
-	}
-	return m, nil
+func (e *Engine) scannable(ctx context.Context, id string) (catalog.Model, error) {
+	m, err := e.models.Resolve(ctx, id, catalog.IncludeContained())
+	return m, apperr.WithField(err, apperr.UnknownModel, apperr.FieldError{Field: "target.model_id", Message: "is not an available model"})
 }
 
 // CheckModel implements scan.Checker.
-func (e *Engine) CheckModel(_ context.Context, id string) error {
-	_, err := e.scannable(id)
+func (e *Engine) CheckModel(ctx context.Context, id string) error {
+	_, err := e.scannable(ctx, id)
 	return err
 }
 
@@ -120,7 +113,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
 	switch t.Kind {
 	case scan.TargetCatalogModel:
-		m, err := e.scannable(t.ModelID)
+		m, err := e.scannable(ctx, t.ModelID)
 		if err != nil {
 			return nil, nil, err
 		}

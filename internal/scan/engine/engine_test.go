@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mirror/internal/apperr"
+	"mirror/internal/catalog"
 	"mirror/internal/scan"
 	"mirror/internal/ssrf"
 )
@@ -67,5 +68,40 @@ func TestCheckURLRefusesPrivateAddresses(t *testing.T) {
 		if ae, ok := apperr.As(err); !ok || ae.Code != apperr.Invalid || ae.Fields[0].Field != "target.url" {
 			t.Errorf("%s: %v, want a validation error on target.url", u, err)
 		}
+	}
+}
+
+type creds map[string]bool
+
+func (c creds) ConfiguredAt(p, _ string) bool { return c[p] }
+
+type contained []string
+
+func (c contained) ContainedModels(context.Context) ([]string, error) { return c, nil }
+
+// TestCheckModel: a scan may target a contained model (to check its fix), never an
+// unknown one or one whose provider has no credentials; the unknown model is
+// reported on the request's target.model_id.
+func TestCheckModel(t *testing.T) {
+	cat, err := catalog.Parse([]byte(`models:
+  default: {default_model: a}
+  catalog:
+    a: {provider: openai, litellm_route: openai/a, available: true}
+    b: {provider: anthropic, litellm_route: anthropic/b, available: true}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{models: catalog.NewService(cat, creds{"openai": true}, contained{"a"}, catalog.Options{})}
+	ctx := context.Background()
+	if err := e.CheckModel(ctx, "a"); err != nil {
+		t.Errorf("contained model refused for a scan: %v", err)
+	}
+	if err := e.CheckModel(ctx, "b"); apperr.CodeOf(err) != apperr.ProviderNotConfigured {
+		t.Errorf("model without credentials: %v", err)
+	}
+	err = e.CheckModel(ctx, "nope")
+	if ae, ok := apperr.As(err); !ok || ae.Code != apperr.UnknownModel || len(ae.Fields) != 1 || ae.Fields[0].Field != "target.model_id" {
+		t.Errorf("unknown model: %#v", err)
 	}
 }
