@@ -67,8 +67,8 @@ export async function render(main, ctx) {
 
   const showActions = (gen) => {
     const entry = () => state.history.find((x) => x.generation_id === gen.generation_id);
-    const up = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, '👍 Good');
-    const down = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, '👎 Bad');
+    const up = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Good');
+    const down = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Bad');
     const edit = h('button', { type: 'button', class: 'secondary' }, 'Edit answer');
     const thumb = async (value) => {
       try {

@@ -1,7 +1,7 @@
 // review.js: the admins' feedback browser: generations with their feedback,
 // per-model statistics, and exports (JSON lines, CSV, preference pairs).
 import { api, query } from './api.js';
-import { h, fill, field, select, fmtTime, pct } from './dom.js';
+import { h, fill, field, select, fmtTime, pct, badge } from './dom.js';
 import { bars } from './charts.js';
 
 export async function render(main, ctx) {
@@ -31,7 +31,7 @@ export async function render(main, ctx) {
     if (!st.models.length) { fill(statsBox, h('p', { class: 'muted' }, 'No stored generations match.')); return; }
     fill(statsBox,
       h('div', { class: 'table-wrap' }, h('table', { id: 'stats' },
-        h('thead', {}, h('tr', {}, ['Model', 'Generations', '👍 rate', '👎 rate', 'Edit rate', 'Mean edit distance (words)', 'p50', 'p95', 'Cost'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['Model', 'Generations', 'Thumbs up', 'Thumbs down', 'Edit rate', 'Mean edit distance (words)', 'p50', 'p95', 'Cost'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, st.models.map((m) => h('tr', {},
           h('th', { scope: 'row' }, m.model_id), h('td', {}, String(m.generations)),
           h('td', {}, h('meter', { min: 0, max: 1, value: m.thumbs_up_rate, 'aria-label': `${m.model_id} thumbs up rate` }), ' ', pct(m.thumbs_up_rate)),
@@ -63,7 +63,7 @@ export async function render(main, ctx) {
           h('p', {}, h('strong', {}, 'Answer: '), g.response),
           edits.length ? h('p', {}, h('strong', {}, 'Latest edit: '), edits[edits.length - 1].edited_response) : null,
           h('p', { class: 'small muted' }, `${g.latency_ms} ms · ${g.input_tokens}+${g.output_tokens} tokens · id ${g.generation_id}`))),
-        h('td', {}, last === 'up' ? '👍' : last === 'down' ? '👎' : '', edits.length ? ` ✎${edits.length}` : '',
+        h('td', {}, last ? badge(last === 'up' ? 'up' : 'down', last === 'up' ? 'completed' : 'failed') : '', edits.length ? ` ${edits.length} edit${edits.length > 1 ? 's' : ''}` : '',
           h('span', { class: 'visually-hidden' }, `${thumbs.length} thumbs, ${edits.length} edits`))));
     }
     if (!tbody.children.length) tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No generations match.')));

@@ -235,7 +235,7 @@ async function renderMetrics(card) {
         bars('Findings by type', Object.entries(m.findings_by_type).map(([k, v]) => ({ label: label(k), value: v })))),
       h('figure', {}, h('figcaption', {}, h('h3', {}, 'Risk per target (latest scan)')),
         m.risk_by_target.length ? bars('Risk per target', m.risk_by_target.slice(0, 10).map((r) => ({
-          label: (r.contained ? '⛔ ' : '') + r.target.replace(/^[a-z_]+:/, ''), value: r.risk_score, cls: r.max_severity })), { max: 100 })
+          label: (r.contained ? 'contained · ' : '') + r.target.replace(/^artifact:(.{8}).*/, 'file $1').replace(/^[a-z_]+:/, ''), value: r.risk_score, cls: r.max_severity })), { max: 100 })
           : h('p', { class: 'muted' }, 'No completed scan yet.')),
       h('figure', {}, h('figcaption', {}, h('h3', {}, 'Findings over time (latest 200)')),
         days.length ? stacked('Findings per day by severity', days) : h('p', { class: 'muted' }, 'No findings yet.'))));

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browserProblems collects what a page must never produce: console errors,
+// uncaught exceptions, and the browser's own error log entries (a CSP violation,
+// a failed request).
+type browserProblems struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *browserProblems) add(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, s)
+}
+
+// take returns the problems so far and forgets them.
+func (p *browserProblems) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.list
+	p.list = nil
+	return out
+}
+
+// chromium finds Debian's chromium (or another Chrome), or skips the test unless
+// MIRROR_REQUIRE_BROWSER=1 (CI, through .ci/web.sh), where it fails.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("MIRROR_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("MIRROR_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no chromium found and MIRROR_REQUIRE_BROWSER=1: apt-get install chromium (bash .ci/web.sh does)")
+	}
+	t.Skip("no chromium found: skipping the browser tests (apt-get install chromium, or bash .ci/web.sh)")
+	return ""
+}
+
+// newBrowser starts a headless chromium whose problems are collected.
+func newBrowser(t *testing.T) (context.Context, *browserProblems) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancel)
+	probs := &browserProblems{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				probs.add("console." + string(ev.Type) + ": " + strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			probs.add("uncaught exception: " + ev.ExceptionDetails.Error())
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.LevelError {
+				probs.add(fmt.Sprintf("browser log (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, log.Enable(), runtime.Enable()); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx, probs
+}
+
+// step runs actions with a bound, so a page that never shows what is awaited fails
+// the test instead of hanging it, and fails with what the page was doing.
+func step(t *testing.T, ctx context.Context, probs *browserProblems, what string, actions ...chromedp.Action) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Run(sctx, actions...); err != nil {
+		var body string
+		_ = chromedp.Run(ctx, chromedp.Text("main", &body, chromedp.ByQuery))
+		t.Fatalf("%s: %v\npage: %s\nbrowser problems: %v", what, err, body, probs.take())
+	}
+}
+
+// screenshot saves the page as docs/screenshots/NAME.png when
+// MIRROR_UPDATE_SCREENSHOTS=1 (the pictures in the repository come from this test).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if os.Getenv("MIRROR_UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.Sleep(300*time.Millisecond), chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func noProblems(t *testing.T, probs *browserProblems, flow string) {
+	t.Helper()
+	if p := probs.take(); len(p) > 0 {
+		t.Errorf("%s: the browser reported problems:\n%s", flow, strings.Join(p, "\n"))
+	}
+}
+
+// TestWebAppInBrowser drives the web app in a real chromium, under the enforced
+// CSP: a visitor generates with the offline demo and gives a thumb and an edit; a
+// user signs up, uploads a malicious pickle, watches the scan finish, opens the
+// critical finding and contains the file; an admin exports preference pairs.
+func TestWebAppInBrowser(t *testing.T) {
+	ctx, probs := newBrowser(t)
+	env := scanEnv(t)
+	env["CSP_REPORT_ONLY"] = "false"
+	base, stop := startServe(t, env)
+	defer stop()
+
+	const edited = "A mirror reflects light; this edit is the better answer."
+	t.Run("visitor generates, thumbs and edits", func(t *testing.T) {
+		step(t, ctx, probs, "open the playground",
+			chromedp.Navigate(base+"/#/playground"),
+			chromedp.WaitVisible(`select[name=model_id]`, chromedp.ByQuery),
+			chromedp.SetValue(`select[name=model_id]`, "offline-demo", chromedp.ByQuery),
+			chromedp.SendKeys(`textarea[name=text]`, "What is a mirror?", chromedp.ByQuery))
+		screenshot(t, ctx, "playground-empty")
+		step(t, ctx, probs, "generate and thumb up",
+			chromedp.Click(`//button[normalize-space()="Generate"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//button[contains(., "Good")]`, chromedp.BySearch),
+			chromedp.Click(`//button[contains(., "Good")]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//button[contains(., "Good") and @aria-pressed="true"]`, chromedp.BySearch))
+		var answer string
+		step(t, ctx, probs, "read the answer", chromedp.Text(`#answer`, &answer, chromedp.ByQuery))
+		if !strings.Contains(answer, "offline demo") {
+			t.Errorf("answer %q is not the offline demo's", answer)
+		}
+		step(t, ctx, probs, "edit and save",
+			chromedp.Click(`//button[normalize-space()="Edit answer"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`textarea[name=edited_response]`, chromedp.ByQuery),
+			chromedp.SetValue(`textarea[name=edited_response]`, edited, chromedp.ByQuery),
+			chromedp.Click(`//button[normalize-space()="Save edit"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//*[@id="toast" and contains(., "edit was saved")]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//ol[contains(@class,"history")]//div[contains(., "this edit is the better answer")]`, chromedp.BySearch))
+		screenshot(t, ctx, "playground")
+		// A phone-sized look at the same page.
+		step(t, ctx, probs, "phone layout", emulation.SetDeviceMetricsOverride(390, 844, 2, true))
+		screenshot(t, ctx, "playground-phone")
+		step(t, ctx, probs, "desktop layout", emulation.ClearDeviceMetricsOverride())
+		noProblems(t, probs, "playground")
+	})
+
+	pickle := filepath.Join(t.TempDir(), "evil-model.pkl")
+	if err := os.WriteFile(pickle, maliciousPickle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("user uploads a malicious pickle and contains it", func(t *testing.T) {
+		step(t, ctx, probs, "sign up",
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`#signup`, chromedp.ByQuery))
+		screenshot(t, ctx, "sign-in")
+		step(t, ctx, probs, "fill the form",
+			chromedp.SendKeys(`#signup input[name=email]`, "user@example.com", chromedp.ByQuery),
+			chromedp.SendKeys(`#signup input[name=full_name]`, "Uma User", chromedp.ByQuery),
+			chromedp.SendKeys(`#signup input[name=password]`, "correct horse battery", chromedp.ByQuery),
+			chromedp.Click(`#signup button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#new-scan`, chromedp.ByQuery),
+			chromedp.WaitVisible(`//*[@id="account" and contains(., "user@example.com")]`, chromedp.BySearch))
+		step(t, ctx, probs, "upload and scan",
+			chromedp.SetUploadFiles(`#new-scan input[type=file]`, []string{pickle}, chromedp.ByQuery),
+			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`progress[aria-label="Scan progress"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`//p/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//details[contains(@class,"finding")]//span[contains(@class,"critical")]`, chromedp.BySearch))
+		step(t, ctx, probs, "open the critical finding",
+			chromedp.Click(`//details[contains(@class,"finding")][.//span[contains(@class,"critical")]]/summary`, chromedp.BySearch),
+			chromedp.WaitVisible(`details.finding[open] pre`, chromedp.ByQuery))
+		var evidence string
+		step(t, ctx, probs, "read its evidence", chromedp.Text(`details.finding[open] pre`, &evidence, chromedp.ByQuery))
+		if !strings.Contains(evidence, "system") {
+			t.Errorf("the critical finding's evidence does not name os.system: %s", evidence)
+		}
+		step(t, ctx, probs, "contain",
+			chromedp.Click(`#contain`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#contain-state .badge.contained`, chromedp.ByQuery))
+		screenshot(t, ctx, "scan")
+		step(t, ctx, probs, "scans overview",
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`#metrics-title`, chromedp.ByQuery),
+			chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery))
+		screenshot(t, ctx, "scans")
+		noProblems(t, probs, "scan")
+
+		// What the page showed is what the API says.
+		api := &client{t: t, base: base}
+		status, out := api.json("POST", "/api/v1/auth/login", `{"email":"user@example.com","password":"correct horse battery"}`)
+		if status != 200 {
+			t.Fatalf("login: %d %v", status, out)
+		}
+		api.token = out["access_token"].(string)
+		_, arts := api.json("GET", "/api/v1/artifacts", "")
+		items := arts["items"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["contained"] != true || items[0].(map[string]any)["filename"] != "evil-model.pkl" {
+			t.Errorf("artifacts after containing in the browser: %v", arts)
+		}
+	})
+
+	t.Run("admin exports preference pairs", func(t *testing.T) {
+		dl := t.TempDir()
+		done := make(chan string, 1)
+		chromedp.ListenTarget(ctx, func(ev any) {
+			if ev, ok := ev.(*browser.EventDownloadProgress); ok && ev.State == browser.DownloadProgressStateCompleted {
+				select {
+				case done <- ev.GUID:
+				default:
+				}
+			}
+		})
+		step(t, ctx, probs, "sign out and in as the admin",
+			chromedp.Click(`//button[normalize-space()="Sign out"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`#signup`, chromedp.ByQuery),
+			chromedp.SendKeys(`#signup input[name=email]`, "admin@example.com", chromedp.ByQuery),
+			chromedp.SendKeys(`#signup input[name=password]`, "correct horse battery", chromedp.ByQuery),
+			chromedp.Click(`#signup button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#nav-feedback`, chromedp.ByQuery),
+			chromedp.Click(`#nav-feedback`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#stats`, chromedp.ByQuery),
+			chromedp.WaitVisible(`//table[@id="stats"]//th[normalize-space()="offline-demo"]`, chromedp.BySearch))
+		screenshot(t, ctx, "feedback")
+		step(t, ctx, probs, "download the preference pairs",
+			browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllowAndName).WithDownloadPath(dl).WithEventsEnabled(true),
+			chromedp.Click(`#export-preference`, chromedp.ByQuery))
+		var guid string
+		select {
+		case guid = <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the preference export did not download")
+		}
+		raw, err := os.ReadFile(filepath.Join(dl, guid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pairs int
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			var ex map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
+				t.Fatalf("export line %q: %v", sc.Text(), err)
+			}
+			if ex["prompt"] == "What is a mirror?" && ex["chosen"] == edited && strings.Contains(fmt.Sprint(ex["rejected"]), "offline demo") {
+				pairs++
+			}
+		}
+		if pairs != 1 {
+			t.Errorf("the playground's edit is in %d preference pairs, want 1:\n%s", pairs, raw)
+		}
+		noProblems(t, probs, "feedback")
+	})
+}
