@@ -1,4 +1,4 @@
-// dom.js: building the page without innerHTML, so no text from the API is ever
+// dom.js: building the page from nodes, never from HTML strings, so no text from the API is ever
 // parsed as markup.
 
 // h creates an element: attrs sets attributes (on* keys add listeners; false or
