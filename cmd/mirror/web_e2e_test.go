@@ -19,6 +19,9 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"mirror/internal/llm/llmtest"
+	"mirror/internal/testenv"
 )
 
 // browserProblems collects what a page must never produce: console errors,
@@ -107,15 +110,26 @@ func step(t *testing.T, ctx context.Context, probs *browserProblems, what string
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Run(sctx, actions...); err != nil {
-		var body string
-		_ = chromedp.Run(ctx, chromedp.Text("main", &body, chromedp.ByQuery))
-		t.Fatalf("%s: %v\npage: %s\nbrowser problems: %v", what, err, body, probs.take())
+		var body, account, toast string
+		_ = chromedp.Run(ctx, chromedp.Text("main", &body, chromedp.ByQuery), chromedp.Text("#account", &account, chromedp.ByQuery),
+			chromedp.Text("#toast", &toast, chromedp.ByQuery))
+		var png []byte
+		if chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)) == nil {
+			shot := filepath.Join(os.TempDir(), "mirror-web-failure.png")
+			if os.WriteFile(shot, png, 0o644) == nil {
+				t.Logf("the page at the failure: %s", shot)
+			}
+		}
+		if len(body) > 2000 {
+			body = body[:2000] + "…"
+		}
+		t.Fatalf("%s: %v\naccount: %s\nnotice: %s\npage: %s\nbrowser problems: %v", what, err, account, toast, body, probs.take())
 	}
 }
 
-// screenshot saves the page as docs/screenshots/NAME.png when
+// saveScreenshot saves the page as docs/screenshots/NAME.png when
 // MIRROR_UPDATE_SCREENSHOTS=1 (the pictures in the repository come from this test).
-func screenshot(t *testing.T, ctx context.Context, name string) {
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	if os.Getenv("MIRROR_UPDATE_SCREENSHOTS") != "1" {
 		return
@@ -137,22 +151,54 @@ func noProblems(t *testing.T, probs *browserProblems, flow string) {
 }
 
 // TestWebAppInBrowser drives the web app in a real chromium, under the enforced
-// CSP: a visitor generates with the offline demo and gives a thumb and an edit; a
-// user signs up, uploads a malicious pickle, watches the scan finish, opens the
-// critical finding and contains the file; an admin exports preference pairs.
+// CSP, in development on SQLite with the offline demo model: a visitor generates
+// and gives a thumb and an edit; a user signs up, uploads a malicious pickle,
+// watches the scan finish, opens the critical finding and contains the file, and
+// scans a catalog model; an admin exports preference pairs. The pictures in
+// docs/screenshots come from this run (MIRROR_UPDATE_SCREENSHOTS=1).
 func TestWebAppInBrowser(t *testing.T) {
-	ctx, probs := newBrowser(t)
 	env := scanEnv(t)
 	env["CSP_REPORT_ONLY"] = "false"
+	webFlows(t, env, "offline-demo", "offline demo", true)
+}
+
+// TestWebAppInBrowserProduction runs the same flows in production mode (secure
+// cookies, no docs, no demo model), the catalog's default model answered by a
+// fake OpenAI server on loopback.
+func TestWebAppInBrowserProduction(t *testing.T) {
+	env := scanEnv(t)
+	provider := llmtest.NewOpenAIServer(t, llmtest.Text("Mirrors reflect; that is the production answer."))
+	env["ENVIRONMENT"], env["SECRET_KEY"] = "production", "k3Jq9vX2mP8rT5wZ1yB4nC7fH0dL6sAe"
+	env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"] = provider.Key, provider.BaseURL
+	webFlows(t, env, "gpt-5-nano", "production answer", false)
+}
+
+// TestWebAppInBrowserPostgres runs the flows on Postgres.
+func TestWebAppInBrowserPostgres(t *testing.T) {
+	chromium(t)
+	env := scanEnv(t)
+	env["DATABASE_URL"] = testenv.PostgresDB(t, false)
+	env["CSP_REPORT_ONLY"] = "false"
+	webFlows(t, env, "offline-demo", "offline demo", false)
+}
+
+// webFlows runs the three flows against a server started with env, generating
+// with model, whose answers contain answerHas; shots saves screenshots.
+func webFlows(t *testing.T, env map[string]string, model, answerHas string, shots bool) {
+	ctx, probs := newBrowser(t)
 	base, stop := startServe(t, env)
 	defer stop()
-
+	screenshot := func(t *testing.T, ctx context.Context, name string) {
+		if shots {
+			saveScreenshot(t, ctx, name)
+		}
+	}
 	const edited = "A mirror reflects light; this edit is the better answer."
 	t.Run("visitor generates, thumbs and edits", func(t *testing.T) {
 		step(t, ctx, probs, "open the playground",
 			chromedp.Navigate(base+"/#/playground"),
 			chromedp.WaitVisible(`select[name=model_id]`, chromedp.ByQuery),
-			chromedp.SetValue(`select[name=model_id]`, "offline-demo", chromedp.ByQuery),
+			chromedp.SetValue(`select[name=model_id]`, model, chromedp.ByQuery),
 			chromedp.SendKeys(`textarea[name=text]`, "What is a mirror?", chromedp.ByQuery))
 		screenshot(t, ctx, "playground-empty")
 		step(t, ctx, probs, "generate and thumb up",
@@ -162,8 +208,8 @@ func TestWebAppInBrowser(t *testing.T) {
 			chromedp.WaitVisible(`//button[contains(., "Good") and @aria-pressed="true"]`, chromedp.BySearch))
 		var answer string
 		step(t, ctx, probs, "read the answer", chromedp.Text(`#answer`, &answer, chromedp.ByQuery))
-		if !strings.Contains(answer, "offline demo") {
-			t.Errorf("answer %q is not the offline demo's", answer)
+		if !strings.Contains(answer, answerHas) {
+			t.Errorf("answer %q does not contain %q", answer, answerHas)
 		}
 		step(t, ctx, probs, "edit and save",
 			chromedp.Click(`//button[normalize-space()="Edit answer"]`, chromedp.BySearch),
@@ -214,6 +260,17 @@ func TestWebAppInBrowser(t *testing.T) {
 			chromedp.Click(`#contain`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#contain-state .badge.contained`, chromedp.ByQuery))
 		screenshot(t, ctx, "scan")
+		step(t, ctx, probs, "scan a catalog model",
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`#new-scan`, chromedp.ByQuery),
+			chromedp.SetValue(`#new-scan select[name=kind]`, "catalog_model", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector('#new-scan select[name=kind]').dispatchEvent(new Event('change'))`, nil),
+			chromedp.WaitVisible(`#new-scan select[name=model_id]`, chromedp.ByQuery),
+			chromedp.SetValue(`#new-scan select[name=model_id]`, model, chromedp.ByQuery),
+			chromedp.Evaluate(`for (const c of document.querySelectorAll('#new-scan input[name=scan_types]')) c.checked = c.value === 'jailbreak'`, nil),
+			chromedp.SendKeys(`#new-scan input[name=max_requests]`, "5", chromedp.ByQuery),
+			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//p[contains(., "catalog model `+model+`")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch))
 		step(t, ctx, probs, "scans overview",
 			chromedp.Navigate(base+"/#/scans"),
 			chromedp.WaitVisible(`#metrics-title`, chromedp.ByQuery),
@@ -255,7 +312,7 @@ func TestWebAppInBrowser(t *testing.T) {
 			chromedp.WaitVisible(`#nav-feedback`, chromedp.ByQuery),
 			chromedp.Click(`#nav-feedback`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#stats`, chromedp.ByQuery),
-			chromedp.WaitVisible(`//table[@id="stats"]//th[normalize-space()="offline-demo"]`, chromedp.BySearch))
+			chromedp.WaitVisible(`//table[@id="stats"]//th[normalize-space()="`+model+`"]`, chromedp.BySearch))
 		screenshot(t, ctx, "feedback")
 		step(t, ctx, probs, "download the preference pairs",
 			browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllowAndName).WithDownloadPath(dl).WithEventsEnabled(true),
@@ -277,7 +334,7 @@ func TestWebAppInBrowser(t *testing.T) {
 			if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
 				t.Fatalf("export line %q: %v", sc.Text(), err)
 			}
-			if ex["prompt"] == "What is a mirror?" && ex["chosen"] == edited && strings.Contains(fmt.Sprint(ex["rejected"]), "offline demo") {
+			if ex["prompt"] == "What is a mirror?" && ex["chosen"] == edited && strings.Contains(fmt.Sprint(ex["rejected"]), answerHas) {
 				pairs++
 			}
 		}

@@ -69,9 +69,14 @@ const views = [
 ];
 
 let dispose = null;
+let current = 0;
 
+// route renders the view of the URL's hash. Each view draws into its own
+// container: a view still loading when the next navigation starts keeps drawing
+// into a container that is no longer on the page, and is disposed when it ends.
 async function route() {
   if (dispose) { dispose(); dispose = null; }
+  const token = ++current;
   const main = document.getElementById('main');
   const hash = location.hash || '#/playground';
   for (const [re, view, nav] of views) {
@@ -81,13 +86,17 @@ async function route() {
       if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
-    fill(main);
+    const box = h('div');
+    main.replaceChildren(box);
+    let done = null;
     try {
-      dispose = (await view(main, m)) || null;
+      done = (await view(box, m)) || null;
     } catch (e) {
-      fill(main, h('p', { class: 'error', role: 'alert' }, e instanceof APIError ? e.describe() : 'Something went wrong.'));
+      fill(box, h('p', { class: 'error', role: 'alert' }, e instanceof APIError ? e.describe() : 'Something went wrong.'));
       if (!(e instanceof APIError)) throw e;
     }
+    if (token === current) dispose = done;
+    else if (done) done();
     return;
   }
 }

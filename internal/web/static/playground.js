@@ -86,7 +86,7 @@ export async function render(main, ctx) {
       area.value = answer.textContent;
       const saveBtn = h('button', { type: 'button' }, 'Save edit');
       const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-      const box = h('div', {}, field('Edited answer', area), h('div', { class: 'row' }, saveBtn, cancel));
+      const box = h('div', { class: 'edit-box' }, field('Edited answer', area), h('div', { class: 'row' }, saveBtn, cancel));
       actions.after(box);
       edit.disabled = true;
       area.focus();
