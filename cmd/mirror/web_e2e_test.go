@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"mirror/internal/llm/llmtest"
+	"mirror/internal/scan/probe/probetest"
 	"mirror/internal/testenv"
 )
 
@@ -271,6 +272,33 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.SendKeys(`#new-scan input[name=max_requests]`, "5", chromedp.ByQuery),
 			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
 			chromedp.WaitVisible(`//p[contains(., "catalog model `+model+`")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch))
+		// An outside chat endpoint and an embeddings endpoint, each with its key.
+		victim := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
+		embedder := llmtest.NewOpenAIServer(t, llmtest.Text("unused"))
+		for _, tc := range []struct{ kind, url, model, key, typ string }{
+			{"endpoint", victim.BaseURL, "victim", victim.Key, "jailbreak"},
+			{"embeddings", embedder.BaseURL, "embed", embedder.Key, "embedding_reidentification"},
+		} {
+			step(t, ctx, probs, "scan an "+tc.kind+" target",
+				chromedp.Navigate(base+"/#/scans"),
+				chromedp.WaitVisible(`#new-scan`, chromedp.ByQuery),
+				chromedp.SetValue(`#new-scan select[name=kind]`, tc.kind, chromedp.ByQuery),
+				chromedp.Evaluate(`document.querySelector('#new-scan select[name=kind]').dispatchEvent(new Event('change'))`, nil),
+				chromedp.WaitVisible(`#new-scan input[name=url]`, chromedp.ByQuery),
+				chromedp.SendKeys(`#new-scan input[name=url]`, tc.url, chromedp.ByQuery),
+				chromedp.SendKeys(`#new-scan input[name=model]`, tc.model, chromedp.ByQuery),
+				chromedp.SendKeys(`#new-scan input[name=api_key]`, tc.key, chromedp.ByQuery),
+				chromedp.Evaluate(`for (const c of document.querySelectorAll('#new-scan input[name=scan_types]')) c.checked = c.value === '`+tc.typ+`'`, nil),
+				chromedp.SendKeys(`#new-scan input[name=max_requests]`, "8", chromedp.ByQuery),
+				chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
+				chromedp.WaitVisible(`//p[contains(., "`+tc.kind+` `+tc.model+` at")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch),
+				chromedp.WaitVisible(`details.finding`, chromedp.ByQuery))
+			var page string
+			step(t, ctx, probs, "read the "+tc.kind+" scan", chromedp.Text(`main`, &page, chromedp.ByQuery))
+			if strings.Contains(page, tc.key) {
+				t.Errorf("the %s scan's page shows its API key", tc.kind)
+			}
+		}
 		step(t, ctx, probs, "scans overview",
 			chromedp.Navigate(base+"/#/scans"),
 			chromedp.WaitVisible(`#metrics-title`, chromedp.ByQuery),
