@@ -5,7 +5,7 @@ import { s, h } from './dom.js';
 // bars draws horizontal bars: rows are {label, value, cls}.
 export function bars(title, rows, { format = (v) => String(v), max } = {}) {
   const top = max || Math.max(1, ...rows.map((r) => r.value));
-  const rowH = 24, labelW = 150, width = 460, barW = width - labelW - 60;
+  const rowH = 24, labelW = 175, width = 480, barW = width - labelW - 60;
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${width} ${rows.length * rowH + 8}`, role: 'img',
     'aria-label': `${title}: ` + rows.map((r) => `${r.label} ${format(r.value)}`).join(', ') });
   svg.append(s('title', {}, title));

@@ -22,6 +22,19 @@ function targetName(t) {
   return `${label(t.kind)} ${t.model} at ${t.url}`;
 }
 
+// keyLabel names a target key briefly: "file 1a2b3c4d", "victim @ host:port", the model id.
+function keyLabel(key) {
+  const [kind, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+  if (kind === 'artifact') return 'file ' + rest.slice(0, 8);
+  if (kind === 'endpoint' || kind === 'embeddings') {
+    const at = rest.lastIndexOf('#');
+    let host = rest.slice(0, at);
+    try { host = new URL(host).host; } catch { /* keep it as it is */ }
+    return `${rest.slice(at + 1)} @ ${host}`;
+  }
+  return rest;
+}
+
 function authForms(main, ctx) {
   const form = (title, register) => {
     const email = h('input', { type: 'email', name: 'email', required: true, autocomplete: 'email' });
@@ -235,7 +248,7 @@ async function renderMetrics(card) {
         bars('Findings by type', Object.entries(m.findings_by_type).map(([k, v]) => ({ label: label(k), value: v })))),
       h('figure', {}, h('figcaption', {}, h('h3', {}, 'Risk per target (latest scan)')),
         m.risk_by_target.length ? bars('Risk per target', m.risk_by_target.slice(0, 10).map((r) => ({
-          label: (r.contained ? 'contained · ' : '') + r.target.replace(/^artifact:(.{8}).*/, 'file $1').replace(/^[a-z_]+:/, ''), value: r.risk_score, cls: r.max_severity })), { max: 100 })
+          label: (r.contained ? 'contained · ' : '') + keyLabel(r.target), value: r.risk_score, cls: r.max_severity })), { max: 100 })
           : h('p', { class: 'muted' }, 'No completed scan yet.')),
       h('figure', {}, h('figcaption', {}, h('h3', {}, 'Findings over time (latest 200)')),
         days.length ? stacked('Findings per day by severity', days) : h('p', { class: 'muted' }, 'No findings yet.'))));
