@@ -16,9 +16,11 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"mirror/internal/llm/llmtest"
 	"mirror/internal/scan/probe/probetest"
@@ -144,6 +146,25 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// unlabelled lists the page's controls that have no accessible name: no label,
+// no aria-label or aria-labelledby, and (for buttons and links) no text.
+const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') &&
+    !((e.tagName === 'BUTTON' || e.tagName === 'A') && e.textContent.trim()))
+  .map((e) => e.outerHTML.slice(0, 120))`
+
+// labelled fails the test if a control of the page has no accessible name.
+func labelled(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	var bad []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(unlabelled, &bad)); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: controls without a label:\n%s", page, strings.Join(bad, "\n"))
+	}
+}
+
 func noProblems(t *testing.T, probs *browserProblems, flow string) {
 	t.Helper()
 	if p := probs.take(); len(p) > 0 {
@@ -202,8 +223,9 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.SetValue(`select[name=model_id]`, model, chromedp.ByQuery),
 			chromedp.SendKeys(`textarea[name=text]`, "What is a mirror?", chromedp.ByQuery))
 		screenshot(t, ctx, "playground-empty")
-		step(t, ctx, probs, "generate and thumb up",
-			chromedp.Click(`//button[normalize-space()="Generate"]`, chromedp.BySearch),
+		step(t, ctx, probs, "generate from the keyboard and thumb up",
+			chromedp.Focus(`textarea[name=text]`, chromedp.ByQuery),
+			chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(input.ModifierCtrl)),
 			chromedp.WaitVisible(`//button[contains(., "Good")]`, chromedp.BySearch),
 			chromedp.Click(`//button[contains(., "Good")]`, chromedp.BySearch),
 			chromedp.WaitVisible(`//button[contains(., "Good") and @aria-pressed="true"]`, chromedp.BySearch))
@@ -220,6 +242,7 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.WaitVisible(`//*[@id="toast" and contains(., "edit was saved")]`, chromedp.BySearch),
 			chromedp.WaitVisible(`//ol[contains(@class,"history")]//div[contains(., "this edit is the better answer")]`, chromedp.BySearch))
 		screenshot(t, ctx, "playground")
+		labelled(t, ctx, "playground")
 		// A phone-sized look at the same page.
 		step(t, ctx, probs, "phone layout", emulation.SetDeviceMetricsOverride(390, 844, 2, true))
 		screenshot(t, ctx, "playground-phone")
@@ -236,6 +259,7 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.Navigate(base+"/#/scans"),
 			chromedp.WaitVisible(`#signup`, chromedp.ByQuery))
 		screenshot(t, ctx, "sign-in")
+		labelled(t, ctx, "sign-in")
 		step(t, ctx, probs, "fill the form",
 			chromedp.SendKeys(`#signup input[name=email]`, "user@example.com", chromedp.ByQuery),
 			chromedp.SendKeys(`#signup input[name=full_name]`, "Uma User", chromedp.ByQuery),
@@ -261,6 +285,7 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.Click(`#contain`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#contain-state .badge.contained`, chromedp.ByQuery))
 		screenshot(t, ctx, "scan")
+		labelled(t, ctx, "scan")
 		step(t, ctx, probs, "scan a catalog model",
 			chromedp.Navigate(base+"/#/scans"),
 			chromedp.WaitVisible(`#new-scan`, chromedp.ByQuery),
@@ -304,6 +329,10 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.WaitVisible(`#metrics-title`, chromedp.ByQuery),
 			chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery))
 		screenshot(t, ctx, "scans")
+		step(t, ctx, probs, "phone layout", emulation.SetDeviceMetricsOverride(390, 844, 2, true))
+		screenshot(t, ctx, "scans-phone")
+		step(t, ctx, probs, "desktop layout", emulation.ClearDeviceMetricsOverride())
+		labelled(t, ctx, "scans")
 		noProblems(t, probs, "scan")
 
 		// What the page showed is what the API says.
@@ -342,6 +371,7 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.WaitVisible(`#stats`, chromedp.ByQuery),
 			chromedp.WaitVisible(`//table[@id="stats"]//th[normalize-space()="`+model+`"]`, chromedp.BySearch))
 		screenshot(t, ctx, "feedback")
+		labelled(t, ctx, "feedback")
 		step(t, ctx, probs, "download the preference pairs",
 			browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllowAndName).WithDownloadPath(dl).WithEventsEnabled(true),
 			chromedp.Click(`#export-preference`, chromedp.ByQuery))

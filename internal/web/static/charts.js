@@ -12,7 +12,7 @@ export function bars(title, rows, { format = (v) => String(v), max } = {}) {
   rows.forEach((r, i) => {
     const y = i * rowH + 4;
     const w = Math.max(r.value > 0 ? 2 : 0, (r.value / top) * barW);
-    const label = r.label.length > 22 ? r.label.slice(0, 21) + '…' : r.label;
+    const label = r.label.length > 20 ? r.label.slice(0, 19) + '…' : r.label;
     svg.append(
       s('text', { x: 0, y: y + 15 }, label),
       s('rect', { class: 'bar ' + (r.cls || ''), x: labelW, y: y + 3, width: w.toFixed(1), height: rowH - 8, rx: 3 }),
