@@ -223,6 +223,11 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.SetValue(`select[name=model_id]`, model, chromedp.ByQuery),
 			chromedp.SendKeys(`textarea[name=text]`, "What is a mirror?", chromedp.ByQuery))
 		screenshot(t, ctx, "playground-empty")
+		var docsShown bool
+		step(t, ctx, probs, "look for the API docs link", chromedp.Evaluate(`!document.getElementById('nav-docs').hidden`, &docsShown))
+		if want := env["ENVIRONMENT"] != "production"; docsShown != want {
+			t.Errorf("API docs link shown: %v, want %v (docs exist in development only)", docsShown, want)
+		}
 		step(t, ctx, probs, "generate from the keyboard and thumb up",
 			chromedp.Focus(`textarea[name=text]`, chromedp.ByQuery),
 			chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(input.ModifierCtrl)),

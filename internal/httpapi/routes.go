@@ -81,6 +81,7 @@ func (s *Server) routes() http.Handler {
 		Cancel:         has(http.MethodPost, "/api/v1/scans/x/cancel"),
 		DeleteArtifact: has(http.MethodDelete, "/api/v1/artifacts/x"),
 		Report:         has(http.MethodGet, "/api/v1/scans/x/report"),
+		Docs:           has(http.MethodGet, "/docs"),
 	})
 	return r
 }

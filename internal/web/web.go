@@ -29,11 +29,12 @@ type Features struct {
 	Report         bool // GET /api/v1/scans/{scan_id}/report
 	Review         bool // the admins' feedback routes
 	Scans          bool // /api/v1 at all
+	Docs           bool // /docs (development only)
 }
 
 func (f Features) String() string {
 	var on []string
-	for name, ok := range map[string]bool{"cancel": f.Cancel, "delete-artifact": f.DeleteArtifact, "report": f.Report, "review": f.Review, "scans": f.Scans} {
+	for name, ok := range map[string]bool{"cancel": f.Cancel, "delete-artifact": f.DeleteArtifact, "report": f.Report, "review": f.Review, "scans": f.Scans, "docs": f.Docs} {
 		if ok {
 			on = append(on, name)
 		}

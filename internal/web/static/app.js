@@ -16,6 +16,8 @@ const ctx = {
   go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
 };
 
+document.getElementById('nav-docs').hidden = !features.has('docs');
+
 let toastTimer;
 // toast says msg in the live region for a few seconds; bad marks an error.
 function toast(msg, bad = false) {

@@ -213,7 +213,7 @@ function renderArtifacts(card, ctx, items) {
   const draw = () => {
     fill(list, items.length ? items.map((a) => h('li', {},
       h('strong', {}, a.filename), ` · ${a.size} bytes · `, h('code', {}, a.sha256.slice(0, 12)), ' ',
-      a.contained ? badge('contained') : '', ' ',
+      a.contained ? badge('contained') : h('a', { href: `/api/v1/artifacts/${a.artifact_id}/download`, download: a.filename, 'aria-label': `Download ${a.filename}` }, 'Download'), ' ',
       ctx.features.has('delete-artifact') ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete ${a.filename}`, onclick: async () => {
         if (!confirm(`Delete ${a.filename}?`)) return;
         try {
