@@ -323,6 +323,11 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 				chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
 				chromedp.WaitVisible(`//p[contains(., "`+tc.kind+` `+tc.model+` at")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch),
 				chromedp.WaitVisible(`details.finding`, chromedp.ByQuery))
+			if tc.kind == "endpoint" {
+				step(t, ctx, probs, "open a finding's transcript",
+					chromedp.Click(`//details[contains(@class,"finding")][.//span[contains(@class,"badge high")]]/summary`, chromedp.BySearch),
+					chromedp.WaitVisible(`details.finding[open] .transcript pre`, chromedp.ByQuery))
+			}
 			var page string
 			step(t, ctx, probs, "read the "+tc.kind+" scan", chromedp.Text(`main`, &page, chromedp.ByQuery))
 			if strings.Contains(page, tc.key) {

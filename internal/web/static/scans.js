@@ -254,6 +254,16 @@ async function renderMetrics(card) {
         days.length ? stacked('Findings per day by severity', days) : h('p', { class: 'muted' }, 'No findings yet.'))));
 }
 
+// transcript shows a probe finding's exchange (the probe's prompt and the model's
+// answer, as the scanner kept them, personal data masked), or nothing.
+function transcript(ev) {
+  if (!ev || (!ev.prompt_excerpt && !ev.response_excerpt)) return null;
+  return h('div', { class: 'transcript' }, h('h3', {}, 'Transcript', ev.turn ? ` (turn ${ev.turn})` : ''),
+    h('dl', {},
+      ev.prompt_excerpt ? [h('dt', {}, 'Probe'), h('dd', {}, h('pre', {}, ev.prompt_excerpt))] : null,
+      ev.response_excerpt ? [h('dt', {}, `Model${ev.model ? ' ' + ev.model : ''}`), h('dd', {}, h('pre', {}, ev.response_excerpt))] : null));
+}
+
 // renderScan is one scan: live status, actions and findings.
 export async function renderScan(main, ctx, id) {
   if (!ctx.me) return authForms(main, ctx);
@@ -305,6 +315,7 @@ export async function renderScan(main, ctx, id) {
         h('div', { class: 'body' },
           h('p', {}, h('strong', {}, 'Remediation: '), f.remediation),
           h('p', { class: 'small muted' }, `Target ${f.target} · ${fmtTime(f.created_at)} · id ${f.id}`),
+          transcript(f.evidence),
           h('h3', {}, 'Evidence'), h('pre', {}, JSON.stringify(f.evidence, null, 2)))));
     }
     if (!findingsBox.children.length) findingsBox.append(h('p', { class: 'muted' }, ['completed', 'failed'].includes(st.status) ? 'No findings at this level.' : 'Findings appear when the scan finishes.'));
