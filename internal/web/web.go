@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -39,6 +40,7 @@ func (f Features) String() string {
 			on = append(on, name)
 		}
 	}
+	slices.Sort(on)
 	return strings.Join(on, " ")
 }
 
