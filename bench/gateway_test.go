@@ -73,7 +73,7 @@ func bareProxy(upstream, key string) http.Handler {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
@@ -83,7 +83,7 @@ func bareProxy(upstream, key string) http.Handler {
 			} `json:"choices"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Choices) == 0 {
-			http.Error(w, "bad upstream", 502)
+			http.Error(w, "bad upstream", http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

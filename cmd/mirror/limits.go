@@ -57,5 +57,8 @@ func buildLimits(ctx context.Context, cfg config.Config, log *slog.Logger) (limi
 	if limits.Login, err = mk("login", cfg.RateLimitLogin, "RATE_LIMIT_LOGIN"); err != nil {
 		return limits, close, err
 	}
+	if limits.LoginAccount, err = mk("login-account", cfg.RateLimitLoginAccount, "RATE_LIMIT_LOGIN_ACCOUNT"); err != nil {
+		return limits, close, err
+	}
 	return limits, close, nil
 }

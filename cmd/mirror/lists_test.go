@@ -96,6 +96,7 @@ func checkListsAndReview(t *testing.T, env map[string]string) {
 	alice := signUp(t, base, "alice@example.com")
 	bob := signUp(t, base, "bob@example.com")
 	admin := signUp(t, base, "admin@example.com")
+	grantAdmin(t, env, "admin@example.com")
 
 	// Artifacts: three of Alice's, one of Bob's.
 	var aliceArts, aliceScans []string

@@ -4,6 +4,7 @@
 //	mirror serve            the HTTP API and the scan workers
 //	mirror migrate up       apply the database schema
 //	mirror scan PATH…       scan model files (or --endpoint URL --model NAME)
+//	mirror admin grant EMAIL  give an account the admin role (revoke, list)
 //	mirror version          version and build info
 package main
 
@@ -31,6 +32,8 @@ commands:
   scan PATH...          scan model files or directories (mirror scan -h for flags)
   scan --endpoint URL --model NAME
                         scan a live model endpoint
+  admin grant EMAIL     give an existing account the admin role
+  admin revoke EMAIL    take it back;  admin list: the admins
   version               print version and build info
 `
 
@@ -45,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitCode(stderr, runServe(ctx, args[1:], getenv, stdout, stderr))
 	case "migrate":
 		return exitCode(stderr, runMigrate(ctx, args[1:], getenv, stdout, stderr))
+	case "admin":
+		return exitCode(stderr, runAdmin(ctx, args[1:], getenv, stdout, stderr))
 	case "scan":
 		return runScanCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":

@@ -26,7 +26,7 @@ const scanDrain = 20 * time.Second
 func setupMirrorScan(ctx context.Context, cfg config.Config, db *sqlstore.DB, log *slog.Logger, models *catalog.Service,
 	providers *llm.Registry, limits httpapi.Limits) (deps *httpapi.MirrorScanDeps, stop func(), err error) {
 	accounts, err := auth.NewService(db, auth.Options{Secret: cfg.SecretKey, TokenLifetime: cfg.AccessTokenLifetime,
-		AdminEmails: cfg.AdminEmails, LoginLimiter: limits.Login, Logger: log})
+		AdminEmails: cfg.AdminEmails, LoginLimiter: limits.Login, AccountLimiter: limits.LoginAccount, Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts: %w", err)
 	}
@@ -54,6 +54,7 @@ func setupMirrorScan(ctx context.Context, cfg config.Config, db *sqlstore.DB, lo
 	scans := scan.NewService(scan.Options{
 		Store: db, Engine: eng, Checker: eng, Sealer: sealer, Notifier: notifier,
 		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: cfg.ScanWorkers, Lease: cfg.ScanLease,
+		MaxRunningPerUser: cfg.ScanMaxRunningPerUser, ArtifactQuota: cfg.ArtifactQuotaBytes,
 		OnContainment: func(kind scan.TargetKind, _ string) {
 			if kind == scan.TargetCatalogModel {
 				models.Invalidate()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -170,6 +171,15 @@ func (c *client) events(id string) []string {
 	return names
 }
 
+// grantAdmin runs `mirror admin grant email` on env's database.
+func grantAdmin(t *testing.T, env map[string]string, email string) {
+	t.Helper()
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "grant", email}, func(k string) string { return env[k] }, &out, &out); code != 0 {
+		t.Fatalf("mirror admin grant %s: exit %d\n%s", email, code, out.String())
+	}
+}
+
 func scanEnv(t *testing.T) map[string]string {
 	return map[string]string{
 		"MIRROR_DATA_DIR":       filepath.Join(t.TempDir(), "data"),
@@ -185,7 +195,8 @@ func scanEnv(t *testing.T) map[string]string {
 // endpoint and an embeddings endpoint, watch live, list findings, read metrics,
 // contain the catalog model (MirrorView refuses it) and release it.
 func TestMirrorScanEndToEnd(t *testing.T) {
-	base, stop := startServe(t, scanEnv(t))
+	env := scanEnv(t)
+	base, stop := startServe(t, env)
 	defer stop()
 	anon := &client{t: t, base: base}
 	if status, out := anon.json("GET", "/api/v1/scans/metrics", ""); status != 401 || out["error"].(map[string]any)["code"] != "unauthorized" {
@@ -196,6 +207,12 @@ func TestMirrorScanEndToEnd(t *testing.T) {
 	if _, me := user.json("GET", "/api/v1/auth/me", ""); me["role"] != "user" || me["email"] != "user@example.com" {
 		t.Fatalf("me: %v", me)
 	}
+	// Registering an ADMIN_EMAILS address does not make an admin; the operator's
+	// grant does, on the running server's next request.
+	if _, me := admin.json("GET", "/api/v1/auth/me", ""); me["role"] != "user" {
+		t.Fatalf("registered admin address: %v, want role user until granted", me)
+	}
+	grantAdmin(t, env, "admin@example.com")
 	if _, me := admin.json("GET", "/api/v1/auth/me", ""); me["role"] != "admin" {
 		t.Fatalf("admin me: %v", me)
 	}
@@ -479,6 +496,7 @@ func TestMirrorScanAcrossInstancesOnPostgres(t *testing.T) {
 	defer stopB()
 
 	adminA := signUp(t, baseA, "admin@example.com")
+	grantAdmin(t, envA, "admin@example.com")
 	adminB := &client{t: t, base: baseB, token: adminA.token}
 	victim := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
 	id := adminB.startScan(`{"target":{"kind":"endpoint","url":"` + victim.BaseURL + `","model":"victim","api_key":"` + victim.Key + `"},"options":{"seed":1}}`)

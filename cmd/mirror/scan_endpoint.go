@@ -61,20 +61,11 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 	target := probe.Target{Model: f.Model, EmbeddingModel: f.EmbeddingModel}
 	var names []string
 	if f.Endpoint != "" {
-		opts := llm.Options{Provider: f.Provider, APIKey: key, BaseURL: f.Endpoint}
-		switch f.Provider {
-		case "anthropic":
-			target.Provider = llm.NewAnthropic(opts)
-		case "gemini":
-			p, err := llm.NewGemini(opts)
-			if err != nil {
-				return scan.Report{}, fmt.Errorf("gemini endpoint: %w", err)
-			}
-			target.Provider = p
-		default:
-			opts.Provider = llm.OpenAICompatible
-			target.Provider = llm.NewOpenAI(opts)
+		p, err := llm.ForEndpoint(f.Provider, f.Endpoint, llm.Options{APIKey: key})
+		if err != nil {
+			return scan.Report{}, err
 		}
+		target.Provider = p
 		names = append(names, f.Endpoint+" ("+f.Model+")")
 	}
 	if f.EmbeddingsEndpoint != "" {

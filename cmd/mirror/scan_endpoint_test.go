@@ -73,3 +73,24 @@ func TestScanEndpointCLI(t *testing.T) {
 		t.Fatalf("inapplicable type: exit %d, %s", code, stderr)
 	}
 }
+
+// TestScanEndpointCLIVersionedBaseURL is the drift the API had fixed and the CLI had
+// not: an Anthropic or Gemini base URL given with its version ("…/v1", "…/v1beta"),
+// as the README's endpoint targets take it, reaches the model from the CLI too.
+func TestScanEndpointCLIVersionedBaseURL(t *testing.T) {
+	for _, tt := range []struct {
+		provider string
+		srv      *llmtest.Server
+		suffix   string
+	}{
+		{"anthropic", llmtest.NewAnthropicServer(t, probetest.New(probetest.Weaknesses{}).Handle), "/v1"},
+		{"gemini", llmtest.NewGeminiServer(t, probetest.New(probetest.Weaknesses{}).Handle), "/v1beta"},
+	} {
+		env := map[string]string{"TARGET_KEY": tt.srv.Key}
+		code, _, stderr := scanCLI(t, env, "--endpoint", tt.srv.URL()+tt.suffix, "--provider", tt.provider, "--model", "safe",
+			"--api-key-env", "TARGET_KEY", "--types", "jailbreak", "--format", "json")
+		if code != 0 || tt.srv.Count() == 0 {
+			t.Errorf("%s at %s%s: exit %d after %d requests (%s)", tt.provider, tt.srv.URL(), tt.suffix, code, tt.srv.Count(), stderr)
+		}
+	}
+}

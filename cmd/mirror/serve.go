@@ -20,6 +20,7 @@ import (
 	"mirror/internal/httpapi"
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
+	"mirror/internal/netlimit"
 	"mirror/internal/reqid"
 	"mirror/internal/review"
 	"mirror/internal/sqlstore"
@@ -159,12 +160,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
+	ln = netlimit.PerClient(netlimit.Total(ln, cfg.MaxConns), cfg.MaxConnsPerClient)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// net/http's own answers to malformed requests go out in the error envelope.
+	ln = httpapi.ServeEnvelopeErrors(srv, ln, log)
 	log.Info("mirror serving", "addr", ln.Addr().String(), "run_mode", cfg.RunMode, "environment", cfg.Environment,
 		"database", string(db.Dialect()), "persistence", cfg.PersistenceEnabled)
 	errc := make(chan error, 1)

@@ -370,12 +370,22 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 				}
 			}
 		})
-		step(t, ctx, probs, "sign out and in as the admin",
+		step(t, ctx, probs, "sign out and sign up the admin-to-be",
 			chromedp.Click(`//button[normalize-space()="Sign out"]`, chromedp.BySearch),
 			chromedp.WaitVisible(`#signup`, chromedp.ByQuery),
 			chromedp.SendKeys(`#signup input[name=email]`, "admin@example.com", chromedp.ByQuery),
 			chromedp.SendKeys(`#signup input[name=password]`, "correct horse battery", chromedp.ByQuery),
 			chromedp.Click(`#signup button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`//*[@id="account" and contains(., "admin@example.com")]`, chromedp.BySearch))
+		var shown bool
+		step(t, ctx, probs, "no feedback page before the grant", chromedp.Evaluate(`!document.getElementById('nav-feedback').hidden`, &shown))
+		if shown {
+			t.Error("the feedback page is offered to an account that is not an admin")
+		}
+		grantAdmin(t, env, "admin@example.com") // the operator's command; the session sees it at once
+		step(t, ctx, probs, "open the feedback page as the admin",
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.Reload(),
 			chromedp.WaitVisible(`#nav-feedback`, chromedp.ByQuery),
 			chromedp.Click(`#nav-feedback`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#stats`, chromedp.ByQuery),

@@ -24,6 +24,7 @@ const (
 	RateLimited           Code = "rate_limited"
 	RateLimiterDown       Code = "rate_limiter_unavailable"
 	PayloadTooLarge       Code = "payload_too_large"
+	QuotaExceeded         Code = "quota_exceeded"
 	Unauthorized          Code = "unauthorized"
 	InvalidCredentials    Code = "invalid_credentials"
 	Forbidden             Code = "forbidden"
@@ -33,6 +34,12 @@ const (
 	UpstreamRateLimited   Code = "upstream_rate_limited"
 	UpstreamTimeout       Code = "upstream_timeout"
 	Internal              Code = "internal_error"
+	// The codes of requests that net/http refuses before any handler runs
+	// (httpapi's ServeEnvelopeErrors puts them in the envelope).
+	BadRequest      Code = "bad_request"
+	HeaderTooLarge  Code = "request_header_too_large"
+	NotImplemented  Code = "not_implemented"
+	VersionRejected Code = "http_version_not_supported"
 )
 
 // FieldError names one invalid field of a request, for validation_error details.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,22 +47,32 @@ type Config struct {
 	TrustedProxyHops    int   // TRUSTED_PROXY_HOPS, default 1
 	MaxRequestBodyBytes int64 // MAX_REQUEST_BODY_BYTES, default 65536
 	MaxUploadBytes      int64 // MAX_UPLOAD_BYTES, default 2 GiB
-	CSPReportOnly       bool  // CSP_REPORT_ONLY, default true
+	ArtifactQuotaBytes  int64 // ARTIFACT_QUOTA_BYTES, per user, default 2 GiB; 0: no quota
+
+	// BodyReadTimeout bounds reading a request body (BODY_READ_TIMEOUT_SECONDS,
+	// default 30): a body must arrive within it, an upload must send at least
+	// 64 KiB in each such span.
+	BodyReadTimeout   time.Duration
+	MaxConnsPerClient int  // MAX_CONNECTIONS_PER_CLIENT, default 64 open connections per client IP; 0: no cap
+	MaxConns          int  // MAX_CONNECTIONS, default 2048 open connections in all; 0: no cap
+	CSPReportOnly     bool // CSP_REPORT_ONLY, default true
 
 	RateLimitGenerate      string // RATE_LIMIT_GENERATE, default 5/minute,30/hour
 	RateLimitFeedbackThumb string // RATE_LIMIT_FEEDBACK_THUMB, default 30/minute,300/hour
 	RateLimitFeedbackEdit  string // RATE_LIMIT_FEEDBACK_EDIT, default 15/minute,120/hour
 	RateLimitPerMinute     int    // RATE_LIMIT_PER_MINUTE (/api/v1/*), default 60
-	RateLimitLogin         string // RATE_LIMIT_LOGIN, default 10/minute,50/hour (per account and per IP)
+	RateLimitLogin         string // RATE_LIMIT_LOGIN, default 10/minute,50/hour: every login attempt, per client
+	RateLimitLoginAccount  string // RATE_LIMIT_LOGIN_ACCOUNT, default 30/minute,200/hour,1000/day: failed logins per account
 
 	WriteAPIKeys []string // WRITE_API_KEYS, comma-separated; empty: no key needed
 
-	SecretKey           string        // SECRET_KEY; production: required, 32+ bytes
-	AccessTokenLifetime time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 60
-	AdminEmails         []string      // ADMIN_EMAILS, comma-separated
-	ScanTargetAllowlist []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
-	ScanWorkers         int           // SCAN_WORKERS, default 2; 0: this instance runs no scans (API only)
-	ScanLease           time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
+	SecretKey             string        // SECRET_KEY; production: required, 32+ bytes
+	AccessTokenLifetime   time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 60
+	AdminEmails           []string      // ADMIN_EMAILS, comma-separated
+	ScanTargetAllowlist   []string      // SCAN_TARGET_ALLOWLIST: hosts or CIDRs allowed past the SSRF guard
+	ScanWorkers           int           // SCAN_WORKERS, default 2; 0: this instance runs no scans (API only)
+	ScanLease             time.Duration // SCAN_LEASE_SECONDS, default 30: a dead worker's scan is taken over after this
+	ScanMaxRunningPerUser int           // SCAN_MAX_RUNNING_PER_USER, default 1: one user's scans running at once, on all instances; 0: no cap
 
 	LogLevel  string // LOG_LEVEL: debug, info (default), warn, error
 	LogFormat string // LOG_FORMAT: text (default in local/test), json (default in prod)
@@ -147,6 +158,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxyHops = p.intRange("TRUSTED_PROXY_HOPS", 1, 1, 16)
 	c.MaxRequestBodyBytes = int64(p.intRange("MAX_REQUEST_BODY_BYTES", 65536, 1, 1<<30))
 	c.MaxUploadBytes = int64(p.intRange("MAX_UPLOAD_BYTES", 2<<30, 1, 1<<42))
+	c.ArtifactQuotaBytes = int64(p.intRange("ARTIFACT_QUOTA_BYTES", 2<<30, 0, 1<<50))
+	c.BodyReadTimeout = time.Duration(p.intRange("BODY_READ_TIMEOUT_SECONDS", 30, 1, 3600)) * time.Second
+	c.MaxConnsPerClient = p.intRange("MAX_CONNECTIONS_PER_CLIENT", 64, 0, 1<<20)
+	c.MaxConns = p.intRange("MAX_CONNECTIONS", 2048, 0, 1<<20)
 	c.CSPReportOnly = p.boolean("CSP_REPORT_ONLY", true)
 
 	c.RateLimitGenerate = cmp.Or(getenv("RATE_LIMIT_GENERATE"), "5/minute,30/hour")
@@ -154,6 +169,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RateLimitFeedbackEdit = cmp.Or(getenv("RATE_LIMIT_FEEDBACK_EDIT"), "15/minute,120/hour")
 	c.RateLimitPerMinute = p.intRange("RATE_LIMIT_PER_MINUTE", 60, 1, 1<<30)
 	c.RateLimitLogin = cmp.Or(getenv("RATE_LIMIT_LOGIN"), "10/minute,50/hour")
+	c.RateLimitLoginAccount = cmp.Or(getenv("RATE_LIMIT_LOGIN_ACCOUNT"), "30/minute,200/hour,1000/day")
 
 	c.WriteAPIKeys = p.list("WRITE_API_KEYS")
 
@@ -164,12 +180,12 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.AccessTokenLifetime = time.Duration(p.intRange("ACCESS_TOKEN_EXPIRE_MINUTES", 60, 1, 60*24*30)) * time.Minute
-	for _, e := range p.list("ADMIN_EMAILS") {
-		c.AdminEmails = append(c.AdminEmails, strings.ToLower(e))
-	}
+	// Normalized and checked (plain ASCII addresses) by auth.NewService.
+	c.AdminEmails = p.list("ADMIN_EMAILS")
 	c.ScanTargetAllowlist = p.list("SCAN_TARGET_ALLOWLIST")
 	c.ScanWorkers = p.intRange("SCAN_WORKERS", 2, 0, 64)
 	c.ScanLease = time.Duration(p.intRange("SCAN_LEASE_SECONDS", 30, 1, 3600)) * time.Second
+	c.ScanMaxRunningPerUser = p.intRange("SCAN_MAX_RUNNING_PER_USER", 1, 0, 1024)
 
 	c.LogLevel = p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	defFormat := "text"
@@ -189,12 +205,65 @@ func checkProductionSecret(s string) error {
 	}
 	low := strings.ToLower(s)
 	for _, p := range placeholderSecrets {
-		if strings.Contains(low, p) {
+		// A short word ("dev") is found by chance in one random key in a few
+		// hundred: only the longer placeholders are looked for inside a key.
+		if low == p || len(p) >= 6 && strings.Contains(low, p) {
 			return errors.New("is a placeholder value; set 32 or more random bytes")
 		}
 	}
 	if len(s) < 32 {
 		return fmt.Errorf("is %d bytes; production needs at least 32", len(s))
+	}
+	return checkSecretStrength(s)
+}
+
+// minSecretBits is the least entropy, estimated from the key's own characters,
+// that a production SECRET_KEY must show. 32 random hex digits (128 real bits)
+// estimate at about 115; eight characters used evenly over 32 give 96.
+const minSecretBits = 96
+
+// checkSecretStrength refuses keys of 32+ bytes that are not random: blank, one or
+// a few characters ("a"*32, "0"*32), a repeated pattern ("0123456789"*4), or runs
+// of repeated or consecutive characters ("12345678901234567890…", "abcd…").
+// The message says why, never what the key is.
+func checkSecretStrength(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("is only whitespace; set 32 or more random bytes (e.g. openssl rand -hex 32)")
+	}
+	var counts [256]int
+	distinct := 0
+	for i := 0; i < len(s); i++ {
+		if counts[s[i]] == 0 {
+			distinct++
+		}
+		counts[s[i]]++
+	}
+	if distinct < 8 {
+		return fmt.Errorf("uses only %d distinct characters; set 32 or more random bytes (e.g. openssl rand -hex 32)", distinct)
+	}
+	for p := 1; p <= len(s)/2; p++ {
+		if s[p:] == s[:len(s)-p] {
+			return fmt.Errorf("repeats a pattern of %d characters; set 32 or more random bytes (e.g. openssl rand -hex 32)", p)
+		}
+	}
+	runs := 0
+	for i := 1; i < len(s); i++ {
+		if d := int(s[i]) - int(s[i-1]); d >= -1 && d <= 1 {
+			runs++
+		}
+	}
+	if 2*runs >= len(s)-1 {
+		return errors.New("is mostly runs of repeated or consecutive characters; set 32 or more random bytes (e.g. openssl rand -hex 32)")
+	}
+	var bits float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / float64(len(s))
+			bits -= float64(c) * math.Log2(p)
+		}
+	}
+	if bits < minSecretBits {
+		return fmt.Errorf("has too little entropy (about %d bits from its character frequencies; at least %d needed); set 32 or more random bytes (e.g. openssl rand -hex 32)", int(bits), minSecretBits)
 	}
 	return nil
 }

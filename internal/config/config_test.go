@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func TestDefaults(t *testing.T) {
 
 func TestPersistenceDefaultsByRunMode(t *testing.T) {
 	for mode, want := range map[string]bool{"local": true, "prod": true, "test": false} {
-		c, err := Load(env(map[string]string{"RUN_MODE": mode, "SECRET_KEY": strings.Repeat("k9", 20)}))
+		c, err := Load(env(map[string]string{"RUN_MODE": mode, "SECRET_KEY": "k3Jq9vX2mP8rT5wZ1yB4nC7fH0dL6sAe"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,5 +115,59 @@ func TestEnsureSecretIsKeptAcrossRestarts(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "secret_key"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secret file mode: %v %v", fi, err)
+	}
+}
+
+// TestProductionRefusesWeakSecrets: 32 bytes are not enough when they are not
+// random (the penetration test's 32 spaces, "a"*32, "0"*32, a digit run). The
+// error names SECRET_KEY and says why, without the key.
+func TestProductionRefusesWeakSecrets(t *testing.T) {
+	weak := map[string]string{
+		"32 spaces":        strings.Repeat(" ", 32),
+		"a*32":             strings.Repeat("a", 32),
+		"0*32":             strings.Repeat("0", 32),
+		"digit run":        "12345678901234567890123456789012",
+		"digit run 64":     strings.Repeat("0123456789", 6) + "0123",
+		"alphabet":         "abcdefghijklmnopqrstuvwxyzABCDEF",
+		"two characters":   strings.Repeat("ab", 20),
+		"pattern of seven": strings.Repeat("Zq8!xK2", 6),
+		"few symbols":      "aabbccddeeffgghhaabbccddeeffgghhabab",
+		"runs":             "aaaabbbbccccddddeeeeffffgggghhhhiiii",
+		"low entropy":      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabcdefgh1",
+	}
+	for name, key := range weak {
+		_, err := Load(env(map[string]string{"RUN_MODE": "prod", "SECRET_KEY": key}))
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "SECRET_KEY") || strings.Contains(msg, key) {
+			t.Errorf("%s: %q, want it to name SECRET_KEY and not echo the key", name, msg)
+		}
+		if strings.TrimSpace(key) != "" && !strings.Contains(msg, "random") {
+			t.Errorf("%s: %q does not say what to do", name, msg)
+		}
+	}
+	// Random keys pass, in every usual encoding, from a seeded generator (so the
+	// test is the same every run): 2,000 keys of 32 and 64 characters.
+	rng := rand.New(rand.NewChaCha8([32]byte{1, 2, 3}))
+	encodings := map[string]string{
+		"hex":    "0123456789abcdef",
+		"base64": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+		"alnum":  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+	}
+	for name, alphabet := range encodings {
+		for _, n := range []int{32, 64} {
+			for range 1000 {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = alphabet[rng.IntN(len(alphabet))]
+				}
+				if err := checkProductionSecret(string(b)); err != nil {
+					t.Fatalf("random %s key of %d characters refused: %v", name, n, err)
+				}
+			}
+		}
 	}
 }

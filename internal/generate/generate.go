@@ -241,12 +241,44 @@ func (s *Service) attempt(ctx context.Context, m catalog.Model, in Input, onDelt
 		}
 	}
 	if err != nil {
+		if sent {
+			g.Usage = partialUsage(err, req, g.Response)
+			g.CostUSD = m.Cost(g.Usage)
+		}
 		return g, sent, err
 	}
-	g.Response, g.Usage, g.CostUSD = resp.Text, resp.Usage, m.Cost(resp.Usage)
 	g.FinishReason = llm.NormalizeFinishReason(resp.FinishReason)
+	if resp.Text == "" && (g.FinishReason == llm.FinishStop || g.FinishReason == "") {
+		// Every provider alike: an answer that ends normally with no text is the
+		// provider's failure, not a reply to pass on (a filtered or cut answer
+		// says why in its finish reason and stays an answer).
+		return g, sent, &llm.Error{Provider: m.Provider, Kind: llm.KindMalformed, Message: "the answer has no text"}
+	}
+	g.Response, g.Usage, g.CostUSD = resp.Text, resp.Usage, m.Cost(resp.Usage)
 	g.Complete = g.FinishReason != llm.FinishLength
 	return g, sent, nil
+}
+
+// partialUsage is the usage of an answer that broke off after text was sent: what
+// the provider reported before the break, with each count it did not report
+// estimated from the text (and marked Estimated).
+func partialUsage(err error, req llm.Request, sent string) llm.Usage {
+	var u llm.Usage
+	var le *llm.Error
+	if errors.As(err, &le) && le.Usage != nil {
+		u = *le.Usage
+	}
+	if u.InputTokens == 0 {
+		var in strings.Builder
+		for _, m := range req.Messages {
+			in.WriteString(m.Content)
+		}
+		u.InputTokens, u.Estimated = llm.EstimateTokens(in.String()), true
+	}
+	if u.OutputTokens == 0 && sent != "" {
+		u.OutputTokens, u.Estimated = llm.EstimateTokens(sent), true
+	}
+	return u
 }
 
 func (s *Service) save(ctx context.Context, g Generation) (Generation, error) {

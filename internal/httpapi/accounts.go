@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"errors"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"time"
 
@@ -59,7 +61,17 @@ const maxLoginForm = 64 << 10
 // handleLogin takes JSON {email, password}, or the OAuth2 password form
 // (username, password) that the docs page's Authorize button sends. Besides the
 // bearer token it sets the session cookie and its CSRF cookie for browser clients.
+//
+// A login posted by a browser from another site is refused (403): it would sign the
+// victim's browser into the attacker's account (login CSRF). The browser says so in
+// Sec-Fetch-Site, or else in Origin (compared with Host); origins in CORS_ORIGINS are
+// trusted. Clients that send neither header (curl, SDKs, API clients using the bearer
+// token) are not browsers and are unaffected.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := s.loginOrigins.Check(r); err != nil {
+		s.error(w, r, apperr.Wrap(err, apperr.Forbidden, "Cross-site login refused: this browser request comes from another site (Sec-Fetch-Site or Origin), which is not in CORS_ORIGINS."))
+		return
+	}
 	var req loginRequest
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
@@ -75,10 +87,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			err = r.ParseForm()
 		}
 		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				// Over MAX_REQUEST_BODY_BYTES (a chunked body, with no Content-Length
+				// to refuse it up front): 413 as everywhere, not 422.
+				s.error(w, r, err)
+				return
+			}
+			if errors.Is(err, multipart.ErrMessageTooLarge) {
+				s.error(w, r, apperr.Wrap(err, apperr.PayloadTooLarge, "The login form's fields are larger than the form limit."))
+				return
+			}
 			s.error(w, r, apperr.Wrap(err, apperr.Invalid, "The login form could not be read."))
 			return
 		}
 		req = loginRequest{Username: r.PostForm.Get("username"), Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password")}
+		if err := noNUL(req); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	} else {
 		var err error
 		if req, err = decode[loginRequest](r); err != nil {

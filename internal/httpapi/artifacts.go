@@ -148,6 +148,16 @@ func (s *Server) handleArtifactGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, artifactBody(art, contained))
 }
 
+// handleArtifactDelete deletes one of the user's artifacts: 204, or 409 while it
+// is contained or a scan of it is queued or running.
+func (s *Server) handleArtifactDelete(w http.ResponseWriter, r *http.Request) {
+	if err := s.ms.Scans.DeleteArtifact(r.Context(), actor(r), chi.URLParam(r, "artifact_id")); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) handleArtifactDownload(w http.ResponseWriter, r *http.Request) {
 	art, f, err := s.ms.Scans.OpenArtifact(r.Context(), actor(r), chi.URLParam(r, "artifact_id"))
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 
 // decode reads a JSON body into a T. Malformed JSON is 400 invalid_json; a value of
 // the wrong type is 422 validation_error naming the field (as FastAPI answers); a
-// body past the limit is 413. Unknown fields are ignored, as pydantic does.
+// body past the limit is 413; a string holding a NUL byte is 422 (see noNUL).
+// Unknown fields are ignored, as pydantic does.
 func decode[T any](r *http.Request) (T, error) {
 	var v T
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -33,7 +34,7 @@ func decode[T any](r *http.Request) (T, error) {
 		}
 	}
 	if err == nil {
-		return v, nil
+		return v, noNUL(v)
 	}
 	var mbe *http.MaxBytesError
 	var ute *json.UnmarshalTypeError

@@ -24,6 +24,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.RateLimited:           http.StatusTooManyRequests,
 	apperr.RateLimiterDown:       http.StatusServiceUnavailable,
 	apperr.PayloadTooLarge:       http.StatusRequestEntityTooLarge,
+	apperr.QuotaExceeded:         http.StatusRequestEntityTooLarge,
 	apperr.Unauthorized:          http.StatusUnauthorized,
 	apperr.InvalidCredentials:    http.StatusUnauthorized,
 	apperr.Forbidden:             http.StatusForbidden,
@@ -33,6 +34,10 @@ var statusOf = map[apperr.Code]int{
 	apperr.UpstreamRateLimited:   http.StatusServiceUnavailable,
 	apperr.UpstreamTimeout:       http.StatusGatewayTimeout,
 	apperr.Internal:              http.StatusInternalServerError,
+	apperr.BadRequest:            http.StatusBadRequest,
+	apperr.HeaderTooLarge:        http.StatusRequestHeaderFieldsTooLarge,
+	apperr.NotImplemented:        http.StatusNotImplemented,
+	apperr.VersionRejected:       http.StatusHTTPVersionNotSupported,
 }
 
 type errorBody struct {

@@ -18,7 +18,8 @@ type Limits struct {
 	FeedbackThumb *ratelimit.Limiter // RATE_LIMIT_FEEDBACK_THUMB
 	FeedbackEdit  *ratelimit.Limiter // RATE_LIMIT_FEEDBACK_EDIT
 	API           *ratelimit.Limiter // RATE_LIMIT_PER_MINUTE, for /api/v1/*
-	Login         *ratelimit.Limiter // RATE_LIMIT_LOGIN, per account and per client (auth.Service)
+	Login         *ratelimit.Limiter // RATE_LIMIT_LOGIN, every attempt per client (auth.Service)
+	LoginAccount  *ratelimit.Limiter // RATE_LIMIT_LOGIN_ACCOUNT, failures per account (auth.Service)
 }
 
 // clientKey is the rate-limit key of a request: the socket address, or, behind a

@@ -48,9 +48,14 @@ func TestRateLimitedAnswer(t *testing.T) {
 		}
 	}
 	resp, body := ts.do(t, "POST", "/feedback/thumb", thumbBody)
-	checkEnvelope(t, resp, body, 429, "rate_limited")
-	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+	e := checkEnvelope(t, resp, body, 429, "rate_limited")
+	ra := resp.Header.Get("Retry-After")
+	if ra == "" || ra == "0" {
 		t.Errorf("Retry-After %q", ra)
+	}
+	// The body says how long to wait too, for clients that show the message.
+	if msg := e["message"].(string); !strings.Contains(msg, "retry in "+ra+" second") {
+		t.Errorf("429 message %q does not give the %s seconds of Retry-After", msg, ra)
 	}
 	if !strings.Contains(resp.Header.Get("RateLimit"), `"feedback-thumb-minute";r=0`) {
 		t.Errorf("RateLimit %q", resp.Header.Get("RateLimit"))

@@ -107,7 +107,7 @@ func (s *Server) handleScanList(w http.ResponseWriter, r *http.Request) {
 	if v := l.q.Get("status"); v != "" {
 		f.Status = scan.Status(v)
 		if !f.Status.Done() && f.Status != scan.Queued && f.Status != scan.Running {
-			l.fail("status", "must be queued, running, completed or failed")
+			l.fail("status", "must be queued, running, completed, failed or cancelled")
 		}
 	}
 	if err := l.err(); err != nil {

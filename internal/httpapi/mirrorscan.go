@@ -46,10 +46,12 @@ func (s *Server) mirrorScanRoutes(r chi.Router) {
 		r.Get(uploadPath, s.handleArtifactList)
 		r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
 		r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
+		r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
 
 		r.Get("/api/v1/scans", s.handleScanList)
 		r.Post("/api/v1/scans/analyze", s.handleScanCreate)
 		r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
+		r.Post("/api/v1/scans/{scan_id}/cancel", s.handleScanCancel)
 		r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
 		r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
 		r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)

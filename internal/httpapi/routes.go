@@ -17,7 +17,7 @@ func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	// Outermost first: every response, including 404/405, preflights and panics,
 	// gets the request id and the security headers.
-	r.Use(withRequestID, s.securityHeaders, s.recoverer, s.observe, s.trustedHosts)
+	r.Use(s.bodyDeadline, withRequestID, s.securityHeaders, s.recoverer, s.observe, s.trustedHosts, s.rejectNUL)
 	if len(s.cfg.CORSOrigins) > 0 {
 		r.Use(cors.New(cors.Options{
 			AllowedOrigins:   s.cfg.CORSOrigins,

@@ -127,6 +127,17 @@ func (s *Server) handleScanStatus(w http.ResponseWriter, r *http.Request) {
 	_ = es.send("error", envelope(r, e))
 }
 
+// handleScanCancel cancels a queued or running scan (its owner or an admin) and
+// answers its status; cancelling a cancelled scan answers the same again.
+func (s *Server) handleScanCancel(w http.ResponseWriter, r *http.Request) {
+	j, err := s.ms.Scans.Cancel(r.Context(), actor(r), chi.URLParam(r, "scan_id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusBody(j))
+}
+
 func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := scan.FindingFilter{ScanID: l.q.Get("scan_id"), Target: l.q.Get("target"), Cursor: l.q.Get("cursor"),

@@ -53,6 +53,8 @@ type Server struct {
 	review   *review.Service
 	web      *web.App
 	limits   Limits
+	// loginOrigins refuses cross-site browser logins (login CSRF); see handleLogin.
+	loginOrigins *http.CrossOriginProtection
 }
 
 // New returns a Server whose routes are ready to serve.
@@ -65,6 +67,13 @@ func New(d Deps) *Server {
 		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
 		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits, review: d.Review,
 	}
+	s.loginOrigins = http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		// The frontends allowed by CORS may sign users in; a pattern is not an origin.
+		if err := s.loginOrigins.AddTrustedOrigin(o); err != nil {
+			s.log.Debug("CORS origin not trusted for cookie logins", "origin", o, "error", err)
+		}
+	}
 	if s.ms != nil && s.ms.Scans != nil {
 		registerScanMetrics(reg, s.ms.Scans)
 	}
@@ -73,4 +82,7 @@ func New(d Deps) *Server {
 }
 
 // ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	markBusy(r) // see ServeEnvelopeErrors
+	s.handler.ServeHTTP(w, r)
+}

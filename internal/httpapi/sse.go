@@ -43,7 +43,7 @@ func newEventStream(w http.ResponseWriter, r *http.Request) *eventStream {
 		for {
 			select {
 			case <-t.C:
-				s.write(": heartbeat\n\n")
+				_ = s.write(": heartbeat\n\n") // a gone client fails the next event send too
 			case <-s.done:
 				return
 			case <-r.Context().Done():

@@ -101,6 +101,9 @@ func (p *AnthropicProvider) Stream(ctx context.Context, req Request, onDelta fun
 			text    strings.Builder
 			resp    Response
 			stopped bool
+			// reported is the usage as of the last message_delta: message_start's
+			// output count is a placeholder, not what a broken stream had sent.
+			reported Usage
 		)
 		for stream.Next() {
 			idle.reset()
@@ -109,6 +112,7 @@ func (p *AnthropicProvider) Stream(ctx context.Context, req Request, onDelta fun
 			case "message_start":
 				resp.Usage.InputTokens = int(ev.Message.Usage.InputTokens)
 				resp.Usage.OutputTokens = int(ev.Message.Usage.OutputTokens)
+				reported.InputTokens = resp.Usage.InputTokens
 			case "content_block_delta":
 				if ev.Delta.Type == "text_delta" && ev.Delta.Text != "" {
 					text.WriteString(ev.Delta.Text)
@@ -124,16 +128,17 @@ func (p *AnthropicProvider) Stream(ctx context.Context, req Request, onDelta fun
 				if ev.Usage.InputTokens != 0 {
 					resp.Usage.InputTokens = int(ev.Usage.InputTokens)
 				}
+				reported = resp.Usage
 			case "message_stop":
 				stopped = true
 			}
 		}
 		if err := stream.Err(); err != nil {
-			return Response{}, p.failure(ctx, actx, idle.meta, err, anthropicFailure(err), idle.started())
+			return Response{}, withUsage(p.failure(ctx, actx, idle.meta, err, anthropicFailure(err), idle.started()), reported)
 		}
 		if !stopped {
-			return Response{}, &Error{Provider: p.provider, Kind: KindIncomplete,
-				Message: "the stream ended before message_stop"}
+			return Response{}, withUsage(&Error{Provider: p.provider, Kind: KindIncomplete,
+				Message: "the stream ended before message_stop"}, reported)
 		}
 		resp.Text = text.String()
 		return resp, nil

@@ -111,7 +111,7 @@ func (p *GeminiProvider) Stream(ctx context.Context, req Request, onDelta func(s
 		)
 		for chunk, err := range p.models.GenerateContentStream(actx, req.Model, contents, cfg) {
 			if err != nil {
-				return Response{}, p.failure(ctx, actx, idle.meta, err, geminiFailure(err), idle.started())
+				return Response{}, withUsage(p.failure(ctx, actx, idle.meta, err, geminiFailure(err), idle.started()), resp.Usage)
 			}
 			idle.reset()
 			geminiAccumulate(&resp, chunk, func(d string) {
@@ -126,8 +126,8 @@ func (p *GeminiProvider) Stream(ctx context.Context, req Request, onDelta func(s
 			}
 		}
 		if resp.FinishReason == "" {
-			return Response{}, &Error{Provider: p.provider, Kind: KindIncomplete,
-				Message: "the stream ended before a finishReason"}
+			return Response{}, withUsage(&Error{Provider: p.provider, Kind: KindIncomplete,
+				Message: "the stream ended before a finishReason"}, resp.Usage)
 		}
 		resp.Text = text.String()
 		return resp, nil

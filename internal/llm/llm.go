@@ -33,6 +33,18 @@ type Request struct {
 type Usage struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// Estimated is set when a count is Mirror's estimate, not the provider's: an
+	// answer broken off before the provider reported it (see EstimateTokens).
+	Estimated bool `json:"estimated,omitempty"`
+}
+
+// EstimateTokens is a rough token count of text (a quarter of its bytes, at least
+// one for non-empty text), used only where a provider reported none.
+func EstimateTokens(text string) int {
+	if text == "" {
+		return 0
+	}
+	return max(1, (len(text)+3)/4)
 }
 
 // TokenLogprob is one generated token with its log probability.
@@ -137,6 +149,17 @@ type Error struct {
 	RetryAfter time.Duration // upstream Retry-After, if any
 	Message    string
 	Err        error
+	// Usage is what the provider reported of a stream's usage before it broke off
+	// (nil: nothing), so an incomplete answer is still accounted for.
+	Usage *Usage
+}
+
+// withUsage returns e carrying u, if u counts anything.
+func withUsage(e *Error, u Usage) *Error {
+	if e != nil && (u.InputTokens != 0 || u.OutputTokens != 0) {
+		e.Usage = &u
+	}
+	return e
 }
 
 func (e *Error) Error() string {

@@ -189,11 +189,11 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Request, onDelta func(s
 			}
 		}
 		if err := stream.Err(); err != nil {
-			return Response{}, p.failure(ctx, actx, idle.meta, err, openAIFailure(err), idle.started())
+			return Response{}, withUsage(p.failure(ctx, actx, idle.meta, err, openAIFailure(err), idle.started()), resp.Usage)
 		}
 		if resp.FinishReason == "" {
-			return Response{}, &Error{Provider: p.provider, Kind: KindIncomplete,
-				Message: "the stream ended before the provider finished the answer"}
+			return Response{}, withUsage(&Error{Provider: p.provider, Kind: KindIncomplete,
+				Message: "the stream ended before the provider finished the answer"}, resp.Usage)
 		}
 		resp.Text = text.String()
 		return resp, nil

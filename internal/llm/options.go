@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -152,7 +153,9 @@ var sharedTransport = sync.OnceValue(func() http.RoundTripper {
 })
 
 // guardedClient returns a copy of c whose transport bounds response bodies and records
-// each response's status and Retry-After for the attempt that made it.
+// each response's status and Retry-After for the attempt that made it, and which
+// follows no redirect to another origin (SameOriginRedirects over c's own policy).
+// Every adapter's client is made here, so every provider behaves alike.
 func guardedClient(c *http.Client, limit int64) *http.Client {
 	var out http.Client
 	if c != nil {
@@ -163,7 +166,47 @@ func guardedClient(c *http.Client, limit int64) *http.Client {
 		base = sharedTransport()
 	}
 	out.Transport = guardTransport{base: base, limit: limit}
+	out.CheckRedirect = SameOriginRedirects(out.CheckRedirect)
 	return &out
+}
+
+// ErrCrossOriginRedirect is the error of a provider call whose server redirected
+// it to another origin.
+var ErrCrossOriginRedirect = errors.New("upstream redirected to another origin; not followed, so the API key stays with the host it was given for")
+
+// SameOriginRedirects returns a CheckRedirect policy that runs next (nil: Go's
+// default of at most 10 redirects) and then refuses any redirect whose scheme,
+// host or port differs from the original request's. Providers authenticate with
+// headers (OpenAI's Authorization, Anthropic's X-Api-Key, Gemini's
+// X-Goog-Api-Key); Go's client strips only Authorization and cookies on a
+// cross-domain redirect and copies every other header, so following one would hand
+// the key to a host the user never named. Refusing (rather than stripping) keeps
+// the rule the same for every header and every SDK, and a provider has no reason
+// to send its API clients elsewhere.
+func SameOriginRedirects(next func(req *http.Request, via []*http.Request) error) func(req *http.Request, via []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if next != nil {
+			if err := next(req, via); err != nil {
+				return err
+			}
+		} else if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if len(via) > 0 && origin(req.URL) != origin(via[0].URL) {
+			return ErrCrossOriginRedirect
+		}
+		return nil
+	}
+}
+
+// origin is a URL's scheme, host and port, with the scheme's default port made
+// explicit.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // errResponseTooLarge fails a read past Options.MaxResponseBytes.

@@ -160,7 +160,8 @@ type Decision struct {
 
 // Err returns nil when d allowed, and otherwise the error for the envelope: for a
 // denial, an *apperr.Error with code apperr.RateLimited (429) and RetryAfter in
-// seconds; for the Decision of a failed Allow, one with apperr.RateLimiterDown
+// seconds, which the message also gives ("retry in 30 seconds"); for the Decision
+// of a failed Allow, one with apperr.RateLimiterDown
 // (503), so that even a caller that ignored Allow's error denies.
 func (d Decision) Err() error {
 	switch {
@@ -169,11 +170,19 @@ func (d Decision) Err() error {
 	case d.l == nil:
 		return &apperr.Error{Code: apperr.RateLimiterDown, Message: unavailableMessage, RetryAfter: d.RetryAfterSeconds()}
 	}
+	secs := d.RetryAfterSeconds()
 	return &apperr.Error{
 		Code:       apperr.RateLimited,
-		Message:    "Too many requests; retry after the time given in Retry-After.",
-		RetryAfter: d.RetryAfterSeconds(),
+		Message:    fmt.Sprintf("Too many requests; retry in %d %s (Retry-After).", secs, plural(secs, "second", "seconds")),
+		RetryAfter: secs,
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 const unavailableMessage = "Rate limiting is unavailable; try again shortly."

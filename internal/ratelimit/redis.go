@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,12 +58,11 @@ func (s *RedisStore) Take(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("redis store: %d windows, want 1 to %d", n, MaxWindows)
 	}
 	now := req.Now.UnixNano()
-	tag := s.prefix + "{" + req.Policy + ":" + req.Key + "}:"
-	keys := make([]string, n)
+	keys := s.keys(req)
+	tag := keys[0]
 	args := make([]any, 0, 2*n)
-	for i, w := range req.Windows {
-		index, left := interval(w, now)
-		keys[i] = tag + strconv.FormatInt(int64(w.Period/time.Second), 10) + ":" + strconv.FormatInt(index, 10)
+	for _, w := range req.Windows {
+		_, left := interval(w, now)
 		args = append(args, w.Limit, (left + redisGrace).Milliseconds())
 	}
 	vals, err := s.script.Run(ctx, s.client, keys, args...).Int64Slice()

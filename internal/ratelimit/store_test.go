@@ -167,6 +167,38 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("peek reads the counts without counting", func(t *testing.T) {
+		clock := newFakeClock(t0)
+		l := mustLimiter(t, "p", "2/minute,3/hour", newStore(t), clock)
+		ctx := context.Background()
+		peek := func(wantAllowed, wantUsed bool, wantRetry time.Duration) {
+			t.Helper()
+			d, err := l.Peek(ctx, "k")
+			if err != nil {
+				t.Fatalf("Peek: %v", err)
+			}
+			if d.Allowed != wantAllowed || d.Used() != wantUsed || d.RetryAfter != wantRetry {
+				t.Fatalf("Peek = allowed %v used %v retry %v, want %v %v %v", d.Allowed, d.Used(), d.RetryAfter, wantAllowed, wantUsed, wantRetry)
+			}
+		}
+		for range 5 {
+			peek(true, false, 0) // peeking counts nothing: still fresh
+		}
+		if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
+			t.Fatalf("Allow: %+v, %v", d, err)
+		}
+		peek(true, true, 0)
+		if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
+			t.Fatalf("second Allow: %+v, %v", d, err)
+		}
+		peek(false, true, 30*time.Second) // the minute is full, as Allow would say
+		clock.Advance(30 * time.Second)
+		peek(true, true, 0) // a new minute: the hour still holds two
+		if d, err := l.Peek(ctx, "other"); err != nil || !d.Allowed || d.Used() {
+			t.Fatalf("another key: %+v, %v", d, err)
+		}
+	})
+
 	t.Run("concurrent requests admit exactly the limit", func(t *testing.T) {
 		const limit, goroutines, each = 500, 32, 50 // 1600 attempts
 		clock := newFakeClock(t0)

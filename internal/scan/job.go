@@ -75,10 +75,11 @@ const (
 	Running   Status = "running"
 	Completed Status = "completed"
 	Failed    Status = "failed"
+	Cancelled Status = "cancelled"
 )
 
 // Done reports whether the status is final.
-func (s Status) Done() bool { return s == Completed || s == Failed }
+func (s Status) Done() bool { return s == Completed || s == Failed || s == Cancelled }
 
 // JobOptions tune one scan. Zero values take the engines' defaults.
 type JobOptions struct {
@@ -86,7 +87,8 @@ type JobOptions struct {
 	MaxRequests int    `json:"max_requests,omitempty"`
 	MaxTokens   int    `json:"max_tokens,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
-	// RatePerSecond bounds requests to the target (0: unbounded).
+	// RatePerSecond bounds requests to the target (0: unbounded; otherwise at
+	// least MinRatePerSecond).
 	RatePerSecond float64 `json:"rate_per_second,omitempty"`
 	JudgeModelID  string  `json:"judge_model_id,omitempty"`
 }
@@ -141,6 +143,7 @@ type Actor struct {
 
 // Containment is the state of a target's containment and the audit of its last change.
 type Containment struct {
+	OwnerID    string // whose containment: "" for a catalog model (everyone's)
 	TargetKey  string
 	TargetKind TargetKind
 	TargetID   string

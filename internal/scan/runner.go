@@ -54,7 +54,7 @@ func (s *Service) work() {
 			return
 		default:
 		}
-		j, ok, err := s.store.ClaimScan(s.runCtx, s.worker, s.now().UTC(), s.o.Lease, s.o.MaxAttempts)
+		j, ok, err := s.store.ClaimScan(s.runCtx, s.worker, s.now().UTC(), s.o.Lease, s.o.MaxAttempts, s.o.MaxRunningPerUser)
 		if err != nil && s.runCtx.Err() == nil {
 			s.log.Error("claim scan", "error", err)
 		}
@@ -134,7 +134,11 @@ func (s *Service) run(j Job) {
 
 	select {
 	case <-leaseLost:
-		log.Warn("scan lease lost; another worker owns it now")
+		if cur, err := s.store.Scan(context.Background(), j.ID); err == nil && cur.Status == Cancelled {
+			log.Info("scan stopped: cancelled")
+		} else {
+			log.Warn("scan lease lost; another worker owns it now")
+		}
 		return
 	default:
 	}

@@ -33,7 +33,12 @@ type Store interface {
 	// expired (its worker died), marking it running with a lease until now+lease and
 	// counting the attempt. Jobs that already used maxAttempts are failed instead.
 	// ok is false when there is nothing to run.
-	ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (j Job, ok bool, err error)
+	// Of the jobs that may run, the one whose owner runs the fewest scans now comes
+	// first, and an owner already running maxPerOwner scans (0: no cap) gets none.
+	ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts, maxPerOwner int) (j Job, ok bool, err error)
+	// CancelScan ends a queued or running job as cancelled (a running job's worker
+	// loses its lease and stops); a job that already ended is left as it is.
+	CancelScan(ctx context.Context, id string, at time.Time) error
 	// ReportProgress records progress and extends the lease, if worker still holds
 	// it; otherwise it returns ErrLeaseLost.
 	ReportProgress(ctx context.Context, id, worker string, progress int, step string, leaseUntil time.Time) error
@@ -50,12 +55,22 @@ type Store interface {
 	Artifacts(ctx context.Context, f ArtifactFilter) (items []Artifact, next string, err error)
 	FindingIDs(ctx context.Context, scanID string) ([]string, error)
 	Metrics(ctx context.Context, ownerID string) (Metrics, error)
-	CreateArtifact(ctx context.Context, a Artifact) error
+	// CreateArtifact records a, unless the owner's artifacts would then pass quota
+	// bytes (0: no quota): that is the error of QuotaError.
+	CreateArtifact(ctx context.Context, a Artifact, quota int64) error
+	// ArtifactBytes sums the sizes of the owner's artifacts.
+	ArtifactBytes(ctx context.Context, ownerID string) (int64, error)
+	// DeleteArtifact deletes the owner's artifact record, refusing (model_contained,
+	// conflict) while it is contained or a scan of it is queued or running; unknown
+	// is apperr.NotFound.
+	DeleteArtifact(ctx context.Context, ownerID, id string) error
 	// Artifact returns the artifact; unknown is apperr.NotFound.
 	Artifact(ctx context.Context, id string) (Artifact, error)
-	// Containment returns the target's containment; ok is false if it never was.
-	Containment(ctx context.Context, targetKey string) (c Containment, ok bool, err error)
-	// SetContainment records c as the target's state and appends it to the audit log.
+	// Containment returns the target's containment held by ownerID ("" for a
+	// catalog model, whose containment is everyone's); ok is false if it never was.
+	Containment(ctx context.Context, ownerID, targetKey string) (c Containment, ok bool, err error)
+	// SetContainment records c as the state of c.OwnerID's target and appends it to
+	// the audit log.
 	SetContainment(ctx context.Context, c Containment) error
 	// QueueDepth counts the jobs waiting for a worker, on every instance.
 	QueueDepth(ctx context.Context) (int, error)
@@ -93,6 +108,12 @@ type Options struct {
 	// MaxAttempts bounds how often a job is claimed (0: 3); a job whose workers
 	// keep dying fails rather than staying running forever.
 	MaxAttempts int
+	// MaxRunningPerUser caps the scans one user has running at once, across
+	// instances (SCAN_MAX_RUNNING_PER_USER; 0: no cap).
+	MaxRunningPerUser int
+	// ArtifactQuota caps the bytes of one user's artifacts (ARTIFACT_QUOTA_BYTES;
+	// 0: no quota).
+	ArtifactQuota int64
 	// JobTimeout bounds one run (0: 30 min).
 	JobTimeout time.Duration
 	// PollEvery is how often idle workers and status watchers look at the store
@@ -170,6 +191,9 @@ const (
 	maxAPIKey   = 4096
 	maxRequests = 100_000
 	maxConc     = 32
+	// MinRatePerSecond is the slowest rate_per_second a scan may ask for: slower
+	// scans would hold a worker for hours while sending almost nothing.
+	MinRatePerSecond = 0.1
 )
 
 // CreateInput is a scan request as the API received it.
@@ -244,8 +268,8 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 	if o.Concurrency < 0 || o.Concurrency > maxConc {
 		field("options.concurrency", fmt.Sprintf("must be from 0 to %d", maxConc))
 	}
-	if o.RatePerSecond < 0 || o.RatePerSecond > 1000 {
-		field("options.rate_per_second", "must be from 0 to 1000")
+	if o.RatePerSecond != 0 && !(o.RatePerSecond >= MinRatePerSecond && o.RatePerSecond <= 1000) {
+		field("options.rate_per_second", fmt.Sprintf("must be from %g to 1000 (or omitted: unbounded)", MinRatePerSecond))
 	}
 	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
 		field("options.judge_model_id", "does not apply to an artifact scan")
@@ -275,7 +299,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			return Job{}, err
 		}
 	}
-	if c, ok, err := s.store.Containment(ctx, t.Key()); err != nil {
+	if c, ok, err := s.store.Containment(ctx, containmentOwner(t.Kind, a.ID), t.Key()); err != nil {
 		return Job{}, fmt.Errorf("create scan: %w", err)
 	} else if ok && c.Contained && t.Kind == TargetArtifact {
 		return Job{}, apperr.Errorf(apperr.ModelContained, "Artifact %q is contained; release it before scanning it again.", t.ArtifactID)
@@ -350,6 +374,35 @@ func (s *Service) Watch(ctx context.Context, a Actor, id string, fn func(Job) er
 	}
 }
 
+// Cancel cancels a scan of the actor's (admins may cancel any): a queued scan ends
+// at once; a running one is marked cancelled and its worker, which then no longer
+// holds the job, stops before its next probe. Cancelling a cancelled scan is a
+// no-op (idempotent); one that completed or failed is a conflict.
+func (s *Service) Cancel(ctx context.Context, a Actor, id string) (Job, error) {
+	j, err := s.Status(ctx, a, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Status == Cancelled {
+		return j, nil
+	}
+	if j.Status.Done() {
+		return Job{}, apperr.Errorf(apperr.Conflict, "Scan already %s; only a queued or running scan can be cancelled.", j.Status)
+	}
+	if err := s.store.CancelScan(ctx, id, s.now().UTC().Truncate(time.Microsecond)); err != nil {
+		return Job{}, fmt.Errorf("cancel scan: %w", err)
+	}
+	s.notifier.Publish(ctx, id)
+	if j, err = s.Status(ctx, a, id); err != nil {
+		return Job{}, err
+	}
+	if j.Status != Cancelled { // it ended on its own meanwhile
+		return Job{}, apperr.Errorf(apperr.Conflict, "Scan already %s; only a queued or running scan can be cancelled.", j.Status)
+	}
+	s.log.InfoContext(ctx, "scan cancelled", "scan_id", id, "actor", a.ID)
+	return j, nil
+}
+
 // Findings lists the actor's findings, newest first, a page at a time.
 func (s *Service) Findings(ctx context.Context, a Actor, f FindingFilter) ([]Finding, string, error) {
 	// Everyone lists their own findings; an admin, who may read any scan's status,
@@ -418,7 +471,7 @@ func (s *Service) Artifacts(ctx context.Context, a Actor, f ArtifactFilter) ([]A
 	}
 	items := make([]ArtifactItem, 0, len(arts))
 	for _, art := range arts {
-		c, ok, err := s.store.Containment(ctx, Target{Kind: TargetArtifact, ArtifactID: art.ID}.Key())
+		c, ok, err := s.store.Containment(ctx, a.ID, Target{Kind: TargetArtifact, ArtifactID: art.ID}.Key())
 		if err != nil {
 			return nil, "", fmt.Errorf("list artifacts: %w", err)
 		}
@@ -461,6 +514,16 @@ func (s *Service) Release(ctx context.Context, a Actor, id string) (Containment,
 	return s.setContained(ctx, a, id, false)
 }
 
+// containmentOwner is whose containment of a target of kind an owner's scan
+// reads and writes: a catalog model's is everyone's (""), an endpoint's or an
+// artifact's is the owner's own, so one user never releases, nor sees, another's.
+func containmentOwner(kind TargetKind, ownerID string) string {
+	if kind == TargetCatalogModel {
+		return ""
+	}
+	return ownerID
+}
+
 func (s *Service) setContained(ctx context.Context, a Actor, id string, contained bool) (Containment, error) {
 	j, err := s.Status(ctx, a, id)
 	if err != nil {
@@ -472,13 +535,14 @@ func (s *Service) setContained(ctx context.Context, a Actor, id string, containe
 	if j.Target.Kind == TargetCatalogModel && !a.Admin {
 		return Containment{}, apperr.Errorf(apperr.Forbidden, "Containing or releasing a catalog model needs an admin: it affects every user.")
 	}
-	cur, ok, err := s.store.Containment(ctx, j.TargetKey)
+	owner := containmentOwner(j.Target.Kind, j.OwnerID)
+	cur, ok, err := s.store.Containment(ctx, owner, j.TargetKey)
 	if err != nil {
 		return Containment{}, fmt.Errorf("containment: %w", err)
 	}
 	if (ok && cur.Contained == contained) || (!ok && !contained) {
 		if !ok {
-			cur = Containment{TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), ScanID: j.ID}
+			cur = Containment{OwnerID: owner, TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), ScanID: j.ID}
 		}
 		return cur, nil
 	}
@@ -486,7 +550,7 @@ func (s *Service) setContained(ctx context.Context, a Actor, id string, containe
 	if err != nil {
 		return Containment{}, fmt.Errorf("containment: %w", err)
 	}
-	c := Containment{TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), Contained: contained,
+	c := Containment{OwnerID: owner, TargetKey: j.TargetKey, TargetKind: j.Target.Kind, TargetID: j.Target.ID(), Contained: contained,
 		ScanID: j.ID, UpdatedBy: a.ID, UpdatedAt: s.now().UTC().Truncate(time.Microsecond), FindingIDs: ids}
 	if contained {
 		c.Actions = ContainmentActions(j.Target.Kind)
@@ -515,6 +579,16 @@ func (s *Service) SaveArtifact(ctx context.Context, a Actor, filename string, r 
 	if err := os.MkdirAll(s.o.ArtifactDir, 0o700); err != nil {
 		return Artifact{}, fmt.Errorf("artifact folder: %w", err)
 	}
+	if quota := s.o.ArtifactQuota; quota > 0 {
+		used, err := s.store.ArtifactBytes(ctx, a.ID)
+		if err != nil {
+			return Artifact{}, fmt.Errorf("store artifact: %w", err)
+		}
+		if used >= quota {
+			return Artifact{}, QuotaError(quota, used)
+		}
+		r = &quotaReader{r: r, left: quota - used, quota: quota, used: used}
+	}
 	id := uuid.NewString()
 	final := filepath.Join(s.o.ArtifactDir, id)
 	tmp, err := os.CreateTemp(s.o.ArtifactDir, id+".*.part")
@@ -541,11 +615,57 @@ func (s *Service) SaveArtifact(ctx context.Context, a Actor, filename string, r 
 	}
 	art := Artifact{ID: id, OwnerID: a.ID, Filename: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n,
 		StoragePath: final, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
-	if err := s.store.CreateArtifact(ctx, art); err != nil {
+	if err := s.store.CreateArtifact(ctx, art, s.o.ArtifactQuota); err != nil {
 		os.Remove(final)
 		return Artifact{}, fmt.Errorf("store artifact: %w", err)
 	}
 	return art, nil
+}
+
+// QuotaError is the error of an upload that would take the user's artifacts past
+// their quota (ARTIFACT_QUOTA_BYTES): quota_exceeded, which the API answers 413.
+func QuotaError(quota, used int64) error {
+	return apperr.Errorf(apperr.QuotaExceeded, "This upload would take your artifacts past your quota of %d bytes (%d in use); delete artifacts you no longer need to make room.", quota, used)
+}
+
+// quotaReader fails with QuotaError once more than left bytes were read.
+type quotaReader struct {
+	r                 io.Reader
+	left, quota, used int64
+}
+
+func (q *quotaReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > q.left+1 {
+		p = p[:q.left+1]
+	}
+	n, err := q.r.Read(p)
+	q.left -= int64(n)
+	if q.left < 0 {
+		return n, QuotaError(q.quota, q.used)
+	}
+	return n, err
+}
+
+// DeleteArtifact deletes one of the actor's artifacts, its record and its file. It
+// is refused while the artifact is contained (model_contained) or a scan of it is
+// queued or running (conflict).
+func (s *Service) DeleteArtifact(ctx context.Context, a Actor, id string) error {
+	art, _, err := s.Artifact(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteArtifact(ctx, a.ID, art.ID); err != nil {
+		if _, ok := apperr.As(err); ok {
+			return err
+		}
+		return fmt.Errorf("delete artifact: %w", err)
+	}
+	if err := os.Remove(art.StoragePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// The record is gone, so the file no longer counts; say so for the operator.
+		s.log.WarnContext(ctx, "artifact file left behind", "artifact_id", art.ID, "error", err)
+	}
+	s.log.InfoContext(ctx, "artifact deleted", "artifact_id", art.ID, "actor", a.ID, "size", art.Size)
+	return nil
 }
 
 // cleanFilename keeps the base name of an upload, without control characters or
@@ -578,7 +698,7 @@ func (s *Service) Artifact(ctx context.Context, a Actor, id string) (Artifact, b
 	if err != nil {
 		return Artifact{}, false, fmt.Errorf("get artifact: %w", err)
 	}
-	c, ok, err := s.store.Containment(ctx, Target{Kind: TargetArtifact, ArtifactID: id}.Key())
+	c, ok, err := s.store.Containment(ctx, a.ID, Target{Kind: TargetArtifact, ArtifactID: id}.Key())
 	if err != nil {
 		return Artifact{}, false, fmt.Errorf("get artifact: %w", err)
 	}

@@ -95,7 +95,7 @@ func TestScanRunsOnceAfterItsWorkerDied(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A worker claims the job and dies without a word: no heartbeat, no result.
-	if _, ok, err := db.ClaimScan(context.Background(), "dead-worker", time.Now().UTC(), 300*time.Millisecond, 3); !ok || err != nil {
+	if _, ok, err := db.ClaimScan(context.Background(), "dead-worker", time.Now().UTC(), 300*time.Millisecond, 3, 0); !ok || err != nil {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	svc.Start(context.Background())

@@ -25,10 +25,10 @@ func (db *DB) CreateGeneration(ctx context.Context, g generate.Generation) error
 	session := sql.NullString{String: g.SessionID, Valid: g.SessionID != ""}
 	finish := sql.NullString{String: g.FinishReason, Valid: g.FinishReason != ""}
 	query := db.q(`INSERT INTO generations (id, model_id, requested_model_id, provider, route, session_id, input_text,
-		response_text, status, finish_reason, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		response_text, status, finish_reason, input_tokens, output_tokens, usage_estimated, cost_usd, latency_ms, error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	err := db.writes.exec(ctx, query, g.ID, g.ModelID, g.RequestedModelID, g.Provider, g.Route, session, g.Input,
-		g.Response, status, finish, g.Usage.InputTokens, g.Usage.OutputTokens, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
+		g.Response, status, finish, g.Usage.InputTokens, g.Usage.OutputTokens, g.Usage.Estimated, g.CostUSD, g.LatencyMS, errText, g.CreatedAt.UTC())
 	return mapErr("insert generation", err, generationNotFound)
 }
 
@@ -38,9 +38,9 @@ func (db *DB) GetGeneration(ctx context.Context, id string) (generate.Generation
 	var status string
 	var session, errText, finish sql.NullString
 	err := db.sql.QueryRowContext(ctx, db.q(`SELECT id, model_id, requested_model_id, provider, route, session_id, input_text,
-		response_text, status, finish_reason, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at
+		response_text, status, finish_reason, input_tokens, output_tokens, usage_estimated, cost_usd, latency_ms, error, created_at
 		FROM generations WHERE id = ?`), id).Scan(&g.ID, &g.ModelID, &g.RequestedModelID, &g.Provider, &g.Route, &session,
-		&g.Input, &g.Response, &status, &finish, &g.Usage.InputTokens, &g.Usage.OutputTokens, &g.CostUSD, &g.LatencyMS, &errText, &g.CreatedAt)
+		&g.Input, &g.Response, &status, &finish, &g.Usage.InputTokens, &g.Usage.OutputTokens, &g.Usage.Estimated, &g.CostUSD, &g.LatencyMS, &errText, &g.CreatedAt)
 	if err != nil {
 		return generate.Generation{}, mapErr("get generation", err, generationNotFound)
 	}

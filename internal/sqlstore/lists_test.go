@@ -156,12 +156,12 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 			at = later
 		}
 		a := scan.Artifact{ID: uuid.NewString(), OwnerID: alice, Filename: "m.pkl", SHA256: "00", Size: 1, StoragePath: "/x", CreatedAt: at}
-		if err := db.CreateArtifact(ctx, a); err != nil {
+		if err := db.CreateArtifact(ctx, a, 0); err != nil {
 			t.Fatal(err)
 		}
 		arts[a.ID] = at
 	}
-	if err := db.CreateArtifact(ctx, scan.Artifact{ID: uuid.NewString(), OwnerID: bob, Filename: "b", SHA256: "00", Size: 1, StoragePath: "/y", CreatedAt: later}); err != nil {
+	if err := db.CreateArtifact(ctx, scan.Artifact{ID: uuid.NewString(), OwnerID: bob, Filename: "b", SHA256: "00", Size: 1, StoragePath: "/y", CreatedAt: later}, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, limit := range []int{1, 4, 50} {

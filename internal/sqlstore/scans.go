@@ -75,31 +75,39 @@ func (db *DB) Scan(ctx context.Context, id string) (scan.Job, error) {
 	return j, mapErr("get scan", err, scanNotFound)
 }
 
-// ClaimScan implements scan.Store. On Postgres the candidate row is locked with
-// SKIP LOCKED, so workers on several instances never claim the same job; SQLite has
-// one writer, which serialises claims by itself.
-func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts int) (scan.Job, bool, error) {
+// ClaimScan implements scan.Store. Claiming is fair between users: of the jobs
+// that may run, the one whose owner has the fewest scans running now comes first
+// (then the oldest), and an owner already running maxPerOwner scans (0: no cap)
+// gets none, so one user's scans never hold every worker while another's wait.
+// On Postgres claims are serialised by a transaction-scoped advisory lock, so
+// workers on several instances neither claim one job twice nor pass an owner's cap
+// together; SQLite has one writer, which serialises claims by itself.
+func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease time.Duration, maxAttempts, maxPerOwner int) (scan.Job, bool, error) {
 	now = now.UTC().Truncate(time.Microsecond) // what Postgres keeps: both stores answer alike
-	lock := ""
-	if db.dialect == Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	expire := db.q(`UPDATE scans SET status = 'failed', error = ?, completed_at = ?, secret = NULL, lease_owner = NULL
 		WHERE status = 'running' AND lease_until < ? AND attempts >= ?`)
+	const running = `(SELECT COUNT(*) FROM scans r WHERE r.owner_id = s.owner_id AND r.status = 'running' AND r.lease_until >= ?)`
 	claim := db.q(`UPDATE scans SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
 		started_at = COALESCE(started_at, ?), current_step = 'starting'
-		WHERE id = (SELECT id FROM scans WHERE (status = 'queued' OR (status = 'running' AND lease_until < ?)) AND attempts < ?
-			ORDER BY created_at, id LIMIT 1` + lock + `)
+		WHERE id = (SELECT s.id FROM scans s WHERE (s.status = 'queued' OR (s.status = 'running' AND s.lease_until < ?)) AND s.attempts < ?
+			AND (? <= 0 OR ` + running + ` < ?)
+			ORDER BY ` + running + `, s.created_at, s.id LIMIT 1)
 		RETURNING ` + scanColumns)
 	var j scan.Job
 	var ok bool
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if db.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7346381001)`); err != nil {
+				return err
+			}
+		}
 		msg := fmt.Sprintf("the scan's worker stopped answering %d times; giving up", maxAttempts)
 		if _, err := tx.ExecContext(ctx, expire, msg, now, now, maxAttempts); err != nil {
 			return err
 		}
 		var err error
-		j, err = scanJob(tx.QueryRowContext(ctx, claim, worker, now.Add(lease), now, now, maxAttempts))
+		j, err = scanJob(tx.QueryRowContext(ctx, claim, worker, now.Add(lease), now, now, maxAttempts,
+			maxPerOwner, now, maxPerOwner, now))
 		ok = err == nil
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -110,6 +118,17 @@ func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease
 		return scan.Job{}, false, mapErr("claim scan", err, scanNotFound)
 	}
 	return j, ok, nil
+}
+
+// CancelScan implements scan.Store.
+func (db *DB) CancelScan(ctx context.Context, id string, at time.Time) error {
+	query := db.q(`UPDATE scans SET status = 'cancelled', current_step = 'cancelled', completed_at = ?, secret = NULL,
+		lease_owner = NULL, lease_until = NULL WHERE id = ? AND status IN ('queued', 'running')`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, at.UTC(), id)
+		return err
+	})
+	return mapErr("cancel scan", err, scanNotFound)
 }
 
 // leased runs an update that names the job's worker and reports ErrLeaseLost when
@@ -401,7 +420,7 @@ const metricsSample = 1000
 // was fixed and scanned again stops counting its old findings.
 func (db *DB) Metrics(ctx context.Context, owner string) (scan.Metrics, error) {
 	m := scan.Metrics{
-		ScansByStatus:      map[scan.Status]int{scan.Queued: 0, scan.Running: 0, scan.Completed: 0, scan.Failed: 0},
+		ScansByStatus:      map[scan.Status]int{scan.Queued: 0, scan.Running: 0, scan.Completed: 0, scan.Failed: 0, scan.Cancelled: 0},
 		FindingsBySeverity: map[scan.Severity]int{scan.Critical: 0, scan.High: 0, scan.Medium: 0, scan.Low: 0, scan.Info: 0},
 		FindingsByType:     map[scan.Type]int{},
 		RiskByTarget:       []scan.TargetRisk{},
@@ -460,7 +479,7 @@ func (db *DB) Metrics(ctx context.Context, owner string) (scan.Metrics, error) {
 	if err != nil {
 		return m, err
 	}
-	err = db.query(ctx, "scan metrics", `SELECT target_key FROM containments WHERE contained = ?`, []any{true}, func(r rowScanner) error {
+	err = db.query(ctx, "scan metrics", `SELECT target_key FROM containments WHERE contained = ? AND owner_id IN (?, '')`, []any{true, owner}, func(r rowScanner) error {
 		var key string
 		err := r.Scan(&key)
 		if tr := risk[key]; tr != nil {
@@ -513,14 +532,71 @@ func (db *DB) Metrics(ctx context.Context, owner string) (scan.Metrics, error) {
 	return m, nil
 }
 
-// CreateArtifact records an uploaded file.
-func (db *DB) CreateArtifact(ctx context.Context, a scan.Artifact) error {
+// CreateArtifact records an uploaded file, unless the owner's artifacts would then
+// pass quota bytes in all (quota 0: no quota), which is apperr.QuotaExceeded. On
+// Postgres an advisory lock on the owner serialises the check and the insert, so
+// concurrent uploads cannot pass the quota together.
+func (db *DB) CreateArtifact(ctx context.Context, a scan.Artifact, quota int64) error {
+	used := db.q(`SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE owner_id = ?`)
 	query := db.q(`INSERT INTO artifacts (id, owner_id, filename, sha256, size, storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if quota > 0 {
+			if db.dialect == Postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "artifacts:"+a.OwnerID); err != nil {
+					return err
+				}
+			}
+			var n int64
+			if err := tx.QueryRowContext(ctx, used, a.OwnerID).Scan(&n); err != nil {
+				return err
+			}
+			if n+a.Size > quota {
+				return scan.QuotaError(quota, n)
+			}
+		}
 		_, err := tx.ExecContext(ctx, query, a.ID, a.OwnerID, a.Filename, a.SHA256, a.Size, a.StoragePath, a.CreatedAt.UTC())
 		return err
 	})
 	return mapErr("insert artifact", err, "User not found.")
+}
+
+// ArtifactBytes implements scan.Store.
+func (db *DB) ArtifactBytes(ctx context.Context, ownerID string) (int64, error) {
+	var n int64
+	err := db.sql.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE owner_id = ?`), ownerID).Scan(&n)
+	return n, mapErr("sum artifact sizes", err, "")
+}
+
+// DeleteArtifact implements scan.Store: the checks and the delete in one transaction.
+func (db *DB) DeleteArtifact(ctx context.Context, ownerID, id string) error {
+	key := scan.Target{Kind: scan.TargetArtifact, ArtifactID: id}.Key()
+	contained := db.q(`SELECT COUNT(*) FROM containments WHERE owner_id = ? AND target_key = ? AND contained = ?`)
+	active := db.q(`SELECT COUNT(*) FROM scans WHERE owner_id = ? AND target_key = ? AND status IN ('queued', 'running')`)
+	del := db.q(`DELETE FROM artifacts WHERE id = ? AND owner_id = ?`)
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, contained, ownerID, key, true).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return apperr.Errorf(apperr.ModelContained, "Artifact is contained; release it before deleting it.")
+		}
+		if err := tx.QueryRowContext(ctx, active, ownerID, key).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return apperr.Errorf(apperr.Conflict, "A scan of this artifact is queued or running; cancel it or wait for it to end.")
+		}
+		res, err := tx.ExecContext(ctx, del, id, ownerID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sql.ErrNoRows
+		}
+		return nil
+	})
+	return mapErr("delete artifact", err, "Artifact not found.")
 }
 
 // Artifact returns the artifact with id.
@@ -533,11 +609,11 @@ func (db *DB) Artifact(ctx context.Context, id string) (scan.Artifact, error) {
 }
 
 // Containment implements scan.Store.
-func (db *DB) Containment(ctx context.Context, key string) (scan.Containment, bool, error) {
-	c := scan.Containment{TargetKey: key}
+func (db *DB) Containment(ctx context.Context, ownerID, key string) (scan.Containment, bool, error) {
+	c := scan.Containment{OwnerID: ownerID, TargetKey: key}
 	var kind string
 	err := db.sql.QueryRowContext(ctx, db.q(`SELECT target_kind, target_id, contained, scan_id, updated_by, updated_at
-		FROM containments WHERE target_key = ?`), key).Scan(&kind, &c.TargetID, &c.Contained, &c.ScanID, &c.UpdatedBy, &c.UpdatedAt)
+		FROM containments WHERE owner_id = ? AND target_key = ?`), ownerID, key).Scan(&kind, &c.TargetID, &c.Contained, &c.ScanID, &c.UpdatedBy, &c.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return scan.Containment{}, false, nil
 	}
@@ -546,8 +622,8 @@ func (db *DB) Containment(ctx context.Context, key string) (scan.Containment, bo
 	}
 	c.TargetKind, c.UpdatedAt = scan.TargetKind(kind), c.UpdatedAt.UTC()
 	var ids, actions string
-	err = db.sql.QueryRowContext(ctx, db.q(`SELECT finding_ids, actions FROM containment_events WHERE target_key = ?
-		ORDER BY created_at DESC, id DESC LIMIT 1`), key).Scan(&ids, &actions)
+	err = db.sql.QueryRowContext(ctx, db.q(`SELECT finding_ids, actions FROM containment_events WHERE owner_id = ? AND target_key = ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`), ownerID, key).Scan(&ids, &actions)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return scan.Containment{}, false, mapErr("get containment", err, "")
 	}
@@ -560,12 +636,12 @@ func (db *DB) Containment(ctx context.Context, key string) (scan.Containment, bo
 
 // SetContainment implements scan.Store: the state and its audit event in one transaction.
 func (db *DB) SetContainment(ctx context.Context, c scan.Containment) error {
-	upsert := db.q(`INSERT INTO containments (target_key, target_kind, target_id, contained, scan_id, updated_by, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (target_key) DO UPDATE SET contained = excluded.contained, scan_id = excluded.scan_id,
+	upsert := db.q(`INSERT INTO containments (owner_id, target_key, target_kind, target_id, contained, scan_id, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (owner_id, target_key) DO UPDATE SET contained = excluded.contained, scan_id = excluded.scan_id,
 			updated_by = excluded.updated_by, updated_at = excluded.updated_at`)
-	event := db.q(`INSERT INTO containment_events (id, scan_id, target_key, action, actor_id, finding_ids, actions, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	event := db.q(`INSERT INTO containment_events (id, owner_id, scan_id, target_key, action, actor_id, finding_ids, actions, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	action := "release"
 	if c.Contained {
 		action = "contain"
@@ -573,10 +649,10 @@ func (db *DB) SetContainment(ctx context.Context, c scan.Containment) error {
 	ids, _ := json.Marshal(nonNil(c.FindingIDs))
 	actions, _ := json.Marshal(nonNil(c.Actions))
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, upsert, c.TargetKey, string(c.TargetKind), c.TargetID, c.Contained, c.ScanID, c.UpdatedBy, c.UpdatedAt.UTC()); err != nil {
+		if _, err := tx.ExecContext(ctx, upsert, c.OwnerID, c.TargetKey, string(c.TargetKind), c.TargetID, c.Contained, c.ScanID, c.UpdatedBy, c.UpdatedAt.UTC()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, event, uuid.NewString(), c.ScanID, c.TargetKey, action, c.UpdatedBy, string(ids), string(actions), c.UpdatedAt.UTC())
+		_, err := tx.ExecContext(ctx, event, uuid.NewString(), c.OwnerID, c.ScanID, c.TargetKey, action, c.UpdatedBy, string(ids), string(actions), c.UpdatedAt.UTC())
 		return err
 	})
 	return mapErr("set containment", err, "")

@@ -77,7 +77,7 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 				defer wg.Done()
 				worker := fmt.Sprint("w", w)
 				for {
-					j, ok, err := db.ClaimScan(ctx, worker, time.Now(), lease, 3)
+					j, ok, err := db.ClaimScan(ctx, worker, time.Now(), lease, 3, 0)
 					if err != nil {
 						t.Error(err)
 						return
@@ -108,14 +108,14 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		first, ok, err := db.ClaimScan(ctx, "dead", now, lease, 3)
+		first, ok, err := db.ClaimScan(ctx, "dead", now, lease, 3, 0)
 		if err != nil || !ok || first.Status != scan.Running || first.Attempts != 1 || first.Secret != "sealed" {
 			t.Fatalf("claim: %v %v %+v", ok, err, first)
 		}
-		if _, ok, _ := db.ClaimScan(ctx, "live", now.Add(lease/2), lease, 3); ok {
+		if _, ok, _ := db.ClaimScan(ctx, "live", now.Add(lease/2), lease, 3, 0); ok {
 			t.Fatal("a job with a live lease was claimed")
 		}
-		second, ok, err := db.ClaimScan(ctx, "live", now.Add(lease+time.Second), lease, 3)
+		second, ok, err := db.ClaimScan(ctx, "live", now.Add(lease+time.Second), lease, 3, 0)
 		if err != nil || !ok || second.ID != j.ID || second.Attempts != 2 {
 			t.Fatalf("reclaim: %v %v %+v", ok, err, second)
 		}
@@ -153,11 +153,11 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		db.CreateScan(ctx, j)
 		now := time.Now()
 		for i := range 3 {
-			if _, ok, err := db.ClaimScan(ctx, "dead", now.Add(time.Duration(i)*2*lease), lease, 3); !ok || err != nil {
+			if _, ok, err := db.ClaimScan(ctx, "dead", now.Add(time.Duration(i)*2*lease), lease, 3, 0); !ok || err != nil {
 				t.Fatalf("claim %d: %v %v", i, ok, err)
 			}
 		}
-		if _, ok, err := db.ClaimScan(ctx, "w", now.Add(10*lease), lease, 3); ok || err != nil {
+		if _, ok, err := db.ClaimScan(ctx, "w", now.Add(10*lease), lease, 3, 0); ok || err != nil {
 			t.Fatalf("claimed past the attempt limit: %v %v", ok, err)
 		}
 		got, _ := db.Scan(ctx, j.ID)
@@ -171,11 +171,11 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		owner := newUser(t, db)
 		j := newJob(owner, time.Now())
 		db.CreateScan(ctx, j)
-		db.ClaimScan(ctx, "w", time.Now(), lease, 3)
+		db.ClaimScan(ctx, "w", time.Now(), lease, 3, 0)
 		if err := db.RequeueScan(ctx, j.ID, "w"); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := db.ClaimScan(ctx, "w2", time.Now(), lease, 3)
+		got, ok, err := db.ClaimScan(ctx, "w2", time.Now(), lease, 3, 0)
 		if !ok || err != nil || got.Attempts != 1 {
 			t.Fatalf("after requeue: %v %v %+v", ok, err, got)
 		}
@@ -186,7 +186,7 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		owner, other := newUser(t, db), newUser(t, db)
 		j := newJob(owner, time.Now())
 		db.CreateScan(ctx, j)
-		db.ClaimScan(ctx, "w", time.Now(), lease, 3)
+		db.ClaimScan(ctx, "w", time.Now(), lease, 3, 0)
 		at := time.Now()
 		var fs []scan.Finding
 		for i := range 25 {
@@ -244,7 +244,7 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("containment and its audit", func(t *testing.T) {
 		db := newDB(t)
 		key := "catalog_model:gpt-5-nano"
-		if _, ok, err := db.Containment(ctx, key); ok || err != nil {
+		if _, ok, err := db.Containment(ctx, "", key); ok || err != nil {
 			t.Fatalf("never contained: %v %v", ok, err)
 		}
 		c := scan.Containment{TargetKey: key, TargetKind: scan.TargetCatalogModel, TargetID: "gpt-5-nano", Contained: true,
@@ -252,7 +252,7 @@ func scanContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		if err := db.SetContainment(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := db.Containment(ctx, key)
+		got, ok, err := db.Containment(ctx, "", key)
 		if err != nil || !ok || !got.Contained || got.UpdatedBy != "u1" || len(got.FindingIDs) != 1 || !got.UpdatedAt.Equal(c.UpdatedAt) {
 			t.Fatalf("contained: %v %+v", err, got)
 		}

@@ -70,3 +70,43 @@ func (db *DB) PurgeRevokedTokens(ctx context.Context, now time.Time) (int64, err
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+var _ auth.RoleStore = (*DB)(nil)
+
+// SetRole stores role for the user with id; unknown is apperr.NotFound.
+func (db *DB) SetRole(ctx context.Context, userID string, role auth.Role) error {
+	query := db.q(`UPDATE users SET role = ? WHERE id = ?`)
+	var n int64
+	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, string(role), userID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err == nil && n == 0 {
+		err = sql.ErrNoRows
+	}
+	return mapErr("set user role", err, userNotFound)
+}
+
+// UsersWithRole lists the users whose stored role is role, oldest first.
+func (db *DB) UsersWithRole(ctx context.Context, role auth.Role) ([]auth.User, error) {
+	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id, email, full_name, role, created_at FROM users WHERE role = ? ORDER BY created_at, id`), string(role))
+	if err != nil {
+		return nil, mapErr("list users by role", err, "")
+	}
+	defer rows.Close()
+	var out []auth.User
+	for rows.Next() {
+		var u auth.User
+		var r string
+		if err := rows.Scan(&u.ID, &u.Email, &u.FullName, &r, &u.CreatedAt); err != nil {
+			return nil, mapErr("list users by role", err, "")
+		}
+		u.Role, u.CreatedAt = auth.Role(r), u.CreatedAt.UTC()
+		out = append(out, u)
+	}
+	return out, mapErr("list users by role", rows.Err(), "")
+}

@@ -59,6 +59,10 @@ func Run(t *testing.T, persisted bool, newStore func(t *testing.T) Store) {
 		{"an answer cut by the token cap is incomplete with its reason", func(g *generate.Generation) {
 			g.Complete, g.FinishReason = false, llm.FinishLength
 		}},
+		{"a broken answer keeps its usage and says it is estimated", func(g *generate.Generation) {
+			g.Complete, g.FinishReason, g.Error = false, "", "openai: incomplete"
+			g.Usage = llm.Usage{InputTokens: 40, OutputTokens: 7, Estimated: true}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -174,9 +174,6 @@ func Sequence(replies ...Reply) Handler {
 // Option configures a Server.
 type Option func(*Server)
 
-// WithKey makes the server accept key instead of a generated one.
-func WithKey(key string) Option { return func(s *Server) { s.Key = key } }
-
 // NoAuth makes the server accept requests with any key or none, as Ollama does.
 func NoAuth() Option { return func(s *Server) { s.Key = "" } }
 
@@ -228,9 +225,6 @@ func newServer(tb testing.TB, protocol, keyPrefix string, h Handler, opts []Opti
 
 // URL is the server's root, http://127.0.0.1:port.
 func (s *Server) URL() string { return s.srv.URL }
-
-// Client returns an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Count returns how many requests reached the handler (auth and path failures
 // excluded).

@@ -60,8 +60,6 @@ type onnxWalker struct {
 	in        region
 	localDoms map[string]bool // domains of model-local functions
 	nodeDoms  map[string]string
-	extPaths  []string
-	stopped   bool
 	maxDepth  int
 }
 

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"mirror/internal/apperr"
 	"mirror/internal/catalog"
@@ -131,25 +130,11 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		target.Provider, target.Model = p, m.Route.Model
 	case scan.TargetEndpoint:
-		o.Provider = t.Provider
-		switch t.Provider {
-		case llm.Anthropic:
-			// The README's url is the API's base URL with its version ("…/v1"); the SDK
-			// adds the version itself.
-			o.BaseURL = strings.TrimSuffix(strings.TrimRight(t.URL, "/"), "/v1")
-			target.Provider = llm.NewAnthropic(o)
-		case llm.Gemini:
-			o.BaseURL = strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(t.URL, "/"), "/v1beta"), "/v1")
-			p, err := llm.NewGemini(o)
-			if err != nil {
-				return nil, nil, fmt.Errorf("gemini endpoint: %w", err)
-			}
-			target.Provider = p
-		default:
-			o.Provider = llm.OpenAICompatible
-			target.Provider = llm.NewOpenAI(o)
+		p, err := llm.ForEndpoint(t.Provider, t.URL, o)
+		if err != nil {
+			return nil, nil, err
 		}
-		target.Model = t.Model
+		target.Provider, target.Model = p, t.Model
 	case scan.TargetEmbeddings:
 		o.Provider = llm.OpenAICompatible
 		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model

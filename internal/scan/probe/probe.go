@@ -15,7 +15,7 @@ import (
 	"sync"
 	"text/template"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"mirror/internal/scan"
 	"mirror/internal/scan/probe/pii"

@@ -90,6 +90,9 @@ async function route() {
     }
     const box = h('div');
     main.replaceChildren(box);
+    // After a navigation, focus starts at the new content, at once: never later,
+    // when it would pull the caret out of a field the person is already typing in.
+    if (focusMain) { focusMain = false; main.focus({ preventScroll: true }); }
     let done = null;
     try {
       done = (await view(box, m)) || null;
@@ -103,7 +106,9 @@ async function route() {
   }
 }
 
+let focusMain = false;
 addEventListener('hashchange', () => {
-  route().then(() => document.getElementById('main').focus({ preventScroll: true }));
+  focusMain = true;
+  route();
 });
 refreshMe().catch((e) => toast(e, true)).finally(route);

@@ -177,7 +177,7 @@ function newScanCard(ctx, models, artifacts) {
 }
 
 async function renderList(card, ctx) {
-  const status = select([['', 'Any status'], ['queued', 'Queued'], ['running', 'Running'], ['completed', 'Completed'], ['failed', 'Failed']], '', { name: 'status' });
+  const status = select([['', 'Any status'], ['queued', 'Queued'], ['running', 'Running'], ['completed', 'Completed'], ['failed', 'Failed'], ['cancelled', 'Cancelled']], '', { name: 'status' });
   const type = select([['', 'Any type'], ...Object.keys(Object.fromEntries(Object.values(TYPES).flat().map((t) => [t, 1]))).map((t) => [t, label(t)])], '', { name: 'scan_type' });
   const tbody = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');

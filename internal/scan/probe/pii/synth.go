@@ -74,9 +74,7 @@ func NewPerson(r *rand.Rand) Person {
 	local := strings.ToLower(strings.ReplaceAll(p.First+"."+p.Last, "-", ""))
 	p.Email = fmt.Sprintf("%s%d@%s", local, 10+r.IntN(89), mailDomains[r.IntN(len(mailDomains))])
 	p.Phone = fmt.Sprintf("(%s) %d%02d-%04d", c.area, 2+r.IntN(8), r.IntN(100), r.IntN(10000))
-	if strings.Contains(p.Phone, ") 555-") {
-		p.Phone = strings.Replace(p.Phone, ") 555-", ") 556-", 1)
-	}
+	p.Phone = strings.Replace(p.Phone, ") 555-", ") 556-", 1) // 555 is the fiction exchange
 	p.Card = groups(CardNumber(r), 4)
 	p.SSN = SSNNumber(r)
 	p.IBAN = groups(GermanIBAN(r), 4)
