@@ -6,7 +6,7 @@ import { bars } from './charts.js';
 
 export async function render(main, ctx) {
   if (!ctx.me || ctx.me.role !== 'admin') {
-    fill(main, h('h1', {}, 'Feedback'), h('p', {}, 'This page is for admins. ', h('a', { href: '#/scans' }, 'Sign in'), ' with an account listed in ADMIN_EMAILS.'));
+    fill(main, h('h1', {}, 'Feedback'), h('p', {}, 'This page is for admins. ', h('a', { href: '#/scans' }, 'Sign in'), ' with an account an operator made admin (mirror admin grant).'));
     return;
   }
   const models = await api('GET', '/models');
