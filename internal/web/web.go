@@ -119,12 +119,3 @@ func serve(w http.ResponseWriter, r *http.Request, body []byte, etag, ct string)
 	h.Set("ETag", etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
-
-// Names lists the assets, for tests.
-func (a *App) Names() []string {
-	var out []string
-	for n := range a.assets {
-		out = append(out, n)
-	}
-	return out
-}
