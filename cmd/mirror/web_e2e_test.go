@@ -357,6 +357,35 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 		if len(items) != 1 || items[0].(map[string]any)["contained"] != true || items[0].(map[string]any)["filename"] != "evil-model.pkl" {
 			t.Errorf("artifacts after containing in the browser: %v", arts)
 		}
+
+		// A contained file cannot be deleted, so it offers no Delete; a clean one asks
+		// first, and goes when the person confirms.
+		notes := filepath.Join(t.TempDir(), "notes.txt")
+		if err := os.WriteFile(notes, []byte("plain notes, not a model\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		step(t, ctx, probs, "upload a clean file, then delete it",
+			chromedp.Navigate(base+"/#/playground"),
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`#new-scan input[type=file]`, chromedp.ByQuery),
+			chromedp.SetUploadFiles(`#new-scan input[type=file]`, []string{notes}, chromedp.ByQuery),
+			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//p/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch),
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`button[aria-label="Delete notes.txt"]`, chromedp.ByQuery),
+			chromedp.Click(`button[aria-label="Delete notes.txt"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`button[aria-label="Confirm deleting notes.txt"]`, chromedp.ByQuery),
+			chromedp.Click(`button[aria-label="Confirm deleting notes.txt"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`//*[@id="toast" and contains(., "Deleted notes.txt")]`, chromedp.BySearch))
+		var offered int
+		step(t, ctx, probs, "count delete buttons", chromedp.Evaluate(`document.querySelectorAll('button[aria-label^="Delete "]').length`, &offered))
+		if offered != 0 {
+			t.Errorf("%d Delete buttons left; the contained file must offer none", offered)
+		}
+		if _, arts := api.json("GET", "/api/v1/artifacts", ""); len(arts["items"].([]any)) != 1 {
+			t.Errorf("artifacts after deleting the clean one in the browser: %v", arts)
+		}
+		noProblems(t, probs, "delete")
 	})
 
 	t.Run("admin exports preference pairs", func(t *testing.T) {

@@ -210,17 +210,30 @@ async function renderList(card, ctx) {
 
 function renderArtifacts(card, ctx, items) {
   const list = h('ul', { class: 'small' });
+  // deleteButton asks in place (no modal dialog): Delete, then Confirm or Keep. A
+  // contained file has none: the server keeps it until it is released.
+  const deleteButton = (a) => {
+    const box = h('span');
+    const ask = () => fill(box,
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete ${a.filename}`, onclick: confirm }, 'Delete'));
+    const confirm = () => {
+      const yes = h('button', { type: 'button', class: 'danger', 'aria-label': `Confirm deleting ${a.filename}`, onclick: async () => {
+        try {
+          await api('DELETE', '/api/v1/artifacts/' + a.artifact_id);
+          items = items.filter((x) => x !== a); draw(); ctx.toast(`Deleted ${a.filename}.`);
+        } catch (e) { ctx.toast(e, true); ask(); }
+      } }, 'Confirm delete');
+      fill(box, yes, ' ', h('button', { type: 'button', class: 'secondary', onclick: () => { ask(); box.querySelector('button').focus(); } }, 'Keep'));
+      yes.focus();
+    };
+    ask();
+    return box;
+  };
   const draw = () => {
     fill(list, items.length ? items.map((a) => h('li', {},
       h('strong', {}, a.filename), ` · ${a.size} bytes · `, h('code', {}, a.sha256.slice(0, 12)), ' ',
       a.contained ? badge('contained') : h('a', { href: `/api/v1/artifacts/${a.artifact_id}/download`, download: a.filename, 'aria-label': `Download ${a.filename}` }, 'Download'), ' ',
-      ctx.features.has('delete-artifact') ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete ${a.filename}`, onclick: async () => {
-        if (!confirm(`Delete ${a.filename}?`)) return;
-        try {
-          await api('DELETE', '/api/v1/artifacts/' + a.artifact_id);
-          items = items.filter((x) => x !== a); draw(); ctx.toast(`Deleted ${a.filename}.`);
-        } catch (e) { ctx.toast(e, true); }
-      } }, 'Delete') : '')) : h('li', { class: 'muted' }, 'No uploads yet.'));
+      ctx.features.has('delete-artifact') && !a.contained ? deleteButton(a) : '')) : h('li', { class: 'muted' }, 'No uploads yet.'));
   };
   draw();
   fill(card, h('h2', { id: 'arts-title' }, 'Your model files'), list);
