@@ -358,6 +358,26 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			t.Errorf("artifacts after containing in the browser: %v", arts)
 		}
 
+		// A scan of a target that never answers runs until the person cancels it.
+		hung := llmtest.NewOpenAIServer(t, func(llmtest.ChatRequest) llmtest.Reply { return llmtest.Reply{Hang: true} })
+		step(t, ctx, probs, "cancel a scan that hangs",
+			chromedp.Navigate(base+"/#/playground"),
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`#new-scan`, chromedp.ByQuery),
+			chromedp.SetValue(`#new-scan select[name=kind]`, "endpoint", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector('#new-scan select[name=kind]').dispatchEvent(new Event('change'))`, nil),
+			chromedp.WaitVisible(`#new-scan input[name=url]`, chromedp.ByQuery),
+			chromedp.SendKeys(`#new-scan input[name=url]`, hung.BaseURL, chromedp.ByQuery),
+			chromedp.SendKeys(`#new-scan input[name=model]`, "hung", chromedp.ByQuery),
+			chromedp.SendKeys(`#new-scan input[name=api_key]`, hung.Key, chromedp.ByQuery),
+			chromedp.Evaluate(`for (const c of document.querySelectorAll('#new-scan input[name=scan_types]')) c.checked = c.value === 'jailbreak'`, nil),
+			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//p[contains(., "endpoint hung at")]/span[contains(@class,"badge") and normalize-space()="running"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//button[normalize-space()="Cancel scan"]`, chromedp.BySearch),
+			chromedp.Click(`//button[normalize-space()="Cancel scan"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//p[contains(., "endpoint hung at")]/span[contains(@class,"badge") and normalize-space()="cancelled"]`, chromedp.BySearch),
+			chromedp.WaitNotPresent(`//button[normalize-space()="Cancel scan"]`, chromedp.BySearch))
+
 		// A contained file cannot be deleted, so it offers no Delete; a clean one asks
 		// first, and goes when the person confirms.
 		notes := filepath.Join(t.TempDir(), "notes.txt")
