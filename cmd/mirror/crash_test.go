@@ -27,7 +27,12 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if drift := openAPIDrift(); len(drift) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d responses that openapi.json does not describe:\n%s\n", len(drift), strings.Join(drift, "\n"))
+		code = 1
+	}
+	os.Exit(code)
 }
 
 type child struct {

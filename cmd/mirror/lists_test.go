@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -126,6 +127,25 @@ func checkListsAndReview(t *testing.T, env map[string]string) {
 	wantError(t, status, out, 404, "not_found")
 	if got := bob.findings("scan_id=" + aliceScans[0]); len(got) != 0 {
 		t.Errorf("Bob lists Alice's findings: %v", got)
+	}
+
+	// A scan's HTML report: its owner's, with the finding, under a policy that lets
+	// no script run; another user's is not found.
+	status, hdr, page := alice.raw("/api/v1/scans/" + aliceScans[0] + "/report")
+	found := alice.findings("scan_id=" + aliceScans[0])
+	if len(found) == 0 {
+		t.Fatal("the malicious pickle's scan has no finding")
+	}
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page, html.EscapeString(found[0]["title"].(string))) || !strings.Contains(page, "MirrorScan report: artifact:") {
+		t.Errorf("Alice's report: %d %s, want the title %q\n%s", status, hdr.Get("Content-Type"), found[0]["title"], page)
+	}
+	csp := hdr.Get("Content-Security-Policy") + hdr.Get("Content-Security-Policy-Report-Only") // report-only in development
+	if !strings.Contains(csp, "sandbox") || strings.Contains(csp, "script-src") {
+		t.Errorf("report policy %q", csp)
+	}
+	if status, _, _ := bob.raw("/api/v1/scans/" + aliceScans[0] + "/report"); status != 404 {
+		t.Errorf("Bob reads Alice's report: %d", status)
 	}
 
 	// Scans: pages, filters, and only one's own.

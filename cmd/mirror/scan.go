@@ -3,29 +3,40 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"mirror/internal/scan"
 	"mirror/internal/scan/artifact"
 )
 
-const scanUsage = `usage: mirror scan PATH... [--format table|json|sarif] [--output FILE] [--fail-on SEVERITY]
-       mirror scan --endpoint URL --model NAME [--provider openai|anthropic|gemini] [--api-key-env VAR]
-                   [--embeddings-endpoint URL --embedding-model NAME] [--types a,b] [--seed N]
+const scanUsage = `usage: mirror scan [flags] PATH...
+       mirror scan [flags] --endpoint URL --model NAME
 
-Scans model files and directories (recursively) for code that runs on load and
-for chat templates that smuggle instructions. Exit codes: 0 nothing at or above
---fail-on (default high); 1 findings at or above it; 2 usage error, or something
-could not be scanned.
+Scans model files and folders (recursively) for code that runs on load and for
+chat templates that smuggle instructions; or, with --endpoint, probes a live model
+for jailbreaks, PII leakage, prompt artifacts, model inversion and
+self-modification.
 
-flags:
+Reports: table (default, for people), json (docs/report-format.md), sarif (SARIF
+2.1.0 for GitHub code scanning), html (one self-contained page), cyclonedx
+(CycloneDX 1.6 ML-BOM). Progress goes to stderr when it is a terminal.
+
+Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above --fail-on
+(default high); 2 something could not be scanned, or a usage or output error.
+
+Flags:
 `
+
+// scanFormats are the values of --format.
+var scanFormats = []string{"table", "json", "sarif", "html", "cyclonedx"}
 
 // scanTypesArtifact are the scan types a model-file scan performs (API.md).
 var scanTypesArtifact = []scan.Type{scan.SelfModification, scan.PromptArtifacts}
@@ -36,6 +47,8 @@ type scanOptions struct {
 	format   string
 	output   string
 	failOn   scan.Severity
+	noColor  bool
+	quiet    bool
 	endpoint endpointFlags
 }
 
@@ -43,98 +56,108 @@ type scanOptions struct {
 // 1 findings at or above --fail-on, else 2 if anything was not scanned or on a
 // usage or output error, else 0.
 func runScanCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	opts, err := parseScanArgs(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	opts, err := parseScanArgs(args, getenv, stdout, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
 		return 2
 	}
+	stderrColor := colorWanted(stderr, opts.noColor, getenv)
+	started := time.Now().UTC()
 	var report scan.Report
 	if opts.endpoint.Endpoint != "" || opts.endpoint.EmbeddingsEndpoint != "" {
+		bar := newProgress(stderr, opts.quiet, stderrColor, "probes")
+		opts.endpoint.Progress = bar.update
 		report, err = scanEndpoint(ctx, opts.endpoint)
-		if err != nil {
-			fmt.Fprintf(stderr, "mirror scan: %v\n", err)
-			return 2
-		}
+		bar.finish()
 	} else {
-		report, err = scanPaths(ctx, opts.paths, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "mirror scan: %v\n", err)
-			return 2
-		}
+		report, err = scanPaths(ctx, opts.paths, stderr, newProgress(stderr, opts.quiet, stderrColor, "files"))
 	}
-	if err := writeReport(report, opts, stdout); err != nil {
+	if err != nil {
+		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		return 2
+	}
+	report.Tool = scan.Tool{Name: "mirror", Version: version, InformationURI: informationURI}
+	report.StartedAt, report.FinishedAt = started, time.Now().UTC()
+	tableColor := opts.output == "" && colorWanted(stdout, opts.noColor, getenv)
+	if err := writeReport(report, opts, stdout, tableColor); err != nil {
 		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
 		return 2
 	}
 	code := report.ExitCode(opts.failOn)
 	if opts.output != "" || opts.format != "table" {
 		s := report.Summary
-		fmt.Fprintf(stderr, "mirror scan: %d critical, %d high, %d medium, %d low, %d info; %d not scanned\n",
+		line := fmt.Sprintf("%d critical, %d high, %d medium, %d low, %d info; %d not scanned",
 			s.Critical, s.High, s.Medium, s.Low, s.Info, len(report.NotScanned))
+		if len(report.Files) > 0 {
+			line += fmt.Sprintf("; %d files scanned, %d skipped", len(report.Scanned), len(report.Files)-len(report.Scanned))
+		}
+		if opts.output != "" {
+			line += "; report written to " + opts.output
+		}
+		fmt.Fprintf(stderr, "mirror scan: %s\n", line)
 	}
 	return code
 }
 
-// parseScanArgs parses flags given before, between or after the paths.
-func parseScanArgs(args []string, getenv func(string) string, stderr io.Writer) (scanOptions, error) {
-	fs := flag.NewFlagSet("mirror scan", flag.ContinueOnError)
+// parseScanArgs parses flags given before, between or after the paths. Flags are
+// GNU style (--format sarif, --format=sarif, -o FILE); -h and --help print the usage
+// on stdout and return pflag.ErrHelp.
+func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.Writer) (scanOptions, error) {
+	fs := pflag.NewFlagSet("mirror scan", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, scanUsage)
-		fs.PrintDefaults()
-	}
+	fs.SortFlags = false
 	var o scanOptions
-	var failOn, types string
+	var failOn string
+	var types []string
 	var seed int64
-	fs.StringVar(&o.format, "format", "table", "report format: table, json or sarif")
-	fs.StringVar(&o.output, "output", "", "write the report to `FILE` instead of standard output")
+	fs.StringVarP(&o.format, "format", "f", "table", "report `FORMAT`: "+strings.Join(scanFormats, ", "))
+	fs.StringVarP(&o.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.StringVar(&failOn, "fail-on", "high", "lowest `SEVERITY` that makes the exit code 1: critical, high, medium, low or info")
+	fs.BoolVar(&o.noColor, "no-color", false, "never colour the output (also: NO_COLOR set to anything)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
 	fs.StringVar(&o.endpoint.Endpoint, "endpoint", "", "scan the live model at `URL` instead of files")
 	fs.StringVar(&o.endpoint.Model, "model", "", "model `NAME` at the endpoint")
-	fs.StringVar(&o.endpoint.Provider, "provider", "openai", "endpoint wire protocol: openai, anthropic or gemini")
-	fs.StringVar(&o.endpoint.APIKeyEnv, "api-key-env", "", "environment `VAR` holding the endpoint's API key")
+	fs.StringVar(&o.endpoint.Provider, "provider", "openai", "endpoint wire `PROTOCOL`: openai, anthropic or gemini")
+	fs.StringVar(&o.endpoint.APIKeyEnv, "api-key-env", "", "environment `VAR` holding the endpoint's API key (default OPENAI_API_KEY)")
 	fs.StringVar(&o.endpoint.EmbeddingsEndpoint, "embeddings-endpoint", "", "embeddings API at `URL` for re-identification scans")
 	fs.StringVar(&o.endpoint.EmbeddingModel, "embedding-model", "", "embedding model `NAME`")
-	fs.StringVar(&types, "types", "", "comma-separated scan types to run against an endpoint")
+	fs.StringSliceVar(&types, "types", nil, "comma-separated scan `TYPES` to run against an endpoint")
 	fs.Int64Var(&seed, "seed", 0, "seed `N` for reproducible probe selection")
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return o, err
+	fs.BoolP("help", "h", false, "show this help")
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, scanUsage+fs.FlagUsages())
+		} else {
+			err = fmt.Errorf("%w (see mirror scan --help)", err)
 		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		o.paths = append(o.paths, rest[0])
-		rest = rest[1:]
+		return o, err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "seed" {
-			o.endpoint.SeedSet = true
-		}
-	})
+	if h, _ := fs.GetBool("help"); h {
+		fmt.Fprint(stdout, scanUsage+fs.FlagUsages())
+		return o, pflag.ErrHelp
+	}
+	o.paths = fs.Args()
+	o.endpoint.SeedSet = fs.Changed("seed")
 	o.endpoint.Seed = seed
 	o.endpoint.Getenv = getenv
-	if !slices.Contains([]string{"table", "json", "sarif"}, o.format) {
-		return o, fmt.Errorf("--format %q: want table, json or sarif", o.format)
+	if !slices.Contains(scanFormats, o.format) {
+		return o, fmt.Errorf("--format %q: want %s", o.format, strings.Join(scanFormats, ", "))
 	}
 	sev, err := scan.ParseSeverity(failOn)
 	if err != nil {
 		return o, fmt.Errorf("--fail-on: %w", err)
 	}
 	o.failOn = sev
-	if types != "" {
-		for t := range strings.SplitSeq(types, ",") {
-			st, err := scan.ParseType(strings.TrimSpace(t))
-			if err != nil {
-				return o, fmt.Errorf("--types: %w", err)
-			}
-			o.endpoint.Types = append(o.endpoint.Types, st)
+	for _, t := range types {
+		st, err := scan.ParseType(strings.TrimSpace(t))
+		if err != nil {
+			return o, fmt.Errorf("--types: %w", err)
 		}
+		o.endpoint.Types = append(o.endpoint.Types, st)
 	}
 	endpointMode := o.endpoint.Endpoint != "" || o.endpoint.EmbeddingsEndpoint != ""
 	switch {
@@ -151,22 +174,34 @@ func parseScanArgs(args []string, getenv func(string) string, stderr io.Writer) 
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
 	case len(o.paths) == 0:
-		fs.Usage()
-		return o, errors.New("no PATH given")
-	case types != "" || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "":
+		return o, errors.New("no PATH given (see mirror scan --help)")
+	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "":
 		return o, errors.New("--model, --api-key-env, --types and --seed apply to --endpoint scans only")
 	}
 	return o, nil
 }
 
 // scanPaths scans each path; a path that cannot be read is reported as not
-// scanned so the report stays complete and the exit code says so.
-func scanPaths(ctx context.Context, paths []string, stderr io.Writer) (scan.Report, error) {
+// scanned so the report stays complete and the exit code says so. Every file the
+// scanner visits is listed with its size, SHA-256 and detected format.
+func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progress) (scan.Report, error) {
+	defer bar.finish()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var findings []scan.Finding
 	var notScanned []scan.NotScanned
+	var visited []string
+	seen := map[string]bool{}
 	for _, p := range paths {
-		f, ns, err := artifact.Scan(ctx, p, artifact.Options{Logger: log})
+		opts := artifact.Options{Logger: log, Progress: func(done, total int, step string) {
+			// artifact.Scan names each file as it starts it (done < total).
+			if done < total && !seen[step] {
+				seen[step] = true
+				visited = append(visited, step)
+			}
+			bar.update(done, total, step)
+		}}
+		f, ns, err := artifact.Scan(ctx, p, opts)
+		bar.next()
 		if err != nil {
 			if ctx.Err() != nil {
 				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
@@ -177,11 +212,24 @@ func scanPaths(ctx context.Context, paths []string, stderr io.Writer) (scan.Repo
 		findings = append(findings, f...)
 		notScanned = append(notScanned, ns...)
 	}
-	return scan.NewReport(strings.Join(paths, " "), scanTypesArtifact, findings, notScanned), nil
+	files := make([]scan.File, 0, len(visited))
+	for i, p := range visited {
+		bar.update(i, len(visited), "sha256 "+p)
+		fi, err := describeFile(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
+			}
+			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: "cannot hash: " + err.Error()})
+		}
+		files = append(files, fi)
+	}
+	r := scan.NewReport(strings.Join(paths, " "), scanTypesArtifact, findings, notScanned)
+	return r.WithFiles(files), nil
 }
 
 // writeReport writes the report in the chosen format to --output or stdout.
-func writeReport(r scan.Report, o scanOptions, stdout io.Writer) (err error) {
+func writeReport(r scan.Report, o scanOptions, stdout io.Writer, color bool) (err error) {
 	w := stdout
 	if o.output != "" {
 		f, err := os.Create(o.output)
@@ -199,7 +247,11 @@ func writeReport(r scan.Report, o scanOptions, stdout io.Writer) (err error) {
 	case "json":
 		return r.WriteJSON(w)
 	case "sarif":
-		return r.WriteSARIF(w, version)
+		return r.WriteSARIF(w)
+	case "html":
+		return r.WriteHTML(w)
+	case "cyclonedx":
+		return r.WriteCycloneDX(w)
 	}
-	return r.WriteTable(w)
+	return r.WriteTable(w, scan.TableOptions{Color: color})
 }

@@ -25,6 +25,8 @@ type endpointFlags struct {
 	SeedSet            bool        // whether --seed was given
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
+	// Progress, when set, receives probes done of probes total.
+	Progress scan.ProgressFunc
 }
 
 // chatTypes are the scan types that need a chat endpoint (API.md: endpoint targets).
@@ -73,7 +75,7 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
 	}
 	target.Name = strings.Join(names, " + ")
-	findings, err := probe.Run(ctx, target, types, probe.Options{Seed: f.Seed})
+	findings, err := probe.Run(ctx, target, types, probe.Options{Seed: f.Seed, Progress: f.Progress})
 	if err != nil {
 		return scan.Report{}, err
 	}

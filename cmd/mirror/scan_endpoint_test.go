@@ -9,6 +9,7 @@ import (
 
 	"mirror/internal/llm/llmtest"
 	"mirror/internal/scan/probe/probetest"
+	"mirror/internal/scan/reporttest"
 )
 
 type cliReport struct {
@@ -92,5 +93,54 @@ func TestScanEndpointCLIVersionedBaseURL(t *testing.T) {
 		if code != 0 || tt.srv.Count() == 0 {
 			t.Errorf("%s at %s%s: exit %d after %d requests (%s)", tt.provider, tt.srv.URL(), tt.suffix, code, tt.srv.Count(), stderr)
 		}
+	}
+
+}
+
+// TestScanEndpointSARIFAndProgress: the SARIF of a live-model scan passes the schema
+// and GitHub's rules with one rule per probe family (and none generic), and on a
+// terminal the probes are counted.
+func TestScanEndpointSARIFAndProgress(t *testing.T) {
+	vulnerable := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle)
+	env := map[string]string{"TARGET_KEY": vulnerable.Key}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"scan", "--endpoint", vulnerable.BaseURL, "--model", "victim", "--api-key-env", "TARGET_KEY",
+		"--format", "sarif", "--seed", "7"}, func(k string) string { return env[k] }, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if err := reporttest.ValidateSARIF(out.Bytes()); err != nil {
+		t.Fatalf("endpoint SARIF: %v", err)
+	}
+	var doc struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID string `json:"id"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range doc.Runs[0].Tool.Driver.Rules {
+		ids[r.ID] = true
+		if !strings.Contains(r.ID, ".") {
+			t.Errorf("generic rule %q: a detector lacks a rule id", r.ID)
+		}
+	}
+	for _, want := range []string{"jailbreak.role_play", "pii_leakage.context_disclosure", "prompt_artifacts.system_prompt_extraction"} {
+		if !ids[want] {
+			t.Errorf("no rule %s among %v", want, ids)
+		}
+	}
+
+	code, term := runOnTerminal(t, env, "scan", "--endpoint", vulnerable.BaseURL, "--model", "victim", "--api-key-env", "TARGET_KEY", "--seed", "7", "--types", "jailbreak")
+	if code != 1 || !strings.Contains(term, "probes") || !strings.Contains(term, "jailbreak.") {
+		t.Errorf("exit %d; terminal output lacks probe progress:\n%q", code, term)
 	}
 }

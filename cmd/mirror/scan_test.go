@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"mirror/internal/scan"
+	"mirror/internal/scan/reporttest"
 )
 
 // scanFixtures writes a benign safetensors file, a malicious pickle, a file of
@@ -123,13 +130,15 @@ func TestScanCommandSARIFToFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := reporttest.ValidateSARIF(data); err != nil {
+		t.Fatalf("SARIF the CLI wrote is invalid: %v\n%s", err, data)
+	}
 	var doc struct {
-		Version string `json:"version"`
-		Runs    []struct {
+		Runs []struct {
 			Tool struct {
 				Driver struct {
-					Name  string `json:"name"`
-					Rules []struct {
+					Name, Version string
+					Rules         []struct {
 						ID string `json:"id"`
 					} `json:"rules"`
 				} `json:"driver"`
@@ -142,9 +151,6 @@ func TestScanCommandSARIFToFile(t *testing.T) {
 						ArtifactLocation struct {
 							URI string `json:"uri"`
 						} `json:"artifactLocation"`
-						Region struct {
-							ByteOffset int64 `json:"byteOffset"`
-						} `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`
 			} `json:"results"`
@@ -153,28 +159,142 @@ func TestScanCommandSARIFToFile(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("SARIF: %v", err)
 	}
-	if doc.Version != "2.1.0" || len(doc.Runs) != 1 || doc.Runs[0].Tool.Driver.Name != "mirror" || len(doc.Runs[0].Results) == 0 {
+	if len(doc.Runs) != 1 || doc.Runs[0].Tool.Driver.Name != "mirror" || doc.Runs[0].Tool.Driver.Version != version || len(doc.Runs[0].Results) == 0 {
 		t.Fatalf("SARIF = %s", data)
 	}
 	res := doc.Runs[0].Results[0]
-	if res.RuleID != "self_modification" || res.Level != "error" || len(res.Locations) != 1 ||
+	if res.RuleID != "pickle.dangerous_call" || res.Level != "error" || len(res.Locations) != 1 ||
 		!strings.HasSuffix(res.Locations[0].PhysicalLocation.ArtifactLocation.URI, "evil.pkl") {
 		t.Errorf("result = %+v", res)
 	}
-	if !strings.Contains(stderr, "1 critical") {
+	if !strings.Contains(stderr, "1 critical") || !strings.Contains(stderr, "report written to "+outFile) {
 		t.Errorf("stderr summary = %q", stderr)
+	}
+}
+
+// TestScanCommandEveryFormatValid runs the CLI on a folder with benign, malicious,
+// unknown and damaged files and checks each machine format against its schema.
+func TestScanCommandEveryFormatValid(t *testing.T) {
+	benign, _, _, _ := scanFixtures(t)
+	dir := filepath.Dir(benign)
+	for _, format := range []string{"sarif", "cyclonedx", "json", "html"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, stderr := runScan(t, "--format", format, dir)
+			if code != 1 {
+				t.Fatalf("exit %d; stderr %s", code, stderr)
+			}
+			var err error
+			switch format {
+			case "sarif":
+				err = reporttest.ValidateSARIF([]byte(out))
+			case "cyclonedx":
+				err = reporttest.ValidateCycloneDX([]byte(out))
+			case "json":
+				err = json.Unmarshal([]byte(out), new(map[string]any))
+			case "html":
+				if !strings.HasPrefix(out, "<!DOCTYPE html>") || !strings.Contains(out, "pickle.dangerous_call") || strings.Contains(out, "<script") {
+					err = errors.New("not the expected self-contained page")
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s output invalid: %v\n%s", format, err, out)
+			}
+		})
+	}
+}
+
+func TestScanCommandJSONInventory(t *testing.T) {
+	benign, evil, unknown, _ := scanFixtures(t)
+	code, out, stderr := runScan(t, "--format", "json", filepath.Dir(benign))
+	if code != 1 {
+		t.Fatalf("exit %d; stderr %s", code, stderr)
+	}
+	var r struct {
+		SchemaVersion string `json:"schema_version"`
+		Tool          struct{ Name, Version string }
+		StartedAt     time.Time `json:"started_at"`
+		FinishedAt    time.Time `json:"finished_at"`
+		Files         []struct {
+			Path, SHA256, Format, Status string
+			Size                         int64
+		} `json:"files"`
+		Scanned  []string                        `json:"scanned"`
+		Skipped  []struct{ Path, Reason string } `json:"skipped"`
+		Findings []struct {
+			RuleID string `json:"rule_id"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.SchemaVersion != scan.ReportSchemaVersion || r.Tool.Name != "mirror" || r.Tool.Version != version {
+		t.Errorf("schema %q tool %+v", r.SchemaVersion, r.Tool)
+	}
+	if r.StartedAt.IsZero() || r.FinishedAt.Before(r.StartedAt) {
+		t.Errorf("times %v – %v", r.StartedAt, r.FinishedAt)
+	}
+	if len(r.Files) != 4 || len(r.Scanned) != 3 || len(r.Skipped) != 1 || r.Skipped[0].Path != unknown {
+		t.Fatalf("files %+v scanned %v skipped %v", r.Files, r.Scanned, r.Skipped)
+	}
+	sum := sha256.Sum256([]byte("cos\nsystem\n(S'id'\ntR."))
+	for _, f := range r.Files {
+		switch f.Path {
+		case evil:
+			if f.SHA256 != hex.EncodeToString(sum[:]) || f.Format != "pickle (protocol 0/1)" || f.Status != "scanned" || f.Size != 21 {
+				t.Errorf("evil.pkl = %+v", f)
+			}
+		case benign:
+			if f.Format != "safetensors" || f.Status != "scanned" {
+				t.Errorf("benign = %+v", f)
+			}
+		case unknown:
+			if f.Status != "skipped" || f.Format != "unknown" {
+				t.Errorf("unknown = %+v", f)
+			}
+		}
+	}
+	if len(r.Findings) == 0 || r.Findings[0].RuleID != "pickle.dangerous_call" {
+		t.Errorf("findings %+v", r.Findings)
 	}
 }
 
 func TestScanCommandTable(t *testing.T) {
 	_, evil, unknown, _ := scanFixtures(t)
-	code, out, _ := runScan(t, evil, unknown)
+	code, out, stderr := runScan(t, evil, unknown)
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"CRITICAL", "os.system", "Not scanned (1)", "blob.bin"} {
+	for _, want := range []string{"CRITICAL", "pickle.dangerous_call", "os.system", "Scanned (1):", "Skipped (1)", "blob.bin", "1 files scanned, 1 skipped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	// A pipe gets neither colour nor progress.
+	if strings.Contains(out+stderr, "\x1b[") || strings.Contains(stderr, "\r") {
+		t.Errorf("escape codes on a pipe:\nstdout %q\nstderr %q", out, stderr)
+	}
+}
+
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"}, {"help", "scan"}, {"help", "serve"},
+		{"serve", "-h"}, {"serve", "--help"}, {"migrate", "-h"}, {"migrate", "--help"},
+		{"scan", "-h"}, {"scan", "--help"}, {"scan", "--format", "json", "--help"}, {"version", "--help"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+		if code != 0 || !strings.HasPrefix(out.String(), "usage: mirror") || errOut.Len() != 0 {
+			t.Errorf("mirror %v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestScanCommandRejectsSingleDashLongFlags(t *testing.T) {
+	benign, _, _, _ := scanFixtures(t)
+	if code, _, stderr := runScan(t, "-format", "json", benign); code != 2 || !strings.Contains(stderr, "--format") {
+		t.Errorf("-format: exit %d, stderr %q", code, stderr)
+	}
+	if code, out, _ := runScan(t, "--format=json", benign); code != 0 || !strings.HasPrefix(out, "{") {
+		t.Errorf("--format=json: exit %d", code)
 	}
 }

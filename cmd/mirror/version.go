@@ -20,3 +20,7 @@ func versionString() string {
 	}
 	return fmt.Sprintf("mirror %s (%s, %s %s/%s)", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// informationURI is the project's home page written into SARIF and CycloneDX
+// reports; set it at build time with -ldflags "-X main.informationURI=https://…".
+var informationURI = "https://github.com/mirror-scan/mirror"

@@ -290,6 +290,16 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.Click(`#contain`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#contain-state .badge.contained`, chromedp.ByQuery))
 		screenshot(t, ctx, "scan")
+		// The report link opens the scan's HTML report, with the session's cookie.
+		var report string
+		step(t, ctx, probs, "follow the report link",
+			chromedp.WaitVisible(`//a[normalize-space()="HTML report"]`, chromedp.BySearch),
+			chromedp.Evaluate(`fetch([...document.querySelectorAll('a')].find((a) => a.textContent === 'HTML report').href)
+				.then(async (r) => r.status + ' ' + r.headers.get('Content-Type') + ' ' + (await r.text()).includes('evil-model.pkl'))`, &report,
+				func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		if !strings.HasPrefix(report, "200 text/html") || !strings.HasSuffix(report, "true") {
+			t.Errorf("the report link: %s", report)
+		}
 		labelled(t, ctx, "scan")
 		step(t, ctx, probs, "scan a catalog model",
 			chromedp.Navigate(base+"/#/scans"),

@@ -35,7 +35,8 @@ func (demoProviders) Provider(p, _ string) (llm.Provider, error) {
 
 type testServer struct {
 	*httptest.Server
-	db *sqlstore.DB
+	api *Server
+	db  *sqlstore.DB
 }
 
 func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
@@ -68,11 +69,13 @@ func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	api := New(Deps{Config: cfg, Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log),
 		Feedback: feedback.NewService(db, true), Ready: db.Ping})
-	return &testServer{Server: newHTTPTestServer(t, api), db: db}
+	return &testServer{Server: newHTTPTestServer(t, api), api: api, db: db}
 }
 
+// newHTTPTestServer serves h on loopback for the test, checking every response
+// against openapi.json (openapi_conformance_test.go).
 func newHTTPTestServer(t *testing.T, h http.Handler) *httptest.Server {
-	ts := httptest.NewServer(h)
+	ts := httptest.NewServer(newConformance(t).wrap(h))
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -408,7 +411,7 @@ func TestTrustedHosts(t *testing.T) {
 
 func TestPanicBecomesEnvelope(t *testing.T) {
 	ts := newTestServer(t, nil)
-	s := ts.Config.Handler.(*Server)
+	s := ts.api
 	var logged strings.Builder // this panic is on purpose: capture its record instead
 	s.log = slog.New(reqid.NewHandler(slog.NewTextHandler(&logged, nil)))
 	h := withRequestID(s.securityHeaders(s.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {

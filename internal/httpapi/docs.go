@@ -26,6 +26,10 @@ import (
 //go:embed openapi.json
 var openapiDoc []byte
 
+// OpenAPIDocument returns the embedded OpenAPI document as openapi.json keeps it (before
+// /openapi.json sets its title and version), for tests that check responses against it.
+func OpenAPIDocument() []byte { return bytes.Clone(openapiDoc) }
+
 // docsFiles are the docs pages and their assets. The Swagger UI and ReDoc bundles are
 // vendored, unmodified, from npm (docs/README.md gives versions, checksums and
 // licenses), so the pages work with no network and load only same-origin files.

@@ -45,6 +45,7 @@ var wantDocumented = map[string][]string{
 	"/api/v1/scans/analyze":                       {"POST"},
 	"/api/v1/scans/status/{scan_id}":              {"GET"},
 	"/api/v1/scans/{scan_id}/cancel":              {"POST"},
+	"/api/v1/scans/{scan_id}/report":              {"GET"},
 	"/api/v1/scans/vulnerabilities":               {"GET"},
 	"/api/v1/scans/metrics":                       {"GET"},
 	"/api/v1/scans/containment/{scan_id}":         {"POST"},

@@ -29,8 +29,8 @@ func limiter(t *testing.T, name, spec string, store ratelimit.Store, opts ...rat
 }
 
 func withLimits(ts *testServer, l Limits) {
-	ts.Config.Handler.(*Server).limits = l
-	ts.Config.Handler.(*Server).handler = ts.Config.Handler.(*Server).routes()
+	ts.api.limits = l
+	ts.api.handler = ts.api.routes()
 }
 
 const thumbBody = `{"generation_id":"0193a4b2-0000-7000-8000-000000000000","thumb":"up"}`

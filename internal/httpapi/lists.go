@@ -11,7 +11,9 @@ import (
 )
 
 // listQuery reads the query parameters the list routes share, collecting each
-// invalid one as a field error.
+// invalid one as a field error. A filter that is present must be valid: "?severity="
+// is not "any severity" (the document's enums have no empty value, and FastAPI answers
+// it 422 as well).
 type listQuery struct {
 	q   url.Values
 	bad []apperr.FieldError
@@ -23,10 +25,10 @@ func (l *listQuery) fail(field, msg string) {
 
 // limit is the page size: 1 to 200, 0 when absent (the service's default).
 func (l *listQuery) limit() int {
-	v := l.q.Get("limit")
-	if v == "" {
+	if !l.q.Has("limit") {
 		return 0
 	}
+	v := l.q.Get("limit")
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 200 {
 		l.fail("limit", "must be a whole number from 1 to 200")
@@ -36,10 +38,10 @@ func (l *listQuery) limit() int {
 
 // time reads an RFC 3339 timestamp (or a date, taken as midnight UTC).
 func (l *listQuery) time(name string) time.Time {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return time.Time{}
 	}
+	v := l.q.Get(name)
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t
 	}
@@ -51,10 +53,10 @@ func (l *listQuery) time(name string) time.Time {
 }
 
 func (l *listQuery) severity(name string) scan.Severity {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return ""
 	}
+	v := l.q.Get(name)
 	sev, err := scan.ParseSeverity(v)
 	if err != nil {
 		l.fail(name, "must be critical, high, medium, low or info")
@@ -63,10 +65,10 @@ func (l *listQuery) severity(name string) scan.Severity {
 }
 
 func (l *listQuery) scanType(name string) scan.Type {
-	v := l.q.Get(name)
-	if v == "" {
+	if !l.q.Has(name) {
 		return ""
 	}
+	v := l.q.Get(name)
 	typ, err := scan.ParseType(v)
 	if err != nil {
 		l.fail(name, "must be a scan type id")
@@ -104,8 +106,8 @@ func (s *Server) handleScanList(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := scan.ScanFilter{Target: l.q.Get("target"), Cursor: l.q.Get("cursor"), Type: l.scanType("scan_type"),
 		CreatedAfter: l.time("created_after"), Limit: l.limit()}
-	if v := l.q.Get("status"); v != "" {
-		f.Status = scan.Status(v)
+	if l.q.Has("status") {
+		f.Status = scan.Status(l.q.Get("status"))
 		if !f.Status.Done() && f.Status != scan.Queued && f.Status != scan.Running {
 			l.fail("status", "must be queued, running, completed, failed or cancelled")
 		}

@@ -52,6 +52,7 @@ func (s *Server) mirrorScanRoutes(r chi.Router) {
 		r.Post("/api/v1/scans/analyze", s.handleScanCreate)
 		r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
 		r.Post("/api/v1/scans/{scan_id}/cancel", s.handleScanCancel)
+		r.Get("/api/v1/scans/{scan_id}/report", s.handleScanReport)
 		r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
 		r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
 		r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)

@@ -89,7 +89,7 @@ func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, url
 	api := New(Deps{Config: cfg, Log: log, Catalog: models,
 		Generate: generate.NewService(models, reg, db, true, log), Feedback: feedback.NewService(db, true)})
 	ts := newHTTPTestServer(t, api)
-	return &testServer{Server: ts, db: db}
+	return &testServer{Server: ts, api: api, db: db}
 }
 
 type providerCase struct {

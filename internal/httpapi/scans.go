@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -11,13 +12,13 @@ import (
 )
 
 type targetBody struct {
-	Kind       string `json:"kind"`
-	ModelID    string `json:"model_id,omitempty"`
-	URL        string `json:"url,omitempty"`
-	Model      string `json:"model,omitempty"`
-	Provider   string `json:"provider,omitempty"`
-	APIKey     string `json:"api_key,omitempty"`
-	ArtifactID string `json:"artifact_id,omitempty"`
+	Kind       string  `json:"kind"`
+	ModelID    string  `json:"model_id,omitempty"`
+	URL        *string `json:"url,omitempty"` // present but empty is not a URL
+	Model      string  `json:"model,omitempty"`
+	Provider   string  `json:"provider,omitempty"`
+	APIKey     string  `json:"api_key,omitempty"`
+	ArtifactID string  `json:"artifact_id,omitempty"`
 }
 
 type createScanRequest struct {
@@ -43,8 +44,12 @@ func (s *Server) handleScanCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := req.Target
+	if t.URL != nil && *t.URL == "" {
+		s.error(w, r, apperr.Validation(apperr.FieldError{Field: "target.url", Message: "must be a URL"}))
+		return
+	}
 	j, err := s.ms.Scans.Create(r.Context(), actor(r), scan.CreateInput{
-		Target: scan.Target{Kind: scan.TargetKind(t.Kind), ModelID: t.ModelID, URL: t.URL, Model: t.Model,
+		Target: scan.Target{Kind: scan.TargetKind(t.Kind), ModelID: t.ModelID, URL: deref(t.URL), Model: t.Model,
 			Provider: t.Provider, APIKey: t.APIKey, ArtifactID: t.ArtifactID},
 		Types: req.ScanTypes, Options: req.Options,
 	})
@@ -138,6 +143,30 @@ func (s *Server) handleScanCancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, statusBody(j))
 }
 
+// reportCSP lets the report's own inline style apply and nothing else: the page has
+// no script, and sandbox keeps it from running any should a finding smuggle markup.
+const reportCSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+// handleScanReport answers one scan's self-contained HTML report, the same page as
+// `mirror scan --format html` writes.
+func (s *Server) handleScanReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.ms.Scans.Report(r.Context(), actor(r), chi.URLParam(r, "scan_id"),
+		scan.Tool{Name: "mirror", Version: s.cfg.Version})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteHTML(&buf); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	overrideCSP(w.Header(), reportCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
 func (s *Server) handleVulnerabilities(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := scan.FindingFilter{ScanID: l.q.Get("scan_id"), Target: l.q.Get("target"), Cursor: l.q.Get("cursor"),
@@ -212,4 +241,11 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, containmentBody(c))
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -90,11 +90,15 @@ func SeverityForScore(score float64) Severity {
 // Finding is one weakness found by a scan. Evidence holds what a reviewer needs to
 // check it: the probe and response excerpts for a live model, the file, member path,
 // byte offset, opcode and imported name for a model file. Evidence never holds an
-// unmasked secret or personal datum.
+// unmasked secret or personal datum. RuleID names the detector that produced the
+// finding ("pickle.dangerous_call", "jailbreak.role_play"): stable across versions,
+// one SARIF rule each; scanners should set it, and RuleID(f) derives it from the
+// evidence when they do not.
 type Finding struct {
 	ID          string         `json:"id,omitempty"`
 	ScanID      string         `json:"scan_id,omitempty"`
 	ScanType    Type           `json:"scan_type"`
+	RuleID      string         `json:"rule_id,omitempty"`
 	Severity    Severity       `json:"severity"`
 	Score       float64        `json:"score"`
 	Title       string         `json:"title"`

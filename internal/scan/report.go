@@ -2,25 +2,61 @@ package scan
 
 import (
 	"cmp"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
 	"encoding/json"
 	"fmt"
+	"github.com/fatih/color"
 	"io"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 )
 
+// ReportSchemaVersion is the version of the JSON report's shape (docs/report-format.md).
+// The minor number grows when fields are added, the major when any changes meaning.
+const ReportSchemaVersion = "1.1"
+
 // Report is the result of one scan run as the CLI and the exports present it: the
-// shape fixed by API.md's "CLI reports" section. Build it with NewReport so the
-// summary and the order of findings are consistent.
+// shape of API.md's "CLI reports" section plus the fields of docs/report-format.md.
+// Build it with NewReport so the summary and the order of findings are consistent.
 type Report struct {
-	Target     string       `json:"target"`
-	ScanTypes  []Type       `json:"scan_types"`
-	Findings   []Finding    `json:"findings"`
-	NotScanned []NotScanned `json:"not_scanned"`
-	Summary    Summary      `json:"summary"`
+	SchemaVersion string       `json:"schema_version"`
+	Tool          Tool         `json:"tool"`
+	StartedAt     time.Time    `json:"started_at,omitzero"`
+	FinishedAt    time.Time    `json:"finished_at,omitzero"`
+	Target        string       `json:"target"`
+	ScanTypes     []Type       `json:"scan_types"`
+	Findings      []Finding    `json:"findings"`
+	NotScanned    []NotScanned `json:"not_scanned"`
+	Summary       Summary      `json:"summary"`
+	// Files lists every file met, scanned or skipped, with its hash and format.
+	Files []File `json:"files"`
+	// Scanned lists the paths of the files that were scanned; Skipped the inputs
+	// (files or folders) that were not scanned at all, with the reason. NotScanned
+	// also holds parts of scanned files (an archive member) that were not checked.
+	Scanned []string     `json:"scanned"`
+	Skipped []NotScanned `json:"skipped"`
+}
+
+// Tool names the program that made a report.
+type Tool struct {
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	InformationURI string `json:"information_uri,omitempty"`
+}
+
+// File is one input file of a model-file scan.
+type File struct {
+	Path      string `json:"path"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	Format    string `json:"format"`              // detected from the content, e.g. "pickle", "zip", "gguf"
+	Framework string `json:"framework,omitempty"` // the ML framework the format implies, e.g. "pytorch"
+	Status    string `json:"status"`              // "scanned" or "skipped"
+	Reason    string `json:"reason,omitempty"`    // why a skipped file was skipped
 }
 
 // Summary counts a report's findings by severity.
@@ -54,10 +90,12 @@ func (s *Summary) Add(sev Severity) {
 // JSON always has arrays, never null.
 func NewReport(target string, types []Type, findings []Finding, notScanned []NotScanned) Report {
 	r := Report{
-		Target:     target,
-		ScanTypes:  append([]Type{}, types...),
-		Findings:   append([]Finding{}, findings...),
-		NotScanned: append([]NotScanned{}, notScanned...),
+		SchemaVersion: ReportSchemaVersion,
+		Tool:          Tool{Name: "mirror"},
+		Target:        target,
+		ScanTypes:     append([]Type{}, types...),
+		Findings:      append([]Finding{}, findings...),
+		NotScanned:    append([]NotScanned{}, notScanned...),
 	}
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		if c := cmp.Compare(b.Severity.Rank(), a.Severity.Rank()); c != 0 {
@@ -65,8 +103,47 @@ func NewReport(target string, types []Type, findings []Finding, notScanned []Not
 		}
 		return cmp.Compare(b.Score, a.Score)
 	})
-	for _, f := range r.Findings {
+	for i, f := range r.Findings {
 		r.Summary.Add(f.Severity)
+		if f.RuleID == "" {
+			r.Findings[i].RuleID = RuleID(f)
+		}
+	}
+	r.Skipped = append([]NotScanned{}, r.NotScanned...)
+	return r
+}
+
+// WithFiles records the files a model-file scan met and sorts inputs into scanned
+// and skipped: a file is skipped when a not_scanned entry names it exactly (not one
+// of its members); every not_scanned entry that is not about a member of a scanned
+// file is listed in Skipped.
+func (r Report) WithFiles(files []File) Report {
+	reasons := map[string]string{}
+	for _, n := range r.NotScanned {
+		if _, ok := reasons[n.Path]; !ok {
+			reasons[n.Path] = n.Reason
+		}
+	}
+	r.Files = make([]File, 0, len(files))
+	r.Scanned = []string{}
+	scanned := map[string]bool{}
+	for _, f := range files {
+		if reason, ok := reasons[f.Path]; ok {
+			f.Status, f.Reason = "skipped", reason
+		} else {
+			f.Status, f.Reason = "scanned", ""
+			r.Scanned = append(r.Scanned, f.Path)
+			scanned[f.Path] = true
+		}
+		r.Files = append(r.Files, f)
+	}
+	r.Skipped = []NotScanned{}
+	for _, n := range r.NotScanned {
+		file, _, member := strings.Cut(n.Path, "!")
+		if member && scanned[file] {
+			continue
+		}
+		r.Skipped = append(r.Skipped, n)
 	}
 	return r
 }
@@ -102,6 +179,18 @@ func (r Report) WriteJSON(w io.Writer) error {
 // normalized replaces nil slices (a Report built by hand) with empty ones so every
 // export has arrays where consumers expect them.
 func (r Report) normalized() Report {
+	r.SchemaVersion = cmp.Or(r.SchemaVersion, ReportSchemaVersion)
+	r.Tool.Name = cmp.Or(r.Tool.Name, "mirror")
+	r.Tool.Version = cmp.Or(r.Tool.Version, "unknown")
+	if r.Files == nil {
+		r.Files = []File{}
+	}
+	if r.Scanned == nil {
+		r.Scanned = []string{}
+	}
+	if r.Skipped == nil {
+		r.Skipped = []NotScanned{}
+	}
 	if r.ScanTypes == nil {
 		r.ScanTypes = []Type{}
 	}
@@ -114,35 +203,118 @@ func (r Report) normalized() Report {
 	return r
 }
 
-// WriteTable writes the report for people: one line per finding with its location,
-// then what was not scanned, then the summary.
-func (r Report) WriteTable(w io.Writer) error {
+// TableOptions tunes the human-readable table.
+type TableOptions struct {
+	// Color paints severities with ANSI colours; leave it off unless the output is
+	// a terminal and the user has not asked for no colour (NO_COLOR, --no-color).
+	Color bool
+}
+
+// severityColors uses one SGR attribute each, so every coloured cell carries the
+// same number of invisible bytes and the columns stay aligned.
+var severityColors = map[Severity]color.Attribute{
+	Critical: color.FgHiRed, High: color.FgRed, Medium: color.FgYellow, Low: color.FgCyan, Info: color.FgHiBlack,
+	"": 39, // default foreground, for the header
+}
+
+func paint(s string, sev Severity, on bool) string {
+	if !on {
+		return s
+	}
+	c := color.New(severityColors[sev])
+	c.EnableColor()
+	return c.Sprint(s)
+}
+
+// WriteTable writes the report for people: one line per finding (severity, score,
+// rule id, location, title), then the files scanned and skipped, what inside them
+// was not checked, and the summary. Every string from a scanned input is escaped
+// (Printable), so a crafted file name or title cannot drive the terminal.
+func (r Report) WriteTable(w io.Writer, opts TableOptions) error {
+	r = r.normalized()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Target: %s\n", r.Target)
+	fmt.Fprintf(tw, "Target: %s\n", Printable(r.Target))
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(tw, "No findings.")
 	} else {
-		fmt.Fprintln(tw, "SEVERITY\tSCORE\tTYPE\tLOCATION\tTITLE")
+		// The header cell carries invisible codes of the same length as the rows'.
+		fmt.Fprintln(tw, paint("SEVERITY", "", opts.Color)+"\tSCORE\tRULE\tLOCATION\tTITLE")
 		for _, f := range r.Findings {
-			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\n", strings.ToUpper(string(f.Severity)), f.Score, f.ScanType, tableLocation(f), oneLine(f.Title))
+			sev := paint(fmt.Sprintf("%-8s", strings.ToUpper(string(f.Severity))), f.Severity, opts.Color)
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\n", sev, f.Score, Printable(RuleID(f)), tableLocation(f), Printable(f.Title))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table report: %w", err)
 	}
-	if len(r.NotScanned) > 0 {
-		fmt.Fprintf(w, "\nNot scanned (%d) — these inputs were NOT checked:\n", len(r.NotScanned))
+	if len(r.Files) > 0 {
+		fmt.Fprintf(w, "\nScanned (%d):\n", len(r.Scanned))
+		for _, f := range r.Files {
+			if f.Status == "scanned" {
+				fmt.Fprintf(w, "  %s  [%s]\n", Printable(f.Path), f.Format)
+			}
+		}
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(w, "\nSkipped (%d) — these inputs were NOT checked:\n", len(r.Skipped))
+		for _, n := range r.Skipped {
+			fmt.Fprintf(w, "  %s: %s\n", Printable(n.Path), Printable(n.Reason))
+		}
+	}
+	if inner := len(r.NotScanned) - len(r.Skipped); inner > 0 {
+		fmt.Fprintf(w, "\nNot checked inside scanned files (%d):\n", inner)
+		skipped := map[NotScanned]bool{}
+		for _, n := range r.Skipped {
+			skipped[n] = true
+		}
 		for _, n := range r.NotScanned {
-			fmt.Fprintf(w, "  %s: %s\n", n.Path, oneLine(n.Reason))
+			if !skipped[n] {
+				fmt.Fprintf(w, "  %s: %s\n", Printable(n.Path), Printable(n.Reason))
+			}
 		}
 	}
 	s := r.Summary
-	_, err := fmt.Fprintf(w, "\nSummary: %d critical, %d high, %d medium, %d low, %d info; %d not scanned\n",
+	line := fmt.Sprintf("\nSummary: %d critical, %d high, %d medium, %d low, %d info; %d not scanned",
 		s.Critical, s.High, s.Medium, s.Low, s.Info, len(r.NotScanned))
-	if err != nil {
+	if len(r.Files) > 0 {
+		line += fmt.Sprintf("; %d files scanned, %d skipped", len(r.Scanned), len(r.Files)-len(r.Scanned))
+	}
+	if !r.StartedAt.IsZero() && !r.FinishedAt.IsZero() {
+		line += fmt.Sprintf("; %s", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	if _, err := fmt.Fprintln(w, line); err != nil {
 		return fmt.Errorf("write table report: %w", err)
 	}
 	return nil
+}
+
+// Printable makes untrusted text safe to show on one line of a terminal or a log:
+// whitespace runs become one space, invalid UTF-8 bytes become \xNN, and control,
+// format (bidi overrides, zero-width) and other non-graphic characters become \uNNNN.
+func Printable(s string) string {
+	var b strings.Builder
+	space := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			if !space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = true
+			i += size
+			continue
+		case unicode.Is(unicode.Cf, r) || !unicode.IsGraphic(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+		space = false
+		i += size
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 // tableLocation renders evidence's file, member and offset as file!member@offset.
@@ -158,11 +330,7 @@ func tableLocation(f Finding) string {
 	if off, ok := evidenceInt(f.Evidence["offset"]); ok {
 		loc += fmt.Sprintf("@%d", off)
 	}
-	return oneLine(loc)
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return Printable(loc)
 }
 
 // evidenceInt reads an integer from evidence, which may hold any Go integer type, or
@@ -194,247 +362,17 @@ func evidenceInt(v any) (int64, bool) {
 	return 0, false
 }
 
-// SARIF 2.1.0 structures: only the parts this tool fills in.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool        sarifTool         `json:"tool"`
-	Invocations []sarifInvocation `json:"invocations"`
-	Results     []sarifResult     `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	Version        string      `json:"version,omitempty"`
-	InformationURI string      `json:"informationUri,omitempty"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifRule struct {
-	ID                   string          `json:"id"`
-	Name                 string          `json:"name"`
-	ShortDescription     sarifMessage    `json:"shortDescription"`
-	FullDescription      sarifMessage    `json:"fullDescription"`
-	DefaultConfiguration sarifRuleConfig `json:"defaultConfiguration"`
-}
-
-type sarifRuleConfig struct {
-	Level string `json:"level"`
-}
-
-type sarifMessage struct {
-	Text string `json:"text"`
-}
-
-type sarifInvocation struct {
-	ExecutionSuccessful        bool                `json:"executionSuccessful"`
-	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
-}
-
-type sarifNotification struct {
-	Level     string          `json:"level"`
-	Message   sarifMessage    `json:"message"`
-	Locations []sarifLocation `json:"locations,omitempty"`
-}
-
-type sarifResult struct {
-	RuleID     string          `json:"ruleId"`
-	RuleIndex  int             `json:"ruleIndex"`
-	Level      string          `json:"level"`
-	Message    sarifMessage    `json:"message"`
-	Locations  []sarifLocation `json:"locations,omitempty"`
-	Properties map[string]any  `json:"properties"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation *sarifPhysicalLocation `json:"physicalLocation,omitempty"`
-	LogicalLocations []sarifLogicalLocation `json:"logicalLocations,omitempty"`
-}
-
-type sarifPhysicalLocation struct {
-	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
-	Region           *sarifRegion          `json:"region,omitempty"`
-}
-
-type sarifArtifactLocation struct {
-	URI string `json:"uri"`
-}
-
-type sarifRegion struct {
-	ByteOffset int64 `json:"byteOffset"`
-}
-
-type sarifLogicalLocation struct {
-	Name               string `json:"name"`
-	FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
-	Kind               string `json:"kind,omitempty"`
-}
-
-// SARIFSchema is the schema URI written into SARIF exports.
-const SARIFSchema = "https://json.schemastore.org/sarif-2.1.0.json"
-
-// ruleText describes each scan type as a SARIF rule.
-var ruleText = map[Type][2]string{
-	ModelInversion:            {"Model inversion", "The model reveals training data or internals when probed."},
-	PIILeakage:                {"PII leakage", "The model discloses personal data."},
-	EmbeddingReidentification: {"Embedding re-identification", "Embeddings allow the source text or person to be recovered."},
-	PromptArtifacts:           {"Prompt artifacts", "System prompts, hidden instructions or chat templates that smuggle instructions are exposed or embedded."},
-	Jailbreak:                 {"Jailbreak", "The model can be made to ignore its safety policy."},
-	SelfModification:          {"Self-modification / code on load", "Loading or running the model executes code that can rewrite the model or its host."},
-}
-
-// SARIFLevel maps a severity to a SARIF result level: critical and high are errors,
-// medium a warning, low and info notes.
-func SARIFLevel(s Severity) string {
-	switch s {
-	case Critical, High:
-		return "error"
-	case Medium:
-		return "warning"
+// JobReport builds the report of a stored scan job from its findings, for the API
+// to export (WriteHTML, WriteSARIF, WriteCycloneDX, WriteJSON) the way the CLI
+// does. Stored jobs do not keep a file inventory, so Files stays empty.
+func JobReport(j Job, findings []Finding, tool Tool) Report {
+	r := NewReport(j.TargetKey, j.Types, findings, nil)
+	r.Tool = tool
+	if j.StartedAt != nil {
+		r.StartedAt = j.StartedAt.UTC()
 	}
-	return "note"
-}
-
-// WriteSARIF writes the report as a SARIF 2.1.0 log with one run: a rule per scan
-// type (those requested and any seen in findings), a result per finding with its
-// file and byte offset where the evidence has them, and one tool notification per
-// input that was not scanned, so code-scanning tools show the gap rather than a clean
-// result.
-func (r Report) WriteSARIF(w io.Writer, toolVersion string) error {
-	types := append([]Type{}, r.ScanTypes...)
-	for _, f := range r.Findings {
-		if !slices.Contains(types, f.ScanType) {
-			types = append(types, f.ScanType)
-		}
+	if j.CompletedAt != nil {
+		r.FinishedAt = j.CompletedAt.UTC()
 	}
-	driver := sarifDriver{Name: "mirror", Version: toolVersion, Rules: make([]sarifRule, 0, len(types))}
-	ruleIndex := make(map[Type]int, len(types))
-	for _, t := range types {
-		text, ok := ruleText[t]
-		if !ok {
-			text = [2]string{string(t), "Findings of scan type " + string(t) + "."}
-		}
-		ruleIndex[t] = len(driver.Rules)
-		driver.Rules = append(driver.Rules, sarifRule{
-			ID:                   string(t),
-			Name:                 ruleName(t),
-			ShortDescription:     sarifMessage{Text: text[0]},
-			FullDescription:      sarifMessage{Text: text[1]},
-			DefaultConfiguration: sarifRuleConfig{Level: "error"},
-		})
-	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: make([]sarifResult, 0, len(r.Findings))}
-	for _, f := range r.Findings {
-		msg := f.Title
-		if f.Remediation != "" {
-			msg += " Remediation: " + f.Remediation
-		}
-		res := sarifResult{
-			RuleID:    string(f.ScanType),
-			RuleIndex: ruleIndex[f.ScanType],
-			Level:     SARIFLevel(f.Severity),
-			Message:   sarifMessage{Text: msg},
-			Properties: map[string]any{
-				"score":       f.Score,
-				"severity":    f.Severity,
-				"evidence":    nonNilMap(f.Evidence),
-				"remediation": f.Remediation,
-				"target":      f.Target,
-			},
-		}
-		if loc, ok := findingLocation(f); ok {
-			res.Locations = []sarifLocation{loc}
-		}
-		run.Results = append(run.Results, res)
-	}
-	inv := sarifInvocation{ExecutionSuccessful: true}
-	for _, n := range r.NotScanned {
-		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
-			Level:   "warning",
-			Message: sarifMessage{Text: "Not scanned: " + n.Reason},
-			Locations: []sarifLocation{{PhysicalLocation: &sarifPhysicalLocation{
-				ArtifactLocation: sarifArtifactLocation{URI: sarifURI(n.Path)},
-			}}},
-		})
-	}
-	run.Invocations = []sarifInvocation{inv}
-	log := sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{run}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(log); err != nil {
-		return fmt.Errorf("write sarif report: %w", err)
-	}
-	return nil
-}
-
-// ruleName turns a scan type id into SARIF's PascalCase rule name.
-func ruleName(t Type) string {
-	var b strings.Builder
-	for part := range strings.SplitSeq(string(t), "_") {
-		if part == "" {
-			continue
-		}
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
-}
-
-func nonNilMap(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
-}
-
-// findingLocation builds a SARIF location from evidence "file", "member" and the
-// byte offset (see fileOffset); findings without a file have none.
-func findingLocation(f Finding) (sarifLocation, bool) {
-	file, _ := f.Evidence["file"].(string)
-	if file == "" {
-		return sarifLocation{}, false
-	}
-	loc := sarifLocation{PhysicalLocation: &sarifPhysicalLocation{
-		ArtifactLocation: sarifArtifactLocation{URI: sarifURI(file)},
-	}}
-	if off, ok := fileOffset(f.Evidence); ok {
-		loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: off}
-	}
-	if m, _ := f.Evidence["member"].(string); m != "" {
-		loc.LogicalLocations = []sarifLogicalLocation{{Name: m, FullyQualifiedName: file + "!" + m, Kind: "member"}}
-	}
-	return loc, true
-}
-
-// fileOffset is the finding's byte offset within its file: evidence "file_offset"
-// when set, else "offset" unless that is relative to a member of a container.
-func fileOffset(ev map[string]any) (int64, bool) {
-	if off, ok := evidenceInt(ev["file_offset"]); ok && off >= 0 {
-		return off, true
-	}
-	if m, _ := ev["member"].(string); m != "" {
-		return 0, false
-	}
-	off, ok := evidenceInt(ev["offset"])
-	return off, ok && off >= 0
-}
-
-// sarifURI turns a file path into a URI reference: absolute paths become file: URIs,
-// relative ones stay relative (percent-encoded where needed).
-func sarifURI(p string) string {
-	slash := filepath.ToSlash(p)
-	if filepath.IsAbs(p) {
-		if !strings.HasPrefix(slash, "/") {
-			slash = "/" + slash
-		}
-		return (&url.URL{Scheme: "file", Path: slash}).String()
-	}
-	return (&url.URL{Path: slash}).String()
+	return r
 }

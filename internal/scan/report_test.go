@@ -3,17 +3,23 @@ package scan
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"mirror/internal/scan/reporttest"
 )
 
 func sampleFindings() []Finding {
 	return []Finding{
-		{ScanType: PromptArtifacts, Severity: Low, Score: 2, Title: "low one", Evidence: map[string]any{"file": "b.gguf", "config_key": "tokenizer.chat_template"}, Remediation: "review", Target: "b.gguf"},
-		{ScanType: SelfModification, Severity: Critical, Score: 9.8, Title: "os.system import", Evidence: map[string]any{"file": "models/a.pt", "member": "archive/data.pkl", "offset": int64(10), "file_offset": int64(42), "opcode": "STACK_GLOBAL", "import": "os.system"}, Remediation: "do not load", Target: "models/a.pt"},
-		{ScanType: SelfModification, Severity: Medium, Score: 5, Title: "unknown import", Evidence: map[string]any{"file": "/abs/path with space.pkl", "offset": 7}, Remediation: "check", Target: "x"},
+		{ScanType: PromptArtifacts, Severity: Low, Score: 2, Title: "low one", Evidence: map[string]any{"file": "b.gguf", "config_key": "tokenizer.chat_template", "rule": "template.hidden_text"}, Remediation: "review", Target: "b.gguf"},
+		{ScanType: SelfModification, Severity: Critical, Score: 9.8, Title: "os.system import", Evidence: map[string]any{"file": "models/a.pt", "member": "archive/data.pkl", "offset": int64(10), "file_offset": int64(42), "opcode": "STACK_GLOBAL", "import": "os.system", "rule": "pickle.dangerous_call"}, Remediation: "do not load", Target: "models/a.pt"},
+		{ScanType: SelfModification, Severity: Medium, Score: 5, Title: "unknown import", Evidence: map[string]any{"file": "/abs/path with space.pkl", "offset": 7, "rule": "pickle.unknown_import"}, Remediation: "check", Target: "x"},
 		{ScanType: SelfModification, Severity: Critical, Score: 9.9, Title: "second critical", Evidence: nil, Remediation: "do not load", Target: "c"},
 	}
 }
@@ -85,13 +91,15 @@ func TestWriteJSONShape(t *testing.T) {
 	for k := range raw {
 		keys = append(keys, k)
 	}
-	for _, k := range []string{"target", "scan_types", "findings", "not_scanned", "summary"} {
-		if _, ok := raw[k]; !ok {
-			t.Errorf("JSON lacks %q; has %v", k, keys)
-		}
+	// API.md's five keys plus docs/report-format.md's; times are omitted when unset.
+	want := []string{"schema_version", "tool", "target", "scan_types", "findings", "not_scanned", "summary", "files", "scanned", "skipped"}
+	slices.Sort(keys)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("JSON keys (-want +got):\n%s", diff)
 	}
-	if len(raw) != 5 {
-		t.Errorf("JSON has keys %v, want exactly 5", keys)
+	if string(raw["schema_version"]) != `"`+ReportSchemaVersion+`"` {
+		t.Errorf("schema_version = %s", raw["schema_version"])
 	}
 	var summary map[string]int
 	if err := json.Unmarshal(raw["summary"], &summary); err != nil {
@@ -103,6 +111,9 @@ func TestWriteJSONShape(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
+	}
+	if back.Findings[1].RuleID != "pickle.dangerous_call" || back.Findings[0].RuleID != "self_modification" {
+		t.Errorf("rule ids = %q, %q", back.Findings[1].RuleID, back.Findings[0].RuleID)
 	}
 	if back.Findings[1].Evidence["import"] != "os.system" || back.NotScanned[0].Path != "z.bin" {
 		t.Errorf("round trip lost data: %+v", back)
@@ -121,25 +132,23 @@ func TestWriteJSONEmptyHasArrays(t *testing.T) {
 	}
 }
 
-// sarifDoc decodes the parts of SARIF 2.1.0 that code-scanning tools require.
+// sarifDoc decodes the parts of SARIF 2.1.0 the tests look at.
 type sarifDoc struct {
-	Schema  string `json:"$schema"`
-	Version string `json:"version"`
-	Runs    []struct {
+	Runs []struct {
 		Tool struct {
 			Driver struct {
-				Name    string `json:"name"`
-				Version string `json:"version"`
-				Rules   []struct {
-					ID               string `json:"id"`
-					ShortDescription struct {
-						Text string `json:"text"`
-					} `json:"shortDescription"`
+				Name           string `json:"name"`
+				Version        string `json:"version"`
+				InformationURI string `json:"informationUri"`
+				Rules          []struct {
+					ID         string `json:"id"`
+					Help       struct{ Text, Markdown string }
+					HelpURI    string         `json:"helpUri"`
+					Properties map[string]any `json:"properties"`
 				} `json:"rules"`
 			} `json:"driver"`
 		} `json:"tool"`
 		Invocations []struct {
-			ExecutionSuccessful        *bool `json:"executionSuccessful"`
 			ToolExecutionNotifications []struct {
 				Level   string `json:"level"`
 				Message struct {
@@ -167,68 +176,84 @@ type sarifDoc struct {
 					Name string `json:"name"`
 				} `json:"logicalLocations"`
 			} `json:"locations"`
-			Properties map[string]any `json:"properties"`
+			PartialFingerprints map[string]string `json:"partialFingerprints"`
+			Properties          map[string]any    `json:"properties"`
 		} `json:"results"`
 	} `json:"runs"`
 }
 
-func TestWriteSARIFStructure(t *testing.T) {
-	r := NewReport("models", []Type{SelfModification}, sampleFindings(), []NotScanned{{Path: "z.bin", Reason: "unknown format"}})
+func sampleReport() Report {
+	r := NewReport("models", []Type{SelfModification}, append(sampleFindings(), probeFinding()), []NotScanned{{Path: "z.bin", Reason: "unknown format"}})
+	r.Tool = Tool{Name: "mirror", Version: "1.2.3", InformationURI: "https://example.org/mirror"}
+	r.StartedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.FinishedAt = r.StartedAt.Add(1500 * time.Millisecond)
+	return r
+}
+
+func probeFinding() Finding {
+	return Finding{ScanType: Jailbreak, Severity: High, Score: 7.4, Title: "Role-play persona talks the model out of its policy",
+		Evidence:    map[string]any{"probe_id": "jailbreak.role_play.retired_poet", "probe_family": "role_play", "model": "m"},
+		Remediation: "Train the model to keep its policy.", Target: "http://127.0.0.1:9/v1 (m)"}
+}
+
+func writeSARIF(t *testing.T, r Report) (sarifDoc, []byte) {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := r.WriteSARIF(&buf, "1.2.3"); err != nil {
+	if err := r.WriteSARIF(&buf); err != nil {
 		t.Fatal(err)
 	}
+	if err := reporttest.ValidateSARIF(buf.Bytes()); err != nil {
+		t.Fatalf("invalid SARIF: %v\n%s", err, buf.String())
+	}
 	var doc sarifDoc
-	dec := json.NewDecoder(&buf)
-	if err := dec.Decode(&doc); err != nil {
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if doc.Version != "2.1.0" || !strings.Contains(doc.Schema, "sarif-2.1.0") {
-		t.Errorf("version %q schema %q", doc.Version, doc.Schema)
-	}
-	if len(doc.Runs) != 1 {
-		t.Fatalf("runs = %d, want 1", len(doc.Runs))
-	}
+	return doc, buf.Bytes()
+}
+
+func TestWriteSARIFOneRulePerDetector(t *testing.T) {
+	doc, _ := writeSARIF(t, sampleReport())
 	run := doc.Runs[0]
-	if run.Tool.Driver.Name != "mirror" || run.Tool.Driver.Version != "1.2.3" {
-		t.Errorf("driver = %+v", run.Tool.Driver)
+	if d := run.Tool.Driver; d.Name != "mirror" || d.Version != "1.2.3" || d.InformationURI != "https://example.org/mirror" {
+		t.Errorf("driver = %+v", d)
 	}
-	var ruleIDs []string
-	for _, rule := range run.Tool.Driver.Rules {
-		ruleIDs = append(ruleIDs, rule.ID)
-		if rule.ShortDescription.Text == "" {
-			t.Errorf("rule %s has no short description", rule.ID)
-		}
+	var ids []string
+	for _, r := range run.Tool.Driver.Rules {
+		ids = append(ids, r.ID)
 	}
-	// Requested type first, then a type seen only in findings.
-	if diff := cmp.Diff([]string{"self_modification", "prompt_artifacts"}, ruleIDs); diff != "" {
+	// In the order results first use them (most severe first).
+	want := []string{"self_modification", "pickle.dangerous_call", "jailbreak.role_play", "pickle.unknown_import", "template.hidden_text"}
+	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
-	if len(run.Results) != 4 {
-		t.Fatalf("results = %d, want 4", len(run.Results))
+	rules := run.Tool.Driver.Rules
+	if got := rules[1].Properties["security-severity"]; got != "9.8" {
+		t.Errorf("pickle.dangerous_call security-severity = %v, want \"9.8\"", got)
 	}
+	tags := fmt.Sprint(rules[1].Properties["tags"])
+	for _, tag := range []string{"external/cwe/cwe-502", "external/owasp-llm/llm03", "external/mitre-atlas/aml.t0011.000"} {
+		if !strings.Contains(tags, tag) {
+			t.Errorf("pickle.dangerous_call tags %s lack %s", tags, tag)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(rules[2].Properties["tags"]), "external/mitre-atlas/aml.t0054") {
+		t.Errorf("jailbreak tags = %v", rules[2].Properties["tags"])
+	}
+	if !strings.Contains(rules[1].Help.Markdown, "**Fix:**") || !strings.Contains(rules[1].Help.Text, "Do not load this file") {
+		t.Errorf("help = %+v", rules[1].Help)
+	}
+	wantLevels := []string{"error", "error", "error", "warning", "note"}
 	for i, res := range run.Results {
-		if ruleIDs[res.RuleIndex] != res.RuleID {
-			t.Errorf("result %d: ruleIndex %d points at %s, ruleId %s", i, res.RuleIndex, ruleIDs[res.RuleIndex], res.RuleID)
+		if ids[res.RuleIndex] != res.RuleID {
+			t.Errorf("result %d: ruleIndex %d points at %s, ruleId %s", i, res.RuleIndex, ids[res.RuleIndex], res.RuleID)
 		}
-		if res.Message.Text == "" {
-			t.Errorf("result %d has no message", i)
+		if res.Level != wantLevels[i] {
+			t.Errorf("result %d level %q, want %q", i, res.Level, wantLevels[i])
 		}
-		for _, k := range []string{"score", "severity", "evidence"} {
-			if _, ok := res.Properties[k]; !ok {
-				t.Errorf("result %d properties lack %s", i, k)
-			}
+		if strings.Contains(res.Message.Text, "Remediation") || strings.Contains(res.Message.Text, "do not load") {
+			t.Errorf("result %d message carries the fix: %q", i, res.Message.Text)
 		}
-	}
-	wantLevels := []string{"error", "error", "warning", "note"}
-	for i, want := range wantLevels {
-		if run.Results[i].Level != want {
-			t.Errorf("result %d level = %q, want %q", i, run.Results[i].Level, want)
-		}
-	}
-	// The first critical has no evidence file: no location.
-	if len(run.Results[0].Locations) != 0 {
-		t.Errorf("finding without file has locations %+v", run.Results[0].Locations)
 	}
 	loc := run.Results[1].Locations[0]
 	if loc.PhysicalLocation.ArtifactLocation.URI != "models/a.pt" {
@@ -240,12 +265,11 @@ func TestWriteSARIFStructure(t *testing.T) {
 	if len(loc.LogicalLocations) != 1 || loc.LogicalLocations[0].Name != "archive/data.pkl" {
 		t.Errorf("logical locations = %+v", loc.LogicalLocations)
 	}
-	abs := run.Results[2].Locations[0].PhysicalLocation.ArtifactLocation.URI
-	if abs != "file:///abs/path%20with%20space.pkl" {
-		t.Errorf("absolute uri = %q", abs)
+	if got := run.Results[2].Locations[0].PhysicalLocation.ArtifactLocation.URI; got != "http://127.0.0.1:9/v1" {
+		t.Errorf("live target uri = %q", got)
 	}
-	if len(run.Invocations) != 1 || run.Invocations[0].ExecutionSuccessful == nil {
-		t.Fatalf("invocations = %+v", run.Invocations)
+	if abs := run.Results[3].Locations[0].PhysicalLocation.ArtifactLocation.URI; abs != "file:///abs/path%20with%20space.pkl" {
+		t.Errorf("absolute uri = %q", abs)
 	}
 	notes := run.Invocations[0].ToolExecutionNotifications
 	if len(notes) != 1 || !strings.Contains(notes[0].Message.Text, "unknown format") || notes[0].Level != "warning" {
@@ -253,24 +277,168 @@ func TestWriteSARIFStructure(t *testing.T) {
 	}
 }
 
+func TestSARIFFingerprintsStable(t *testing.T) {
+	a, _ := writeSARIF(t, sampleReport())
+	// The same findings from another run: other scores, counts and order.
+	f := sampleFindings()
+	f[1].Score, f[1].Evidence["count"] = 9.1, 7
+	slices.Reverse(f)
+	b, _ := writeSARIF(t, NewReport("models", nil, append(f, probeFinding()), nil))
+	fps := func(d sarifDoc) map[string]string {
+		m := map[string]string{}
+		for _, r := range d.Runs[0].Results {
+			fp := r.PartialFingerprints[FingerprintKey]
+			if fp == "" {
+				t.Fatalf("result without %s", FingerprintKey)
+			}
+			if _, dup := m[fp]; dup {
+				t.Errorf("two results share fingerprint %s", fp)
+			}
+			m[fp] = r.RuleID
+		}
+		return m
+	}
+	if diff := cmp.Diff(fps(a), fps(b)); diff != "" {
+		t.Errorf("fingerprints changed between runs (-first +second):\n%s", diff)
+	}
+	g := sampleFindings()[1]
+	g.Evidence["member"] = "archive/other.pkl"
+	if Fingerprint(g) == Fingerprint(sampleFindings()[1]) {
+		t.Error("a finding in another member has the same fingerprint")
+	}
+}
+
+func TestWriteSARIFEmptyIsValid(t *testing.T) {
+	doc, _ := writeSARIF(t, Report{})
+	if len(doc.Runs) != 1 || len(doc.Runs[0].Results) != 0 {
+		t.Errorf("runs = %+v", doc.Runs)
+	}
+}
+
+func TestValidateSARIFRejectsWhatGitHubRejects(t *testing.T) {
+	_, good := writeSARIF(t, sampleReport())
+	for name, edit := range map[string]func(map[string]any){
+		"rule without help": func(m map[string]any) { rule(m, 0)["help"] = map[string]any{"text": ""} },
+		"numeric severity":  func(m map[string]any) { rule(m, 0)["properties"].(map[string]any)["security-severity"] = 9.8 },
+		"no fingerprints":   func(m map[string]any) { delete(result(m, 0), "partialFingerprints") },
+		"unknown rule":      func(m map[string]any) { result(m, 0)["ruleId"] = "nope" },
+		"fix in message": func(m map[string]any) {
+			r := result(m, 0)
+			r["message"] = map[string]any{"text": "x " + r["properties"].(map[string]any)["remediation"].(string)}
+		},
+		"schema: bad level": func(m map[string]any) { result(m, 0)["level"] = "fatal" },
+	} {
+		var m map[string]any
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		b, _ := json.Marshal(m)
+		if err := reporttest.ValidateSARIF(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func rule(m map[string]any, i int) map[string]any {
+	run := m["runs"].([]any)[0].(map[string]any)
+	return run["tool"].(map[string]any)["driver"].(map[string]any)["rules"].([]any)[i].(map[string]any)
+}
+
+func result(m map[string]any, i int) map[string]any {
+	return m["runs"].([]any)[0].(map[string]any)["results"].([]any)[i].(map[string]any)
+}
+
 func TestWriteTable(t *testing.T) {
-	r := NewReport("models", []Type{SelfModification}, sampleFindings(), []NotScanned{{Path: "z.bin", Reason: "unknown\nformat"}})
+	r := NewReport("models", []Type{SelfModification}, sampleFindings(), []NotScanned{
+		{Path: "z.bin", Reason: "unknown\nformat"}, {Path: "models/a.pt!big.bin", Reason: "too large"}})
+	r = r.WithFiles([]File{{Path: "models/a.pt", Format: "zip"}, {Path: "z.bin", Format: "unknown"}, {Path: "b.gguf", Format: "gguf"}})
 	var buf bytes.Buffer
-	if err := r.WriteTable(&buf); err != nil {
+	if err := r.WriteTable(&buf, TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"SEVERITY", "CRITICAL", "models/a.pt!archive/data.pkl@10", "os.system import",
-		"Not scanned (1)", "z.bin: unknown format",
-		"Summary: 2 critical, 0 high, 1 medium, 1 low, 0 info; 1 not scanned",
+		"SEVERITY", "RULE", "CRITICAL", "pickle.dangerous_call", "models/a.pt!archive/data.pkl@10", "os.system import",
+		"Scanned (2):\n  models/a.pt  [zip]\n  b.gguf  [gguf]\n",
+		"Skipped (1) — these inputs were NOT checked:\n  z.bin: unknown format\n",
+		"Not checked inside scanned files (1):\n  models/a.pt!big.bin: too large",
+		"Summary: 2 critical, 0 high, 1 medium, 1 low, 0 info; 2 not scanned; 2 files scanned, 1 skipped",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("colour without TableOptions.Color:\n%s", out)
+	}
 	lines := strings.Split(out, "\n")
 	if !strings.HasPrefix(lines[2], "CRITICAL") {
 		t.Errorf("first finding row is %q, want the critical one", lines[2])
+	}
+	buf.Reset()
+	if err := r.WriteTable(&buf, TableOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	colored := strings.Split(buf.String(), "\n")
+	if !strings.HasPrefix(colored[2], "\x1b[91mCRITICAL") || !strings.HasPrefix(colored[4], "\x1b[33mMEDIUM") {
+		t.Errorf("rows not coloured by severity: %q, %q", colored[2], colored[4])
+	}
+	// Colour codes of equal length keep the columns aligned.
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	header, row := plain.ReplaceAllString(colored[1], ""), plain.ReplaceAllString(colored[3], "")
+	if strings.Index(header, "SCORE") != strings.Index(row, "9.8") || strings.Index(header, "TITLE") != strings.Index(row, "os.system") {
+		t.Errorf("columns misaligned with colour:\n%s", buf.String())
+	}
+}
+
+func TestPrintableEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name.pkl":   "plain name.pkl",
+		"a\nb\t\tc  ":      "a b c",
+		"\x1b[2Jclear":     "\\u001b[2Jclear",
+		"bad\xff\xfebytes": "bad\\xff\\xfebytes",
+		"rtl\u202eevil":    "rtl\\u202eevil",
+		"zero\u200bwidth":  "zero\\u200bwidth",
+		"naïve — ok":       "naïve — ok",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestWriteTableEscapesUntrustedText(t *testing.T) {
+	f := Finding{ScanType: SelfModification, Severity: High, Score: 8, Title: "Pickle imports \x1b]0;pwned\x07os.system",
+		Evidence: map[string]any{"file": "evil\x1b[31m.pkl", "rule": "pickle.dangerous_import"}}
+	var buf bytes.Buffer
+	if err := NewReport("x", nil, []Finding{f}, []NotScanned{{Path: "\x9b.bin", Reason: "r\x00"}}).WriteTable(&buf, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buf.Bytes() {
+		if b < 0x20 && b != '\n' {
+			t.Fatalf("table holds control byte %#x:\n%q", b, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "\u009b") || !strings.Contains(buf.String(), `\x9b.bin`) {
+		t.Errorf("raw C1 byte not escaped: %q", buf.String())
+	}
+}
+
+func TestWriteSARIFCapsResultsAtGitHubLimit(t *testing.T) {
+	fs := make([]Finding, MaxSARIFResults+3)
+	for i := range fs {
+		fs[i] = Finding{ScanType: SelfModification, Severity: Low, Score: 3, Title: fmt.Sprintf("import %d", i),
+			Evidence: map[string]any{"file": "m.pkl", "rule": "pickle.unknown_import"}}
+	}
+	fs[len(fs)-1].Severity, fs[len(fs)-1].Score = Critical, 9.8
+	doc, _ := writeSARIF(t, NewReport("m.pkl", nil, fs, nil))
+	run := doc.Runs[0]
+	if len(run.Results) != MaxSARIFResults || run.Results[0].Level != "error" {
+		t.Fatalf("%d results, first %q; want %d with the critical kept", len(run.Results), run.Results[0].Level, MaxSARIFResults)
+	}
+	notes := run.Invocations[0].ToolExecutionNotifications
+	if len(notes) != 1 || !strings.Contains(notes[0].Message.Text, "3 further findings") {
+		t.Errorf("notifications = %+v", notes)
 	}
 }

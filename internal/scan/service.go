@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,6 +217,29 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			field("target."+name, "is required for target kind "+string(t.Kind))
 		case len(v) > limit || !utf8.ValidString(v):
 			field("target."+name, fmt.Sprintf("must be at most %d bytes of text", limit))
+		}
+	}
+	// A field that the kind does not use keeps its limit all the same (the API documents
+	// one per field), rather than being ignored at any size.
+	used := map[TargetKind][]string{TargetCatalogModel: {"model_id"}, TargetArtifact: {"artifact_id"},
+		TargetEndpoint: {"url", "model"}, TargetEmbeddings: {"url", "model"}}[t.Kind]
+	for _, f := range []struct {
+		name, v string
+		limit   int
+	}{{"model_id", t.ModelID, maxName}, {"artifact_id", t.ArtifactID, maxName}, {"url", t.URL, maxURL}, {"model", t.Model, maxName}} {
+		if !slices.Contains(used, f.name) && (len(f.v) > f.limit || !utf8.ValidString(f.v)) {
+			field("target."+f.name, fmt.Sprintf("must be at most %d bytes of text", f.limit))
+		}
+	}
+	if t.Kind != TargetEndpoint && t.Kind != TargetEmbeddings {
+		if len(t.APIKey) > maxAPIKey {
+			field("target.api_key", fmt.Sprintf("must be at most %d bytes", maxAPIKey))
+		}
+		if t.Provider != "" && !slices.Contains([]string{"openai", "anthropic", "gemini"}, t.Provider) {
+			field("target.provider", "must be openai, anthropic or gemini")
+		}
+		if u, err := url.Parse(t.URL); t.URL != "" && len(t.URL) <= maxURL && (err != nil || u.Scheme == "") {
+			field("target.url", "must be an absolute URL")
 		}
 	}
 	switch t.Kind {
@@ -478,6 +502,29 @@ func (s *Service) Artifacts(ctx context.Context, a Actor, f ArtifactFilter) ([]A
 		items = append(items, ArtifactItem{Artifact: art, Contained: ok && c.Contained})
 	}
 	return items, next, nil
+}
+
+// Report is one scan's report as `mirror scan` writes it (the job and every finding,
+// read a page at a time), for whoever may read its status: its owner or an admin.
+func (s *Service) Report(ctx context.Context, a Actor, id string, tool Tool) (Report, error) {
+	j, err := s.Status(ctx, a, id)
+	if err != nil {
+		return Report{}, err
+	}
+	var all []Finding
+	f := FindingFilter{ScanID: j.ID, Limit: 200}
+	for {
+		items, next, err := s.Findings(ctx, a, f)
+		if err != nil {
+			return Report{}, fmt.Errorf("scan report: %w", err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	return JobReport(j, all, tool), nil
 }
 
 // Metrics returns the actor's security metrics.

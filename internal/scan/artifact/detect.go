@@ -1,0 +1,20 @@
+package artifact
+
+import (
+	"errors"
+	"io"
+)
+
+// DetectFormat names the format of size bytes of r as the scanner recognises it
+// from their content (never from a file name): "pickle", "zip", "safetensors",
+// "gguf", "onnx", "hdf5", "npy", "tar", a compression ("gzip", "xz", …), "json",
+// "text", "empty" or "unknown". Reports use it to describe each scanned file.
+func DetectFormat(r io.ReaderAt, size int64) (string, error) {
+	head := make([]byte, min(max(size, 0), 4096))
+	n, err := r.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	s := newScanner(Options{}.withDefaults())
+	return string(s.sniff(head[:n], size)), nil
+}
