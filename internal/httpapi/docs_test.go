@@ -51,6 +51,8 @@ var wantDocumented = map[string][]string{
 	"/api/v1/scans/containment/{scan_id}":         {"POST"},
 	"/api/v1/scans/containment/{scan_id}/release": {"POST"},
 	"/openapi.json":                               {"GET"},
+	"/":                                           {"GET"},
+	"/app/{name}":                                 {"GET"},
 	"/docs":                                       {"GET"},
 	"/redoc":                                      {"GET"},
 	"/docs/assets/{name}":                         {"GET"},

@@ -99,7 +99,7 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	}
 
 	// MirrorView, the docs, and the envelope's 404/405.
-	for _, p := range []string{"/health", "/health/ready", "/metrics", "/models", "/openapi.json", "/docs", "/redoc", "/docs/assets/docs.css"} {
+	for _, p := range []string{"/health", "/health/ready", "/metrics", "/models", "/openapi.json", "/docs", "/redoc", "/docs/assets/docs.css", "/", "/app/app.js"} {
 		resp, body := ts.do(t, "GET", p, "")
 		expect("GET "+p, resp, body, 200)
 		if p == "/docs/assets/docs.css" {

@@ -76,8 +76,10 @@ func (s *Server) handleFeedbackStats(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleFeedbackExport streams every selected generation in the asked format
-// (admins). Errors before the first byte are envelopes; a failure mid-stream is
-// logged and the response ends short (its trailer-less body is then incomplete).
+// (admins). Nothing is sent before the first page is read, so a database that
+// fails at once gets the error envelope; one that fails mid-stream aborts the
+// response, so the client sees a broken download, never a short one that looks
+// whole.
 func (s *Server) handleFeedbackExport(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := reviewFilter(l)
@@ -90,12 +92,38 @@ func (s *Server) handleFeedbackExport(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", format.ContentType())
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="mirror-feedback-%s-%s.%s"`, format, time.Now().UTC().Format("20060102T150405Z"), format.Ext()))
-	h.Set("Cache-Control", "no-store")
+	out := &exportWriter{w: w, start: func(h http.Header) {
+		h.Set("Content-Type", format.ContentType())
+		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="mirror-feedback-%s-%s.%s"`, format, time.Now().UTC().Format("20060102T150405Z"), format.Ext()))
+		h.Set("Cache-Control", "no-store")
+	}}
 	rc := http.NewResponseController(w)
-	if _, err := s.review.Export(r.Context(), f, format, w, func() { _ = rc.Flush() }); err != nil && r.Context().Err() == nil {
-		s.log.ErrorContext(r.Context(), "feedback export failed", "error", err)
+	_, err = s.review.Export(r.Context(), f, format, out, func() { _ = rc.Flush() })
+	switch {
+	case err == nil:
+		if !out.started {
+			out.start(w.Header()) // an empty export is still a file
+			w.WriteHeader(http.StatusOK)
+		}
+	case !out.started:
+		s.error(w, r, err)
+	case r.Context().Err() == nil:
+		s.log.ErrorContext(r.Context(), "feedback export failed mid-stream", "error", err)
+		panic(http.ErrAbortHandler)
 	}
+}
+
+// exportWriter sets the export's headers on its first write.
+type exportWriter struct {
+	w       http.ResponseWriter
+	start   func(http.Header)
+	started bool
+}
+
+func (e *exportWriter) Write(p []byte) (int, error) {
+	if !e.started {
+		e.started = true
+		e.start(e.w.Header())
+	}
+	return e.w.Write(p)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/cors"
 
 	"mirror/internal/apperr"
+	"mirror/internal/web"
 )
 
 // routes lists the whole API surface and its middleware.
@@ -65,5 +66,22 @@ func (s *Server) routes() http.Handler {
 			s.mirrorScanRoutes(r)
 		})
 	}
+
+	// The web app (internal/web), which offers what this router serves.
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) { s.web.ServeIndex(w, req) })
+	r.Get("/app/{name}", func(w http.ResponseWriter, req *http.Request) {
+		if !s.web.ServeAsset(w, req, chi.URLParam(req, "name")) {
+			s.error(w, req, apperr.Errorf(apperr.NotFound, "No asset %q.", chi.URLParam(req, "name")))
+		}
+	})
+	has := func(method, path string) bool { return r.Match(chi.NewRouteContext(), method, path) }
+	s.web = web.New(web.Features{
+		Scans:          s.ms != nil,
+		Review:         has(http.MethodGet, "/api/v1/feedback/stats"),
+		Cancel:         has(http.MethodPost, "/api/v1/scans/x/cancel"),
+		DeleteArtifact: has(http.MethodDelete, "/api/v1/artifacts/x"),
+		Report:         has(http.MethodGet, "/api/v1/scans/x/report"),
+		Docs:           has(http.MethodGet, "/docs"),
+	})
 	return r
 }

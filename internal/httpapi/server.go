@@ -16,6 +16,7 @@ import (
 	"mirror/internal/generate"
 	"mirror/internal/reqid"
 	"mirror/internal/review"
+	"mirror/internal/web"
 )
 
 // Deps are the services the API serves.
@@ -50,6 +51,7 @@ type Server struct {
 	handler  http.Handler
 	ms       *MirrorScanDeps
 	review   *review.Service
+	web      *web.App
 	limits   Limits
 	// loginOrigins refuses cross-site browser logins (login CSRF); see handleLogin.
 	loginOrigins *http.CrossOriginProtection

@@ -205,11 +205,9 @@ func (s *Service) Export(ctx context.Context, f Filter, format Format, w io.Writ
 		}
 		return nil
 	})
-	if cw != nil {
+	if cw != nil && err == nil {
 		cw.Flush()
-		if err == nil {
-			err = cw.Error()
-		}
+		err = cw.Error()
 	}
 	return n, err
 }

@@ -33,7 +33,7 @@ var Events = map[string]map[string]string{
 
 func init() {
 	// Bodies the document types as plain strings: pages, assets, event streams, exports.
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream", "application/x-ndjson", "text/csv"} {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream", "application/x-ndjson", "text/csv", "image/svg+xml"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
 }
