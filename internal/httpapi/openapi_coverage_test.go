@@ -239,6 +239,10 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 		resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format="+format, "", bearer...)
 		expect("export "+format, resp, body, 200)
 	}
+	resp, body = ts.do(t, "GET", "/api/v1/feedback/export", "", bearer...)
+	expect("export, format absent (jsonl)", resp, body, 200)
+	resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format=", "", bearer...) // found by schemathesis
+	expect("export, format empty", resp, body, 422)
 
 	resp, body = ts.do(t, "POST", "/api/v1/auth/logout", "", bearer...)
 	expect("logout", resp, body, 204)

@@ -83,10 +83,13 @@ func (s *Server) handleFeedbackStats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleFeedbackExport(w http.ResponseWriter, r *http.Request) {
 	l := &listQuery{q: r.URL.Query()}
 	f := reviewFilter(l)
-	format, err := review.ParseFormat(l.q.Get("format"))
-	if err != nil {
-		s.error(w, r, err)
-		return
+	format := review.JSONL // when absent; present, it must be valid ("?format=" too)
+	var err error
+	if l.q.Has("format") {
+		if format, err = review.ParseFormat(l.q.Get("format")); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	}
 	if err := l.err(); err != nil {
 		s.error(w, r, err)

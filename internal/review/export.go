@@ -31,11 +31,9 @@ const (
 	Preference Format = "preference"
 )
 
-// ParseFormat returns the Format named s ("" is jsonl).
+// ParseFormat returns the Format named s; anything else, "" included, is invalid.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case "":
-		return JSONL, nil
 	case JSONL, CSV, Preference:
 		return f, nil
 	}
