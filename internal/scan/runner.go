@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -134,11 +135,7 @@ func (s *Service) run(j Job) {
 
 	select {
 	case <-leaseLost:
-		if cur, err := s.store.Scan(context.Background(), j.ID); err == nil && cur.Status == Cancelled {
-			log.Info("scan stopped: cancelled")
-		} else {
-			log.Warn("scan lease lost; another worker owns it now")
-		}
+		s.logLeaseLost(log, j.ID)
 		return
 	default:
 	}
@@ -161,6 +158,10 @@ func (s *Service) run(j Job) {
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer wcancel()
 	if ferr := s.store.FinishScan(wctx, j.ID, s.worker, r); ferr != nil {
+		if errors.Is(ferr, ErrLeaseLost) { // cancelled, or taken over, as it finished
+			s.logLeaseLost(log, j.ID)
+			return
+		}
 		// Not finished in the store: the lease expires and the job runs again.
 		log.Error("record scan result", "error", ferr)
 		return
@@ -265,4 +266,14 @@ func (s *Service) finalize(j Job, findings []Finding, notScanned []NotScanned, a
 			Target:      j.TargetKey, CreatedAt: at})
 	}
 	return out
+}
+
+// logLeaseLost says why a worker let go of a job: a cancel is routine, a takeover
+// (this worker was too slow to renew its lease) is worth a warning.
+func (s *Service) logLeaseLost(log *slog.Logger, id string) {
+	if cur, err := s.store.Scan(context.Background(), id); err == nil && cur.Status == Cancelled {
+		log.Info("scan stopped: cancelled")
+		return
+	}
+	log.Warn("scan lease lost; another worker owns it now")
 }
