@@ -23,4 +23,6 @@ func versionString() string {
 
 // informationURI is the project's home page written into SARIF and CycloneDX
 // reports; set it at build time with -ldflags "-X main.informationURI=https://…".
-var informationURI = "https://github.com/mirror-scan/mirror"
+// Empty (the field is left out) until the project has a public home: a guessed
+// address would send readers of a report somewhere that is not ours.
+var informationURI = ""
