@@ -103,15 +103,20 @@ func (l *Limiter) Allow(ctx context.Context, key string) (d Decision, err error)
 	now := l.now()
 	res, err := l.store.Take(ctx, Request{Policy: l.name, Key: key, Windows: l.windows, Now: now})
 	if err != nil {
-		d.Policy = l.name
-		return d, &apperr.Error{
-			Code:    apperr.RateLimiterDown,
-			Message: unavailableMessage,
-			Err:     fmt.Errorf("rate limit %s: %w: %w", l.name, ErrUnavailable, err),
-		}
+		return l.unavailable(err)
 	}
 	l.decide(&d, &res, now.UnixNano())
 	return d, nil
+}
+
+// unavailable is the answer when the store cannot decide: a Decision that does not
+// allow, and an error matching ErrUnavailable that maps to 503.
+func (l *Limiter) unavailable(err error) (Decision, error) {
+	return Decision{Policy: l.name}, &apperr.Error{
+		Code:    apperr.RateLimiterDown,
+		Message: unavailableMessage,
+		Err:     fmt.Errorf("rate limit %s: %w: %w", l.name, ErrUnavailable, err),
+	}
 }
 
 // decide builds the Decision for a store Result. The binding window is the one

@@ -6,8 +6,6 @@ import (
 	"hash/maphash"
 	"strconv"
 	"time"
-
-	"mirror/internal/apperr"
 )
 
 // Peeker is a Store that can also read a key's counters without counting: Peek's
@@ -30,19 +28,12 @@ var (
 func (l *Limiter) Peek(ctx context.Context, key string) (d Decision, err error) {
 	p, ok := l.store.(Peeker)
 	if !ok {
-		d.Policy = l.name
-		return d, &apperr.Error{Code: apperr.RateLimiterDown, Message: unavailableMessage,
-			Err: fmt.Errorf("rate limit %s: %w: store %T cannot peek", l.name, ErrUnavailable, l.store)}
+		return l.unavailable(fmt.Errorf("store %T cannot peek", l.store))
 	}
 	now := l.now()
 	res, err := p.Peek(ctx, Request{Policy: l.name, Key: key, Windows: l.windows, Now: now})
 	if err != nil {
-		d.Policy = l.name
-		return d, &apperr.Error{
-			Code:    apperr.RateLimiterDown,
-			Message: unavailableMessage,
-			Err:     fmt.Errorf("rate limit %s: %w: %w", l.name, ErrUnavailable, err),
-		}
+		return l.unavailable(err)
 	}
 	l.decide(&d, &res, now.UnixNano())
 	return d, nil
