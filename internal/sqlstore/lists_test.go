@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"mirror/internal/review"
 	"mirror/internal/scan"
 	"mirror/internal/sqlstore"
-	"mirror/internal/testenv"
 )
 
 // TestListStores pages through scans, artifacts and generations on every
@@ -23,17 +21,7 @@ import (
 // each row once, newest first, whatever the page size.
 func TestListStores(t *testing.T) {
 	t.Parallel()
-	dbs := map[string]func(t *testing.T) *sqlstore.DB{
-		"sqlite":    func(t *testing.T) *sqlstore.DB { return open(t, "sqlite://"+filepath.Join(t.TempDir(), "l.db")) },
-		"postgres":  func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, false)) },
-		"pgbouncer": func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, true)) },
-	}
-	for name, newDB := range dbs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			listContract(t, newDB(t))
-		})
-	}
+	onEveryDB(t, func(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) { listContract(t, newDB(t)) })
 }
 
 // collect pages through list with limit and returns the ids in order, failing on

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"mirror/internal/apperr"
 	"mirror/internal/scan"
 	"mirror/internal/sqlstore"
-	"mirror/internal/testenv"
 )
 
 // TestScanStoreLimits runs the contract of what keeps one user from harming
@@ -19,17 +17,7 @@ import (
 // delete) on every database Mirror supports.
 func TestScanStoreLimits(t *testing.T) {
 	t.Parallel()
-	dbs := map[string]func(t *testing.T) *sqlstore.DB{
-		"sqlite":    func(t *testing.T) *sqlstore.DB { return open(t, "sqlite://"+filepath.Join(t.TempDir(), "s.db")) },
-		"postgres":  func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, false)) },
-		"pgbouncer": func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, true)) },
-	}
-	for name, newDB := range dbs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			limitsContract(t, newDB)
-		})
-	}
+	onEveryDB(t, limitsContract)
 }
 
 func limitsContract(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {

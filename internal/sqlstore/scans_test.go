@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,23 +14,12 @@ import (
 	"mirror/internal/auth"
 	"mirror/internal/scan"
 	"mirror/internal/sqlstore"
-	"mirror/internal/testenv"
 )
 
 // TestScanStore runs the scan store's contract on every database Mirror supports.
 func TestScanStore(t *testing.T) {
 	t.Parallel()
-	dbs := map[string]func(t *testing.T) *sqlstore.DB{
-		"sqlite":    func(t *testing.T) *sqlstore.DB { return open(t, "sqlite://"+filepath.Join(t.TempDir(), "s.db")) },
-		"postgres":  func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, false)) },
-		"pgbouncer": func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, true)) },
-	}
-	for name, newDB := range dbs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			scanContract(t, newDB)
-		})
-	}
+	onEveryDB(t, scanContract)
 }
 
 func newUser(t *testing.T, db *sqlstore.DB) string {

@@ -29,6 +29,24 @@ func open(t testing.TB, url string) *sqlstore.DB {
 	return db
 }
 
+// onEveryDB runs contract, in parallel, on a fresh SQLite file, on Postgres and on
+// Postgres through PgBouncer in transaction mode (the last two skip, saying so,
+// without their URLs). newDB opens and migrates one more database of that kind.
+func onEveryDB(t *testing.T, contract func(t *testing.T, newDB func(t *testing.T) *sqlstore.DB)) {
+	t.Helper()
+	dbs := map[string]func(t *testing.T) *sqlstore.DB{
+		"sqlite":    func(t *testing.T) *sqlstore.DB { return open(t, "sqlite://"+filepath.Join(t.TempDir(), "s.db")) },
+		"postgres":  func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, false)) },
+		"pgbouncer": func(t *testing.T) *sqlstore.DB { return open(t, testenv.PostgresDB(t, true)) },
+	}
+	for name, newDB := range dbs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			contract(t, newDB)
+		})
+	}
+}
+
 func TestSQLiteContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, true, func(t *testing.T) storetest.Store {
