@@ -68,17 +68,26 @@ type docsPage struct {
 	Nonce string
 }
 
-// docsRoutes registers GET /openapi.json, /docs (Swagger UI), /redoc (ReDoc) and their
-// assets under /docs/assets/, in development only: elsewhere it registers nothing, so
-// those paths are 404 in the envelope, as FastAPI's docs_url=None makes them.
+// docsSite serves GET /openapi.json, /docs (Swagger UI), /redoc (ReDoc) and their
+// assets under /docs/assets/ (routes.go lists them), in development only: elsewhere
+// newDocsSite returns nil and those paths are 404 in the envelope, as FastAPI's
+// docs_url=None makes them.
 //
 // Assets are linked as /docs/assets/NAME?v=HASH and cached for a year when the hash
 // is the current one (a new build changes the URL); otherwise they must be
 // revalidated (ETag). The pages themselves are never cached: the ReDoc page carries
 // a per-request nonce.
-func (s *Server) docsRoutes(r chi.Router) {
+type docsSite struct {
+	s      *Server
+	doc    []byte
+	assets map[string]docsAsset
+	pages  *template.Template
+	title  string
+}
+
+func (s *Server) newDocsSite() *docsSite {
 	if !s.cfg.Development() {
-		return
+		return nil
 	}
 	doc, err := openapiWithInfo(openapiDoc, s.cfg.ProjectName, s.cfg.Version)
 	if err != nil {
@@ -106,51 +115,54 @@ func (s *Server) docsRoutes(r chi.Router) {
 			return "/docs/assets/" + name + "?v=" + a.hash, nil
 		},
 	}).ParseFS(docsFiles, "docs/swagger.html", "docs/redoc.html"))
-	title := cmp.Or(s.cfg.ProjectName, "Mirror")
+	return &docsSite{s: s, doc: doc, assets: assets, pages: pages, title: cmp.Or(s.cfg.ProjectName, "Mirror")}
+}
 
-	r.Get("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write(doc)
-	})
-	r.Get("/docs", func(w http.ResponseWriter, r *http.Request) {
-		s.renderDocsPage(w, r, pages, "swagger.html", docsPage{Title: title})
-	})
-	r.Get("/redoc", func(w http.ResponseWriter, r *http.Request) {
-		nonce := rand.Text()
-		// ReDoc inserts <style> elements, which style-src 'self' refuses: its
-		// styled-components sheet carries this nonce (redoc-init.js passes it), and the
-		// one sheet inserted while the bundle loads, before it can know the nonce, is
-		// allowed by its hash. Its search index runs in a Web Worker made from a blob:
-		// URL, which falls back to script-src 'self' and is refused without worker-src.
-		// The rest of the policy is the API's own.
-		overrideCSP(w.Header(), cspWith(
-			[2]string{"style-src", "'self' 'nonce-" + nonce + "' " + redocLoadCSSHash},
-			[2]string{"worker-src", "blob:"},
-		))
-		s.renderDocsPage(w, r, pages, "redoc.html", docsPage{Title: title, Nonce: nonce})
-	})
-	r.Get("/docs/assets/{name}", func(w http.ResponseWriter, r *http.Request) {
-		name := chi.URLParam(r, "name")
-		a, ok := assets[name]
-		if !ok {
-			s.error(w, r, apperr.Errorf(apperr.NotFound, "No docs asset %q.", name))
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", a.contentType)
-		h.Set("ETag", `W/"`+a.hash+`"`) // weak: the gzip middleware may change the bytes
-		if r.URL.Query().Get("v") == a.hash {
-			h.Set("Cache-Control", "public, max-age=31536000, immutable")
-		} else {
-			h.Set("Cache-Control", "no-cache")
-		}
-		if etagMatch(r.Header.Get("If-None-Match"), a.hash) {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		_, _ = w.Write(a.body)
-	})
+func (d *docsSite) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(d.doc)
+}
+
+func (d *docsSite) swagger(w http.ResponseWriter, r *http.Request) {
+	d.s.renderDocsPage(w, r, d.pages, "swagger.html", docsPage{Title: d.title})
+}
+
+func (d *docsSite) redoc(w http.ResponseWriter, r *http.Request) {
+	nonce := rand.Text()
+	// ReDoc inserts <style> elements, which style-src 'self' refuses: its
+	// styled-components sheet carries this nonce (redoc-init.js passes it), and the
+	// one sheet inserted while the bundle loads, before it can know the nonce, is
+	// allowed by its hash. Its search index runs in a Web Worker made from a blob:
+	// URL, which falls back to script-src 'self' and is refused without worker-src.
+	// The rest of the policy is the API's own.
+	overrideCSP(w.Header(), cspWith(
+		[2]string{"style-src", "'self' 'nonce-" + nonce + "' " + redocLoadCSSHash},
+		[2]string{"worker-src", "blob:"},
+	))
+	d.s.renderDocsPage(w, r, d.pages, "redoc.html", docsPage{Title: d.title, Nonce: nonce})
+}
+
+func (d *docsSite) asset(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	a, ok := d.assets[name]
+	if !ok {
+		d.s.error(w, r, apperr.Errorf(apperr.NotFound, "No docs asset %q.", name))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("ETag", `W/"`+a.hash+`"`) // weak: the gzip middleware may change the bytes
+	if r.URL.Query().Get("v") == a.hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if etagMatch(r.Header.Get("If-None-Match"), a.hash) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	_, _ = w.Write(a.body)
 }
 
 func (s *Server) renderDocsPage(w http.ResponseWriter, r *http.Request, pages *template.Template, name string, data docsPage) {

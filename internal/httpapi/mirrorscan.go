@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"mirror/internal/apperr"
 	"mirror/internal/auth"
 	"mirror/internal/scan"
@@ -30,41 +28,6 @@ const (
 const uploadPath = "/api/v1/artifacts"
 
 func isUpload(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == uploadPath }
-
-// mirrorScanRoutes registers /api/v1 and the docs pages. Every scan and artifact
-// route needs a signed-in user.
-func (s *Server) mirrorScanRoutes(r chi.Router) {
-	s.docsRoutes(r)
-	r.Post("/api/v1/auth/register", s.handleRegister)
-	r.Post("/api/v1/auth/login", s.handleLogin)
-	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
-		r.Post("/api/v1/auth/logout", s.handleLogout)
-		r.Get("/api/v1/auth/me", s.handleMe)
-
-		r.Post(uploadPath, s.handleArtifactUpload)
-		r.Get(uploadPath, s.handleArtifactList)
-		r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
-		r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
-		r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
-
-		r.Get("/api/v1/scans", s.handleScanList)
-		r.Post("/api/v1/scans/analyze", s.handleScanCreate)
-		r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
-		r.Post("/api/v1/scans/{scan_id}/cancel", s.handleScanCancel)
-		r.Get("/api/v1/scans/{scan_id}/report", s.handleScanReport)
-		r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
-		r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
-		r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)
-		r.Post("/api/v1/scans/containment/{scan_id}/release", s.handleRelease)
-
-		if s.review != nil {
-			r.With(s.requireAdmin).Get("/api/v1/generations", s.handleGenerationList)
-			r.With(s.requireAdmin).Get("/api/v1/feedback/stats", s.handleFeedbackStats)
-			r.With(s.requireAdmin).Get("/api/v1/feedback/export", s.handleFeedbackExport)
-		}
-	})
-}
 
 type principalKey struct{}
 

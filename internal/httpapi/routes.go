@@ -59,11 +59,46 @@ func (s *Server) routes() http.Handler {
 	r.With(s.rateLimit(s.limits.FeedbackThumb), s.requireWriteKey).Post("/feedback/thumb", s.handleFeedbackThumb)
 	r.With(s.rateLimit(s.limits.FeedbackEdit), s.requireWriteKey).Post("/feedback/edit", s.handleFeedbackEdit)
 
-	// MirrorScan: /api/v1 and the docs pages (mirrorscan.go and its neighbours).
+	// MirrorScan: the docs pages (development only) and /api/v1, where every scan and
+	// artifact route needs a signed-in user.
 	if s.ms != nil {
 		r.Group(func(r chi.Router) {
 			r.Use(s.rateLimitPrefix("/api/v1/", s.limits.API))
-			s.mirrorScanRoutes(r)
+			if d := s.newDocsSite(); d != nil {
+				r.Get("/openapi.json", d.openAPI)
+				r.Get("/docs", d.swagger)
+				r.Get("/redoc", d.redoc)
+				r.Get("/docs/assets/{name}", d.asset)
+			}
+			r.Post("/api/v1/auth/register", s.handleRegister)
+			r.Post("/api/v1/auth/login", s.handleLogin)
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Post("/api/v1/auth/logout", s.handleLogout)
+				r.Get("/api/v1/auth/me", s.handleMe)
+
+				r.Post(uploadPath, s.handleArtifactUpload)
+				r.Get(uploadPath, s.handleArtifactList)
+				r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
+				r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
+				r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
+
+				r.Get("/api/v1/scans", s.handleScanList)
+				r.Post("/api/v1/scans/analyze", s.handleScanCreate)
+				r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)
+				r.Post("/api/v1/scans/{scan_id}/cancel", s.handleScanCancel)
+				r.Get("/api/v1/scans/{scan_id}/report", s.handleScanReport)
+				r.Get("/api/v1/scans/vulnerabilities", s.handleVulnerabilities)
+				r.Get("/api/v1/scans/metrics", s.handleScanMetrics)
+				r.Post("/api/v1/scans/containment/{scan_id}", s.handleContain)
+				r.Post("/api/v1/scans/containment/{scan_id}/release", s.handleRelease)
+
+				if s.review != nil {
+					r.With(s.requireAdmin).Get("/api/v1/generations", s.handleGenerationList)
+					r.With(s.requireAdmin).Get("/api/v1/feedback/stats", s.handleFeedbackStats)
+					r.With(s.requireAdmin).Get("/api/v1/feedback/export", s.handleFeedbackExport)
+				}
+			})
 		})
 	}
 
