@@ -52,6 +52,22 @@ func (l *listQuery) time(name string) time.Time {
 	return time.Time{}
 }
 
+// boolean reads true or false (the document's boolean; "?x=" and "1" are invalid),
+// nil when absent.
+func (l *listQuery) boolean(name string) *bool {
+	if !l.q.Has(name) {
+		return nil
+	}
+	switch l.q.Get(name) {
+	case "true":
+		return new(true)
+	case "false":
+		return new(false)
+	}
+	l.fail(name, "must be true or false")
+	return nil
+}
+
 func (l *listQuery) severity(name string) scan.Severity {
 	if !l.q.Has(name) {
 		return ""

@@ -243,6 +243,12 @@ func TestEveryOperationConformsToOpenAPI(t *testing.T) {
 	expect("export, format absent (jsonl)", resp, body, 200)
 	resp, body = ts.do(t, "GET", "/api/v1/feedback/export?format=", "", bearer...) // found by schemathesis
 	expect("export, format empty", resp, body, 422)
+	for _, v := range []string{"", "1", "yes"} { // "?has_feedback=" found by schemathesis
+		resp, body = ts.do(t, "GET", "/api/v1/feedback/export?has_feedback="+v, "", bearer...)
+		expect("export, has_feedback="+v, resp, body, 422)
+	}
+	resp, body = ts.do(t, "GET", "/api/v1/generations?has_feedback=false", "", bearer...)
+	expect("generations without feedback", resp, body, 200)
 
 	resp, body = ts.do(t, "POST", "/api/v1/auth/logout", "", bearer...)
 	expect("logout", resp, body, 204)

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"mirror/internal/apperr"
@@ -24,13 +23,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 // reviewFilter reads the generation filters the review routes share.
 func reviewFilter(l *listQuery) review.Filter {
 	f := review.Filter{ModelID: l.q.Get("model_id"), SessionID: l.q.Get("session_id"), Since: l.time("since")}
-	if v := l.q.Get("has_feedback"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			l.fail("has_feedback", "must be true or false")
-		}
-		f.HasFeedback = &b
-	}
+	f.HasFeedback = l.boolean("has_feedback")
 	return f
 }
 
