@@ -33,11 +33,15 @@ func withLimits(ts *testServer, l Limits) {
 	ts.api.handler = ts.api.routes()
 }
 
+// fixedClock keeps a test's requests in one window: on the wall clock, requests
+// that straddle a minute's end would see a fresh fixed window and be admitted.
+var fixedClock = ratelimit.WithClock(func() time.Time { return time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC) })
+
 const thumbBody = `{"generation_id":"0193a4b2-0000-7000-8000-000000000000","thumb":"up"}`
 
 func TestRateLimitedAnswer(t *testing.T) {
 	ts := newTestServer(t, nil)
-	withLimits(ts, Limits{FeedbackThumb: limiter(t, "feedback-thumb", "2/minute,10/hour", ratelimit.NewMemoryStore(100))})
+	withLimits(ts, Limits{FeedbackThumb: limiter(t, "feedback-thumb", "2/minute,10/hour", ratelimit.NewMemoryStore(100), fixedClock)})
 	for i := range 2 {
 		resp, _ := ts.do(t, "POST", "/feedback/thumb", thumbBody)
 		if resp.StatusCode != 404 { // admitted: the generation is unknown
@@ -78,7 +82,7 @@ func TestRateLimitFailsClosed(t *testing.T) {
 func TestForgedForwardedForIsIgnored(t *testing.T) {
 	for _, trust := range []bool{false, true} {
 		ts := newTestServer(t, func(c *config.Config) { c.TrustProxyHeaders = trust })
-		withLimits(ts, Limits{FeedbackThumb: limiter(t, "feedback-thumb", "3/minute", ratelimit.NewMemoryStore(100))})
+		withLimits(ts, Limits{FeedbackThumb: limiter(t, "feedback-thumb", "3/minute", ratelimit.NewMemoryStore(100), fixedClock)})
 		admitted := 0
 		for i := range 10 {
 			// The client forges a new address each time; the trusted proxy appends the
