@@ -235,6 +235,19 @@ func RuleID(f Finding) string {
 	return string(f.ScanType)
 }
 
+// WithRuleIDs sets every finding's RuleID that is empty to RuleID(f), in place, and
+// returns fs. It is the one place findings get their detector id before they leave
+// the scan package (reports, the API's finding lists): the store keeps no rule
+// column, the id is derived from the evidence each time.
+func WithRuleIDs(fs []Finding) []Finding {
+	for i := range fs {
+		if fs[i].RuleID == "" {
+			fs[i].RuleID = RuleID(fs[i])
+		}
+	}
+	return fs
+}
+
 // RuleFor returns the catalogue entry of the finding's detector, or a generic rule
 // of its scan type when the detector is not catalogued (never an empty rule).
 func RuleFor(f Finding) Rule {
