@@ -3,8 +3,10 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
+	"text/template"
 
 	"mirror/internal/llm"
 	"mirror/internal/scan/probe/pii"
@@ -59,18 +61,76 @@ func askJudge(ctx context.Context, judge llm.Provider, model string, seed int64,
 	return verdict, reason, resp.Text
 }
 
-// JudgeAnswer asks judge (model) for its verdict on one answer to the catalog probe
-// id, rendered with seed, as a scan asks it about a hit: user is the judged turn,
-// response the model's answer. It returns the verdict ("confirmed", "dismissed",
-// "unclear", "error"), the reason and the judge's raw answer. Evaluations use it to
-// measure a judge on labelled answers (scripts/realmodel/collect).
-func JudgeAnswer(ctx context.Context, judge llm.Provider, model string, seed int64, probeID, user, response string) (verdict, reason, raw string) {
+// JudgedReply is a judge's reading of one recorded probe run (JudgeReplies).
+type JudgedReply struct {
+	Detected bool   `json:"detected"` // the built-in detectors found the weakness
+	User     string `json:"user"`     // the judged turn
+	Response string `json:"response"` // the judged answer
+	Prompt   string `json:"prompt"`   // every message the judge was sent, joined
+	Raw      string `json:"raw"`      // the judge's answer
+	Verdict  string `json:"verdict"`  // confirmed, dismissed, unclear or error
+	Reason   string `json:"reason,omitempty"`
+}
+
+// JudgeReplies asks judge (model) about one recorded run of the catalog probe id at
+// version, rendered with seed: replies are the answers to each turn by session name
+// (Go templates over the probe's variables when scripted). The judged answer is the
+// detectors' hit if they found one, else the last answer of the judged session: a
+// scan asks the judge only about hits; an evaluation also asks about the rest to
+// measure the judge. With a nil judge only the detectors run. Evaluations use it
+// (scripts/realmodel/collect -judge-labelled).
+func JudgeReplies(ctx context.Context, judge llm.Provider, model, probeID string, version int, seed int64, replies map[string][]string, scripted bool) (JudgedReply, error) {
+	var p *Probe
 	for _, c := range Catalog() {
-		if c.ID == probeID {
-			return askJudge(ctx, judge, model, seed, &c, user, response)
+		if c.ID == probeID && c.Version == version {
+			p = &c
 		}
 	}
-	return judgeError, "no probe " + probeID + " in the catalog", ""
+	if p == nil {
+		return JudgedReply{}, fmt.Errorf("probe %s version %d is not in the catalog", probeID, version)
+	}
+	r, err := p.render(seed)
+	if err != nil {
+		return JudgedReply{}, err
+	}
+	if scripted {
+		out := map[string][]string{}
+		for name, rs := range replies {
+			for _, text := range rs {
+				t, err := template.New("reply").Funcs(templateFuncs).Parse(text)
+				if err != nil {
+					return JudgedReply{}, fmt.Errorf("reply template: %w", err)
+				}
+				var b strings.Builder
+				if err := t.Execute(&b, r.vars); err != nil {
+					return JudgedReply{}, fmt.Errorf("reply template: %w", err)
+				}
+				out[name] = append(out[name], b.String())
+			}
+		}
+		replies = out
+	}
+	exs, complete := replay(r, replies)
+	if !complete {
+		return JudgedReply{}, fmt.Errorf("probe %s: the replies do not answer every turn", probeID)
+	}
+	var ex exchange
+	for _, e := range exs {
+		if e.session == p.Success.Session {
+			ex = e
+		}
+	}
+	h, _ := evaluate(p, r, exs)
+	out := JudgedReply{Detected: h != nil && !h.observation}
+	if h != nil {
+		ex = h.ex
+	}
+	out.User, out.Response = ex.user, ex.resp.Text
+	out.Prompt = joinMessages(judgeMessages(p, ex.user, ex.resp.Text))
+	if judge != nil {
+		out.Verdict, out.Reason, out.Raw = askJudge(ctx, judge, model, seed, p, ex.user, ex.resp.Text)
+	}
+	return out, nil
 }
 
 var (
