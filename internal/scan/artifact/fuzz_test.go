@@ -13,7 +13,7 @@ import (
 
 // fuzzOptions keep fuzzed scans small so a hostile input cannot make the fuzzer
 // itself run out of memory: the limits under test are the scanner's own.
-var fuzzOptions = Options{MaxPickleMemory: 1 << 20, MaxHeaderBytes: 1 << 20, MaxInMemory: 1 << 20, MaxDecompressedBytes: 8 << 20}
+var fuzzOptions = Options{MaxPickleMemory: 1 << 20, MaxHeaderBytes: 1 << 20, MaxInMemory: 1 << 20, MaxDecompressedBytes: 8 << 20, MaxArchiveDecompressedBytes: 32 << 20}
 
 // seedCorpus adds every corpus file whose name matches one of the filters.
 func seedCorpus(f *testing.F, match func(s sample) bool) {

@@ -27,6 +27,10 @@ type Options struct {
 	// MaxDecompressedBytes caps how much one compressed member or stream is
 	// decompressed for scanning; the rest is reported as not scanned. Default 4 GiB.
 	MaxDecompressedBytes int64
+	// MaxArchiveDecompressedBytes caps how much one 7z archive is decompressed in
+	// all: its members together, counting what a solid stream decodes to reach a
+	// later member. Members past it are reported as not scanned. Default 16 GiB.
+	MaxArchiveDecompressedBytes int64
 	// MaxCompressionRatio is the declared uncompressed/compressed ratio above which
 	// an archive member is a decompression bomb. Default 1040, just past what
 	// DEFLATE can honestly reach.
@@ -55,6 +59,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	o.MaxNesting = cmp.Or(o.MaxNesting, 8)
 	o.MaxDecompressedBytes = cmp.Or(o.MaxDecompressedBytes, 4<<30)
+	o.MaxArchiveDecompressedBytes = cmp.Or(o.MaxArchiveDecompressedBytes, 16<<30)
 	o.MaxCompressionRatio = cmp.Or(o.MaxCompressionRatio, 1040)
 	o.MaxPickleMemory = cmp.Or(o.MaxPickleMemory, 64<<20)
 	o.MaxHeaderBytes = cmp.Or(o.MaxHeaderBytes, 100<<20)
