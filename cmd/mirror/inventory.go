@@ -74,6 +74,8 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "onnx"
 	case "hdf5":
 		return "keras"
+	case "savedmodel", "tensorflow checkpoint index", "tensorflow fingerprint":
+		return "tensorflow"
 	case "npy":
 		return "numpy"
 	case "zip":

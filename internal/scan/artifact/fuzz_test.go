@@ -155,3 +155,19 @@ func Fuzz7z(f *testing.F) {
 		runParser(t, data, func(s *scanner, in region) error { return s.scan7z(context.Background(), in) })
 	})
 }
+
+func FuzzSavedModel(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "tensorflow", "*.pb"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "real", "tensorflow", "*", "*.pb"))
+	for _, p := range append(files, more...) {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error { return s.scanSavedModel(context.Background(), in) })
+		looksSavedModel(data)
+		looksTFFingerprint(data, int64(len(data)))
+		looksTensorBundleIndex(bytes.NewReader(data), int64(len(data)))
+	})
+}

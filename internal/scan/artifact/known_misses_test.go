@@ -210,6 +210,11 @@ func TestRealLibraryFilesAreClean(t *testing.T) {
 			t.Errorf("%s: %s %s", p, x.Severity, x.Title)
 		}
 		for _, x := range ns {
+			// A tensor bundle's data shard is raw tensor bytes with no header: no
+			// content check can tell it from any other bytes, so it stays not scanned.
+			if strings.HasPrefix(filepath.Base(p), "variables.data-") && strings.Contains(x.Reason, "unrecognised format") {
+				continue
+			}
 			t.Errorf("%s: not scanned: %s", p, x.Reason)
 		}
 		return nil
@@ -484,4 +489,40 @@ func hasNotScanned(ns []scan.NotScanned, member, reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestSavedModel scans TensorFlow SavedModels written by TensorFlow
+// (make_tf_testdata.py, make_real_corpus.py): graphs that read or write files or
+// call Python are high, naming the op; the real models, whose graphs carry the
+// checkpoint ops every SavedModel has, are clean, and their files are recognised
+// by content (an ONNX sniff does not take saved_model.pb).
+func TestSavedModel(t *testing.T) {
+	for file, op := range map[string]string{"read_file.pb": "ReadFile", "write_file.pb": "WriteFile", "py_function.pb": "EagerPyFunc"} {
+		f, _, err := ScanFile(context.Background(), filepath.Join("testdata", "tensorflow", file), file, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi := withRule(atOrAbove(f, scan.High), "savedmodel.dangerous_op")
+		if len(hi) != 1 || hi[0].Evidence["op"] != op {
+			t.Errorf("%s: want one high savedmodel.dangerous_op for %s, got %+v", file, op, f)
+		}
+	}
+	real := filepath.Join("testdata", "real", "tensorflow")
+	for file, want := range map[string]string{
+		"module_savedmodel/saved_model.pb":            "savedmodel",
+		"keras_export/saved_model.pb":                 "savedmodel",
+		"keras_export/fingerprint.pb":                 "tensorflow fingerprint",
+		"module_savedmodel/variables/variables.index": "tensorflow checkpoint index",
+	} {
+		r, err := os.Open(filepath.Join(real, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := r.Stat()
+		got, err := DetectFormat(r, st.Size())
+		r.Close()
+		if err != nil || got != want {
+			t.Errorf("%s: format %q (%v), want %q", file, got, err, want)
+		}
+	}
 }
