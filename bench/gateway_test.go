@@ -29,7 +29,7 @@ import (
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 	"mirror/internal/testenv"
 )
 
@@ -121,18 +121,6 @@ type noContainment struct{}
 
 func (noContainment) ContainedModels(context.Context) ([]string, error) { return nil, nil }
 
-func openStore(tb testing.TB, url string) *sqlstore.DB {
-	db, err := sqlstore.Open(context.Background(), url, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
-
 // target is one way of answering a submission, on its own loopback listener.
 type target struct {
 	name string
@@ -153,10 +141,10 @@ func targets(b *testing.B) []target {
 		direct,
 		{"bare-proxy", serve(bareProxy(fake.BaseURL, fake.Key)) + "/generate_response", body, ""},
 		{"mirror-nopersist", serve(mirrorServer(b, fake.BaseURL, fake.Key, inmem.New(1<<20, time.Hour), false)) + "/generate_response", body, ""},
-		{"mirror-sqlite", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, "sqlite://"+filepath.Join(b.TempDir(), "b.db")), true)) + "/generate_response", body, ""},
+		{"mirror-sqlite", serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, "sqlite://"+filepath.Join(b.TempDir(), "b.db")), true)) + "/generate_response", body, ""},
 	}
 	if pg := testenvPostgres(b); pg != "" {
-		ts = append(ts, target{"mirror-postgres", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, pg), true)) + "/generate_response", body, ""})
+		ts = append(ts, target{"mirror-postgres", serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, pg), true)) + "/generate_response", body, ""})
 	}
 	return ts
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,6 +19,7 @@ import (
 	"mirror/internal/llm"
 	"mirror/internal/reqid"
 	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // demoProviders serves only the offline demo, as a fresh machine does.
@@ -50,14 +50,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
 		mutate(&cfg)
 	}
 	log := testLog(t)
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	cat, err := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/url"
@@ -13,7 +12,7 @@ import (
 	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 	"mirror/internal/testenv"
 )
 
@@ -21,20 +20,12 @@ import (
 // envelope (never a 2xx for something not stored), and the server recovers by itself
 // when the database comes back.
 func TestDatabaseDownOnWrite(t *testing.T) {
-	ctx := context.Background()
 	dbURL := testenv.PostgresDB(t, false)
 	u, _ := url.Parse(dbURL)
 	proxy := testenv.NewProxy(t, u.Host)
 	u.Host = proxy.Addr
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := sqlstore.Open(ctx, u.String(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, u.String())
 	cfg, _ := config.Load(func(string) string { return "" })
 	cat, _ := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	models := catalog.NewService(cat, demoProviders{}, db, catalog.Options{AllowDemo: true})

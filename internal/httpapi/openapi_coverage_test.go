@@ -22,8 +22,8 @@ import (
 	"mirror/internal/review"
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
-	"mirror/internal/sqlstore"
 	"mirror/internal/ssrf"
+	"mirror/internal/storetest"
 )
 
 // newFullTestServer serves both halves, MirrorScan included (accounts, artifacts, scans
@@ -39,14 +39,7 @@ func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 		t.Fatal(err)
 	}
 	cfg.DataDir = t.TempDir()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(cfg.DataDir, "m.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, "sqlite://"+filepath.Join(cfg.DataDir, "m.db"))
 	cat, err := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	if err != nil {
 		t.Fatal(err)

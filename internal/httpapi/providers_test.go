@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 	"mirror/internal/generate"
 	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // gatewayCatalog has one model per protocol family, and a primary that falls back.
@@ -66,17 +65,9 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 // catalogServer is gatewayServer over the catalog catalogYAML.
 func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, urls map[string]string) *testServer {
 	t.Helper()
-	ctx := context.Background()
 	log := testLog(t)
 	cfg, _ := config.Load(func(string) string { return "" })
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "g.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	cat, err := catalog.Parse([]byte(catalogYAML), "gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
