@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -223,6 +224,23 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil || m.FindingsTotal != 25 || m.FindingsBySeverity[scan.Critical] != 5 || m.ScansByStatus[scan.Completed] != 1 ||
 			len(m.RiskByTarget) != 1 || m.RiskByTarget[0].MaxSeverity != scan.Critical || m.MeanTimeToDetect == nil {
 			t.Errorf("metrics: %v %+v", err, m)
+		}
+		if m.RiskByTarget[0].Contained || m.MeanTimeToContain != nil {
+			t.Errorf("metrics before containment: %+v", m)
+		}
+		// Contained a second after its findings: the target says so, and the mean time to contain is that second.
+		c := scan.Containment{OwnerID: owner, TargetKey: fs[0].Target, TargetKind: scan.TargetEndpoint, TargetID: "http://model.example/v1#m",
+			Contained: true, ScanID: j.ID, UpdatedBy: owner, UpdatedAt: at.Add(time.Second)}
+		if err := s.SetContainment(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		m, err = s.Metrics(ctx, other)
+		if err != nil || len(m.RiskByTarget) != 0 || m.MeanTimeToContain != nil {
+			t.Errorf("another owner's metrics: %v %+v", err, m)
+		}
+		m, err = s.Metrics(ctx, owner)
+		if err != nil || len(m.RiskByTarget) != 1 || !m.RiskByTarget[0].Contained || m.MeanTimeToContain == nil || math.Abs(*m.MeanTimeToContain-1) > 0.001 {
+			t.Errorf("metrics after containment: %v %+v", err, m)
 		}
 	})
 	t.Run("claiming is fair between owners and capped per owner", func(t *testing.T) {
