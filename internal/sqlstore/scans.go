@@ -250,16 +250,12 @@ func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Findin
 		}
 		where = append(where, "severity IN ("+strings.Join(in, ", ")+")")
 	}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id, scan_id, scan_type, severity, score, title, evidence, remediation, target, created_at
-		FROM findings WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`), args...)
+		FROM findings`+tail), args...)
 	if err != nil {
 		return nil, "", mapErr("list findings", err, "")
 	}
@@ -295,6 +291,20 @@ func afterCursor(cursor string) (string, []any, error) {
 	return "(created_at < ? OR (created_at = ? AND id < ?))", []any{c.At.UTC(), c.At.UTC(), c.ID}, nil
 }
 
+// pageTail ends the query of a list page, newest first on (created_at, id): the
+// conditions where (with their args), then the keyset condition of cursor, if any,
+// and a limit of one row more than the page, which tells whether another follows.
+func pageTail(where []string, args []any, cursor string, limit int) (string, []any, error) {
+	if cursor != "" {
+		cond, cargs, err := afterCursor(cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		where, args = append(where, cond), append(args, cargs...)
+	}
+	return " WHERE " + strings.Join(where, " AND ") + " ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit+1), nil
+}
+
 // page trims a list read with limit+1 rows to limit, and returns the cursor of the
 // next page ("" on the last).
 func page[T any](items []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
@@ -328,17 +338,12 @@ func (db *DB) Scans(ctx context.Context, f scan.ScanFilter) ([]scan.Job, string,
 	if !f.CreatedAfter.IsZero() {
 		where, args = append(where, "created_at > ?"), append(args, f.CreatedAfter.UTC())
 	}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	items := []scan.Job{}
-	err := db.query(ctx, "list scans", `SELECT `+scanColumns+` FROM scans WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+	err = db.query(ctx, "list scans", `SELECT `+scanColumns+` FROM scans`+tail, args, func(r rowScanner) error {
 		j, err := scanJob(r)
 		items = append(items, j)
 		return err
@@ -354,17 +359,12 @@ func (db *DB) Scans(ctx context.Context, f scan.ScanFilter) ([]scan.Job, string,
 func (db *DB) Artifacts(ctx context.Context, f scan.ArtifactFilter) ([]scan.Artifact, string, error) {
 	where := []string{"owner_id = ?"}
 	args := []any{f.OwnerID}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	items := []scan.Artifact{}
-	err := db.query(ctx, "list artifacts", `SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+	err = db.query(ctx, "list artifacts", `SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts`+tail, args, func(r rowScanner) error {
 		var a scan.Artifact
 		err := r.Scan(&a.ID, &a.OwnerID, &a.Filename, &a.SHA256, &a.Size, &a.StoragePath, &a.CreatedAt)
 		a.CreatedAt = a.CreatedAt.UTC()
