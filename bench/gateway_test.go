@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/httpapi"
@@ -91,6 +90,11 @@ func bareProxy(upstream, key string) http.Handler {
 	})
 }
 
+// benchOptions are the API's options with the defaults of an empty environment that
+// the measured routes read: any Host, a 64 KiB body, 30 s to read it.
+var benchOptions = httpapi.Options{AllowedHosts: []string{"*"}, TrustedProxyHops: 1, CSPReportOnly: true,
+	MaxRequestBodyBytes: 65536, MaxUploadBytes: 2 << 30, BodyReadTimeout: 30 * time.Second}
+
 // mirrorServer is the real API over the given stores, rate limits off (they would
 // measure the limiter, not the gateway), provider at the fake.
 func mirrorServer(tb testing.TB, upstream, key string, store interface {
@@ -99,10 +103,6 @@ func mirrorServer(tb testing.TB, upstream, key string, store interface {
 }, persisted bool) http.Handler {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cat, err := catalog.Parse([]byte(benchCatalog), "bench.yaml")
 	if err != nil {
 		tb.Fatal(err)
@@ -112,7 +112,7 @@ func mirrorServer(tb testing.TB, upstream, key string, store interface {
 	if err := models.ChooseDefault(ctx, true, log); err != nil {
 		tb.Fatal(err)
 	}
-	return httpapi.New(httpapi.Deps{Config: cfg, Log: log, Catalog: models,
+	return httpapi.New(httpapi.Deps{Options: benchOptions, Log: log, Catalog: models,
 		Generate: generate.NewService(models, providers, store, persisted, log),
 		Feedback: feedback.NewService(store, persisted)})
 }

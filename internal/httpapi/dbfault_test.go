@@ -9,7 +9,6 @@ import (
 
 	defaults "mirror/config"
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/storetest"
@@ -26,12 +25,11 @@ func TestDatabaseDownOnWrite(t *testing.T) {
 	u.Host = proxy.Addr
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := storetest.Open(t, u.String())
-	cfg, _ := config.Load(func(string) string { return "" })
 	cat, _ := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	models := catalog.NewService(cat, demoProviders{}, db, catalog.Options{AllowDemo: true})
 	// Containment stays cached through the cut, so the 503 below comes from the write itself.
 	models.RefreshEvery = time.Hour
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: testOptions(), Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log), Feedback: feedback.NewService(db, true), Ready: db.Ping})
 	ts := &testServer{Server: newHTTPTestServer(t, api), db: db}
 

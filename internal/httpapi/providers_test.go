@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
@@ -66,7 +65,6 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, urls map[string]string) *testServer {
 	t.Helper()
 	log := testLog(t)
-	cfg, _ := config.Load(func(string) string { return "" })
 	db := storetest.SQLite(t)
 	cat, err := catalog.Parse([]byte(catalogYAML), "gateway.yaml")
 	if err != nil {
@@ -77,7 +75,7 @@ func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, url
 		// against the model's 2 s deadline.
 		RetryBase: 20 * time.Millisecond})
 	models := catalog.NewService(cat, reg, db, catalog.Options{})
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: testOptions(), Log: log, Catalog: models,
 		Generate: generate.NewService(models, reg, db, true, log), Feedback: feedback.NewService(db, true)})
 	ts := newHTTPTestServer(t, api)
 	return &testServer{Server: ts, api: api, db: db}

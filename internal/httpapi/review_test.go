@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"mirror/internal/config"
 	"mirror/internal/review"
 	"mirror/internal/storetest"
 )
@@ -14,8 +13,7 @@ import (
 // export answers the error envelope, not an empty 200 attachment.
 func TestExportFailingAtOnceIsAnEnvelope(t *testing.T) {
 	db := storetest.SQLite(t)
-	cfg, _ := config.Load(func(string) string { return "" })
-	s := New(Deps{Config: cfg, Log: testLog(t), Review: review.NewService(db)})
+	s := New(Deps{Options: testOptions(), Log: testLog(t), Review: review.NewService(db)})
 
 	rec := httptest.NewRecorder()
 	s.handleFeedbackExport(rec, httptest.NewRequest("GET", "/api/v1/feedback/export?format=csv", nil))
