@@ -43,20 +43,20 @@ func exerciseArtifacts(t *testing.T, newStore func(t *testing.T) Store) {
 		tgt := scan.Target{Kind: scan.TargetArtifact, ArtifactID: first.ID}
 		j := newJob(a, time.Now())
 		j.Target, j.TargetKey = tgt, tgt.Key()
-		s.CreateScan(ctx, j)
+		must(t, s.CreateScan(ctx, j))
 		if err := s.DeleteArtifact(ctx, a, first.ID); apperr.CodeOf(err) != apperr.Conflict {
 			t.Fatalf("delete while a scan of it is queued: %v", err)
 		}
-		s.CancelScan(ctx, j.ID, time.Now())
+		must(t, s.CancelScan(ctx, j.ID, time.Now()))
 		// Contained: refused.
 		c := scan.Containment{OwnerID: a, TargetKey: tgt.Key(), TargetKind: scan.TargetArtifact, TargetID: first.ID, Contained: true,
 			ScanID: j.ID, UpdatedBy: a, UpdatedAt: time.Now().UTC()}
-		s.SetContainment(ctx, c)
+		must(t, s.SetContainment(ctx, c))
 		if err := s.DeleteArtifact(ctx, a, first.ID); apperr.CodeOf(err) != apperr.ModelContained {
 			t.Fatalf("delete while contained: %v", err)
 		}
 		c.Contained = false
-		s.SetContainment(ctx, c)
+		must(t, s.SetContainment(ctx, c))
 		if err := s.DeleteArtifact(ctx, a, first.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func exerciseContainment(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("contained models: %v", ids)
 		}
 		c.Contained, c.Actions = false, []string{"released"}
-		s.SetContainment(ctx, c)
+		must(t, s.SetContainment(ctx, c))
 		if ids, _ := s.ContainedModels(ctx); len(ids) != 0 {
 			t.Fatalf("released, still contained: %v", ids)
 		}

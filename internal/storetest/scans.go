@@ -32,6 +32,16 @@ func newJob(owner string, at time.Time) scan.Job {
 		Status: scan.Queued, CurrentStep: "queued", Secret: "sealed", CreatedAt: at.UTC().Truncate(time.Microsecond)}
 }
 
+// claim claims a job the case has queued: there must be one.
+func claim(t *testing.T, s Store, worker string, now time.Time, lease time.Duration, maxAttempts, maxPerOwner int) scan.Job {
+	t.Helper()
+	j, ok, err := s.ClaimScan(context.Background(), worker, now, lease, maxAttempts, maxPerOwner)
+	if err != nil || !ok {
+		t.Fatalf("claim by %s: ok=%v err=%v", worker, ok, err)
+	}
+	return j
+}
+
 func finding(id string, at time.Time, sev scan.Severity) scan.Finding {
 	return scan.Finding{ID: id, ScanType: scan.Jailbreak, Severity: sev, Score: 7.5, Title: "t", Evidence: map[string]any{"probe_id": "p1"},
 		Remediation: "r", Target: "endpoint:http://model.example/v1#m", CreatedAt: at.UTC().Truncate(time.Microsecond)}
@@ -108,8 +118,8 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := s.ReportProgress(ctx, j.ID, "dead", 50, "x", now.Add(2*lease)); !errors.Is(err, scan.ErrLeaseLost) {
 			t.Fatalf("dead worker's progress: %v", err)
 		}
-		s.ReportProgress(ctx, j.ID, "live", 40, "probing", now.Add(2*lease))
-		s.ReportProgress(ctx, j.ID, "live", 10, "probing", now.Add(2*lease))
+		must(t, s.ReportProgress(ctx, j.ID, "live", 40, "probing", now.Add(2*lease)))
+		must(t, s.ReportProgress(ctx, j.ID, "live", 10, "probing", now.Add(2*lease)))
 		if cur, _ := s.Scan(ctx, j.ID); cur.Progress != 40 {
 			t.Fatalf("progress went back to %d", cur.Progress)
 		}
@@ -136,7 +146,7 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		owner := newUser(t, s)
 		j := newJob(owner, time.Now())
-		s.CreateScan(ctx, j)
+		must(t, s.CreateScan(ctx, j))
 		now := time.Now()
 		for i := range 3 {
 			if _, ok, err := s.ClaimScan(ctx, "dead", now.Add(time.Duration(i)*2*lease), lease, 3, 0); !ok || err != nil {
@@ -156,8 +166,8 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		owner := newUser(t, s)
 		j := newJob(owner, time.Now())
-		s.CreateScan(ctx, j)
-		s.ClaimScan(ctx, "w", time.Now(), lease, 3, 0)
+		must(t, s.CreateScan(ctx, j))
+		claim(t, s, "w", time.Now(), lease, 3, 0)
 		if err := s.RequeueScan(ctx, j.ID, "w"); err != nil {
 			t.Fatal(err)
 		}
@@ -171,8 +181,8 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 		s := newStore(t)
 		owner, other := newUser(t, s), newUser(t, s)
 		j := newJob(owner, time.Now())
-		s.CreateScan(ctx, j)
-		s.ClaimScan(ctx, "w", time.Now(), lease, 3, 0)
+		must(t, s.CreateScan(ctx, j))
+		claim(t, s, "w", time.Now(), lease, 3, 0)
 		at := time.Now()
 		var fs []scan.Finding
 		for i := range 25 {
@@ -314,10 +324,10 @@ func exerciseScans(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("a cancelled scan was claimed: %v %v", ok, err)
 		}
 		done := newJob(owner, time.Now())
-		s.CreateScan(ctx, done)
-		s.ClaimScan(ctx, "w3", time.Now(), lease, 3, 0)
-		s.FinishScan(ctx, done.ID, "w3", scan.Result{Status: scan.Completed, At: time.Now()})
-		s.CancelScan(ctx, done.ID, time.Now())
+		must(t, s.CreateScan(ctx, done))
+		claim(t, s, "w3", time.Now(), lease, 3, 0)
+		must(t, s.FinishScan(ctx, done.ID, "w3", scan.Result{Status: scan.Completed, At: time.Now()}))
+		must(t, s.CancelScan(ctx, done.ID, time.Now()))
 		if j, _ := s.Scan(ctx, done.ID); j.Status != scan.Completed {
 			t.Fatalf("cancel changed a completed scan: %s", j.Status)
 		}

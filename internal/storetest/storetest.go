@@ -87,3 +87,11 @@ func newID(t *testing.T) string {
 	}
 	return id.String()
 }
+
+// must fails the test at once on err: a step the rest of the case builds on.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
