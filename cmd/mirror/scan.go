@@ -73,7 +73,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		report, err = scanEndpoint(ctx, opts.endpoint)
 		bar.finish()
 	} else {
-		report, err = scanPaths(ctx, opts.paths, stderr, newProgress(stderr, opts.quiet, stderrColor, "files"))
+		report, err = scanPaths(ctx, opts.paths, hashedFormats[opts.format], stderr, newProgress(stderr, opts.quiet, stderrColor, "files"))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
@@ -207,10 +207,17 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	return o, nil
 }
 
+// hashedFormats are the report formats that show each file's SHA-256. The hash
+// reads every byte of every file, where the scan itself skips tensor data (a
+// few KiB of a multi-GB checkpoint), so the table and SARIF reports, which do not
+// show it, are made without it.
+var hashedFormats = map[string]bool{"json": true, "html": true, "cyclonedx": true}
+
 // scanPaths scans each path; a path that cannot be read is reported as not
 // scanned so the report stays complete and the exit code says so. Every file the
-// scanner visits is listed with its size, SHA-256 and detected format.
-func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progress) (scan.Report, error) {
+// scanner visits is listed with its size and detected format, and with its
+// SHA-256 when hash is set.
+func scanPaths(ctx context.Context, paths []string, hash bool, stderr io.Writer, bar *progress) (scan.Report, error) {
 	defer bar.finish()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var findings []scan.Finding
@@ -242,8 +249,10 @@ func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progr
 	slices.Sort(visited) // a folder's files end in any order
 	files := make([]scan.File, 0, len(visited))
 	for i, p := range visited {
-		bar.update(i, len(visited), "sha256 "+p)
-		fi, err := describeFile(ctx, p)
+		if hash {
+			bar.update(i, len(visited), "sha256 "+p)
+		}
+		fi, err := describeFile(ctx, p, hash)
 		if err != nil {
 			if ctx.Err() != nil {
 				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())

@@ -472,7 +472,7 @@ func (s *Service) Findings(ctx context.Context, a Actor, f FindingFilter) ([]Fin
 	if err != nil {
 		return nil, "", fmt.Errorf("list findings: %w", err)
 	}
-	return items, next, nil
+	return WithRuleIDs(items), next, nil
 }
 
 // pageLimit applies the list routes' page size: 0 is 50; 1 to 200 is allowed.

@@ -66,8 +66,10 @@ type Options struct {
 	RetryBase time.Duration
 	// Progress is called after each probe (and after the embedding analysis).
 	Progress scan.ProgressFunc
-	// Judge, if set, is asked to confirm compliance and PII findings; a finding it
-	// rejects is kept but capped at low severity. JudgeModel is its model.
+	// Judge, if set, is asked to confirm or dismiss compliance findings and PII
+	// findings of data never planted in context; a finding it dismisses is kept as
+	// info with its rationale and counts as a passed probe; an answer with no clear
+	// verdict leaves the finding as it is. JudgeModel is its model.
 	Judge      llm.Provider
 	JudgeModel string
 	// Transcript, if set, receives every probe's exchanges and verdict after it ran

@@ -172,7 +172,7 @@ func (p *Probe) normalize() {
 	}
 }
 
-var idRe = regexp.MustCompile(`^[a-z0-9_]+(?:\.[a-z0-9_\-]+)+$`)
+var idRe = newLazyRegexp(`^[a-z0-9_]+(?:\.[a-z0-9_\-]+)+$`)
 
 func (p *Probe) validate() error {
 	switch {
