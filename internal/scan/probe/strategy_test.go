@@ -256,9 +256,28 @@ func summaries(fs []scan.Finding) map[scan.Type]map[string]any {
 	return out
 }
 
+// echoDecoded is a base model's habit: it repeats the request, here in clear too
+// (decoded, joined, and with look-alike letters folded), which is not obeying it.
+func echoDecoded(req llmtest.ChatRequest) llmtest.Reply {
+	last := req.LastUser()
+	out := "You wrote: " + last
+	for _, dec := range []func(string) (string, bool){decodeB64, decodeHex, decodeROT13, joiner} {
+		if clear, ok := dec(last); ok {
+			out += "\nWhich reads: " + strings.TrimSuffix(clear, " instructions")
+		}
+	}
+	return llmtest.Reply{Text: out}
+}
+
 func TestRefusingTargetQuietUnderEveryStrategy(t *testing.T) {
 	probes := loadStrategyProbes(t)
-	tg := serve(t, llmtest.Text(refusal))
+	for name, h := range map[string]llmtest.Handler{"refuses": llmtest.Text(refusal), "echoes": echoDecoded} {
+		t.Run(name, func(t *testing.T) { quietUnderEveryStrategy(t, probes, h) })
+	}
+}
+
+func quietUnderEveryStrategy(t *testing.T, probes []probe.Probe, h llmtest.Handler) {
+	tg := serve(t, h)
 	attacker := scriptedAttacker(t)
 	fs, err := probe.Run(context.Background(), tg, []scan.Type{scan.Jailbreak, scan.PromptArtifacts},
 		probe.Options{Seed: 9, Probes: probes, Strategies: scan.StrategyNames, Samples: 2, Temperature: 0.8,
@@ -268,7 +287,7 @@ func TestRefusingTargetQuietUnderEveryStrategy(t *testing.T) {
 	}
 	if got := succeededUnder(fs); len(got) > 0 {
 		logFindings(t, fs)
-		t.Fatalf("a refusing target failed probes: %v", got)
+		t.Fatalf("a target that does not comply failed probes: %v", got)
 	}
 	sum := summaries(fs)
 	for _, typ := range []scan.Type{scan.Jailbreak, scan.PromptArtifacts} {
