@@ -46,7 +46,9 @@ func TestRealModelStrategies(t *testing.T) {
 	samples, _ := strconv.Atoi(os.Getenv("MIRROR_EVAL_SAMPLES"))
 	temp, _ := strconv.ParseFloat(os.Getenv("MIRROR_EVAL_TEMPERATURE"), 64)
 	opts := probe.Options{Seed: 1, Probes: probes, Concurrency: 1, MaxOutputTokens: 48, Samples: samples, Temperature: temp, Logger: testLogger(t),
-		Progress: func(done, total int, step string) { t.Logf("%s %d/%d %s", time.Now().Format("15:04:05"), done, total, step) }}
+		Progress: func(done, total int, step string) {
+			t.Logf("%s %d/%d %s", time.Now().Format("15:04:05"), done, total, step)
+		}}
 	if s := os.Getenv("MIRROR_EVAL_STRATEGIES"); s != "" {
 		opts.Strategies = strings.Split(s, ",")
 	}
