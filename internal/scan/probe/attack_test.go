@@ -200,3 +200,31 @@ func TestParaphraseThatDropsTheMarkerIsNotSent(t *testing.T) {
 		t.Error("no note about the unjudged paraphrase")
 	}
 }
+
+// A target whose context fills up mid-escalation (HTTP 400 past three turns, as a
+// small model's server answers) ends the crescendo: the turns it answered are judged,
+// and the attempt is not an error.
+func TestCrescendoEndsWhenTheContextIsFull(t *testing.T) {
+	probes := loadStrategyProbes(t)
+	tg := serve(t, func(req llmtest.ChatRequest) llmtest.Reply {
+		if assistantTurns(req) >= 3 {
+			return llmtest.Reply{Status: 400, Message: "prompt of 2254 tokens plus max_tokens 48 exceeds the context of 2048"}
+		}
+		return llmtest.Reply{Text: "Banks keep passcodes in hardware modules and rotate them."}
+	})
+	fs, err := probe.Run(context.Background(), tg, []scan.Type{scan.Jailbreak}, probe.Options{Seed: 2, Probes: probes,
+		Strategies: []string{scan.StrategyCrescendo}, Attacker: scriptedAttacker(t), AttackerModel: "attacker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Evidence["kind"] == "errors" {
+			t.Errorf("the full context was reported as a failure: %v", f.Evidence["failures"])
+		}
+		if f.Evidence["kind"] == "summary" {
+			if c := f.Evidence["by_strategy"].(map[string]any)["crescendo"].(map[string]any); c["judged"] != 1 || c["succeeded"] != 0 {
+				t.Errorf("crescendo: %v, want one judged attempt", c)
+			}
+		}
+	}
+}
