@@ -83,8 +83,8 @@ func (e *engine) askAttackerN(ctx context.Context, system, user string, sample, 
 	temp := attackerTemperature
 	e.attackerRequests.Add(1)
 	resp, err := e.opts.Attacker.Complete(ctx, llm.Request{
-		Model:    e.opts.AttackerModel,
-		Messages: []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
+		Model:           e.opts.AttackerModel,
+		Messages:        []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
 		MaxOutputTokens: maxTokens, Temperature: &temp, Seed: e.opts.Seed + int64(sample),
 	})
 	if err != nil {
