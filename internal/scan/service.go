@@ -291,6 +291,7 @@ func (in CreateInput) Validate() error {
 	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
 		field("options.judge_model_id", "does not apply to an artifact scan")
 	}
+	bad = append(bad, o.validateStrategies(t.Kind)...)
 	if len(bad) > 0 {
 		return apperr.Validation(bad...)
 	}
@@ -343,6 +344,12 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 	if o.JudgeModelID != "" {
 		if err := s.o.Checker.CheckJudge(ctx, o.JudgeModelID); err != nil {
 			return Job{}, err
+		}
+	}
+	if o.AttackerModelID != "" {
+		// The attacker must be servable now, as a judge must.
+		if err := s.o.Checker.CheckJudge(ctx, o.AttackerModelID); err != nil {
+			return Job{}, attackerError(err)
 		}
 	}
 	if c, ok, err := s.store.Containment(ctx, containmentOwner(t.Kind, a.ID), t.Key()); err != nil {
