@@ -74,8 +74,16 @@ type Options struct {
 	// (from several goroutines at once: it must be safe for that). Responses in it
 	// are not masked.
 	Transcript func(Transcript)
-	// Probes replaces the built-in Catalog (tests, custom suites).
+	// Probes replaces the built-in Catalog (tests, custom suites; WithPacks adds a
+	// user's packs to it).
 	Probes []Probe
+	// Deployment is the target as deployed: its own system prompt, which replaces
+	// the probes' invented policies (their planted data is appended after it), and
+	// its purpose. The zero value: the scanner's own policies.
+	Deployment Deployment
+	// SystemPromptSource says where Deployment.SystemPrompt came from, for the
+	// evidence: "options" (the scan's), "catalog" (the catalog model's own).
+	SystemPromptSource string
 	// EmbeddingRecords is passed to embedding.Options.Records.
 	EmbeddingRecords int
 	Logger           *slog.Logger
@@ -292,7 +300,7 @@ type exchange struct {
 
 func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
 	o := outcome{probe: p}
-	r, err := p.render(e.opts.Seed)
+	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
 		return o
