@@ -61,7 +61,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		printScanError(stderr, err)
 		return 2
 	}
 	stderrColor := colorWanted(stderr, opts.noColor, getenv)
@@ -131,6 +131,9 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.JudgeAPIKeyEnv, "judge-api-key-env", "", "environment `VAR` holding the judge's API key (default: the endpoint's)")
 	fs.IntVar(&o.endpoint.MaxOutputTokens, "max-output-tokens", 0, "bound each answer of the scanned model to `N` tokens (default 400)")
 	fs.IntVar(&o.endpoint.Concurrency, "concurrency", 0, "run `N` probes at once (default 4)")
+	fs.StringVar(&o.endpoint.SystemPrompt, "system-prompt", "", "run the probes under the target's own system prompt: `TEXT`, or @FILE to read it from a file (default: the scanner's own invented policies)")
+	fs.StringVar(&o.endpoint.Purpose, "purpose", "", "what the target is for, as a phrase (\"questions about orders and returns\"): goal-hijack probes try to make it leave this `PURPOSE`, and the judge is told it")
+	fs.StringVar(&o.endpoint.ProbesPath, "probes", "", "also run the probe packs at `PATH` (a .yaml, .yml or .json file, or a folder of them; docs/probe-packs.md)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -187,11 +190,15 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
+		if err := o.endpoint.loadContext(); err != nil {
+			return o, err
+		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
-		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0:
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens and --concurrency apply to --endpoint scans only")
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 ||
+		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }
