@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"mirror/internal/llm"
 	"mirror/internal/scan"
@@ -38,6 +41,11 @@ type endpointFlags struct {
 	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
 	MaxRequests        int         // --max-requests: bound on requests to the scanned model (0: none)
 	MaxTokens          int         // --max-tokens: bound on tokens (0: none)
+	SystemPrompt       string      // --system-prompt: the target's own system prompt (TEXT or @FILE)
+	Purpose            string      // --purpose: what the target is for
+	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
+	// packs are the probes of ProbesPath, loaded by loadContext.
+	packs []probe.Probe
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
@@ -91,11 +99,15 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 	}
 	target.Name = strings.Join(names, " + ")
 	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency,
-		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens}
+		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens,
+		Deployment: probe.Deployment{SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
 	if f.AttackerEndpoint != "" {
 		attackerKey := f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
 		opts.Attacker = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: attackerKey, BaseURL: f.AttackerEndpoint})
 		opts.AttackerModel = f.AttackerModel
+	}
+	if len(f.packs) > 0 {
+		opts.Probes = probe.WithPacks(f.packs)
 	}
 	if f.JudgeEndpoint != "" {
 		// Without a judge the built-in detectors decide alone; with one, each
@@ -110,6 +122,61 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		return scan.Report{}, err
 	}
 	return scan.NewReport(target.Name, types, findings, nil), nil
+}
+
+// Bounds on --system-prompt and --purpose, the same as the API's options.
+const (
+	maxSystemPromptBytes = scan.MaxSystemPromptBytes
+	maxPurposeBytes      = scan.MaxPurposeBytes
+)
+
+// loadContext reads --system-prompt @FILE and the packs of --probes, and checks
+// the sizes. A pack's problems come back as a *probe.PackError.
+func (f *endpointFlags) loadContext() error {
+	if name, ok := strings.CutPrefix(f.SystemPrompt, "@"); ok {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		if fi.Size() > maxSystemPromptBytes {
+			return fmt.Errorf("--system-prompt: %s is %d bytes, at most %d", name, fi.Size(), maxSystemPromptBytes)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		f.SystemPrompt = string(b)
+	}
+	switch {
+	case len(f.SystemPrompt) > maxSystemPromptBytes || !utf8.ValidString(f.SystemPrompt):
+		return fmt.Errorf("--system-prompt: must be at most %d bytes of UTF-8 text", maxSystemPromptBytes)
+	case len(f.Purpose) > maxPurposeBytes || !utf8.ValidString(f.Purpose):
+		return fmt.Errorf("--purpose: must be at most %d bytes of UTF-8 text", maxPurposeBytes)
+	case f.Endpoint == "" && (f.SystemPrompt != "" || f.Purpose != "" || f.ProbesPath != ""):
+		return errors.New("--system-prompt, --purpose and --probes need --endpoint (a chat model)")
+	}
+	if f.ProbesPath != "" {
+		ps, err := probe.LoadPacks(f.ProbesPath)
+		if err != nil {
+			return err
+		}
+		f.packs = ps
+	}
+	return nil
+}
+
+// printScanError writes err for the command line: a probe pack's issues one per
+// line, each naming the file, the probe and the field.
+func printScanError(w io.Writer, err error) {
+	var pe *probe.PackError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(w, "mirror scan: --probes: %d problem(s) in the probe packs:\n", len(pe.Issues))
+		for _, is := range pe.Issues {
+			fmt.Fprintf(w, "  %s\n", is)
+		}
+		return
+	}
+	fmt.Fprintf(w, "mirror scan: %v\n", err)
 }
 
 func containsType(ts []scan.Type, t scan.Type) bool {
