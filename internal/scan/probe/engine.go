@@ -107,6 +107,7 @@ type engine struct {
 	embed    bool
 	pacer    *pacer
 	budget   budget
+	tools    toolSupport
 	progress struct {
 		sync.Mutex
 		done, total int
@@ -291,6 +292,9 @@ type exchange struct {
 }
 
 func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
+	if p.custom() {
+		return e.runCustom(ctx, p)
+	}
 	o := outcome{probe: p}
 	r, err := p.render(e.opts.Seed)
 	if err != nil {
@@ -342,10 +346,14 @@ func joinMessages(msgs []llm.Message) string {
 
 // complete sends one request to the target, within the rate limit and the budget,
 // retrying retryable failures with jittered exponential backoff (an upstream
-// Retry-After longer than the step replaces it).
-func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool) (llm.Response, error) {
+// Retry-After longer than the step replaces it). adjust edits the request first
+// (tools, a probe's own output cap).
+func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
 	temp := 0.0
 	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed, Logprobs: logprobs}
+	for _, f := range adjust {
+		f(&req)
+	}
 	for attempt := 0; ; attempt++ {
 		if !e.budget.tokensLeft() {
 			return llm.Response{}, fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)

@@ -42,6 +42,13 @@ const (
 	// KindTemplate: the probe only exercises the endpoint; the run-wide chat-template
 	// detector reads its responses like every other one.
 	KindTemplate = "template"
+	// KindToolWrite, KindExtraction and KindMembershipTest are judged in tools.go
+	// and extraction.go: a self-modifying tool call carrying the attacker's rule;
+	// credentials, personal data or known text coming out of divergence and
+	// training-data prompts; a rank test over many member/non-member pairs.
+	KindToolWrite      = "tool_write"
+	KindExtraction     = "extraction"
+	KindMembershipTest = "membership_test"
 )
 
 // fileSchema is the version of the probe file format this package reads.
@@ -68,7 +75,11 @@ type Probe struct {
 	Sessions []Session           `yaml:"sessions"`
 	Logprobs bool                `yaml:"logprobs"`
 	Success  Success             `yaml:"success"`
-	file     string
+	// Tools names the function tools offered on every turn (toolCatalog in tools.go).
+	Tools []string `yaml:"tools"`
+	// MaxOutputTokens overrides the scan's per-response cap for this probe (0: keep it).
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	file            string
 }
 
 // Session is one conversation of a probe. Sessions share no history: a probe with
@@ -77,6 +88,9 @@ type Session struct {
 	Name   string   `yaml:"name"`
 	System string   `yaml:"system"`
 	Turns  []string `yaml:"turns"`
+	// Memory appends what earlier sessions saved through memory tools to the
+	// system prompt, as an assistant with long-term memory does.
+	Memory bool `yaml:"memory"`
 }
 
 // Success says what behaviour counts as the probe succeeding (the model failing).
@@ -90,6 +104,11 @@ type Success struct {
 	MinGap          float64  `yaml:"min_gap"`
 	// Session names the session whose responses are judged; "" is the last one.
 	Session string `yaml:"session"`
+	// Members (membership_test) are texts every web-trained model has seen; the
+	// probe pairs each with a fresh text of the same length. Alpha is the test's
+	// significance level (0: 0.01).
+	Members []string `yaml:"members"`
+	Alpha   float64  `yaml:"alpha"`
 	// Unprompted requires that the judged turn's prompt does not contain the markers:
 	// the model must produce them from an earlier instruction (persistence) or by
 	// decoding them (obfuscation), so an echo of the request cannot pass.
@@ -163,6 +182,7 @@ func LoadProbes(fsys fs.FS, dir string) ([]Probe, error) {
 
 // normalize turns the single-conversation shorthand (System, Turns) into a session.
 func (p *Probe) normalize() {
+	p.expandMembers()
 	if len(p.Sessions) == 0 {
 		p.Sessions = []Session{{Name: "main", System: p.System, Turns: p.Turns}}
 		p.System, p.Turns = "", nil
@@ -219,6 +239,10 @@ func (p *Probe) validate() error {
 			return fmt.Errorf("membership needs sessions planted and control, logprobs and min_gap > 0")
 		}
 	case KindPII, KindTemplate:
+	case KindToolWrite, KindExtraction, KindMembershipTest:
+		if err := p.validateCustom(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown success kind %q", sc.Kind)
 	}
@@ -262,6 +286,8 @@ type Vars struct {
 	Person, Control pii.Person
 	// Var holds the drawn value of each of the probe's variant lists.
 	Var map[string]string
+	// Fresh holds texts made up for this run (membership_test non-members).
+	Fresh []string
 }
 
 // rendered is a probe instantiated for one run.
@@ -337,6 +363,9 @@ func (p *Probe) render(seed int64) (rendered, error) {
 		if opts := p.Vars[k]; len(opts) > 0 {
 			v.Var[k] = opts[r.IntN(len(opts))]
 		}
+	}
+	if p.Success.Kind == KindMembershipTest {
+		v.Fresh = freshTexts(r, p.Success.Members)
 	}
 	out := rendered{vars: v}
 	var err error
