@@ -77,7 +77,8 @@ type Probe struct {
 	Success  Success             `yaml:"success"`
 	// Tools names the function tools offered on every turn (toolCatalog in tools.go).
 	Tools []string `yaml:"tools"`
-	// MaxOutputTokens overrides the scan's per-response cap for this probe (0: keep it).
+	// MaxOutputTokens lowers the scan's per-response cap for this probe (0: keep
+	// it); the scan's cap (Options.MaxOutputTokens) still bounds it.
 	MaxOutputTokens int `yaml:"max_output_tokens"`
 	file            string
 }

@@ -204,9 +204,13 @@ func TestToolResultsGoBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := srv.Requests()
-	if len(reqs) != 4 { // the write, its follow-up after the result, two later turns
+	if len(reqs) != 5 { // the tool-support check, the write, its follow-up after the result, two later turns
 		t.Fatalf("%d requests", len(reqs))
 	}
+	if len(reqs[0].Tools) != 1 || reqs[0].Tools[0].Name != "get_time" {
+		t.Errorf("the first request is not the tool-support check: %+v", reqs[0])
+	}
+	reqs = reqs[1:]
 	second := reqs[1].Messages
 	if n := len(second); n < 3 || second[n-1].Role != "tool" || !strings.Contains(second[n-1].Content, "System prompt updated") || second[n-2].ToolCalls[0].Name != "set_system_prompt" {
 		t.Errorf("second request %+v", second)
