@@ -313,7 +313,8 @@ func (e *engine) toolSupportWord() string {
 // recorded.
 func rejudgeCustom(p *Probe, r rendered, t Transcript) (outcome, error) {
 	e := &engine{opts: Options{Seed: t.Seed}}
-	e.tools.checked = t.ToolSupport != ""
+	// Never ask a model here: support is what the transcript recorded ("" = not established).
+	e.tools.checked = true
 	e.tools.ok = t.ToolSupport == "yes"
 	e.tools.why = "as recorded in the transcript"
 	systems := map[string]string{}
