@@ -319,7 +319,7 @@ func (inv *inversion) finding(model string, elapsed time.Duration) scan.Finding 
 		score++
 	}
 	score = roundScore(score)
-	var recovered []string
+	recovered := []string{}
 	for _, k := range []string{"name", "number", "location", "occupation", "health"} {
 		if significant[k] {
 			recovered = append(recovered, k)
