@@ -45,7 +45,7 @@ type inversion struct {
 
 	setupRequests, vocabRequests, searchRequests int
 	steps                                        int
-	exhausted                                    bool
+	exhausted, narrowed                          bool
 	texts                                        int
 }
 
@@ -142,18 +142,18 @@ func (inv *inversion) search(ctx context.Context, budget int, bounded bool) {
 		active[t] = true
 	}
 	spent := 0
-	for step := 0; step < len(invFields); step++ {
-		type cand struct {
-			target int
-			state  beamState
-		}
+	type cand struct {
+		target int
+		state  beamState
+	}
+	expand := func(width int) []cand {
 		var cands []cand
 		for t := range beams {
 			if !active[t] {
 				continue
 			}
 			seen := map[string]bool{}
-			for _, b := range beams[t] {
+			for _, b := range beams[t][:min(width, len(beams[t]))] {
 				for f := range invFields {
 					if b.used&(1<<f) != 0 {
 						continue
@@ -169,13 +169,21 @@ func (inv *inversion) search(ctx context.Context, budget int, bounded bool) {
 				}
 			}
 		}
+		return cands
+	}
+	for step := 0; step < len(invFields); step++ {
+		cands := expand(inv.opts.Beam)
 		if len(cands) == 0 {
 			return
 		}
-		need := inv.c.requestsFor(len(cands))
-		if bounded && spent+need > budget {
-			inv.exhausted = true
-			return
+		if bounded && spent+inv.c.requestsFor(len(cands)) > budget {
+			// Too little budget left for the beam: go on greedily from each
+			// target's best candidate, if that fits.
+			inv.narrowed = true
+			if cands = expand(1); spent+inv.c.requestsFor(len(cands)) > budget {
+				inv.exhausted = true
+				return
+			}
 		}
 		texts := make([]string, len(cands))
 		for i, c := range cands {
