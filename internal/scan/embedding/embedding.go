@@ -22,7 +22,8 @@
 // phrases (a dictionary of names, years, cities, occupations and conditions) give a
 // shortlist per field; a beam search then builds text phrase by phrase, embedding
 // every candidate through the endpoint in batches and keeping those whose vectors
-// come closest to the target. The finding reports token precision and recall against
+// come closest to the target; fields it leaves empty (no candidate improved, or the
+// budget ran out) take their nearest-neighbour value. The finding reports token precision and recall against
 // the secret texts and, per field, how often its value was recovered against the
 // chance rate 1/candidates. Score: 9 × the excess of full-name recovery, 6 × that of
 // a name part or the birth year, 5 × that of a location, occupation or condition

@@ -26,7 +26,7 @@ func TestRealEmbeddingsEndpoint(t *testing.T) {
 	if model == "" {
 		model = "all-MiniLM-L6-v2"
 	}
-	opts := Options{Seed: 1}
+	opts := Options{Seed: 1, Concurrency: 4}
 	if s := os.Getenv("MIRROR_TEST_EMBEDDINGS_SEED"); s != "" {
 		seed, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
