@@ -229,8 +229,9 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 		g.Go(func() error {
 			embedFindings, embedErr = embedding.Run(gctx, e.target.Embedder, e.target.EmbeddingModel, embedding.Options{
 				Seed: e.opts.Seed, Records: e.opts.EmbeddingRecords, Target: e.target.Name, Logger: e.log,
+				Gate: embedGate{e}, Concurrency: e.opts.Concurrency, RetryBase: e.opts.RetryBase,
 			})
-			e.step("embedding_reidentification: nearest-neighbour analysis")
+			e.step("embedding_reidentification: re-identification and inversion")
 			if embedErr != nil && gctx.Err() == nil {
 				e.log.WarnContext(gctx, "embedding analysis failed", "error", embedErr)
 			}
