@@ -272,7 +272,13 @@ func TestInfoNotesCarryTheirProbesType(t *testing.T) {
 				summaries[f.ScanType] = true
 			case strings.Contains(f.Title, "could not be judged"):
 				noted = true
-				if f.ScanType != scan.ModelInversion || !strings.Contains(fmt.Sprint(f.Evidence["notes"]), "model_inversion.membership") {
+				// Each note lists probes of its own type only: the membership probe
+				// (no logprobs) under model_inversion, the tool probes (a target
+				// that calls no tools) under self_modification.
+				notes := fmt.Sprint(f.Evidence["notes"])
+				want := map[scan.Type]string{scan.ModelInversion: "model_inversion.membership", scan.SelfModification: "self_modification.tools."}[f.ScanType]
+				other := map[scan.Type]string{scan.ModelInversion: "self_modification.", scan.SelfModification: "model_inversion."}[f.ScanType]
+				if want == "" || !strings.Contains(notes, want) || strings.Contains(notes, other) {
 					t.Errorf("seed %d: note %q filed as %s: %v", seed, f.Title, f.ScanType, f.Evidence["notes"])
 				}
 			case strings.HasPrefix(f.Title, "Observation"):
