@@ -61,7 +61,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		printScanError(stderr, err)
 		return 2
 	}
 	stderrColor := colorWanted(stderr, opts.noColor, getenv)
@@ -131,6 +131,17 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.JudgeAPIKeyEnv, "judge-api-key-env", "", "environment `VAR` holding the judge's API key (default: the endpoint's)")
 	fs.IntVar(&o.endpoint.MaxOutputTokens, "max-output-tokens", 0, "bound each answer of the scanned model to `N` tokens (default 400)")
 	fs.IntVar(&o.endpoint.Concurrency, "concurrency", 0, "run `N` probes at once (default 4)")
+	fs.StringSliceVar(&o.endpoint.Strategies, "strategies", nil, "comma-separated `NAMES` of strategies that also run every probe transformed: "+strings.Join(scan.StrategyNames, ", ")+" (the last three need --attacker-endpoint)")
+	fs.IntVar(&o.endpoint.Samples, "samples", 0, "try each probe and strategy `N` times (default 1, at most 20); findings report attack success rates")
+	fs.Float64Var(&o.endpoint.Temperature, "temperature", 0, "sampling temperature `T` of the scanned model's answers (0 to 2)")
+	fs.StringVar(&o.endpoint.AttackerEndpoint, "attacker-endpoint", "", "OpenAI-compatible API at `URL` of an attacker model for the paraphrase, translation and crescendo strategies")
+	fs.StringVar(&o.endpoint.AttackerModel, "attacker-model", "", "attacker model `NAME`")
+	fs.StringVar(&o.endpoint.AttackerAPIKeyEnv, "attacker-api-key-env", "", "environment `VAR` holding the attacker's API key (default: the endpoint's)")
+	fs.IntVar(&o.endpoint.MaxRequests, "max-requests", 0, "send at most `N` requests to the scanned model (default: no bound)")
+	fs.IntVar(&o.endpoint.MaxTokens, "max-tokens", 0, "spend at most `N` tokens, input and output, of the scanned and attacker models (default: no bound)")
+	fs.StringVar(&o.endpoint.SystemPrompt, "system-prompt", "", "run the probes under the target's own system prompt: `TEXT`, or @FILE to read it from a file (default: the scanner's own invented policies)")
+	fs.StringVar(&o.endpoint.Purpose, "purpose", "", "what the target is for, as a phrase (\"questions about orders and returns\"): goal-hijack probes try to make it leave this `PURPOSE`, and the judge is told it")
+	fs.StringVar(&o.endpoint.ProbesPath, "probes", "", "also run the probe packs at `PATH` (a .yaml, .yml or .json file, or a folder of them; docs/probe-packs.md)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -181,17 +192,24 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if o.endpoint.JudgeEndpoint != "" && o.endpoint.Endpoint == "" {
 			return o, errors.New("--judge-endpoint judges chat scans: it needs --endpoint")
 		}
-		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 {
-			return o, errors.New("--max-output-tokens and --concurrency must not be negative")
+		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 || o.endpoint.MaxRequests < 0 || o.endpoint.MaxTokens < 0 {
+			return o, errors.New("--max-output-tokens, --concurrency, --max-requests and --max-tokens must not be negative")
+		}
+		if err := o.endpoint.checkStrategies(); err != nil {
+			return o, err
 		}
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
+		if err := o.endpoint.loadContext(); err != nil {
+			return o, err
+		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
-		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0:
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens and --concurrency apply to --endpoint scans only")
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling() ||
+		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }
