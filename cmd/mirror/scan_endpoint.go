@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +33,14 @@ type endpointFlags struct {
 	JudgeAPIKeyEnv     string      // --judge-api-key-env (default: the endpoint's variable)
 	MaxOutputTokens    int         // --max-output-tokens: bound on each answer (0: probe default)
 	Concurrency        int         // --concurrency: probes at once (0: probe default)
+	Strategies         []string    // --strategies: scan.StrategyNames
+	Samples            int         // --samples: attempts per probe and strategy (0: one)
+	Temperature        float64     // --temperature of the scanned model's answers
+	AttackerEndpoint   string      // --attacker-endpoint: OpenAI-compatible API of the attacker model
+	AttackerModel      string      // --attacker-model
+	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
+	MaxRequests        int         // --max-requests: bound on requests to the scanned model (0: none)
+	MaxTokens          int         // --max-tokens: bound on tokens (0: none)
 	SystemPrompt       string      // --system-prompt: the target's own system prompt (TEXT or @FILE)
 	Purpose            string      // --purpose: what the target is for
 	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
@@ -90,7 +99,13 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 	}
 	target.Name = strings.Join(names, " + ")
 	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency,
+		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens,
 		Deployment: probe.Deployment{SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
+	if f.AttackerEndpoint != "" {
+		attackerKey := f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
+		opts.Attacker = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: attackerKey, BaseURL: f.AttackerEndpoint})
+		opts.AttackerModel = f.AttackerModel
+	}
 	if len(f.packs) > 0 {
 		opts.Probes = probe.WithPacks(f.packs)
 	}
@@ -178,4 +193,38 @@ func needs(t scan.Type) string {
 		return "--embeddings-endpoint"
 	}
 	return "--endpoint"
+}
+
+// sampling reports whether any strategy, sampling, attacker or budget flag is set.
+func (f endpointFlags) sampling() bool {
+	return len(f.Strategies) > 0 || f.Samples != 0 || f.Temperature != 0 || f.AttackerEndpoint != "" || f.AttackerModel != "" ||
+		f.AttackerAPIKeyEnv != "" || f.MaxRequests != 0 || f.MaxTokens != 0
+}
+
+// checkStrategies validates --strategies, --samples, --temperature and the attacker
+// flags, naming the flag at fault.
+func (f *endpointFlags) checkStrategies() error {
+	for i, s := range f.Strategies {
+		s = strings.TrimSpace(s)
+		f.Strategies[i] = s
+		switch {
+		case !scan.KnownStrategy(s):
+			return fmt.Errorf("--strategies: unknown strategy %q (want %s)", s, strings.Join(scan.StrategyNames, ", "))
+		case slices.Contains(f.Strategies[:i], s):
+			return fmt.Errorf("--strategies: %s named twice", s)
+		case scan.NeedsAttacker(s) && f.AttackerEndpoint == "":
+			return fmt.Errorf("--strategies: %s needs --attacker-endpoint and --attacker-model", s)
+		}
+	}
+	switch {
+	case (f.AttackerEndpoint == "") != (f.AttackerModel == ""):
+		return errors.New("--attacker-endpoint and --attacker-model go together")
+	case f.AttackerEndpoint != "" && f.Endpoint == "":
+		return errors.New("--attacker-endpoint attacks chat models: it needs --endpoint")
+	case f.Samples < 0 || f.Samples > scan.MaxSamples:
+		return fmt.Errorf("--samples: want 1 to %d", scan.MaxSamples)
+	case f.Temperature < 0 || f.Temperature > scan.MaxTemperature:
+		return fmt.Errorf("--temperature: want 0 to %g", scan.MaxTemperature)
+	}
+	return nil
 }

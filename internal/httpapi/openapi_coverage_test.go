@@ -18,15 +18,14 @@ import (
 	defaults "mirror/config"
 	"mirror/internal/auth"
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
 	"mirror/internal/review"
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
-	"mirror/internal/sqlstore"
 	"mirror/internal/ssrf"
+	"mirror/internal/storetest"
 )
 
 // newFullTestServer serves both halves, MirrorScan included (accounts, artifacts, scans
@@ -37,19 +36,8 @@ func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 	t.Helper()
 	ctx := context.Background()
 	log := testLog(t)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(cfg.DataDir, "m.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dataDir := t.TempDir()
+	db := storetest.Open(t, "sqlite://"+filepath.Join(dataDir, "m.db"))
 	cat, err := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -73,10 +61,10 @@ func newFullTestServer(t *testing.T) (*testServer, *conformance) {
 	}
 	eng := engine.New(models, llm.NewRegistry(llm.Config{}), guard, db, log)
 	scans := scan.NewService(scan.Options{Store: db, Engine: eng, Checker: eng, Packs: eng, Sealer: sealer,
-		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: 1, Logger: log})
+		ArtifactDir: filepath.Join(dataDir, "artifacts"), Workers: 1, Logger: log})
 	scans.Start(ctx)
 	t.Cleanup(func() { scans.Stop(0) })
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: testOptions(), Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log),
 		Feedback: feedback.NewService(db, true), Ready: db.Ping,
 		MirrorScan: &MirrorScanDeps{Auth: accounts, Scans: scans}, Review: review.NewService(db)})

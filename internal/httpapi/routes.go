@@ -18,9 +18,9 @@ func (s *Server) routes() http.Handler {
 	// Outermost first: every response, including 404/405, preflights and panics,
 	// gets the request id and the security headers.
 	r.Use(s.bodyDeadline, withRequestID, s.securityHeaders, s.recoverer, s.observe, s.trustedHosts, s.rejectNUL)
-	if len(s.cfg.CORSOrigins) > 0 {
+	if len(s.opts.CORSOrigins) > 0 {
 		r.Use(cors.New(cors.Options{
-			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedOrigins:   s.opts.CORSOrigins,
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowedHeaders:   []string{"Content-Type", "Authorization", "X-API-Key", "X-Request-ID", "X-CSRF-Token", "Accept"},
 			ExposedHeaders:   []string{"X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"},
@@ -28,7 +28,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler)
 	}
-	r.Use(s.limitBody(s.cfg.MaxRequestBodyBytes, isUpload))
+	r.Use(s.limitBody(s.opts.MaxRequestBodyBytes, isUpload))
 	r.Use(s.compress)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -91,6 +91,14 @@ type JobOptions struct {
 	// least MinRatePerSecond).
 	RatePerSecond float64 `json:"rate_per_second,omitempty"`
 	JudgeModelID  string  `json:"judge_model_id,omitempty"`
+	// Strategies (StrategyNames) also run every probe they apply to transformed;
+	// those of AttackerStrategies need AttackerModelID, a catalog model.
+	Strategies      []string `json:"strategies,omitempty"`
+	AttackerModelID string   `json:"attacker_model_id,omitempty"`
+	// Samples is how many times each probe and strategy is tried (0: once), at
+	// Temperature (0: greedy).
+	Samples     int     `json:"samples,omitempty"`
+	Temperature float64 `json:"temperature,omitempty"`
 	// SystemPrompt is the target's own system prompt: the probes run under it,
 	// their planted data appended after it, instead of the scanner's invented
 	// policies. It is the user's text, kept with the job and shown in the evidence

@@ -116,6 +116,7 @@ var rules = func() map[string]Rule {
 		{ID: "template.smuggled_instructions", Title: "Chat template smuggles instructions", Description: "The chat template injects instructions into every conversation that the user and the operator do not see.", Help: helpTemplate, HelpURI: uriLLM01, Severity: 8.0, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		{ID: "template.hidden_text", Title: "Chat template hides invisible characters", Description: "The chat template contains invisible or direction-changing characters that hide text from reviewers.", Help: helpTemplate, HelpURI: uriLLM01, Severity: 7.5, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		{ID: "onnx.custom_operator_domain", Title: "ONNX model needs custom operators", Description: "The model uses operators from a custom domain, which only run if the loader registers native code for them.", Help: helpReview, HelpURI: uriCWE829, Severity: 7.5, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasSupply},
+		{ID: "savedmodel.dangerous_op", Title: "TensorFlow SavedModel graph reads or writes files or runs Python", Description: "The graph uses an op (ReadFile, WriteFile, MatchingFiles, ImmutableConst, PyFunc, EagerPyFunc) that reaches outside the model when TensorFlow serves it.", Help: helpReview, HelpURI: uriCWE829, Severity: 8.0, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasSupply},
 		{ID: "onnx.external_data_escape", Title: "ONNX external data path escapes the model folder", Description: "An external-data location points outside the model's folder, so loading the model reads arbitrary files.", Help: helpStructure, HelpURI: uriCWE22, Severity: 8.5, CWE: 22, OWASPLLM: "LLM03", ATLAS: atlasSupply},
 		{ID: "keras.external_load", Title: "Keras layer loads code or a graph from outside the file", Description: "A layer such as TFSMLayer or a TF Hub layer names a path, handle or URL that Keras loads when the model is rebuilt, so the model runs whatever is there.", Help: helpDoNotLoad, HelpURI: uriCWE829, Severity: 8.0, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasUnsafe},
 		{ID: "keras.reads_file", Title: "Keras layer reads a file when the model is rebuilt", Description: "A lookup layer reads its vocabulary from a path outside the model file.", Help: helpReview, HelpURI: uriCWE22, Severity: 5.0, CWE: 22, OWASPLLM: "LLM03", ATLAS: atlasUnsafe},
@@ -234,6 +235,19 @@ func RuleID(f Finding) string {
 		return string(f.ScanType) + ".scan_note"
 	}
 	return string(f.ScanType)
+}
+
+// WithRuleIDs sets every finding's RuleID that is empty to RuleID(f), in place, and
+// returns fs. It is the one place findings get their detector id before they leave
+// the scan package (reports, the API's finding lists): the store keeps no rule
+// column, the id is derived from the evidence each time.
+func WithRuleIDs(fs []Finding) []Finding {
+	for i := range fs {
+		if fs[i].RuleID == "" {
+			fs[i].RuleID = RuleID(fs[i])
+		}
+	}
+	return fs
 }
 
 // RuleFor returns the catalogue entry of the finding's detector, or a generic rule

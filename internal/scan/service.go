@@ -293,6 +293,7 @@ func (in CreateInput) Validate() error {
 	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
 		field("options.judge_model_id", "does not apply to an artifact scan")
 	}
+	bad = append(bad, o.validateStrategies(t.Kind)...)
 	validateContext(o, t.Kind, field)
 	if len(bad) > 0 {
 		return apperr.Validation(bad...)
@@ -346,6 +347,12 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 	if o.JudgeModelID != "" {
 		if err := s.o.Checker.CheckJudge(ctx, o.JudgeModelID); err != nil {
 			return Job{}, err
+		}
+	}
+	if o.AttackerModelID != "" {
+		// The attacker must be servable now, as a judge must.
+		if err := s.o.Checker.CheckJudge(ctx, o.AttackerModelID); err != nil {
+			return Job{}, attackerError(err)
 		}
 	}
 	if err := s.checkPacks(ctx, a, o.ProbePackIDs); err != nil {
@@ -471,7 +478,7 @@ func (s *Service) Findings(ctx context.Context, a Actor, f FindingFilter) ([]Fin
 	if err != nil {
 		return nil, "", fmt.Errorf("list findings: %w", err)
 	}
-	return items, next, nil
+	return WithRuleIDs(items), next, nil
 }
 
 // pageLimit applies the list routes' page size: 0 is 50; 1 to 200 is allowed.

@@ -124,6 +124,18 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		opts.Judge, opts.JudgeModel = p, m.Route.Model
 	}
+	opts.Strategies, opts.Samples, opts.Temperature = j.Options.Strategies, j.Options.Samples, j.Options.Temperature
+	if id := j.Options.AttackerModelID; id != "" {
+		m, err := e.models.Resolve(ctx, id) // refuses a contained attacker
+		if err != nil {
+			return nil, nil, fmt.Errorf("attacker: %w", err)
+		}
+		p, err := e.providers.Provider(m.Provider, m.BaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("attacker: %w", err)
+		}
+		opts.Attacker, opts.AttackerModel = p, m.Route.Model
+	}
 	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
 	switch t.Kind {
 	case scan.TargetCatalogModel:

@@ -186,7 +186,7 @@ func (p *Probe) normalize() {
 	}
 }
 
-var idRe = regexp.MustCompile(`^[a-z0-9_]+(?:\.[a-z0-9_\-]+)+$`)
+var idRe = newLazyRegexp(`^[a-z0-9_]+(?:\.[a-z0-9_\-]+)+$`)
 
 // fieldError is a probe's invalid field, named as in the probe file (e.g.
 // "success.markers", "sessions[1].turns[0]").
