@@ -344,7 +344,9 @@ type Vars struct {
 
 // rendered is a probe instantiated for one run.
 type rendered struct {
-	vars     Vars
+	vars Vars
+	// targetPrompt is the target's own system prompt the probe ran under, if any.
+	targetPrompt string
 	sessions []renderedSession
 	markers  []string
 	patterns []string
@@ -508,6 +510,9 @@ func (p *Probe) renderFor(seed int64, d Deployment) (rendered, error) {
 		}
 	}
 	out := rendered{vars: v}
+	if v.TargetPrompt {
+		out.targetPrompt = d.SystemPrompt
+	}
 	var err error
 	exec := func(field, text string) string {
 		if err != nil || text == "" {
