@@ -94,7 +94,8 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		names = append(names, f.Endpoint+" ("+f.Model+")")
 	}
 	if f.EmbeddingsEndpoint != "" {
-		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint})
+		// The analysis retries through the scan's budget itself.
+		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint, MaxRetries: -1})
 		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
 	}
 	target.Name = strings.Join(names, " + ")

@@ -159,7 +159,8 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		target.Provider, target.Model = p, t.Model
 	case scan.TargetEmbeddings:
-		o.Provider = llm.OpenAICompatible
+		// The analysis retries through the scan's budget itself.
+		o.Provider, o.MaxRetries = llm.OpenAICompatible, -1
 		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
 	default:
 		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)
