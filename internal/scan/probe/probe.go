@@ -374,11 +374,11 @@ type rendered struct {
 	vars Vars
 	// targetPrompt is the target's own system prompt the probe ran under, if any.
 	targetPrompt string
-	sessions []renderedSession
-	markers  []string
-	patterns []string
-	secrets  []string
-	expect   string
+	sessions     []renderedSession
+	markers      []string
+	patterns     []string
+	secrets      []string
+	expect       string
 }
 
 type renderedSession struct {
