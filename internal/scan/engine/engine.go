@@ -1,8 +1,11 @@
-// Package engine connects scan jobs to the scanners: a catalog model or an outside
-// endpoint to the behavioural probes, an embeddings endpoint to the
-// re-identification analysis, an uploaded file to the model-file scanner. It also
-// checks targets when a scan is created (scan.Checker). Outside endpoints are
-// reached only through the SSRF guard, on every connection and redirect.
+// Package engine is the adapter behind scan.Engine and scan.Checker: it runs a scan
+// job's target through the scanners (a catalog model or an outside endpoint through
+// the behavioural probes, an embeddings endpoint through the re-identification
+// analysis, an uploaded file through the model-file scanner) over the catalog, the
+// llm providers and the SSRF guard, and it checks targets when a scan is created.
+// Outside endpoints of the API's scans are reached only through the SSRF guard, on
+// every connection and redirect. ScanEndpoints is the same run for endpoints the
+// user names on the command line (mirror scan --endpoint), without catalog or guard.
 package engine
 
 import (
@@ -122,9 +125,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		opts.Attacker, opts.AttackerModel = p, m.Route.Model
 	}
-	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
-	switch t.Kind {
-	case scan.TargetCatalogModel:
+	if t.Kind == scan.TargetCatalogModel {
 		m, err := e.scannable(ctx, t.ModelID)
 		if err != nil {
 			return nil, nil, err
@@ -134,17 +135,8 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 			return nil, nil, err
 		}
 		target.Provider, target.Model = p, m.Route.Model
-	case scan.TargetEndpoint:
-		p, err := llm.ForEndpoint(t.Provider, t.URL, o)
-		if err != nil {
-			return nil, nil, err
-		}
-		target.Provider, target.Model = p, t.Model
-	case scan.TargetEmbeddings:
-		o.Provider = llm.OpenAICompatible
-		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
-	default:
-		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)
+	} else if err := reach(&target, t, llm.Options{APIKey: apiKey, HTTPClient: e.client, Logger: e.log}); err != nil {
+		return nil, nil, err
 	}
 	findings, err := probe.Run(ctx, target, j.Types, opts)
 	return findings, nil, err
