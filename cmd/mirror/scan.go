@@ -58,7 +58,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		printScanError(stderr, err)
 		return 2
 	}
 	stderrColor := colorWanted(stderr, opts.noColor, getenv)
@@ -136,6 +136,9 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.AttackerAPIKeyEnv, "attacker-api-key-env", "", "environment `VAR` holding the attacker's API key (default: the endpoint's)")
 	fs.IntVar(&o.endpoint.MaxRequests, "max-requests", 0, "send at most `N` requests to the scanned model (default: no bound)")
 	fs.IntVar(&o.endpoint.MaxTokens, "max-tokens", 0, "spend at most `N` tokens, input and output, of the scanned and attacker models (default: no bound)")
+	fs.StringVar(&o.endpoint.SystemPrompt, "system-prompt", "", "run the probes under the target's own system prompt: `TEXT`, or @FILE to read it from a file (default: the scanner's own invented policies)")
+	fs.StringVar(&o.endpoint.Purpose, "purpose", "", "what the target is for, as a phrase (\"questions about orders and returns\"): goal-hijack probes try to make it leave this `PURPOSE`, and the judge is told it")
+	fs.StringVar(&o.endpoint.ProbesPath, "probes", "", "also run the probe packs at `PATH` (a .yaml, .yml or .json file, or a folder of them; docs/probe-packs.md)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -195,11 +198,15 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
+		if err := o.endpoint.loadContext(); err != nil {
+			return o, err
+		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
-		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling():
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests and --max-tokens apply to --endpoint scans only")
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling() ||
+		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }

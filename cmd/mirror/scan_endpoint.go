@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
+	"mirror/internal/scan/probe"
 )
 
 // endpointFlags are the flags of `mirror scan --endpoint URL --model NAME`: a
@@ -37,6 +41,11 @@ type endpointFlags struct {
 	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
 	MaxRequests        int         // --max-requests: bound on requests to the scanned model (0: none)
 	MaxTokens          int         // --max-tokens: bound on tokens (0: none)
+	SystemPrompt       string      // --system-prompt: the target's own system prompt (TEXT or @FILE)
+	Purpose            string      // --purpose: what the target is for
+	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
+	// packs are the probes of ProbesPath, loaded by loadContext.
+	packs []probe.Probe
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
@@ -48,9 +57,9 @@ type endpointFlags struct {
 // (default OPENAI_API_KEY) and may be empty, as for a local Ollama or vLLM.
 func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
-	s := engine.EndpointScan{Types: f.Types, MaxOutputTokens: f.MaxOutputTokens, Progress: f.Progress,
+	s := engine.EndpointScan{Types: f.Types, MaxOutputTokens: f.MaxOutputTokens, Progress: f.Progress, Packs: f.packs,
 		Options: scan.JobOptions{Seed: &f.Seed, Concurrency: f.Concurrency, Strategies: f.Strategies, Samples: f.Samples,
-			Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens}}
+			Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens, SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
 	if f.Endpoint != "" {
 		s.Chat = scan.Target{Kind: scan.TargetEndpoint, URL: f.Endpoint, Model: f.Model, Provider: f.Provider, APIKey: key}
 	}
@@ -71,6 +80,61 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		}
 	}
 	return engine.ScanEndpoints(ctx, s)
+}
+
+// Bounds on --system-prompt and --purpose, the same as the API's options.
+const (
+	maxSystemPromptBytes = scan.MaxSystemPromptBytes
+	maxPurposeBytes      = scan.MaxPurposeBytes
+)
+
+// loadContext reads --system-prompt @FILE and the packs of --probes, and checks
+// the sizes. A pack's problems come back as a *probe.PackError.
+func (f *endpointFlags) loadContext() error {
+	if name, ok := strings.CutPrefix(f.SystemPrompt, "@"); ok {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		if fi.Size() > maxSystemPromptBytes {
+			return fmt.Errorf("--system-prompt: %s is %d bytes, at most %d", name, fi.Size(), maxSystemPromptBytes)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		f.SystemPrompt = string(b)
+	}
+	switch {
+	case len(f.SystemPrompt) > maxSystemPromptBytes || !utf8.ValidString(f.SystemPrompt):
+		return fmt.Errorf("--system-prompt: must be at most %d bytes of UTF-8 text", maxSystemPromptBytes)
+	case len(f.Purpose) > maxPurposeBytes || !utf8.ValidString(f.Purpose):
+		return fmt.Errorf("--purpose: must be at most %d bytes of UTF-8 text", maxPurposeBytes)
+	case f.Endpoint == "" && (f.SystemPrompt != "" || f.Purpose != "" || f.ProbesPath != ""):
+		return errors.New("--system-prompt, --purpose and --probes need --endpoint (a chat model)")
+	}
+	if f.ProbesPath != "" {
+		ps, err := probe.LoadPacks(f.ProbesPath)
+		if err != nil {
+			return err
+		}
+		f.packs = ps
+	}
+	return nil
+}
+
+// printScanError writes err for the command line: a probe pack's issues one per
+// line, each naming the file, the probe and the field.
+func printScanError(w io.Writer, err error) {
+	var pe *probe.PackError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(w, "mirror scan: --probes: %d problem(s) in the probe packs:\n", len(pe.Issues))
+		for _, is := range pe.Issues {
+			fmt.Fprintf(w, "  %s\n", is)
+		}
+		return
+	}
+	fmt.Fprintf(w, "mirror scan: %v\n", err)
 }
 
 // needs names the flag that makes scan type t apply.

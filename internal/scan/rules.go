@@ -136,6 +136,7 @@ var rules = func() map[string]Rule {
 		jailbreakRule("multi_turn_escalation", "Gradual escalation over several turns bypasses the policy"),
 		jailbreakRule("refusal_suppression", "Refusal suppression forces compliance"),
 		jailbreakRule("payload_splitting", "Split payload is reassembled and obeyed"),
+		jailbreakRule("off_topic", "An off-topic request or an injected objective pulls the model away from its purpose"),
 		{ID: "jailbreak.goal_hijack", Title: "Instructions inside task data hijack the task", Description: "Text the model was asked to process (a document to classify, a request to turn into a command) carried an instruction, and the model followed it instead of its task: indirect prompt injection.",
 			Help: "Treat processed content as data: delimit it and tell the model it holds no instructions, constrain the output to the task's format and validate it, and keep tools behind checks the model cannot talk its way past.", HelpURI: uriLLM01, Severity: 7.0, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		// Live models: model inversion.

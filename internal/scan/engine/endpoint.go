@@ -26,9 +26,12 @@ type EndpointScan struct {
 	Attacker scan.Target
 	// Types are the scan types to run; empty: every type the targets allow.
 	Types []scan.Type
-	// Options are the job's options; the catalog ids in them (JudgeModelID,
-	// AttackerModelID) are not used: Judge and Attacker name the models.
-	Options         scan.JobOptions
+	// Options are the job's options; the ids in them (JudgeModelID,
+	// AttackerModelID, ProbePackIDs) are not used: Judge, Attacker and Packs stand
+	// for them.
+	Options scan.JobOptions
+	// Packs are probes run beside the built-in ones (probe.LoadPacks).
+	Packs           []probe.Probe
 	MaxOutputTokens int // each answer of the scanned model (0: the probes' default)
 	Progress        scan.ProgressFunc
 }
@@ -71,7 +74,11 @@ func ScanEndpoints(ctx context.Context, s EndpointScan) (scan.Report, error) {
 	target.Name = strings.Join(names, " + ")
 	o := s.Options
 	opts := probe.Options{Progress: s.Progress, MaxOutputTokens: s.MaxOutputTokens, Concurrency: o.Concurrency, RatePerSecond: o.RatePerSecond,
-		Strategies: o.Strategies, Samples: o.Samples, Temperature: o.Temperature, MaxRequests: o.MaxRequests, MaxTokens: o.MaxTokens}
+		Strategies: o.Strategies, Samples: o.Samples, Temperature: o.Temperature, MaxRequests: o.MaxRequests, MaxTokens: o.MaxTokens,
+		Deployment: probe.Deployment{SystemPrompt: o.SystemPrompt, Purpose: o.Purpose}}
+	if len(s.Packs) > 0 {
+		opts.Probes = probe.WithPacks(s.Packs)
+	}
 	if o.Seed != nil {
 		opts.Seed = *o.Seed
 	}

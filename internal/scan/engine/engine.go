@@ -25,9 +25,11 @@ import (
 	"mirror/internal/ssrf"
 )
 
-// Store is the part of the scan store the engine reads: the uploaded file's path.
+// Store is the part of the scan store the engine reads: the uploaded file's path,
+// and the probe packs a scan names.
 type Store interface {
 	Artifact(ctx context.Context, id string) (scan.Artifact, error)
+	ProbePack(ctx context.Context, id string) (scan.ProbePack, error)
 }
 
 // Engine implements scan.Engine and scan.Checker.
@@ -41,8 +43,9 @@ type Engine struct {
 }
 
 var (
-	_ scan.Engine  = (*Engine)(nil)
-	_ scan.Checker = (*Engine)(nil)
+	_ scan.Engine     = (*Engine)(nil)
+	_ scan.Checker    = (*Engine)(nil)
+	_ scan.PackParser = (*Engine)(nil)
 )
 
 // New returns an Engine.
@@ -99,7 +102,18 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	}
 	target := probe.Target{Name: j.TargetKey}
 	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
-		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log}
+		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log,
+		Deployment: probe.Deployment{SystemPrompt: j.Options.SystemPrompt, Purpose: j.Options.Purpose}}
+	if j.Options.SystemPrompt != "" {
+		opts.SystemPromptSource = "options"
+	}
+	if len(j.Options.ProbePackIDs) > 0 {
+		packs, err := e.packs(ctx, j)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Probes = probe.WithPacks(packs)
+	}
 	if j.Options.Seed != nil {
 		opts.Seed = *j.Options.Seed
 	}
@@ -136,6 +150,10 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 			return nil, nil, err
 		}
 		target.Provider, target.Model = p, m.Route.Model
+		if opts.Deployment.SystemPrompt == "" && m.SystemPrompt != "" {
+			// The catalog model is deployed with its own instructions: test those.
+			opts.Deployment.SystemPrompt, opts.SystemPromptSource = m.SystemPrompt, "catalog"
+		}
 	} else if err := reach(&target, t, llm.Options{APIKey: apiKey, HTTPClient: e.client, Logger: e.log}); err != nil {
 		return nil, nil, err
 	}

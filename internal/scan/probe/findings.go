@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -124,6 +125,11 @@ func (e *scanRun) findings(outcomes []outcome) ([]scan.Finding, error) {
 			"probes_passed_by_model": len(tl.passed), "probes_errored": tl.errored, "probes_not_run": len(tl.skipped), "probes_not_judged": len(tl.notes),
 			"attack_success_rate": asr, "succeeded": nonNil(tl.succeeded), "passed": nonNil(tl.passed)}
 		e.addRates(ev, tl.attempts, tl.byStrategy, tl.byProbe)
+		if sp := strings.TrimSpace(e.opts.Deployment.SystemPrompt); sp != "" {
+			// The target's own instructions, as the user gave them: the probes ran
+			// under this text (their planted data appended after it).
+			ev["system_prompt"] = excerpt(pii.Mask(sp), maxTurnBytes)
+		}
 		out = append(out, e.note(t, title, ev))
 		if len(tl.skipped) > 0 || tl.attempts.notRun > 0 {
 			title := fmt.Sprintf("Scan stopped early: budget exhausted, %d %s probes not run", len(tl.skipped), t)
@@ -192,6 +198,7 @@ func (e *scanRun) finding(p *Probe, h *hit) scan.Finding {
 		"detector_score":   h.score,
 	}
 	addFrameworks(ev, p.Type, p.Family)
+	e.addDeployment(ev)
 	for k, v := range h.extra {
 		ev[k] = v
 	}
@@ -263,21 +270,22 @@ func (e *scanRun) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 		Score:    score,
 		Title:    "Chat-template control tokens leak into responses",
 		Evidence: map[string]any{
-			"tokens":             tokens,
-			"responses_affected": responses,
-			"responses_total":    total,
-			"probe_id":           firstProbe.ID,
-			"probe_family":       firstProbe.Family,
-			"probe_version":      firstProbe.Version,
-			"session":            first.session,
-			"turn":               first.turn,
-			"prompt_excerpt":     excerpt(pii.Mask(first.user), promptExcerptBytes),
-			"response_excerpt":   responseExcerpt(first.resp.Text, toks[0]),
-			"model":              e.target.Model,
-			"seed":               e.opts.Seed,
-			"conversation":       conversation(*first),
-			"owasp_llm":          []string{"LLM05:2025"},
-			"mitre_atlas":        []string{},
+			"tokens":               tokens,
+			"responses_affected":   responses,
+			"responses_total":      total,
+			"probe_id":             firstProbe.ID,
+			"probe_family":         firstProbe.Family,
+			"probe_version":        firstProbe.Version,
+			"session":              first.session,
+			"turn":                 first.turn,
+			"prompt_excerpt":       excerpt(pii.Mask(first.user), promptExcerptBytes),
+			"response_excerpt":     responseExcerpt(first.resp.Text, toks[0]),
+			"model":                e.target.Model,
+			"seed":                 e.opts.Seed,
+			"conversation":         conversation(*first),
+			"owasp_llm":            []string{"LLM05:2025"},
+			"mitre_atlas":          []string{},
+			"system_prompt_source": e.systemPromptSource(),
 		},
 		Remediation: templateRemediation,
 		Target:      e.target.Name,
@@ -288,6 +296,7 @@ func (e *scanRun) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 func (e *scanRun) note(t scan.Type, title string, ev map[string]any) scan.Finding {
 	ev["seed"] = e.opts.Seed
 	ev["model"] = e.target.Model
+	e.addDeployment(ev)
 	rem := noteRemediation
 	if ev["kind"] == "summary" {
 		rem = summaryRemediation
@@ -339,3 +348,20 @@ func excerpt(s string, n int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// addDeployment records in evidence which system prompt the probe ran under: the
+// target's own ("options" or "catalog", its text in the conversation) or the
+// scanner's invented policy ("scanner"), and the purpose the scan gave.
+func (e *scanRun) addDeployment(ev map[string]any) {
+	ev["system_prompt_source"] = e.systemPromptSource()
+	if p := strings.TrimSpace(e.opts.Deployment.Purpose); p != "" {
+		ev["purpose"] = excerpt(p, 600)
+	}
+}
+
+func (e *scanRun) systemPromptSource() string {
+	if strings.TrimSpace(e.opts.Deployment.SystemPrompt) != "" {
+		return cmp.Or(e.opts.SystemPromptSource, "options")
+	}
+	return "scanner"
+}

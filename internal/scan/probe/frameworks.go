@@ -28,6 +28,7 @@ var frameworkByFamily = map[string][2][]string{
 	"tool_config_rewrite":  {{"LLM06:2025", "LLM01:2025"}, {"AML.T0051.000"}},
 	"known_record":         {{"LLM02:2025"}, {"AML.T0024.001"}},
 	"goal_hijack":          {{"LLM01:2025"}, {"AML.T0051.001"}},
+	"off_topic":            {{"LLM01:2025"}, {"AML.T0051.000"}},
 }
 
 // Frameworks returns the OWASP LLM Top 10 (2025) and MITRE ATLAS ids of a finding of

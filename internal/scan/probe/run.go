@@ -76,7 +76,8 @@ type Options struct {
 	// (from several goroutines at once: it must be safe for that). Responses in it
 	// are not masked.
 	Transcript func(Transcript)
-	// Probes replaces the built-in Catalog (tests, custom suites).
+	// Probes replaces the built-in Catalog (tests, custom suites; WithPacks adds a
+	// user's packs to it).
 	Probes []Probe
 	// Strategies names the strategies (scan.StrategyNames) that transform every probe
 	// they apply to, beside the probe as written (strategy.go).
@@ -91,6 +92,13 @@ type Options struct {
 	// MaxTokens; its requests are not requests to the target.
 	Attacker      llm.Provider
 	AttackerModel string
+	// Deployment is the target as deployed: its own system prompt, which replaces
+	// the probes' invented policies (their planted data is appended after it), and
+	// its purpose. The zero value: the scanner's own policies.
+	Deployment Deployment
+	// SystemPromptSource says where Deployment.SystemPrompt came from, for the
+	// evidence: "options" (the scan's), "catalog" (the catalog model's own).
+	SystemPromptSource string
 	// EmbeddingRecords is passed to embedding.Options.Records.
 	EmbeddingRecords int
 	Logger           *slog.Logger
@@ -322,7 +330,7 @@ type exchange struct {
 func (e *scanRun) runProbe(ctx context.Context, a attempt) outcome {
 	p := a.probe
 	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
-	r, err := p.render(e.opts.Seed)
+	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
 		return o
