@@ -12,12 +12,12 @@ import (
 	"mirror/internal/scan"
 )
 
-// exerciseProbePacks: an owner's probe packs, capped in number, listed without
-// their content, deleted only by their owner.
+// exerciseProbePacks: packs are kept per owner up to a cap, listed newest first
+// without their content, and only their owner deletes them.
 func exerciseProbePacks(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	s := newStore(t)
-	owner, other := newUser(t, s), newUser(t, s)
+	db := newStore(t)
+	owner, other := newUser(t, db), newUser(t, db)
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	pack := func(i int) scan.ProbePack {
 		return scan.ProbePack{ID: uuid.NewString(), OwnerID: owner, Name: "pack «" + string(rune('a'+i)) + "»",
@@ -26,35 +26,31 @@ func exerciseProbePacks(t *testing.T, newStore func(t *testing.T) Store) {
 	var ids []string
 	for i := range 3 {
 		p := pack(i)
-		if err := s.CreateProbePack(ctx, p, 3); err != nil {
-			t.Fatal(err)
-		}
+		must(t, db.CreateProbePack(ctx, p, 3))
 		ids = append(ids, p.ID)
 	}
-	if err := s.CreateProbePack(ctx, pack(4), 3); apperr.CodeOf(err) != apperr.Conflict {
+	if err := db.CreateProbePack(ctx, pack(4), 3); apperr.CodeOf(err) != apperr.Conflict {
 		t.Errorf("fourth pack past a cap of 3: %v", err)
 	}
-	got, err := s.ProbePack(ctx, ids[0])
+	got, err := db.ProbePack(ctx, ids[0])
 	if want := pack(0); err != nil || got.Content != want.Content || got.Name != want.Name || got.OwnerID != owner || !got.CreatedAt.Equal(want.CreatedAt) {
 		t.Errorf("round trip: %+v %v", got, err)
 	}
-	list, err := s.ProbePacks(ctx, owner)
+	list, err := db.ProbePacks(ctx, owner)
 	if err != nil || len(list) != 3 || list[0].ID != ids[2] || list[0].Content != "" {
 		t.Errorf("list: %+v %v", list, err)
 	}
-	if list, _ := s.ProbePacks(ctx, other); len(list) != 0 {
+	if list, _ := db.ProbePacks(ctx, other); len(list) != 0 {
 		t.Errorf("another owner's list: %+v", list)
 	}
-	if err := s.DeleteProbePack(ctx, other, ids[0]); apperr.CodeOf(err) != apperr.NotFound {
+	if err := db.DeleteProbePack(ctx, other, ids[0]); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("delete by another owner: %v", err)
 	}
-	if err := s.DeleteProbePack(ctx, owner, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ProbePack(ctx, ids[0]); apperr.CodeOf(err) != apperr.NotFound {
+	must(t, db.DeleteProbePack(ctx, owner, ids[0]))
+	if _, err := db.ProbePack(ctx, ids[0]); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("deleted pack: %v", err)
 	}
-	if err := s.CreateProbePack(ctx, scan.ProbePack{ID: uuid.NewString(), OwnerID: uuid.NewString(), Name: "x", Content: "x", CreatedAt: at}, 0); apperr.CodeOf(err) != apperr.NotFound {
+	if err := db.CreateProbePack(ctx, scan.ProbePack{ID: uuid.NewString(), OwnerID: uuid.NewString(), Name: "x", Content: "x", CreatedAt: at}, 0); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("pack of an unknown user: %v", err)
 	}
 }

@@ -1,10 +1,9 @@
 // Package storetest is the contract every store of Mirror's records must pass, split
 // by concern as River's riverdriver/riverdrivertest is: generations, feedback, scans
-// and their leases, users, containment, artifacts, probe packs and the paginated
-// lists. Exercise runs all of it against the SQL store (SQLite, Postgres, Postgres
-// through a transaction pooler: see OnEveryDB); ExerciseRecords runs the
-// generations and feedback part, which is all the in-memory store used when
-// persistence is off holds.
+// and their leases, users, containment, artifacts, probe packs and the paginated lists. Exercise
+// runs all of it against the SQL store (SQLite, Postgres, Postgres through a
+// transaction pooler: see OnEveryDB); ExerciseRecords runs the generations and
+// feedback part, which is all the in-memory store used when persistence is off holds.
 //
 // Every case opens its own fresh, empty store and runs in parallel with the others:
 // no case sees another's rows.
@@ -56,8 +55,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) Store) {
 		{"users", exerciseUsers},
 		{"containment", exerciseContainment},
 		{"artifacts", exerciseArtifacts},
-		{"probe packs", exerciseProbePacks},
 		{"lists", exerciseLists},
+		{"probe packs", exerciseProbePacks},
 	} {
 		t.Run(concern.name, func(t *testing.T) {
 			t.Parallel()

@@ -106,7 +106,8 @@ func reach(pt *probe.Target, t scan.Target, o llm.Options) error {
 		}
 		pt.Provider, pt.Model = p, t.Model
 	case scan.TargetEmbeddings:
-		o.Provider, o.BaseURL = llm.OpenAICompatible, t.URL
+		// The analysis retries through the scan's budget itself.
+		o.Provider, o.BaseURL, o.MaxRetries = llm.OpenAICompatible, t.URL, -1
 		pt.Embedder, pt.EmbeddingModel = llm.NewOpenAI(o), t.Model
 	default:
 		return fmt.Errorf("unknown target kind %q", t.Kind)

@@ -46,6 +46,13 @@ const (
 	// KindTemplate: the probe only exercises the endpoint; the run-wide chat-template
 	// detector reads its responses like every other one.
 	KindTemplate = "template"
+	// KindToolWrite, KindExtraction and KindMembershipTest are judged in tools.go
+	// and extraction.go: a self-modifying tool call carrying the attacker's rule;
+	// credentials, personal data or known text coming out of divergence and
+	// training-data prompts; a rank test over many member/non-member pairs.
+	KindToolWrite      = "tool_write"
+	KindExtraction     = "extraction"
+	KindMembershipTest = "membership_test"
 )
 
 // fileSchema is the version of the probe file format this package reads.
@@ -81,7 +88,12 @@ type Probe struct {
 	Sessions []Session `yaml:"sessions"`
 	Logprobs bool      `yaml:"logprobs"`
 	Success  Success   `yaml:"success"`
-	file     string
+	// Tools names the function tools offered on every turn (toolCatalog in tools.go).
+	Tools []string `yaml:"tools"`
+	// MaxOutputTokens lowers the scan's per-response cap for this probe (0: keep
+	// it); the scan's cap (Options.MaxOutputTokens) still bounds it.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	file            string
 }
 
 // Session is one conversation of a probe. Sessions share no history: a probe with
@@ -91,6 +103,9 @@ type Session struct {
 	System  string   `yaml:"system"`
 	Context string   `yaml:"context"`
 	Turns   []string `yaml:"turns"`
+	// Memory appends what earlier sessions saved through memory tools to the
+	// system prompt, as an assistant with long-term memory does.
+	Memory bool `yaml:"memory"`
 }
 
 // Success says what behaviour counts as the probe succeeding (the model failing).
@@ -104,6 +119,11 @@ type Success struct {
 	MinGap          float64  `yaml:"min_gap"`
 	// Session names the session whose responses are judged; "" is the last one.
 	Session string `yaml:"session"`
+	// Members (membership_test) are texts every web-trained model has seen; the
+	// probe pairs each with a fresh text of the same length. Alpha is the test's
+	// significance level (0: 0.01).
+	Members []string `yaml:"members"`
+	Alpha   float64  `yaml:"alpha"`
 	// Unprompted requires that the judged turn's prompt does not contain the markers:
 	// the model must produce them from an earlier instruction (persistence) or by
 	// decoding them (obfuscation), so an echo of the request cannot pass.
@@ -177,6 +197,7 @@ func LoadProbes(fsys fs.FS, dir string) ([]Probe, error) {
 
 // normalize turns the single-conversation shorthand (System, Turns) into a session.
 func (p *Probe) normalize() {
+	p.expandMembers()
 	if len(p.Sessions) == 0 {
 		p.Sessions = []Session{{Name: "main", System: p.System, Context: p.Context, Turns: p.Turns}}
 		p.System, p.Context, p.Turns = "", "", nil
@@ -259,6 +280,10 @@ func (p *Probe) validate() error {
 	case KindPII, KindTemplate:
 	case "":
 		return fieldErr("success.kind", "is required")
+	case KindToolWrite, KindExtraction, KindMembershipTest:
+		if err := p.validateCustom(); err != nil {
+			return err
+		}
 	default:
 		return fieldErr("success.kind", "unknown success kind %q (compliance, leak, pii, completion, membership or template)", sc.Kind)
 	}
@@ -340,6 +365,8 @@ type Vars struct {
 	// TargetPrompt is true when the target's own system prompt replaces the
 	// probe's System, so a context can word itself for either case.
 	TargetPrompt bool
+	// Fresh holds texts made up for this run (membership_test non-members).
+	Fresh []string
 }
 
 // rendered is a probe instantiated for one run.
@@ -506,6 +533,9 @@ func (p *Probe) renderFor(seed int64, d Deployment) (rendered, error) {
 		if opts := p.Vars[k]; len(opts) > 0 {
 			v.Var[k] = opts[r.IntN(len(opts))]
 		}
+	}
+	if p.Success.Kind == KindMembershipTest {
+		v.Fresh = freshTexts(r, p.Success.Members)
 	}
 	out := rendered{vars: v}
 	var err error

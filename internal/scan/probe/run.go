@@ -135,6 +135,7 @@ type scanRun struct {
 	budget   budget
 	// attackerRequests counts requests to the attacker model.
 	attackerRequests atomic.Int64
+	tools            toolSupport
 	progress         struct {
 		sync.Mutex
 		done, total int
@@ -230,8 +231,9 @@ func (e *scanRun) run(ctx context.Context) ([]scan.Finding, error) {
 		g.Go(func() error {
 			embedFindings, embedErr = embedding.Run(gctx, e.target.Embedder, e.target.EmbeddingModel, embedding.Options{
 				Seed: e.opts.Seed, Records: e.opts.EmbeddingRecords, Target: e.target.Name, Logger: e.log,
+				Gate: embedGate{e}, Concurrency: e.opts.Concurrency, RetryBase: e.opts.RetryBase,
 			})
-			e.step("embedding_reidentification: nearest-neighbour analysis")
+			e.step("embedding_reidentification: re-identification and inversion")
 			if embedErr != nil && gctx.Err() == nil {
 				e.log.WarnContext(gctx, "embedding analysis failed", "error", embedErr)
 			}
@@ -329,6 +331,11 @@ type exchange struct {
 // runProbe runs one attempt: the probe as written, or under a strategy.
 func (e *scanRun) runProbe(ctx context.Context, a attempt) outcome {
 	p := a.probe
+	if p.custom() {
+		o := e.runCustom(ctx, p)
+		o.strategy, o.sample = a.strategy.name, a.sample
+		return o
+	}
 	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
 	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
@@ -398,10 +405,14 @@ func joinMessages(msgs []llm.Message) string {
 // completeSample sends one request to the target for sample k (at
 // Options.Temperature, seed Seed+k), within the rate limit and the budget, retrying
 // retryable failures with jittered exponential backoff (an upstream Retry-After
-// longer than the step replaces it).
-func (e *scanRun) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int) (llm.Response, error) {
+// longer than the step replaces it). adjust edits the request first (tools, a
+// probe's own output cap).
+func (e *scanRun) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int, adjust ...func(*llm.Request)) (llm.Response, error) {
 	temp := e.opts.Temperature
 	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed + int64(k), Logprobs: logprobs}
+	for _, f := range adjust {
+		f(&req)
+	}
 	for attempt := 0; ; attempt++ {
 		if !e.budget.tokensLeft() {
 			return llm.Response{}, fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)
@@ -509,3 +520,8 @@ func (b *budget) tokensLeft() bool {
 
 // typeRank orders findings by scan type as scan.AllTypes does.
 func typeRank(t scan.Type) int { return slices.Index(scan.AllTypes, t) }
+
+// complete sends one request to the target as the first sample (completeSample).
+func (e *scanRun) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
+	return e.completeSample(ctx, msgs, logprobs, 0, adjust...)
+}
