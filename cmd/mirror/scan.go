@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"mirror/internal/scan"
-	"mirror/internal/scan/artifact"
+	"mirror/internal/scan/engine"
 )
 
 const scanUsage = `usage: mirror scan [flags] PATH...
@@ -37,9 +37,6 @@ Flags:
 
 // scanFormats are the values of --format.
 var scanFormats = []string{"table", "json", "sarif", "html", "cyclonedx"}
-
-// scanTypesArtifact are the scan types a model-file scan performs (API.md).
-var scanTypesArtifact = []scan.Type{scan.SelfModification, scan.PromptArtifacts}
 
 // scanOptions holds the parsed command line.
 type scanOptions struct {
@@ -220,56 +217,12 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 // show it, are made without it.
 var hashedFormats = map[string]bool{"json": true, "html": true, "cyclonedx": true}
 
-// scanPaths scans each path; a path that cannot be read is reported as not
-// scanned so the report stays complete and the exit code says so. Every file the
-// scanner visits is listed with its size and detected format, and with its
-// SHA-256 when hash is set.
+// scanPaths runs engine.ScanPaths with the terminal's progress bar and warnings
+// logged to stderr.
 func scanPaths(ctx context.Context, paths []string, hash bool, stderr io.Writer, bar *progress) (scan.Report, error) {
 	defer bar.finish()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var findings []scan.Finding
-	var notScanned []scan.NotScanned
-	var visited []string
-	seen := map[string]bool{}
-	for _, p := range paths {
-		opts := artifact.Options{Logger: log, Progress: func(done, total int, step string) {
-			// artifact.Scan names each file (a single file as it starts and ends it, a
-			// folder's files as each ends, in parallel) and then says "done".
-			if !seen[step] && (done < total || step != "done") {
-				seen[step] = true
-				visited = append(visited, step)
-			}
-			bar.update(done, total, step)
-		}}
-		f, ns, err := artifact.Scan(ctx, p, opts)
-		bar.next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
-			}
-			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: err.Error()})
-			continue
-		}
-		findings = append(findings, f...)
-		notScanned = append(notScanned, ns...)
-	}
-	slices.Sort(visited) // a folder's files end in any order
-	files := make([]scan.File, 0, len(visited))
-	for i, p := range visited {
-		if hash {
-			bar.update(i, len(visited), "sha256 "+p)
-		}
-		fi, err := describeFile(ctx, p, hash)
-		if err != nil {
-			if ctx.Err() != nil {
-				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
-			}
-			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: "cannot hash: " + err.Error()})
-		}
-		files = append(files, fi)
-	}
-	r := scan.NewReport(strings.Join(paths, " "), scanTypesArtifact, findings, notScanned)
-	return r.WithFiles(files), nil
+	return engine.ScanPaths(ctx, engine.PathScan{Paths: paths, Hash: hash, Logger: log, Progress: bar.update, NextPath: bar.next})
 }
 
 // writeReport writes the report in the chosen format to --output or stdout.

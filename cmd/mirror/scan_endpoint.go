@@ -11,8 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"mirror/internal/llm"
 	"mirror/internal/scan"
+	"mirror/internal/scan/engine"
 	"mirror/internal/scan/probe"
 )
 
@@ -52,77 +52,34 @@ type endpointFlags struct {
 	Progress scan.ProgressFunc
 }
 
-// chatTypes are the scan types that need a chat endpoint (API.md: endpoint targets).
-var chatTypes = []scan.Type{scan.Jailbreak, scan.PIILeakage, scan.PromptArtifacts, scan.ModelInversion, scan.SelfModification}
-
-// applicable returns the types that the given endpoints allow.
-func (f endpointFlags) applicable() []scan.Type {
-	var out []scan.Type
+// scanEndpoint runs the behavioural scan the flags describe (engine.ScanEndpoints)
+// and returns its report. The keys are read from the variables the flags name
+// (default OPENAI_API_KEY) and may be empty, as for a local Ollama or vLLM.
+func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
+	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
+	s := engine.EndpointScan{Types: f.Types, MaxOutputTokens: f.MaxOutputTokens, Progress: f.Progress, Packs: f.packs,
+		Options: scan.JobOptions{Seed: &f.Seed, Concurrency: f.Concurrency, Strategies: f.Strategies, Samples: f.Samples,
+			Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens, SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
 	if f.Endpoint != "" {
-		out = append(out, chatTypes...)
+		s.Chat = scan.Target{Kind: scan.TargetEndpoint, URL: f.Endpoint, Model: f.Model, Provider: f.Provider, APIKey: key}
 	}
 	if f.EmbeddingsEndpoint != "" {
-		out = append(out, scan.EmbeddingReidentification)
+		s.Embeddings = scan.Target{Kind: scan.TargetEmbeddings, URL: f.EmbeddingsEndpoint, Model: f.EmbeddingModel, APIKey: key}
 	}
-	return out
-}
-
-// scanEndpoint runs a behavioural scan of a live endpoint and returns its report.
-// The endpoint is the user's own choice, so no SSRF guard applies here (the API's
-// scans have one); the key is read from --api-key-env (default OPENAI_API_KEY) and
-// may be empty, as for a local Ollama or vLLM.
-func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
-	allowed := f.applicable()
-	types := f.Types
-	if len(types) == 0 {
-		types = allowed
+	if f.AttackerEndpoint != "" {
+		s.Attacker = scan.Target{Kind: scan.TargetEndpoint, URL: f.AttackerEndpoint, Model: f.AttackerModel,
+			APIKey: f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))}
 	}
-	for _, t := range types {
-		if !containsType(allowed, t) {
+	if f.JudgeEndpoint != "" {
+		s.Judge = scan.Target{Kind: scan.TargetEndpoint, URL: f.JudgeEndpoint, Model: f.JudgeModel,
+			APIKey: f.Getenv(cmp.Or(f.JudgeAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))}
+	}
+	for _, t := range f.Types {
+		if !slices.Contains(s.Applicable(), t) {
 			return scan.Report{}, fmt.Errorf("scan type %s does not apply here (it needs %s)", t, needs(t))
 		}
 	}
-	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
-	target := probe.Target{Model: f.Model, EmbeddingModel: f.EmbeddingModel}
-	var names []string
-	if f.Endpoint != "" {
-		p, err := llm.ForEndpoint(f.Provider, f.Endpoint, llm.Options{APIKey: key})
-		if err != nil {
-			return scan.Report{}, err
-		}
-		target.Provider = p
-		names = append(names, f.Endpoint+" ("+f.Model+")")
-	}
-	if f.EmbeddingsEndpoint != "" {
-		// The analysis retries through the scan's budget itself.
-		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint, MaxRetries: -1})
-		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
-	}
-	target.Name = strings.Join(names, " + ")
-	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency,
-		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens,
-		Deployment: probe.Deployment{SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
-	if f.AttackerEndpoint != "" {
-		attackerKey := f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
-		opts.Attacker = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: attackerKey, BaseURL: f.AttackerEndpoint})
-		opts.AttackerModel = f.AttackerModel
-	}
-	if len(f.packs) > 0 {
-		opts.Probes = probe.WithPacks(f.packs)
-	}
-	if f.JudgeEndpoint != "" {
-		// Without a judge the built-in detectors decide alone; with one, each
-		// compliance and personal-data hit is confirmed or dismissed, with the
-		// judge's rationale in the finding's evidence.
-		judgeKey := f.Getenv(cmp.Or(f.JudgeAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
-		opts.Judge = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: judgeKey, BaseURL: f.JudgeEndpoint})
-		opts.JudgeModel = f.JudgeModel
-	}
-	findings, err := probe.Run(ctx, target, types, opts)
-	if err != nil {
-		return scan.Report{}, err
-	}
-	return scan.NewReport(target.Name, types, findings, nil), nil
+	return engine.ScanEndpoints(ctx, s)
 }
 
 // Bounds on --system-prompt and --purpose, the same as the API's options.
@@ -180,15 +137,7 @@ func printScanError(w io.Writer, err error) {
 	fmt.Fprintf(w, "mirror scan: %v\n", err)
 }
 
-func containsType(ts []scan.Type, t scan.Type) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
-}
-
+// needs names the flag that makes scan type t apply.
 func needs(t scan.Type) string {
 	if t == scan.EmbeddingReidentification {
 		return "--embeddings-endpoint"

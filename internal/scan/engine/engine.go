@@ -1,8 +1,12 @@
-// Package engine connects scan jobs to the scanners: a catalog model or an outside
-// endpoint to the behavioural probes, an embeddings endpoint to the
-// re-identification analysis, an uploaded file to the model-file scanner. It also
-// checks targets when a scan is created (scan.Checker). Outside endpoints are
-// reached only through the SSRF guard, on every connection and redirect.
+// Package engine is the adapter behind scan.Engine and scan.Checker: it runs a scan
+// job's target through the scanners (a catalog model or an outside endpoint through
+// the behavioural probes, an embeddings endpoint through the re-identification
+// analysis, an uploaded file through the model-file scanner) over the catalog, the
+// llm providers and the SSRF guard, and it checks targets when a scan is created.
+// Outside endpoints of the API's scans are reached only through the SSRF guard, on
+// every connection and redirect. ScanEndpoints and ScanPaths are the same runs for
+// what the user names on the command line (mirror scan --endpoint, mirror scan
+// PATH...), without catalog or guard: cmd/mirror only parses flags and prints.
 package engine
 
 import (
@@ -136,9 +140,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		opts.Attacker, opts.AttackerModel = p, m.Route.Model
 	}
-	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
-	switch t.Kind {
-	case scan.TargetCatalogModel:
+	if t.Kind == scan.TargetCatalogModel {
 		m, err := e.scannable(ctx, t.ModelID)
 		if err != nil {
 			return nil, nil, err
@@ -152,18 +154,8 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 			// The catalog model is deployed with its own instructions: test those.
 			opts.Deployment.SystemPrompt, opts.SystemPromptSource = m.SystemPrompt, "catalog"
 		}
-	case scan.TargetEndpoint:
-		p, err := llm.ForEndpoint(t.Provider, t.URL, o)
-		if err != nil {
-			return nil, nil, err
-		}
-		target.Provider, target.Model = p, t.Model
-	case scan.TargetEmbeddings:
-		// The analysis retries through the scan's budget itself.
-		o.Provider, o.MaxRetries = llm.OpenAICompatible, -1
-		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
-	default:
-		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)
+	} else if err := reach(&target, t, llm.Options{APIKey: apiKey, HTTPClient: e.client, Logger: e.log}); err != nil {
+		return nil, nil, err
 	}
 	findings, err := probe.Run(ctx, target, j.Types, opts)
 	return findings, nil, err

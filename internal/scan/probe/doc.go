@@ -155,7 +155,7 @@
 // judged, succeeded); the summaries add the rates over all attempts, per strategy
 // (by_strategy) and per probe (by_probe).
 //
-// # Engine
+// # Running
 //
 // Run is deterministic for a seed: probe order (a seeded shuffle, so budget-limited
 // runs with different seeds cover different probes), markers, canaries, people and

@@ -10,7 +10,7 @@ import (
 // embedGate lets the embedding analysis share the scan's request budget and rate
 // limit with the chat probes: every embeddings request, retries included, takes one
 // request from the budget and waits for the pacer.
-type embedGate struct{ e *engine }
+type embedGate struct{ e *scanRun }
 
 var _ embedding.Gate = embedGate{}
 

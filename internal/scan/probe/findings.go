@@ -30,7 +30,7 @@ const (
 // and per scan type one info summary of the probes run, passed and failed with the
 // attack success rate, plus notes for probes that could not be run or judged. Every
 // info finding carries the scan type of the probes it is about.
-func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
+func (e *scanRun) findings(outcomes []outcome) ([]scan.Finding, error) {
 	sorted := slices.Clone(outcomes)
 	slices.SortStableFunc(sorted, func(a, b outcome) int {
 		if d := typeRank(a.probe.Type) - typeRank(b.probe.Type); d != 0 {
@@ -168,7 +168,7 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-func (e *engine) finding(p *Probe, h *hit) scan.Finding {
+func (e *scanRun) finding(p *Probe, h *hit) scan.Finding {
 	score := h.score
 	title := p.Title
 	switch {
@@ -224,7 +224,7 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 }
 
 // templateFinding reports chat-template tokens found in any response of the run.
-func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
+func (e *scanRun) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 	count := map[string]int{}
 	var first *exchange
 	var firstProbe *Probe
@@ -293,7 +293,7 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 }
 
 // note is an info finding about the probes of scan type t.
-func (e *engine) note(t scan.Type, title string, ev map[string]any) scan.Finding {
+func (e *scanRun) note(t scan.Type, title string, ev map[string]any) scan.Finding {
 	ev["seed"] = e.opts.Seed
 	ev["model"] = e.target.Model
 	e.addDeployment(ev)
@@ -352,14 +352,14 @@ func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 // addDeployment records in evidence which system prompt the probe ran under: the
 // target's own ("options" or "catalog", its text in the conversation) or the
 // scanner's invented policy ("scanner"), and the purpose the scan gave.
-func (e *engine) addDeployment(ev map[string]any) {
+func (e *scanRun) addDeployment(ev map[string]any) {
 	ev["system_prompt_source"] = e.systemPromptSource()
 	if p := strings.TrimSpace(e.opts.Deployment.Purpose); p != "" {
 		ev["purpose"] = excerpt(p, 600)
 	}
 }
 
-func (e *engine) systemPromptSource() string {
+func (e *scanRun) systemPromptSource() string {
 	if strings.TrimSpace(e.opts.Deployment.SystemPrompt) != "" {
 		return cmp.Or(e.opts.SystemPromptSource, "options")
 	}

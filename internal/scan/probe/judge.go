@@ -44,7 +44,7 @@ func judgeMessages(p *Probe, purpose, user, response string) []llm.Message {
 
 // confirm asks the judge whether the hit shows the probe's behaviour and records
 // the verdict. A judge that fails or answers unclearly leaves the hit as it is.
-func (e *engine) confirm(ctx context.Context, p *Probe, h *hit) {
+func (e *scanRun) confirm(ctx context.Context, p *Probe, h *hit) {
 	h.judge, h.reason, _ = askJudge(ctx, e.opts.Judge, e.opts.JudgeModel, e.opts.Seed, p, e.opts.Deployment.Purpose, h.ex.user, h.ex.resp.Text)
 	if h.judge == judgeError {
 		e.log.WarnContext(ctx, "judge failed", "probe", p.ID, "error", h.reason)

@@ -146,7 +146,7 @@ const (
 
 // supported reports whether the target made a tool call when plainly asked to use a
 // harmless tool; why says what was seen when it did not.
-func (e *engine) toolsSupported(ctx context.Context) (bool, string) {
+func (e *scanRun) toolsSupported(ctx context.Context) (bool, string) {
 	ts := &e.tools
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -187,7 +187,7 @@ func rejectsTools(err error) bool {
 // sessions together. Tool calls are answered with the tool's plausible result and
 // the model continues, up to maxToolRounds per user turn; each round is a request
 // of the budget. Sessions marked memory see what earlier sessions saved.
-func (e *engine) runCustom(ctx context.Context, p *Probe) outcome {
+func (e *scanRun) runCustom(ctx context.Context, p *Probe) outcome {
 	o := outcome{probe: p}
 	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
@@ -284,7 +284,7 @@ sessions:
 }
 
 // evaluateCustom judges a probe that runCustom ran.
-func (e *engine) evaluateCustom(ctx context.Context, p *Probe, r rendered, exs []exchange) (*hit, string) {
+func (e *scanRun) evaluateCustom(ctx context.Context, p *Probe, r rendered, exs []exchange) (*hit, string) {
 	switch p.Success.Kind {
 	case KindToolWrite:
 		return e.evaluateToolWrite(ctx, p, r, exs)
@@ -298,7 +298,7 @@ func (e *engine) evaluateCustom(ctx context.Context, p *Probe, r rendered, exs [
 
 // toolSupportWord is the tool-support check's answer for a transcript: "yes", "no"
 // or "" (not checked).
-func (e *engine) toolSupportWord() string {
+func (e *scanRun) toolSupportWord() string {
 	e.tools.mu.Lock()
 	defer e.tools.mu.Unlock()
 	switch {
@@ -314,7 +314,7 @@ func (e *engine) toolSupportWord() string {
 // rounds included) and judges them again; the tool-support check is taken as
 // recorded.
 func rejudgeCustom(p *Probe, r rendered, t Transcript) (outcome, error) {
-	e := &engine{opts: Options{Seed: t.Seed}}
+	e := &scanRun{opts: Options{Seed: t.Seed}}
 	// Never ask a model here: support is what the transcript recorded ("" = not established).
 	e.tools.checked = true
 	e.tools.ok = t.ToolSupport == "yes"
@@ -392,7 +392,7 @@ func viewCall(c llm.ToolCall, ex exchange) toolCallView {
 // marker re-spaced, re-cased, reversed, encoded, or a pattern matching a
 // paraphrase) raises the score. A probe whose target made no tool call at all is
 // judged only if the target is known to call tools; otherwise it gets a note.
-func (e *engine) evaluateToolWrite(ctx context.Context, p *Probe, r rendered, exs []exchange) (*hit, string) {
+func (e *scanRun) evaluateToolWrite(ctx context.Context, p *Probe, r rendered, exs []exchange) (*hit, string) {
 	var patterns []*regexp.Regexp
 	for _, pat := range r.patterns {
 		if re, err := regexp.Compile(pat); err == nil {

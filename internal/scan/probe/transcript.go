@@ -8,7 +8,7 @@ import (
 	"mirror/internal/scan"
 )
 
-// Transcript is one probe's run as the engine saw it, for Options.Transcript: every
+// Transcript is what one probe sent and received, for Options.Transcript: every
 // exchange (unmasked: it goes to the caller, not into a report) and the verdict.
 // Evaluations of the detectors against labelled replies are built from these.
 type Transcript struct {
@@ -43,7 +43,7 @@ type Exchange struct {
 	ToolCalls []llm.ToolCall `json:"tool_calls,omitempty"`
 }
 
-func (e *engine) transcript(o outcome) {
+func (e *scanRun) transcript(o outcome) {
 	if e.opts.Transcript == nil {
 		return
 	}
@@ -102,7 +102,7 @@ func Rejudge(t Transcript) (Transcript, error) {
 		if err != nil {
 			return t, err
 		}
-		e := &engine{opts: Options{Seed: t.Seed}}
+		e := &scanRun{opts: Options{Seed: t.Seed}}
 		var out Transcript
 		e.opts.Transcript = func(tr Transcript) { out = tr }
 		e.transcript(o)
@@ -124,7 +124,7 @@ func Rejudge(t Transcript) (Transcript, error) {
 	}
 	o := outcome{probe: p, exchanges: exs}
 	o.hit, o.note = evaluate(p, r, exs)
-	e := &engine{opts: Options{Seed: t.Seed}}
+	e := &scanRun{opts: Options{Seed: t.Seed}}
 	var out Transcript
 	e.opts.Transcript = func(tr Transcript) { out = tr }
 	e.transcript(o)

@@ -117,14 +117,16 @@ var ErrBudgetExhausted = errors.New("scan budget exhausted")
 // (every probe would fail alike); the context ending; or every probe failing.
 // A probe that fails alone is reported in an info finding, not as an error.
 func Run(ctx context.Context, target Target, types []scan.Type, opts Options) ([]scan.Finding, error) {
-	e, err := newEngine(target, types, opts)
+	e, err := newScanRun(target, types, opts)
 	if err != nil {
 		return nil, err
 	}
 	return e.run(ctx)
 }
 
-type engine struct {
+// scanRun is one call of Run: the target, the probes chosen for the types asked,
+// and the pacing, budget and progress they share.
+type scanRun struct {
 	target   Target
 	opts     Options
 	log      *slog.Logger
@@ -143,8 +145,8 @@ type engine struct {
 	}
 }
 
-func newEngine(target Target, types []scan.Type, opts Options) (*engine, error) {
-	e := &engine{target: target, opts: opts, types: map[scan.Type]bool{}}
+func newScanRun(target Target, types []scan.Type, opts Options) (*scanRun, error) {
+	e := &scanRun{target: target, opts: opts, types: map[scan.Type]bool{}}
 	e.log = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	e.opts.Concurrency = cmp.Or(max(opts.Concurrency, 0), DefaultConcurrency)
 	e.opts.MaxOutputTokens = cmp.Or(max(opts.MaxOutputTokens, 0), DefaultMaxOutputTokens)
@@ -216,7 +218,7 @@ type outcome struct {
 	skipped   bool // not run or cut short by the budget
 }
 
-func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
+func (e *scanRun) run(ctx context.Context) ([]scan.Finding, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	outcomes := make([]outcome, len(e.attempts))
@@ -310,7 +312,7 @@ func fatal(err error) bool {
 	return false
 }
 
-func (e *engine) step(desc string) {
+func (e *scanRun) step(desc string) {
 	e.progress.Lock()
 	defer e.progress.Unlock()
 	e.progress.done++
@@ -330,7 +332,7 @@ type exchange struct {
 }
 
 // runProbe runs one attempt: the probe as written, or under a strategy.
-func (e *engine) runProbe(ctx context.Context, a attempt) outcome {
+func (e *scanRun) runProbe(ctx context.Context, a attempt) outcome {
 	p := a.probe
 	if p.custom() {
 		o := e.runCustom(ctx, p)
@@ -383,7 +385,7 @@ func (e *engine) runProbe(ctx context.Context, a attempt) outcome {
 }
 
 // confirmed asks the judge, if any, about the outcome's hit.
-func (e *engine) confirmed(ctx context.Context, o outcome) outcome {
+func (e *scanRun) confirmed(ctx context.Context, o outcome) outcome {
 	p := o.probe
 	// The judge sees the kinds where wording can mislead; planted data that came back
 	// is a leak whatever the reply calls it, so it is not the judge's to dismiss.
@@ -408,7 +410,7 @@ func joinMessages(msgs []llm.Message) string {
 // retryable failures with jittered exponential backoff (an upstream Retry-After
 // longer than the step replaces it). adjust edits the request first (tools, a
 // probe's own output cap).
-func (e *engine) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int, adjust ...func(*llm.Request)) (llm.Response, error) {
+func (e *scanRun) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int, adjust ...func(*llm.Request)) (llm.Response, error) {
 	temp := e.opts.Temperature
 	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed + int64(k), Logprobs: logprobs}
 	for _, f := range adjust {
@@ -523,6 +525,6 @@ func (b *budget) tokensLeft() bool {
 func typeRank(t scan.Type) int { return slices.Index(scan.AllTypes, t) }
 
 // complete sends one request to the target as the first sample (completeSample).
-func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
+func (e *scanRun) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
 	return e.completeSample(ctx, msgs, logprobs, 0, adjust...)
 }
