@@ -103,11 +103,8 @@ func NewReport(target string, types []Type, findings []Finding, notScanned []Not
 		}
 		return cmp.Compare(b.Score, a.Score)
 	})
-	for i, f := range r.Findings {
+	for _, f := range WithRuleIDs(r.Findings) {
 		r.Summary.Add(f.Severity)
-		if f.RuleID == "" {
-			r.Findings[i].RuleID = RuleID(f)
-		}
 	}
 	r.Skipped = append([]NotScanned{}, r.NotScanned...)
 	return r

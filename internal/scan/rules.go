@@ -116,6 +116,7 @@ var rules = func() map[string]Rule {
 		{ID: "template.smuggled_instructions", Title: "Chat template smuggles instructions", Description: "The chat template injects instructions into every conversation that the user and the operator do not see.", Help: helpTemplate, HelpURI: uriLLM01, Severity: 8.0, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		{ID: "template.hidden_text", Title: "Chat template hides invisible characters", Description: "The chat template contains invisible or direction-changing characters that hide text from reviewers.", Help: helpTemplate, HelpURI: uriLLM01, Severity: 7.5, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		{ID: "onnx.custom_operator_domain", Title: "ONNX model needs custom operators", Description: "The model uses operators from a custom domain, which only run if the loader registers native code for them.", Help: helpReview, HelpURI: uriCWE829, Severity: 7.5, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasSupply},
+		{ID: "savedmodel.dangerous_op", Title: "TensorFlow SavedModel graph reads or writes files or runs Python", Description: "The graph uses an op (ReadFile, WriteFile, MatchingFiles, ImmutableConst, PyFunc, EagerPyFunc) that reaches outside the model when TensorFlow serves it.", Help: helpReview, HelpURI: uriCWE829, Severity: 8.0, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasSupply},
 		{ID: "onnx.external_data_escape", Title: "ONNX external data path escapes the model folder", Description: "An external-data location points outside the model's folder, so loading the model reads arbitrary files.", Help: helpStructure, HelpURI: uriCWE22, Severity: 8.5, CWE: 22, OWASPLLM: "LLM03", ATLAS: atlasSupply},
 		{ID: "keras.external_load", Title: "Keras layer loads code or a graph from outside the file", Description: "A layer such as TFSMLayer or a TF Hub layer names a path, handle or URL that Keras loads when the model is rebuilt, so the model runs whatever is there.", Help: helpDoNotLoad, HelpURI: uriCWE829, Severity: 8.0, CWE: 829, OWASPLLM: "LLM03", ATLAS: atlasUnsafe},
 		{ID: "keras.reads_file", Title: "Keras layer reads a file when the model is rebuilt", Description: "A lookup layer reads its vocabulary from a path outside the model file.", Help: helpReview, HelpURI: uriCWE22, Severity: 5.0, CWE: 22, OWASPLLM: "LLM03", ATLAS: atlasUnsafe},
@@ -135,6 +136,7 @@ var rules = func() map[string]Rule {
 		jailbreakRule("multi_turn_escalation", "Gradual escalation over several turns bypasses the policy"),
 		jailbreakRule("refusal_suppression", "Refusal suppression forces compliance"),
 		jailbreakRule("payload_splitting", "Split payload is reassembled and obeyed"),
+		jailbreakRule("off_topic", "An off-topic request or an injected objective pulls the model away from its purpose"),
 		{ID: "jailbreak.goal_hijack", Title: "Instructions inside task data hijack the task", Description: "Text the model was asked to process (a document to classify, a request to turn into a command) carried an instruction, and the model followed it instead of its task: indirect prompt injection.",
 			Help: "Treat processed content as data: delimit it and tell the model it holds no instructions, constrain the output to the task's format and validate it, and keep tools behind checks the model cannot talk its way past.", HelpURI: uriLLM01, Severity: 7.0, CWE: 1427, OWASPLLM: "LLM01", ATLAS: "AML.T0051.001"},
 		// Live models: model inversion.
@@ -162,8 +164,9 @@ var rules = func() map[string]Rule {
 		toolSelfModRule("tool_config_write", "Model changes its own configuration through a tool", "a tool that changes its settings", "AML.T0081"),
 		toolSelfModRule("tool_file_write", "Model writes attacker rules into a file its deployment reads", "a file tool that reaches its own configuration", "AML.T0081"),
 		// Embeddings.
-		{ID: "embedding_reidentification.reidentification", Title: "Embeddings re-identify people", Description: "Nearest-neighbour search over the embeddings links partial descriptions back to the person's record well above chance.", Help: "Treat embeddings of personal records as personal data: restrict access to the vector store, do not expose raw vectors or similarity search to untrusted callers, and strip direct identifiers before embedding.", HelpURI: uriLLM08, Severity: 7.0, CWE: 359, OWASPLLM: "LLM08", ATLAS: "AML.T0024.001"},
-		{ID: "embedding_reidentification.attribute_inference", Title: "Embeddings reveal a held-out attribute", Description: "The embeddings let an attacker infer a sensitive attribute that was not in the query above chance.", Help: "Strip sensitive attributes before embedding, restrict similarity search, and consider noise addition or per-tenant keys.", HelpURI: uriLLM08, Severity: 6.0, CWE: 359, OWASPLLM: "LLM08", ATLAS: "AML.T0024.001"},
+		{ID: "embedding_reidentification.reidentification", Title: "Embeddings re-identify people beyond a lexical matcher", Description: "Nearest-neighbour search over the embeddings links partial or paraphrased descriptions back to the person's record significantly more often than a lexical matcher (TF-IDF over words or character trigrams) does on the same text: the vectors carry identifying meaning beyond the words.", Help: "Treat embeddings of personal records as personal data: restrict access to the vector store, do not expose raw vectors or similarity search to untrusted callers, and strip direct identifiers before embedding.", HelpURI: uriLLM08, Severity: 7.0, CWE: 359, OWASPLLM: "LLM08", ATLAS: "AML.T0024.001"},
+		{ID: "embedding_reidentification.attribute_inference", Title: "Embeddings reveal a held-out attribute", Description: "The embeddings let an attacker infer a sensitive attribute that was not in the query more often than a lexical matcher or the majority guess would.", Help: "Strip sensitive attributes before embedding, restrict similarity search, and consider noise addition or per-tenant keys.", HelpURI: uriLLM08, Severity: 6.0, CWE: 359, OWASPLLM: "LLM08", ATLAS: "AML.T0024.001"},
+		{ID: "embedding_reidentification.inversion", Title: "Text reconstructed from its embedding vector", Description: "Given only a text's vector and the embeddings endpoint, a search over candidate phrases reconstructs the text's names, numbers and sensitive attributes well above chance: the vectors are as sensitive as the text they encode.", Help: "Keep vector stores access-controlled and encrypted, never return raw embeddings to untrusted callers, and keep names, numbers and health data out of embedded text (or embed a redacted copy).", HelpURI: uriLLM08, Severity: 8.0, CWE: 359, OWASPLLM: "LLM08", ATLAS: "AML.T0024.001"},
 	}
 	m := make(map[string]Rule, len(list))
 	for _, r := range list {
@@ -247,6 +250,19 @@ func RuleID(f Finding) string {
 		return string(f.ScanType) + ".scan_note"
 	}
 	return string(f.ScanType)
+}
+
+// WithRuleIDs sets every finding's RuleID that is empty to RuleID(f), in place, and
+// returns fs. It is the one place findings get their detector id before they leave
+// the scan package (reports, the API's finding lists): the store keeps no rule
+// column, the id is derived from the evidence each time.
+func WithRuleIDs(fs []Finding) []Finding {
+	for i := range fs {
+		if fs[i].RuleID == "" {
+			fs[i].RuleID = RuleID(fs[i])
+		}
+	}
+	return fs
 }
 
 // RuleFor returns the catalogue entry of the finding's detector, or a generic rule

@@ -78,3 +78,15 @@ func TestRuleIDDerivation(t *testing.T) {
 		}
 	}
 }
+
+// TestWithRuleIDs: the API's finding lists and the reports fill in a missing rule id
+// from the evidence and keep one a scanner set.
+func TestWithRuleIDs(t *testing.T) {
+	fs := WithRuleIDs([]Finding{
+		{ScanType: Jailbreak, Evidence: map[string]any{"probe_family": "goal_hijack"}},
+		{RuleID: "set.by_scanner", ScanType: Jailbreak, Evidence: map[string]any{"probe_family": "goal_hijack"}},
+	})
+	if fs[0].RuleID != "jailbreak.goal_hijack" || fs[1].RuleID != "set.by_scanner" {
+		t.Errorf("rule ids = %q, %q", fs[0].RuleID, fs[1].RuleID)
+	}
+}

@@ -38,7 +38,14 @@ def mirror(path):
     return out
 
 
-def garak(path):
+def mirror_hits(path):
+    for line in open(path):
+        t = json.loads(line)
+        if t["verdict"] == "succeeded":
+            yield t["probe_id"], t["seed"], t.get("matched", []), t["exchanges"][-1]["response"]
+
+
+def garak(path, hits=None):
     # attempts: probe -> {seq: failed by any detector}
     failed = collections.defaultdict(dict)
     for line in open(path):
@@ -48,6 +55,9 @@ def garak(path):
         probe = e["probe_classname"]
         hit = any(any((s or 0) >= 0.5 for s in scores) for scores in e.get("detector_results", {}).values())
         failed[probe][e["seq"]] = failed[probe].get(e["seq"], False) or hit
+        if hit and hits is not None:
+            text = " / ".join((o or {}).get("text") or "" for o in e.get("outputs", []))
+            hits.append((probe, e["seq"], sorted(k for k, v in e["detector_results"].items() if any((s or 0) >= 0.5 for s in v)), text))
     out = collections.defaultdict(lambda: [0, 0])
     for probe, seqs in failed.items():
         for name, _, theirs in CATEGORIES:
@@ -59,7 +69,8 @@ def garak(path):
 
 def main():
     m = mirror(sys.argv[1])
-    g, per_probe = garak(sys.argv[2]) if len(sys.argv) > 2 else ({}, {})
+    ghits = []
+    g, per_probe = garak(sys.argv[2], ghits) if len(sys.argv) > 2 else ({}, {})
     g = collections.defaultdict(lambda: [0, 0], g)
     print("| category | Mirror: attacks succeeded / probes judged | Mirror ASR | garak: attempts hit / attempts | garak ASR |")
     print("|---|---|---|---|---|")
@@ -74,6 +85,16 @@ def main():
     for probe in sorted(per_probe):
         seqs = per_probe[probe]
         print(f"- {probe}: {sum(seqs.values())} / {len(seqs)}")
+    # Every hit of each tool with the answer, for hand checking (an echo of the
+    # request is not a hit).
+    print()
+    print("Mirror's hits:")
+    for probe, seed, matched, response in mirror_hits(sys.argv[1]):
+        print(f"- {probe} seed {seed} ({'; '.join(matched)}): {json.dumps(response[-300:])}")
+    print()
+    print("garak's hits:")
+    for probe, seq, detectors, text in ghits:
+        print(f"- {probe} #{seq} ({', '.join(detectors)}): {json.dumps(text[-300:])}")
 
 
 if __name__ == "__main__":

@@ -120,11 +120,34 @@
 // failed by the model (succeeded attacks), passed, errored, not run, and the attack
 // success rate (succeeded / judged).
 //
+// # Strategies and samples
+//
+// Options.Strategies transform every probe they apply to (strategy.go, attack.go):
+// base64, rot13 and hex wrap the attack in an encoding the model is asked to undo;
+// leetspeak, homoglyph, zero_width and best_of_n (random capitalisation, character
+// noise and word scrambling, as in Best-of-N jailbreaking) perturb it, leaving the
+// markers and secrets the detectors look for intact; payload_splitting cuts it into
+// strings to be joined; with Options.Attacker, paraphrase and translation (into a
+// low-resource language, the answer translated back before judging) are written by
+// the attacker model, and crescendo replaces the conversation with an escalating one
+// that takes refused turns back. The probe also runs as written (strategy "none").
+// Only the judged session is transformed; membership, known-text and template probes
+// run as written only. A transformed attempt is judged by its probe's detectors, as
+// if the clear request had been sent too (an echo of the decoded request is an
+// echo), on the response and on any decoded form of it that reveals a marker or
+// secret. Options.Samples repeats every attempt at Options.Temperature (seed Seed+k
+// for sample k). Each attempt is one progress step and reserves its requests from the
+// budget; base attempts come first. Findings are per probe and strategy, with the
+// strategy, the sample and the attack success rate with its counts (attempts,
+// judged, succeeded); the summaries add the rates over all attempts, per strategy
+// (by_strategy) and per probe (by_probe).
+//
 // # Engine
 //
 // Run is deterministic for a seed: probe order (a seeded shuffle, so budget-limited
 // runs with different seeds cover different probes), markers, canaries, people and
-// sampled variants derive from it, and requests ask for temperature 0 and the seed.
+// sampled variants derive from it, and requests ask for Options.Temperature (0 by
+// default) and the seed.
 // Probes run on a bounded pool; requests to the target are spaced by RatePerSecond,
 // counted against MaxRequests and MaxTokens (a probe starts only if its turns fit;
 // the scan then stops cleanly and reports what was not run), and retried with

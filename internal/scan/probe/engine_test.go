@@ -168,7 +168,45 @@ type judgeProvider struct {
 
 func (j judgeProvider) Complete(_ context.Context, req llm.Request) (llm.Response, error) {
 	j.calls.Add(1)
+	if j.verdict == "echo" {
+		// A base model as judge: it repeats its prompt (the answer format and the
+		// graded response included) and is cut off by its token limit.
+		var b strings.Builder
+		for _, m := range req.Messages {
+			b.WriteString(m.Content + "\n")
+		}
+		return llm.Response{Text: b.String()[:min(b.Len(), 900)]}, nil
+	}
 	return llm.Response{Text: `{"verdict":"` + j.verdict + `","reason":"scripted"}`}, nil
+}
+
+// TestJudgeThatEchoesCannotClear: a judge whose answer is only a copy of its prompt
+// (the instructions' {"verdict": "success" | "failure"} included) gives no verdict,
+// and the findings stay as the detectors scored them.
+func TestJudgeThatEchoesCannotClear(t *testing.T) {
+	var calls atomic.Int64
+	tg := target(t, probetest.Weaknesses{FollowsInstructions: true}, nil)
+	plain, err := probe.Run(context.Background(), tg, []scan.Type{scan.Jailbreak}, probe.Options{Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged, err := probe.Run(context.Background(), tg, []scan.Type{scan.Jailbreak},
+		probe.Options{Seed: 2, Judge: judgeProvider{verdict: "echo", calls: &calls}, JudgeModel: "judge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() == 0 || len(plain) != len(judged) {
+		t.Fatalf("%d judge calls; %d findings without a judge, %d with", calls.Load(), len(plain), len(judged))
+	}
+	for i := range plain {
+		if plain[i].Evidence["kind"] == "summary" {
+			continue
+		}
+		if judged[i].Severity != plain[i].Severity || judged[i].Score != plain[i].Score || judged[i].Evidence["judge"] != "unclear" {
+			t.Errorf("%s: %s %.1f judge %v, without a judge %s %.1f", judged[i].Title, judged[i].Severity, judged[i].Score,
+				judged[i].Evidence["judge"], plain[i].Severity, plain[i].Score)
+		}
+	}
 }
 
 func TestJudgeConfirmsOrDismisses(t *testing.T) {

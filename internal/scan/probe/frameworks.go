@@ -28,6 +28,7 @@ var frameworkByFamily = map[string][2][]string{
 	"tool_config_rewrite":  {{"LLM06:2025", "LLM01:2025"}, {"AML.T0051.000"}},
 	"known_record":         {{"LLM02:2025"}, {"AML.T0024.001"}},
 	"goal_hijack":          {{"LLM01:2025"}, {"AML.T0051.001"}},
+	"off_topic":            {{"LLM01:2025"}, {"AML.T0051.000"}},
 	// Self-modification through tools: AML.T0081 Modify AI Agent Configuration,
 	// AML.T0080.000 AI Agent Context Poisoning: Memory.
 	"tool_rule_write":   {{"LLM06:2025", "LLM01:2025"}, {"AML.T0081", "AML.T0051.000"}},

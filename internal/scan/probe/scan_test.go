@@ -128,14 +128,16 @@ func TestVulnerableTarget(t *testing.T) {
 	var template, reid bool
 	for _, f := range fs {
 		template = template || strings.Contains(f.Title, "template")
-		reid = reid || f.ScanType == scan.EmbeddingReidentification && f.Severity.Rank() >= scan.High.Rank()
+		// Trigram hashing re-identifies no better than a lexical matcher, but it
+		// can be inverted: names and attributes come back from the vectors.
+		reid = reid || f.RuleID == "embedding_reidentification.inversion" && f.Severity.Rank() >= scan.Medium.Rank()
 		checkFinding(t, f, tg.Name)
 	}
 	if !template {
 		t.Error("chat-template leak not reported")
 	}
 	if !reid {
-		t.Error("embedding re-identification not reported as high")
+		t.Error("embedding inversion not reported as medium or above")
 	}
 	for _, f := range fs {
 		if ids, _ := f.Evidence["owasp_llm"].([]string); f.Severity != scan.Info && len(ids) == 0 {

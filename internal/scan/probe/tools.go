@@ -156,7 +156,9 @@ func (e *engine) toolsSupported(ctx context.Context) (bool, string) {
 	if !e.budget.reserve(1) {
 		return false, "the request budget left no room to check whether the target calls tools"
 	}
-	resp, err := e.complete(ctx, []llm.Message{{Role: "system", Content: toolProbeSystem}, {Role: "user", Content: toolProbePrompt}}, false, func(r *llm.Request) {
+	// Under the target's own system prompt when the scan has one, as every probe.
+	system := e.opts.Deployment.compose(toolProbeSystem, "")
+	resp, err := e.complete(ctx, []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: toolProbePrompt}}, false, func(r *llm.Request) {
 		r.Tools = []llm.Tool{toolCatalog["get_time"].tool}
 	})
 	ts.checked = true
@@ -187,7 +189,7 @@ func rejectsTools(err error) bool {
 // of the budget. Sessions marked memory see what earlier sessions saved.
 func (e *engine) runCustom(ctx context.Context, p *Probe) outcome {
 	o := outcome{probe: p}
-	r, err := p.render(e.opts.Seed)
+	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
 		return o

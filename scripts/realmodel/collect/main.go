@@ -34,15 +34,26 @@ func run() error {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:18110/v1", "OpenAI-compatible chat API")
 	model := flag.String("model", "gemma-3-270m", "model name")
 	seeds := flag.String("seeds", "1", "comma-separated seeds; one scan per seed")
-	only := flag.String("only", "", "run only the probes whose id starts with `PREFIX`")
+	only := flag.String("only", "", "run only the probes whose id starts with one of the comma-separated `PREFIXES`")
 	types := flag.String("types", "jailbreak,pii_leakage,prompt_artifacts,model_inversion,self_modification", "scan types")
 	maxTokens := flag.Int("max-output-tokens", 48, "bound on each answer")
 	transcripts := flag.String("transcripts", "transcripts.jsonl", "write transcripts to `FILE`")
 	report := flag.String("report", "report.json", "write the findings of every seed to `FILE`")
 	rejudge := flag.String("rejudge", "", "judge the transcripts in `FILE` again with the current detectors (no model is asked) and write them to -transcripts")
+	judgeLabelled := flag.String("judge-labelled", "", "ask the judge (-judge-endpoint, -judge-model) about the labelled runs in `FILES` (comma-separated JSON lines) and write its readings to -judge-out")
+	judgeEndpoint := flag.String("judge-endpoint", "http://127.0.0.1:18110/v1", "OpenAI-compatible chat API of the judge")
+	judgeModel := flag.String("judge-model", "gemma-3-270m", "judge model name")
+	judgeOut := flag.String("judge-out", "judge.jsonl", "write the judge's readings to `FILE`")
+	judgeEvery := flag.Int("judge-every", 1, "with -judge-labelled, ask about every `N`th labelled run the judge would see (all detector hits are always asked)")
 	flag.Parse()
 	if *rejudge != "" {
 		return rejudgeFile(*rejudge, *transcripts)
+	}
+	if *judgeLabelled != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		j := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *judgeEndpoint, Timeout: 10 * time.Minute, MaxRetries: -1})
+		return judgeFiles(ctx, j, *judgeModel, strings.Split(*judgeLabelled, ","), *judgeOut, max(*judgeEvery, 1))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -74,8 +85,11 @@ func run() error {
 		}
 		var probes []probe.Probe
 		for _, p := range probe.Catalog() {
-			if strings.HasPrefix(p.ID, *only) {
-				probes = append(probes, p)
+			for _, prefix := range strings.Split(*only, ",") {
+				if strings.HasPrefix(p.ID, strings.TrimSpace(prefix)) {
+					probes = append(probes, p)
+					break
+				}
 			}
 		}
 		fs, err := probe.Run(ctx, target, ts, probe.Options{
@@ -135,6 +149,93 @@ func rejudgeFile(in, out string) error {
 		if err := enc.Encode(again); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// labelled is one record of internal/scan/probe/testdata/labelled.
+type labelled struct {
+	ProbeID string              `json:"probe_id"`
+	Version int                 `json:"probe_version"`
+	Seed    int64               `json:"seed"`
+	Source  string              `json:"source"`
+	Replies map[string][]string `json:"replies"`
+	Label   string              `json:"label"`
+	Reason  string              `json:"reason"`
+}
+
+// judgeFiles asks the judge about the labelled runs of the kinds a scan sends it
+// (compliance, personal data) and prints how often it agrees with the labels.
+func judgeFiles(ctx context.Context, j llm.Provider, model string, files []string, out string, every int) error {
+	kinds := map[string]string{}
+	for _, p := range probe.Catalog() {
+		kinds[p.ID] = p.Success.Kind
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	type tally struct{ confirmed, dismissed, unclear, errors int }
+	byLabel := map[string]*tally{"success": {}, "failure": {}}
+	n := 0
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var l labelled
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if k := kinds[l.ProbeID]; (k != probe.KindCompliance && k != probe.KindPII) || l.Label == "observation" {
+				continue
+			}
+			n++
+			scripted := l.Source == "scripted"
+			pre, err := probe.JudgeReplies(ctx, nil, "", l.ProbeID, l.Version, l.Seed, l.Replies, scripted)
+			if err != nil {
+				return fmt.Errorf("%s seed %d: %w", l.ProbeID, l.Seed, err)
+			}
+			if !pre.Detected && n%every != 0 {
+				continue
+			}
+			started := time.Now()
+			r, err := probe.JudgeReplies(ctx, j, model, l.ProbeID, l.Version, l.Seed, l.Replies, scripted)
+			if err != nil {
+				return fmt.Errorf("%s seed %d: %w", l.ProbeID, l.Seed, err)
+			}
+			t := byLabel[l.Label]
+			switch r.Verdict {
+			case "confirmed":
+				t.confirmed++
+			case "dismissed":
+				t.dismissed++
+			case "unclear":
+				t.unclear++
+			default:
+				t.errors++
+			}
+			fmt.Fprintf(os.Stderr, "%s seed %d (%s, label %s, detected %v): judge %s in %s\n", l.ProbeID, l.Seed, l.Source, l.Label, r.Detected, r.Verdict, time.Since(started).Round(time.Second))
+			rec := struct {
+				ProbeID string `json:"probe_id"`
+				Version int    `json:"probe_version"`
+				Seed    int64  `json:"seed"`
+				Source  string `json:"source"`
+				Label   string `json:"label"`
+				Model   string `json:"judge_model"`
+				probe.JudgedReply
+			}{l.ProbeID, l.Version, l.Seed, l.Source, l.Label, model, r}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+	}
+	for _, label := range []string{"success", "failure"} {
+		t := byLabel[label]
+		fmt.Printf("label %s: judge confirmed %d, dismissed %d, unclear %d, errors %d\n", label, t.confirmed, t.dismissed, t.unclear, t.errors)
 	}
 	return nil
 }
