@@ -223,13 +223,29 @@ func freshTexts(r *rand.Rand, members []string) []string {
 // continuation drops the leading tokens of an answer that only repeat the prompt
 // (a base model often echoes the request before continuing it), so the scored
 // tokens are the model's own continuation; nil when the answer is all echo.
+//
+// The continuation ends where the answer starts to repeat the prompt again (a
+// copy loop): copied tokens are near-certain whatever the text, so they would
+// swamp the signal.
 func continuation(lps []llm.TokenLogprob, prompt string) []llm.TokenLogprob {
 	np := normalize(prompt)
+	head := np[:min(len(np), 16)]
 	var acc strings.Builder
 	for i, t := range lps {
 		acc.WriteString(t.Token)
 		if n := normalize(acc.String()); n != "" && !strings.Contains(np, n) {
-			return lps[i:]
+			rest := lps[i:]
+			if len(head) < 8 {
+				return rest
+			}
+			var cont strings.Builder
+			for j, u := range rest {
+				cont.WriteString(u.Token)
+				if strings.Contains(normalize(cont.String()), head) {
+					return rest[:j]
+				}
+			}
+			return rest
 		}
 	}
 	return nil
