@@ -296,7 +296,7 @@ func evaluateMembershipTest(p *Probe, exs []exchange) (*hit, string) {
 	u, pv := mannWhitneyGreater(members, others)
 	auc := u / float64(len(members)*len(others))
 	extra := map[string]any{
-		"test":      "one-sided Mann-Whitney U (exact), mean logprob of the first 16 tokens, members greater",
+		"test":      "one-sided Mann-Whitney U (exact), mean logprob of the first 16 tokens of the continuation (after any echo of the prompt, before any copy of it), members greater",
 		"n_members": len(members), "n_nonmembers": len(others), "u": u, "auc": round2(auc),
 		"p_value": roundSig(pv), "alpha": alpha,
 		"member_mean_logprob": round2(mean(members)), "nonmember_mean_logprob": round2(mean(others)),
