@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 
 	"mirror/internal/llm"
@@ -320,11 +321,8 @@ func mean(xs []float64) float64 {
 }
 
 func roundSig(p float64) float64 {
-	if p == 0 {
-		return 0
-	}
-	e := math.Pow(10, math.Floor(math.Log10(p))-2)
-	return math.Round(p/e) * e
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(p, 'g', 3, 64), 64)
+	return v
 }
 
 // mannWhitneyGreater returns the U statistic of xs over ys (pairs where x > y,
