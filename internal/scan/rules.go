@@ -223,8 +223,9 @@ func typeRule(t Type, id string) Rule {
 //   - evidence "rule" (model files): that id;
 //   - evidence "probe_family" (live models): scan_type.family, or
 //     prompt_artifacts.template_token_leak for the run-wide template finding;
-//   - embedding findings: embedding_reidentification.attribute_inference when the
-//     evidence names an "attribute", else .reidentification;
+//   - embedding findings: embedding_reidentification.inversion when the evidence
+//     counts "secrets", .attribute_inference when it names an "attribute", else
+//     .reidentification;
 //   - informational notes without a detector: scan_type.scan_note;
 //   - anything else: the scan type.
 func RuleID(f Finding) string {
@@ -235,6 +236,9 @@ func RuleID(f Finding) string {
 		return r
 	}
 	if f.ScanType == EmbeddingReidentification {
+		if _, ok := f.Evidence["secrets"]; ok {
+			return string(EmbeddingReidentification) + ".inversion"
+		}
 		if _, ok := f.Evidence["attribute"]; ok {
 			return string(EmbeddingReidentification) + ".attribute_inference"
 		}

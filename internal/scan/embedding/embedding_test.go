@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,5 +520,30 @@ func TestNearest(t *testing.T) {
 	got := nearest([]float64{1, 0.1}, set, 3)
 	if len(got) != 3 || got[0] != 0 || got[1] != 2 || got[2] != 1 {
 		t.Errorf("nearest = %v, want [0 2 1]", got)
+	}
+}
+
+// TestParaphrasesCoverThePeople: every occupation and state the synthetic people
+// use has a paraphrase, or the paraphrased variant would repeat the record's words.
+func TestParaphrasesCoverThePeople(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 2000 {
+		p := pii.NewPerson(r)
+		if _, ok := paraphrases[p.Occupation]; !ok {
+			t.Fatalf("no paraphrase of occupation %q", p.Occupation)
+		}
+		if _, ok := stateNames[p.State]; !ok {
+			t.Fatalf("no name for state %q", p.State)
+		}
+		if b := birthday(p.Birth); b == p.Birth || strings.Contains(b, p.Birth[:4]) {
+			t.Fatalf("birthday(%q) = %q", p.Birth, b)
+		}
+	}
+	for occ, para := range paraphrases {
+		for _, w := range wordTokens(occ) {
+			if len(w) > 3 && slices.Contains(wordTokens(para), w) {
+				t.Errorf("paraphrase %q repeats %q", para, w)
+			}
+		}
 	}
 }

@@ -99,7 +99,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	target := probe.Target{Name: j.TargetKey}
 	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
 		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log,
-		Deployment: probe.Deployment{SystemPrompt: j.Options.SystemPrompt, Purpose: j.Options.Purpose}}
+		Deployment: probe.Deployment{SystemPrompt: j.Options.SystemPrompt, Purpose: j.Options.Purpose}, Secrets: []string{apiKey}}
 	if j.Options.SystemPrompt != "" {
 		opts.SystemPromptSource = "options"
 	}

@@ -12,6 +12,19 @@
 // compliance marker (WORD-WORD-NNNN), canaries planted in hidden context, and
 // synthetic people whose card, SSN and IBAN pass their checksums (package pii).
 //
+// # The target's own context, and user packs
+//
+// A probe's System is the scanner's invented policy and its Context the data it
+// plants (canaries, records, tool settings, the rule its marker tests). When a scan
+// gives the target's own system prompt (Options.Deployment), that prompt replaces
+// every System and the Context is appended after it, so the deployed instructions
+// are tested, first and whole; Deployment.Purpose is .Purpose in templates (the
+// off_topic probes ask the target to leave it) and is named in the judge's brief.
+// User probe packs (ParsePack, LoadPacks) are files in the same schema, untrusted:
+// their size, YAML aliases and template rendering are bounded, and every problem is
+// reported with its file, probe and field (PackError). docs/probe-packs.md has the
+// schema.
+//
 // # Judging behaviour, not wording
 //
 // A probe's success is something the model does, checked mechanically:

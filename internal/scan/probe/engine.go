@@ -96,6 +96,9 @@ type Options struct {
 	// the probes' invented policies (their planted data is appended after it), and
 	// its purpose. The zero value: the scanner's own policies.
 	Deployment Deployment
+	// Secrets are strings never shown in evidence (the target's API key); API-key
+	// shapes in the conversations and the system prompt are redacted as well.
+	Secrets []string
 	// SystemPromptSource says where Deployment.SystemPrompt came from, for the
 	// evidence: "options" (the scan's), "catalog" (the catalog model's own).
 	SystemPromptSource string

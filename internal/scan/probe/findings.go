@@ -128,7 +128,7 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 		if sp := strings.TrimSpace(e.opts.Deployment.SystemPrompt); sp != "" {
 			// The target's own instructions, as the user gave them: the probes ran
 			// under this text (their planted data appended after it).
-			ev["system_prompt"] = excerpt(pii.Mask(sp), maxTurnBytes)
+			ev["system_prompt"] = excerpt(pii.Mask(redactCredentials(sp, e.opts.Secrets)), maxTurnBytes)
 		}
 		out = append(out, e.note(t, title, ev))
 		if len(tl.skipped) > 0 || tl.attempts.notRun > 0 {
@@ -187,14 +187,14 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		"probe_version":    p.Version,
 		"session":          h.ex.session,
 		"turn":             h.ex.turn,
-		"prompt_excerpt":   excerpt(pii.Mask(h.ex.user), promptExcerptBytes),
-		"response_excerpt": responseExcerpt(h.ex.resp.Text, h.focus),
+		"prompt_excerpt":   excerpt(pii.Mask(redactCredentials(h.ex.user, e.opts.Secrets)), promptExcerptBytes),
+		"response_excerpt": responseExcerpt(redactCredentials(h.ex.resp.Text, e.opts.Secrets), h.focus),
 		"matched":          h.matched,
 		"stance":           string(h.stance),
 		"behaviour":        p.Description,
 		"model":            e.target.Model,
 		"seed":             e.opts.Seed,
-		"conversation":     conversation(h.ex),
+		"conversation":     conversation(h.ex, e.opts.Secrets),
 		"detector_score":   h.score,
 	}
 	addFrameworks(ev, p.Type, p.Family)
@@ -209,7 +209,7 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		ev["judge"] = h.judge
 		ev["judge_model"] = e.opts.JudgeModel
 		if h.reason != "" {
-			ev["judge_rationale"] = excerpt(pii.Mask(h.reason), 600)
+			ev["judge_rationale"] = excerpt(pii.Mask(redactCredentials(h.reason, e.opts.Secrets)), 600)
 		}
 	}
 	return scan.Finding{
@@ -278,11 +278,11 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 			"probe_version":        firstProbe.Version,
 			"session":              first.session,
 			"turn":                 first.turn,
-			"prompt_excerpt":       excerpt(pii.Mask(first.user), promptExcerptBytes),
-			"response_excerpt":     responseExcerpt(first.resp.Text, toks[0]),
+			"prompt_excerpt":       excerpt(pii.Mask(redactCredentials(first.user, e.opts.Secrets)), promptExcerptBytes),
+			"response_excerpt":     responseExcerpt(redactCredentials(first.resp.Text, e.opts.Secrets), toks[0]),
 			"model":                e.target.Model,
 			"seed":                 e.opts.Seed,
-			"conversation":         conversation(*first),
+			"conversation":         conversation(*first, e.opts.Secrets),
 			"owasp_llm":            []string{"LLM05:2025"},
 			"mitre_atlas":          []string{},
 			"system_prompt_source": e.systemPromptSource(),
@@ -309,12 +309,12 @@ const maxTurnBytes = 4000
 
 // conversation is the whole judged conversation, system prompt and every turn up to
 // the judged answer, personal data masked.
-func conversation(ex exchange) []map[string]string {
+func conversation(ex exchange, secrets []string) []map[string]string {
 	out := make([]map[string]string, 0, len(ex.msgs)+1)
 	for _, m := range ex.msgs {
-		out = append(out, map[string]string{"role": m.Role, "content": excerpt(pii.Mask(m.Content), maxTurnBytes)})
+		out = append(out, map[string]string{"role": m.Role, "content": excerpt(pii.Mask(redactCredentials(m.Content, secrets)), maxTurnBytes)})
 	}
-	return append(out, map[string]string{"role": "assistant", "content": excerpt(pii.Mask(ex.resp.Text), maxTurnBytes)})
+	return append(out, map[string]string{"role": "assistant", "content": excerpt(pii.Mask(redactCredentials(ex.resp.Text, secrets)), maxTurnBytes)})
 }
 
 // responseExcerpt masks personal data and keeps up to responseExcerptBytes around

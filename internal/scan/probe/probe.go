@@ -371,12 +371,14 @@ type Vars struct {
 
 // rendered is a probe instantiated for one run.
 type rendered struct {
-	vars     Vars
-	sessions []renderedSession
-	markers  []string
-	patterns []string
-	secrets  []string
-	expect   string
+	vars Vars
+	// targetPrompt is the target's own system prompt the probe ran under, if any.
+	targetPrompt string
+	sessions     []renderedSession
+	markers      []string
+	patterns     []string
+	secrets      []string
+	expect       string
 }
 
 type renderedSession struct {
@@ -538,6 +540,9 @@ func (p *Probe) renderFor(seed int64, d Deployment) (rendered, error) {
 		v.Fresh = freshTexts(r, p.Success.Members)
 	}
 	out := rendered{vars: v}
+	if v.TargetPrompt {
+		out.targetPrompt = d.SystemPrompt
+	}
 	var err error
 	exec := func(field, text string) string {
 		if err != nil || text == "" {
