@@ -132,9 +132,10 @@ func TestKnownTextAgainstBaseline(t *testing.T) {
 // (famous openings) continue with near-certain tokens when gap is set; everything
 // else, and everything when gap is not set, with the same spread of uncertainty.
 type memoryModel struct {
-	gap bool
-	mu  sync.Mutex
-	r   *rand.Rand
+	gap  bool
+	echo bool // repeats the request's words (with near-certain logprobs) before continuing
+	mu   sync.Mutex
+	r    *rand.Rand
 }
 
 var famousStarts = []string{"It was the best", "It is a truth", "Call me Ishmael", "In the beginning", "Four score and", "We the People",
@@ -150,6 +151,11 @@ func (m *memoryModel) handle(req llmtest.ChatRequest) llmtest.Reply {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var lps []llm.TokenLogprob
+	if m.echo {
+		for _, w := range strings.Fields(req.LastUser()) {
+			lps = append(lps, llm.TokenLogprob{Token: w + " ", Logprob: -0.01})
+		}
+	}
 	for i := range 16 {
 		lp := -1.5 + m.r.NormFloat64()*0.6
 		if known && m.gap {
@@ -166,9 +172,10 @@ func TestMembershipRankTest(t *testing.T) {
 		name  string
 		gap   bool
 		found bool
-	}{{"with a real gap", true, true}, {"without a gap", false, false}} {
+		echo  bool
+	}{{"with a real gap", true, true, false}, {"without a gap", false, false, false}, {"echoes, then continues with a gap", true, true, true}, {"echoes, no gap", false, false, true}} {
 		t.Run(c.name, func(t *testing.T) {
-			m := &memoryModel{gap: c.gap, r: rand.New(rand.NewPCG(5, 5))}
+			m := &memoryModel{gap: c.gap, echo: c.echo, r: rand.New(rand.NewPCG(5, 5))}
 			fs := runScripted(t, m.handle, probes)
 			var f *scan.Finding
 			for i := range fs {
