@@ -39,7 +39,7 @@ func FuzzJudgeModelOutput(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &engine{}
+		e := &scanRun{}
 		e.tools.checked, e.tools.ok = true, true
 		texs := []exchange{
 			{session: "main", turn: 1, user: "u", resp: llm.Response{ToolCalls: []llm.ToolCall{{ID: "c", Name: "set_system_prompt", Arguments: args}}}},
