@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"mirror/internal/scan"
-	"mirror/internal/scan/artifact"
+	"mirror/internal/scan/engine"
 )
 
 const scanUsage = `usage: mirror scan [flags] PATH...
@@ -38,9 +38,6 @@ Flags:
 // scanFormats are the values of --format.
 var scanFormats = []string{"table", "json", "sarif", "html", "cyclonedx"}
 
-// scanTypesArtifact are the scan types a model-file scan performs (API.md).
-var scanTypesArtifact = []scan.Type{scan.SelfModification, scan.PromptArtifacts}
-
 // scanOptions holds the parsed command line.
 type scanOptions struct {
 	paths    []string
@@ -61,7 +58,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		printScanError(stderr, err)
 		return 2
 	}
 	stderrColor := colorWanted(stderr, opts.noColor, getenv)
@@ -139,6 +136,9 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.AttackerAPIKeyEnv, "attacker-api-key-env", "", "environment `VAR` holding the attacker's API key (default: the endpoint's)")
 	fs.IntVar(&o.endpoint.MaxRequests, "max-requests", 0, "send at most `N` requests to the scanned model (default: no bound)")
 	fs.IntVar(&o.endpoint.MaxTokens, "max-tokens", 0, "spend at most `N` tokens, input and output, of the scanned and attacker models (default: no bound)")
+	fs.StringVar(&o.endpoint.SystemPrompt, "system-prompt", "", "run the probes under the target's own system prompt: `TEXT`, or @FILE to read it from a file (default: the scanner's own invented policies)")
+	fs.StringVar(&o.endpoint.Purpose, "purpose", "", "what the target is for, as a phrase (\"questions about orders and returns\"): goal-hijack probes try to make it leave this `PURPOSE`, and the judge is told it")
+	fs.StringVar(&o.endpoint.ProbesPath, "probes", "", "also run the probe packs at `PATH` (a .yaml, .yml or .json file, or a folder of them; docs/probe-packs.md)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -198,11 +198,15 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
+		if err := o.endpoint.loadContext(); err != nil {
+			return o, err
+		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
-		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling():
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests and --max-tokens apply to --endpoint scans only")
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling() ||
+		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }
@@ -213,56 +217,12 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 // show it, are made without it.
 var hashedFormats = map[string]bool{"json": true, "html": true, "cyclonedx": true}
 
-// scanPaths scans each path; a path that cannot be read is reported as not
-// scanned so the report stays complete and the exit code says so. Every file the
-// scanner visits is listed with its size and detected format, and with its
-// SHA-256 when hash is set.
+// scanPaths runs engine.ScanPaths with the terminal's progress bar and warnings
+// logged to stderr.
 func scanPaths(ctx context.Context, paths []string, hash bool, stderr io.Writer, bar *progress) (scan.Report, error) {
 	defer bar.finish()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var findings []scan.Finding
-	var notScanned []scan.NotScanned
-	var visited []string
-	seen := map[string]bool{}
-	for _, p := range paths {
-		opts := artifact.Options{Logger: log, Progress: func(done, total int, step string) {
-			// artifact.Scan names each file (a single file as it starts and ends it, a
-			// folder's files as each ends, in parallel) and then says "done".
-			if !seen[step] && (done < total || step != "done") {
-				seen[step] = true
-				visited = append(visited, step)
-			}
-			bar.update(done, total, step)
-		}}
-		f, ns, err := artifact.Scan(ctx, p, opts)
-		bar.next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
-			}
-			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: err.Error()})
-			continue
-		}
-		findings = append(findings, f...)
-		notScanned = append(notScanned, ns...)
-	}
-	slices.Sort(visited) // a folder's files end in any order
-	files := make([]scan.File, 0, len(visited))
-	for i, p := range visited {
-		if hash {
-			bar.update(i, len(visited), "sha256 "+p)
-		}
-		fi, err := describeFile(ctx, p, hash)
-		if err != nil {
-			if ctx.Err() != nil {
-				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())
-			}
-			notScanned = append(notScanned, scan.NotScanned{Path: p, Reason: "cannot hash: " + err.Error()})
-		}
-		files = append(files, fi)
-	}
-	r := scan.NewReport(strings.Join(paths, " "), scanTypesArtifact, findings, notScanned)
-	return r.WithFiles(files), nil
+	return engine.ScanPaths(ctx, engine.PathScan{Paths: paths, Hash: hash, Logger: log, Progress: bar.update, NextPath: bar.next})
 }
 
 // writeReport writes the report in the chosen format to --output or stdout.

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
-	"mirror/internal/llm"
 	"mirror/internal/scan"
+	"mirror/internal/scan/engine"
 	"mirror/internal/scan/probe"
 )
 
@@ -38,89 +41,103 @@ type endpointFlags struct {
 	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
 	MaxRequests        int         // --max-requests: bound on requests to the scanned model (0: none)
 	MaxTokens          int         // --max-tokens: bound on tokens (0: none)
+	SystemPrompt       string      // --system-prompt: the target's own system prompt (TEXT or @FILE)
+	Purpose            string      // --purpose: what the target is for
+	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
+	// packs are the probes of ProbesPath, loaded by loadContext.
+	packs []probe.Probe
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
 	Progress scan.ProgressFunc
 }
 
-// chatTypes are the scan types that need a chat endpoint (API.md: endpoint targets).
-var chatTypes = []scan.Type{scan.Jailbreak, scan.PIILeakage, scan.PromptArtifacts, scan.ModelInversion, scan.SelfModification}
-
-// applicable returns the types that the given endpoints allow.
-func (f endpointFlags) applicable() []scan.Type {
-	var out []scan.Type
+// scanEndpoint runs the behavioural scan the flags describe (engine.ScanEndpoints)
+// and returns its report. The keys are read from the variables the flags name
+// (default OPENAI_API_KEY) and may be empty, as for a local Ollama or vLLM.
+func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
+	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
+	s := engine.EndpointScan{Types: f.Types, MaxOutputTokens: f.MaxOutputTokens, Progress: f.Progress, Packs: f.packs,
+		Options: scan.JobOptions{Seed: &f.Seed, Concurrency: f.Concurrency, Strategies: f.Strategies, Samples: f.Samples,
+			Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens, SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
 	if f.Endpoint != "" {
-		out = append(out, chatTypes...)
+		s.Chat = scan.Target{Kind: scan.TargetEndpoint, URL: f.Endpoint, Model: f.Model, Provider: f.Provider, APIKey: key}
 	}
 	if f.EmbeddingsEndpoint != "" {
-		out = append(out, scan.EmbeddingReidentification)
+		s.Embeddings = scan.Target{Kind: scan.TargetEmbeddings, URL: f.EmbeddingsEndpoint, Model: f.EmbeddingModel, APIKey: key}
 	}
-	return out
-}
-
-// scanEndpoint runs a behavioural scan of a live endpoint and returns its report.
-// The endpoint is the user's own choice, so no SSRF guard applies here (the API's
-// scans have one); the key is read from --api-key-env (default OPENAI_API_KEY) and
-// may be empty, as for a local Ollama or vLLM.
-func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
-	allowed := f.applicable()
-	types := f.Types
-	if len(types) == 0 {
-		types = allowed
+	if f.AttackerEndpoint != "" {
+		s.Attacker = scan.Target{Kind: scan.TargetEndpoint, URL: f.AttackerEndpoint, Model: f.AttackerModel,
+			APIKey: f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))}
 	}
-	for _, t := range types {
-		if !containsType(allowed, t) {
+	if f.JudgeEndpoint != "" {
+		s.Judge = scan.Target{Kind: scan.TargetEndpoint, URL: f.JudgeEndpoint, Model: f.JudgeModel,
+			APIKey: f.Getenv(cmp.Or(f.JudgeAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))}
+	}
+	for _, t := range f.Types {
+		if !slices.Contains(s.Applicable(), t) {
 			return scan.Report{}, fmt.Errorf("scan type %s does not apply here (it needs %s)", t, needs(t))
 		}
 	}
-	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
-	target := probe.Target{Model: f.Model, EmbeddingModel: f.EmbeddingModel}
-	var names []string
-	if f.Endpoint != "" {
-		p, err := llm.ForEndpoint(f.Provider, f.Endpoint, llm.Options{APIKey: key})
+	return engine.ScanEndpoints(ctx, s)
+}
+
+// Bounds on --system-prompt and --purpose, the same as the API's options.
+const (
+	maxSystemPromptBytes = scan.MaxSystemPromptBytes
+	maxPurposeBytes      = scan.MaxPurposeBytes
+)
+
+// loadContext reads --system-prompt @FILE and the packs of --probes, and checks
+// the sizes. A pack's problems come back as a *probe.PackError.
+func (f *endpointFlags) loadContext() error {
+	if name, ok := strings.CutPrefix(f.SystemPrompt, "@"); ok {
+		fi, err := os.Stat(name)
 		if err != nil {
-			return scan.Report{}, err
+			return fmt.Errorf("--system-prompt: %w", err)
 		}
-		target.Provider = p
-		names = append(names, f.Endpoint+" ("+f.Model+")")
+		if fi.Size() > maxSystemPromptBytes {
+			return fmt.Errorf("--system-prompt: %s is %d bytes, at most %d", name, fi.Size(), maxSystemPromptBytes)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		f.SystemPrompt = string(b)
 	}
-	if f.EmbeddingsEndpoint != "" {
-		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint})
-		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
+	switch {
+	case len(f.SystemPrompt) > maxSystemPromptBytes || !utf8.ValidString(f.SystemPrompt):
+		return fmt.Errorf("--system-prompt: must be at most %d bytes of UTF-8 text", maxSystemPromptBytes)
+	case len(f.Purpose) > maxPurposeBytes || !utf8.ValidString(f.Purpose):
+		return fmt.Errorf("--purpose: must be at most %d bytes of UTF-8 text", maxPurposeBytes)
+	case f.Endpoint == "" && (f.SystemPrompt != "" || f.Purpose != "" || f.ProbesPath != ""):
+		return errors.New("--system-prompt, --purpose and --probes need --endpoint (a chat model)")
 	}
-	target.Name = strings.Join(names, " + ")
-	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency,
-		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens}
-	if f.AttackerEndpoint != "" {
-		attackerKey := f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
-		opts.Attacker = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: attackerKey, BaseURL: f.AttackerEndpoint})
-		opts.AttackerModel = f.AttackerModel
+	if f.ProbesPath != "" {
+		ps, err := probe.LoadPacks(f.ProbesPath)
+		if err != nil {
+			return err
+		}
+		f.packs = ps
 	}
-	if f.JudgeEndpoint != "" {
-		// Without a judge the built-in detectors decide alone; with one, each
-		// compliance and personal-data hit is confirmed or dismissed, with the
-		// judge's rationale in the finding's evidence.
-		judgeKey := f.Getenv(cmp.Or(f.JudgeAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
-		opts.Judge = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: judgeKey, BaseURL: f.JudgeEndpoint})
-		opts.JudgeModel = f.JudgeModel
-	}
-	findings, err := probe.Run(ctx, target, types, opts)
-	if err != nil {
-		return scan.Report{}, err
-	}
-	return scan.NewReport(target.Name, types, findings, nil), nil
+	return nil
 }
 
-func containsType(ts []scan.Type, t scan.Type) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
+// printScanError writes err for the command line: a probe pack's issues one per
+// line, each naming the file, the probe and the field.
+func printScanError(w io.Writer, err error) {
+	var pe *probe.PackError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(w, "mirror scan: --probes: %d problem(s) in the probe packs:\n", len(pe.Issues))
+		for _, is := range pe.Issues {
+			fmt.Fprintf(w, "  %s\n", is)
 		}
+		return
 	}
-	return false
+	fmt.Fprintf(w, "mirror scan: %v\n", err)
 }
 
+// needs names the flag that makes scan type t apply.
 func needs(t scan.Type) string {
 	if t == scan.EmbeddingReidentification {
 		return "--embeddings-endpoint"

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"mirror/internal/llm/llmtest"
+	"mirror/internal/scan"
+	"mirror/internal/scan/probe"
 )
 
 // TestScanStrategiesEndToEnd: the API takes strategies, samples and an attacker per
@@ -81,7 +83,15 @@ func TestScanStrategiesEndToEnd(t *testing.T) {
 	}
 	// The demo attacker echoes more than it paraphrases: the attempts whose marker it
 	// lost are not sent, and every attempt is counted.
-	if p := bs["paraphrase"].(map[string]any); p["attempts"] != none["attempts"] || summary["attacker_requests"].(float64) == 0 {
+	// Every jailbreak probe (each judged by compliance, leak or PII) gets a paraphrase
+	// attempt per sample.
+	jailbreaks := 0
+	for _, p := range probe.Catalog() {
+		if p.Type == scan.Jailbreak {
+			jailbreaks++
+		}
+	}
+	if p := bs["paraphrase"].(map[string]any); p["attempts"] != float64(2*jailbreaks) || summary["attacker_requests"].(float64) == 0 {
 		t.Errorf("paraphrase with the offline demo attacker: %v, attacker requests %v", p, summary["attacker_requests"])
 	}
 }

@@ -41,6 +41,8 @@ var wantDocumented = map[string][]string{
 	"/api/v1/feedback/export":                     {"GET"},
 	"/api/v1/artifacts/{artifact_id}":             {"DELETE", "GET"},
 	"/api/v1/artifacts/{artifact_id}/download":    {"GET"},
+	"/api/v1/probe-packs":                         {"GET", "POST"},
+	"/api/v1/probe-packs/{pack_id}":               {"DELETE", "GET"},
 	"/api/v1/scans/analyze":                       {"POST"},
 	"/api/v1/scans/status/{scan_id}":              {"GET"},
 	"/api/v1/scans/{scan_id}/cancel":              {"POST"},
@@ -145,7 +147,7 @@ func TestOpenAPIDocument(t *testing.T) {
 					t.Errorf("%s: path parameter %s is not declared", where, m[1])
 				}
 			}
-			if strings.HasPrefix(path, "/api/v1/scans") || strings.HasPrefix(path, "/api/v1/artifacts") {
+			if strings.HasPrefix(path, "/api/v1/scans") || strings.HasPrefix(path, "/api/v1/artifacts") || strings.HasPrefix(path, "/api/v1/probe-packs") {
 				if sec, _ := op["security"].([]any); len(sec) == 0 || slices.ContainsFunc(sec, func(s any) bool { return len(s.(map[string]any)) == 0 }) {
 					t.Errorf("%s: must require a token, security = %v", where, op["security"])
 				}

@@ -83,6 +83,11 @@ func (s *Server) routes() http.Handler {
 				r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
 				r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
 
+				r.Post("/api/v1/probe-packs", s.handlePackCreate)
+				r.Get("/api/v1/probe-packs", s.handlePackList)
+				r.Get("/api/v1/probe-packs/{pack_id}", s.handlePackGet)
+				r.Delete("/api/v1/probe-packs/{pack_id}", s.handlePackDelete)
+
 				r.Get("/api/v1/scans", s.handleScanList)
 				r.Post("/api/v1/scans/analyze", s.handleScanCreate)
 				r.Get("/api/v1/scans/status/{scan_id}", s.handleScanStatus)

@@ -61,6 +61,7 @@ func TestRuleIDDerivation(t *testing.T) {
 		{Finding{ScanType: PromptArtifacts, Evidence: map[string]any{"probe_family": "role_play", "responses_affected": 3}}, "prompt_artifacts.template_token_leak"},
 		{Finding{ScanType: EmbeddingReidentification, Evidence: map[string]any{"attribute": "x"}}, "embedding_reidentification.attribute_inference"},
 		{Finding{ScanType: EmbeddingReidentification}, "embedding_reidentification.reidentification"},
+		{Finding{ScanType: EmbeddingReidentification, Evidence: map[string]any{"secrets": 16}}, "embedding_reidentification.inversion"},
 		{Finding{ScanType: PIILeakage, Severity: Info, Evidence: map[string]any{"failures": []string{"x"}}}, "pii_leakage.scan_note"},
 		{Finding{ScanType: PIILeakage, Severity: High}, "pii_leakage"},
 	} {

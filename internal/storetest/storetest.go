@@ -1,6 +1,6 @@
 // Package storetest is the contract every store of Mirror's records must pass, split
 // by concern as River's riverdriver/riverdrivertest is: generations, feedback, scans
-// and their leases, users, containment, artifacts and the paginated lists. Exercise
+// and their leases, users, containment, artifacts, probe packs and the paginated lists. Exercise
 // runs all of it against the SQL store (SQLite, Postgres, Postgres through a
 // transaction pooler: see OnEveryDB); ExerciseRecords runs the generations and
 // feedback part, which is all the in-memory store used when persistence is off holds.
@@ -56,6 +56,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) Store) {
 		{"containment", exerciseContainment},
 		{"artifacts", exerciseArtifacts},
 		{"lists", exerciseLists},
+		{"probe packs", exerciseProbePacks},
 	} {
 		t.Run(concern.name, func(t *testing.T) {
 			t.Parallel()

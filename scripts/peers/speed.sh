@@ -3,6 +3,12 @@
 # one run: a dense pickle made by CPython's pickler and a multi-GB PyTorch
 # checkpoint made by torch.save. Needs scripts/peers/setup.sh's venv and a built
 # mirror binary: scripts/peers/speed.sh ./mirror [REPS]
+# Each line printed: mean, standard deviation, median, min (seconds), runs, command.
+# Mirror runs 20 times per file (table report, and JSON, which hashes the file);
+# picklescan 20 times on the checkpoint and REPS times (default 3) on the dense
+# pickle; then 10 times with the file evicted from the page cache (picklescan
+# only on the checkpoint).
+# PEERS_ALL=1 adds one run each of modelscan and fickling.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 mirror="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
@@ -40,24 +46,32 @@ with open(sys.argv[1], "wb") as f:
     f.truncate(f.tell())
 PY
 ls -la "$d" >&2
-t() { # t N CMD…: prints the best wall time of N runs of CMD, in seconds
-  local n="$1" best=""
-  shift
-  for _ in $(seq "$n"); do
-    local s e
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
-    best=$(python3 -c "import sys; a=float(sys.argv[1]); b=sys.argv[2]; print(f'{min(a, float(b)) if b else a:.3f}')" "$(python3 -c "print($e-$s)")" "$best")
-  done
-  echo "$best"
+command -v hyperfine >/dev/null || { echo "speed.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1; }
+# cold: the model file's pages are dropped from the page cache before each run
+# (posix_fadvise DONTNEED on that file only; the binaries stay cached)
+evict() { printf 'python3 -c "import os; fd = os.open(\\"%s\\", os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)"' "$1"; }
+# hf OUT RUNS [--prepare CMD] CMD…: hyperfine, -N (no shell), failures ignored
+hf() { local out="$1" runs="$2"; shift 2; hyperfine -N -i -w 1 -r "$runs" --export-json "$out" "$@" >/dev/null 2>&1; }
+stats() { # stats JSON: "mean ± sd (median, min)" per command, one line each
+  python3 - "$1" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'{r["mean"]:.4f}\t{r["stddev"] or 0:.4f}\t{r["median"]:.4f}\t{r["min"]:.4f}\t{len(r["times"])}\t{r["command"]}')
+PY
 }
-printf '| file | size | mirror | picklescan | modelscan | fickling | picklescan / mirror |\n|---|---|---|---|---|---|---|\n'
 for f in dense.pkl checkpoint.pt; do
-  size=$(stat -c %s "$d/$f")
-  m=$(t "$reps" "$mirror" scan "$d/$f")
-  p=$(t "$reps" "$v/picklescan" -p "$d/$f")
-  # modelscan and fickling are slow on the dense pickle: one run each, fickling
-  # stopped after 300 s (its time then reads 300)
-  ms=$(t 1 "$v/modelscan" -p "$d/$f")
-  fk=$(t 1 timeout 300 "$v/fickling" --check-safety "$d/$f")
-  printf '| %s | %s | %s s | %s s | %s s | %s s | %sx |\n' "$f" "$size" "$m" "$p" "$ms" "$fk" "$(python3 -c "print(round($p/$m))")"
+  p="$d/$f"
+  runs=20; prs=20
+  [ "$f" = dense.pkl ] && prs="$reps"  # picklescan takes a minute or more per run on it
+  echo "== $f ($(stat -c %s "$p") bytes)"
+  hf "$d/$f.mirror.json" "$runs" "$mirror scan -q $p" "$mirror scan -q --format json $p"
+  hf "$d/$f.picklescan.json" "$prs" "$v/picklescan -p $p"
+  cold=("$mirror scan -q $p")  # picklescan is CPU-bound on the dense pickle (2 MB/s): cold runs only on the checkpoint
+  [ "$f" = checkpoint.pt ] && cold+=("$v/picklescan -p $p")
+  hf "$d/$f.cold.json" 10 --prepare "$(evict "$p")" "${cold[@]}"
+  stats "$d/$f.mirror.json"; stats "$d/$f.picklescan.json"; echo "cold page cache:"; stats "$d/$f.cold.json"
+  if [ "${PEERS_ALL:-0}" = 1 ]; then
+    hf "$d/$f.others.json" 1 "$v/modelscan -p $p" "timeout 300 $v/fickling --check-safety $p"
+    stats "$d/$f.others.json"
+  fi
 done

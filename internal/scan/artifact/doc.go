@@ -1,7 +1,8 @@
 // Package artifact finds code that runs when a model file is loaded, without
 // loading it. It recognises formats by content (pickle protocols 0-5, PyTorch zip
 // and legacy checkpoints, NumPy .npy/.npz, joblib, Keras .keras and .h5,
-// safetensors, GGUF, ONNX, and gzip/zlib/bzip2/tar wrappers), walks them with
+// safetensors, GGUF, ONNX, TensorFlow SavedModel graphs, and gzip/zlib/bzip2/xz/
+// tar/7z wrappers), walks them with
 // bounded memory (tensor data is skipped, by seeking where possible), and reports
 // scan.Findings of type self_modification (code on load, or a structure built to
 // attack or evade loaders) and prompt_artifacts (chat templates that smuggle

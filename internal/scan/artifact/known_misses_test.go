@@ -507,6 +507,16 @@ func TestSavedModel(t *testing.T) {
 			t.Errorf("%s: want one high savedmodel.dangerous_op for %s, got %+v", file, op, f)
 		}
 	}
+	// The schema version is optional in the protobuf: a model that leaves it out
+	// starts with its MetaGraphDef and is still read as a SavedModel.
+	b, err := os.ReadFile(filepath.Join("testdata", "tensorflow", "read_file.pb"))
+	if err != nil || !bytes.HasPrefix(b, []byte{0x08, 0x01}) {
+		t.Fatalf("read_file.pb: %v", err)
+	}
+	f, _, err := ScanReaderAt(context.Background(), bytes.NewReader(b[2:]), int64(len(b)-2), "no_version.pb", Options{})
+	if hi := withRule(atOrAbove(f, scan.High), "savedmodel.dangerous_op"); err != nil || len(hi) != 1 {
+		t.Errorf("SavedModel without its schema version: want ReadFile found, got %+v (%v)", f, err)
+	}
 	real := filepath.Join("testdata", "real", "tensorflow")
 	for file, want := range map[string]string{
 		"module_savedmodel/saved_model.pb":            "savedmodel",

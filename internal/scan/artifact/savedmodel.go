@@ -59,28 +59,32 @@ var tfDangerousOps = map[string]string{
 const maxTFOps = 4096
 
 // looksSavedModel recognises a SavedModel start: saved_model_schema_version
-// (field 1, varint 1) and then a MetaGraphDef (field 2) whose own first field is
-// a message. An ONNX model also starts with field 1 and often field 2, but its
-// field 2 is the producer's name, text.
+// (field 1, varint 1, which a writer may leave out) and then a MetaGraphDef
+// (field 2) whose own first field is a message. An ONNX model also starts with
+// field 1 and often field 2, but its field 2 is the producer's name, text.
 func looksSavedModel(head []byte) bool {
 	num, typ, n := protowire.ConsumeTag(head)
-	if n < 0 || num != 1 || typ != protowire.VarintType {
+	if n < 0 {
 		return false
 	}
-	v, m := protowire.ConsumeVarint(head[n:])
-	if m < 0 || v != 1 {
+	if num == 1 && typ == protowire.VarintType {
+		v, m := protowire.ConsumeVarint(head[n:])
+		if m < 0 || v != 1 {
+			return false
+		}
+		head = head[n+m:]
+		if num, typ, n = protowire.ConsumeTag(head); n < 0 {
+			return false
+		}
+	}
+	if num != 2 || typ != protowire.BytesType {
 		return false
 	}
-	rest := head[n+m:]
-	num, typ, k := protowire.ConsumeTag(rest)
-	if k < 0 || num != 2 || typ != protowire.BytesType {
+	l, j := protowire.ConsumeVarint(head[n:])
+	if j < 0 || l < 2 || len(head) <= n+j {
 		return false
 	}
-	l, j := protowire.ConsumeVarint(rest[k:])
-	if j < 0 || l < 2 || len(rest) <= k+j {
-		return false
-	}
-	num, typ, _ = protowire.ConsumeTag(rest[k+j:])
+	num, typ, _ = protowire.ConsumeTag(head[n+j:])
 	return num >= 1 && num <= 8 && typ == protowire.BytesType
 }
 

@@ -1,8 +1,12 @@
-// Package engine connects scan jobs to the scanners: a catalog model or an outside
-// endpoint to the behavioural probes, an embeddings endpoint to the
-// re-identification analysis, an uploaded file to the model-file scanner. It also
-// checks targets when a scan is created (scan.Checker). Outside endpoints are
-// reached only through the SSRF guard, on every connection and redirect.
+// Package engine is the adapter behind scan.Engine and scan.Checker: it runs a scan
+// job's target through the scanners (a catalog model or an outside endpoint through
+// the behavioural probes, an embeddings endpoint through the re-identification
+// analysis, an uploaded file through the model-file scanner) over the catalog, the
+// llm providers and the SSRF guard, and it checks targets when a scan is created.
+// Outside endpoints of the API's scans are reached only through the SSRF guard, on
+// every connection and redirect. ScanEndpoints and ScanPaths are the same runs for
+// what the user names on the command line (mirror scan --endpoint, mirror scan
+// PATH...), without catalog or guard: cmd/mirror only parses flags and prints.
 package engine
 
 import (
@@ -21,9 +25,11 @@ import (
 	"mirror/internal/ssrf"
 )
 
-// Store is the part of the scan store the engine reads: the uploaded file's path.
+// Store is the part of the scan store the engine reads: the uploaded file's path,
+// and the probe packs a scan names.
 type Store interface {
 	Artifact(ctx context.Context, id string) (scan.Artifact, error)
+	ProbePack(ctx context.Context, id string) (scan.ProbePack, error)
 }
 
 // Engine implements scan.Engine and scan.Checker.
@@ -37,8 +43,9 @@ type Engine struct {
 }
 
 var (
-	_ scan.Engine  = (*Engine)(nil)
-	_ scan.Checker = (*Engine)(nil)
+	_ scan.Engine     = (*Engine)(nil)
+	_ scan.Checker    = (*Engine)(nil)
+	_ scan.PackParser = (*Engine)(nil)
 )
 
 // New returns an Engine.
@@ -95,7 +102,18 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	}
 	target := probe.Target{Name: j.TargetKey}
 	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
-		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log}
+		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log,
+		Deployment: probe.Deployment{SystemPrompt: j.Options.SystemPrompt, Purpose: j.Options.Purpose}, Secrets: []string{apiKey}}
+	if j.Options.SystemPrompt != "" {
+		opts.SystemPromptSource = "options"
+	}
+	if len(j.Options.ProbePackIDs) > 0 {
+		packs, err := e.packs(ctx, j)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Probes = probe.WithPacks(packs)
+	}
 	if j.Options.Seed != nil {
 		opts.Seed = *j.Options.Seed
 	}
@@ -122,9 +140,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		opts.Attacker, opts.AttackerModel = p, m.Route.Model
 	}
-	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
-	switch t.Kind {
-	case scan.TargetCatalogModel:
+	if t.Kind == scan.TargetCatalogModel {
 		m, err := e.scannable(ctx, t.ModelID)
 		if err != nil {
 			return nil, nil, err
@@ -134,17 +150,12 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 			return nil, nil, err
 		}
 		target.Provider, target.Model = p, m.Route.Model
-	case scan.TargetEndpoint:
-		p, err := llm.ForEndpoint(t.Provider, t.URL, o)
-		if err != nil {
-			return nil, nil, err
+		if opts.Deployment.SystemPrompt == "" && m.SystemPrompt != "" {
+			// The catalog model is deployed with its own instructions: test those.
+			opts.Deployment.SystemPrompt, opts.SystemPromptSource = m.SystemPrompt, "catalog"
 		}
-		target.Provider, target.Model = p, t.Model
-	case scan.TargetEmbeddings:
-		o.Provider = llm.OpenAICompatible
-		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
-	default:
-		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)
+	} else if err := reach(&target, t, llm.Options{APIKey: apiKey, HTTPClient: e.client, Logger: e.log}); err != nil {
+		return nil, nil, err
 	}
 	findings, err := probe.Run(ctx, target, j.Types, opts)
 	return findings, nil, err

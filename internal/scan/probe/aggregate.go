@@ -135,7 +135,7 @@ func (o *outcome) withRate(r rate) *hit {
 
 // addRates puts the attempt-level attack success rates into a summary's evidence:
 // over all attempts, per strategy and per probe, each with its counts.
-func (e *engine) addRates(ev map[string]any, all rate, byStrategy, byProbe map[string]*rate) {
+func (e *scanRun) addRates(ev map[string]any, all rate, byStrategy, byProbe map[string]*rate) {
 	ev["attempts"] = all.evidence()
 	bs := map[string]any{}
 	for k, r := range byStrategy {

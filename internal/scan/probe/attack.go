@@ -65,7 +65,7 @@ const attackerTemperature = 0.7
 
 // askAttacker sends one request to the attacker model. Its tokens count against the
 // scan's token budget.
-func (e *engine) askAttacker(ctx context.Context, system, user string, sample int) (string, error) {
+func (e *scanRun) askAttacker(ctx context.Context, system, user string, sample int) (string, error) {
 	return e.askAttackerN(ctx, system, user, sample, attackerMaxTokens)
 }
 
@@ -76,7 +76,7 @@ const (
 	crescendoMaxTokens = 160
 )
 
-func (e *engine) askAttackerN(ctx context.Context, system, user string, sample, maxTokens int) (string, error) {
+func (e *scanRun) askAttackerN(ctx context.Context, system, user string, sample, maxTokens int) (string, error) {
 	if !e.budget.tokensLeft() {
 		return "", fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)
 	}
@@ -114,7 +114,7 @@ func missing(clear, out string, protect []string) []string {
 // rewrite returns the turns to send, session by session: the judged session's user
 // turns transformed by the attempt's strategy, the others as rendered. A rewrite by
 // the attacker that loses a marker or secret leaves the attempt not judged (o.note).
-func (e *engine) rewrite(ctx context.Context, a attempt, r rendered, o *outcome) ([][]string, error) {
+func (e *scanRun) rewrite(ctx context.Context, a attempt, r rendered, o *outcome) ([][]string, error) {
 	out := make([][]string, len(r.sessions))
 	protect := protected(r)
 	rng := a.rng(e.opts.Seed)
@@ -157,7 +157,7 @@ func (e *engine) rewrite(ctx context.Context, a attempt, r rendered, o *outcome)
 // too (so an echo of the decoded request is seen as an echo), and the response as
 // judgedView decodes it; a translated attempt's responses are translated back by the
 // attacker. The hit keeps the exchange as it really was.
-func (e *engine) evaluateAttempt(ctx context.Context, a attempt, r rendered, exs []exchange) (*hit, string, error) {
+func (e *scanRun) evaluateAttempt(ctx context.Context, a attempt, r rendered, exs []exchange) (*hit, string, error) {
 	p := a.probe
 	if a.strategy.name == StrategyNone {
 		h, note := evaluate(p, r, exs)
@@ -225,7 +225,7 @@ const (
 // probe's own request is sent. Every answer is judged by the probe's detectors, and
 // the first hit ends the attempt. Each target turn is reserved from the budget as it
 // is sent; a conversation cut short by the budget is not judged.
-func (e *engine) crescendo(ctx context.Context, a attempt, r rendered, o *outcome) {
+func (e *scanRun) crescendo(ctx context.Context, a attempt, r rendered, o *outcome) {
 	p := a.probe
 	s := r.sessions[0]
 	goal := strings.Join(s.turns, "\n")

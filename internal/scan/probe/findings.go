@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -29,7 +30,7 @@ const (
 // and per scan type one info summary of the probes run, passed and failed with the
 // attack success rate, plus notes for probes that could not be run or judged. Every
 // info finding carries the scan type of the probes it is about.
-func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
+func (e *scanRun) findings(outcomes []outcome) ([]scan.Finding, error) {
 	sorted := slices.Clone(outcomes)
 	slices.SortStableFunc(sorted, func(a, b outcome) int {
 		if d := typeRank(a.probe.Type) - typeRank(b.probe.Type); d != 0 {
@@ -124,6 +125,11 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 			"probes_passed_by_model": len(tl.passed), "probes_errored": tl.errored, "probes_not_run": len(tl.skipped), "probes_not_judged": len(tl.notes),
 			"attack_success_rate": asr, "succeeded": nonNil(tl.succeeded), "passed": nonNil(tl.passed)}
 		e.addRates(ev, tl.attempts, tl.byStrategy, tl.byProbe)
+		if sp := strings.TrimSpace(e.opts.Deployment.SystemPrompt); sp != "" {
+			// The target's own instructions, as the user gave them: the probes ran
+			// under this text (their planted data appended after it).
+			ev["system_prompt"] = excerpt(pii.Mask(redactCredentials(sp, e.opts.Secrets)), maxTurnBytes)
+		}
 		out = append(out, e.note(t, title, ev))
 		if len(tl.skipped) > 0 || tl.attempts.notRun > 0 {
 			title := fmt.Sprintf("Scan stopped early: budget exhausted, %d %s probes not run", len(tl.skipped), t)
@@ -162,7 +168,7 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-func (e *engine) finding(p *Probe, h *hit) scan.Finding {
+func (e *scanRun) finding(p *Probe, h *hit) scan.Finding {
 	score := h.score
 	title := p.Title
 	switch {
@@ -181,17 +187,18 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		"probe_version":    p.Version,
 		"session":          h.ex.session,
 		"turn":             h.ex.turn,
-		"prompt_excerpt":   excerpt(pii.Mask(h.ex.user), promptExcerptBytes),
-		"response_excerpt": responseExcerpt(h.ex.resp.Text, h.focus),
+		"prompt_excerpt":   excerpt(pii.Mask(redactCredentials(h.ex.user, e.opts.Secrets)), promptExcerptBytes),
+		"response_excerpt": responseExcerpt(redactCredentials(h.ex.resp.Text, e.opts.Secrets), h.focus),
 		"matched":          h.matched,
 		"stance":           string(h.stance),
 		"behaviour":        p.Description,
 		"model":            e.target.Model,
 		"seed":             e.opts.Seed,
-		"conversation":     conversation(h.ex),
+		"conversation":     conversation(h.ex, e.opts.Secrets),
 		"detector_score":   h.score,
 	}
 	addFrameworks(ev, p.Type, p.Family)
+	e.addDeployment(ev)
 	for k, v := range h.extra {
 		ev[k] = v
 	}
@@ -202,7 +209,7 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		ev["judge"] = h.judge
 		ev["judge_model"] = e.opts.JudgeModel
 		if h.reason != "" {
-			ev["judge_rationale"] = excerpt(pii.Mask(h.reason), 600)
+			ev["judge_rationale"] = excerpt(pii.Mask(redactCredentials(h.reason, e.opts.Secrets)), 600)
 		}
 	}
 	return scan.Finding{
@@ -217,7 +224,7 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 }
 
 // templateFinding reports chat-template tokens found in any response of the run.
-func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
+func (e *scanRun) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 	count := map[string]int{}
 	var first *exchange
 	var firstProbe *Probe
@@ -263,21 +270,22 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 		Score:    score,
 		Title:    "Chat-template control tokens leak into responses",
 		Evidence: map[string]any{
-			"tokens":             tokens,
-			"responses_affected": responses,
-			"responses_total":    total,
-			"probe_id":           firstProbe.ID,
-			"probe_family":       firstProbe.Family,
-			"probe_version":      firstProbe.Version,
-			"session":            first.session,
-			"turn":               first.turn,
-			"prompt_excerpt":     excerpt(pii.Mask(first.user), promptExcerptBytes),
-			"response_excerpt":   responseExcerpt(first.resp.Text, toks[0]),
-			"model":              e.target.Model,
-			"seed":               e.opts.Seed,
-			"conversation":       conversation(*first),
-			"owasp_llm":          []string{"LLM05:2025"},
-			"mitre_atlas":        []string{},
+			"tokens":               tokens,
+			"responses_affected":   responses,
+			"responses_total":      total,
+			"probe_id":             firstProbe.ID,
+			"probe_family":         firstProbe.Family,
+			"probe_version":        firstProbe.Version,
+			"session":              first.session,
+			"turn":                 first.turn,
+			"prompt_excerpt":       excerpt(pii.Mask(redactCredentials(first.user, e.opts.Secrets)), promptExcerptBytes),
+			"response_excerpt":     responseExcerpt(redactCredentials(first.resp.Text, e.opts.Secrets), toks[0]),
+			"model":                e.target.Model,
+			"seed":                 e.opts.Seed,
+			"conversation":         conversation(*first, e.opts.Secrets),
+			"owasp_llm":            []string{"LLM05:2025"},
+			"mitre_atlas":          []string{},
+			"system_prompt_source": e.systemPromptSource(),
 		},
 		Remediation: templateRemediation,
 		Target:      e.target.Name,
@@ -285,9 +293,10 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 }
 
 // note is an info finding about the probes of scan type t.
-func (e *engine) note(t scan.Type, title string, ev map[string]any) scan.Finding {
+func (e *scanRun) note(t scan.Type, title string, ev map[string]any) scan.Finding {
 	ev["seed"] = e.opts.Seed
 	ev["model"] = e.target.Model
+	e.addDeployment(ev)
 	rem := noteRemediation
 	if ev["kind"] == "summary" {
 		rem = summaryRemediation
@@ -300,12 +309,12 @@ const maxTurnBytes = 4000
 
 // conversation is the whole judged conversation, system prompt and every turn up to
 // the judged answer, personal data masked.
-func conversation(ex exchange) []map[string]string {
+func conversation(ex exchange, secrets []string) []map[string]string {
 	out := make([]map[string]string, 0, len(ex.msgs)+1)
 	for _, m := range ex.msgs {
-		out = append(out, map[string]string{"role": m.Role, "content": excerpt(pii.Mask(m.Content), maxTurnBytes)})
+		out = append(out, map[string]string{"role": m.Role, "content": excerpt(pii.Mask(redactCredentials(m.Content, secrets)), maxTurnBytes)})
 	}
-	return append(out, map[string]string{"role": "assistant", "content": excerpt(pii.Mask(ex.resp.Text), maxTurnBytes)})
+	return append(out, map[string]string{"role": "assistant", "content": excerpt(pii.Mask(redactCredentials(ex.resp.Text, secrets)), maxTurnBytes)})
 }
 
 // responseExcerpt masks personal data and keeps up to responseExcerptBytes around
@@ -339,3 +348,20 @@ func excerpt(s string, n int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// addDeployment records in evidence which system prompt the probe ran under: the
+// target's own ("options" or "catalog", its text in the conversation) or the
+// scanner's invented policy ("scanner"), and the purpose the scan gave.
+func (e *scanRun) addDeployment(ev map[string]any) {
+	ev["system_prompt_source"] = e.systemPromptSource()
+	if p := strings.TrimSpace(e.opts.Deployment.Purpose); p != "" {
+		ev["purpose"] = excerpt(p, 600)
+	}
+}
+
+func (e *scanRun) systemPromptSource() string {
+	if strings.TrimSpace(e.opts.Deployment.SystemPrompt) != "" {
+		return cmp.Or(e.opts.SystemPromptSource, "options")
+	}
+	return "scanner"
+}

@@ -68,7 +68,7 @@ func loadLabelled(t *testing.T) []labelled {
 	return out
 }
 
-// judgeLabelled runs the detectors on one labelled record as the engine would.
+// judgeLabelled runs the detectors on one labelled record as a run would.
 func judgeLabelled(t *testing.T, l labelled) (*Probe, *hit) {
 	t.Helper()
 	var p *Probe

@@ -8,7 +8,7 @@ import (
 	"mirror/internal/scan"
 )
 
-// Transcript is one probe's run as the engine saw it, for Options.Transcript: every
+// Transcript is what one probe sent and received, for Options.Transcript: every
 // exchange (unmasked: it goes to the caller, not into a report) and the verdict.
 // Evaluations of the detectors against labelled replies are built from these.
 type Transcript struct {
@@ -26,6 +26,9 @@ type Transcript struct {
 	Score     float64    `json:"score,omitempty"`
 	Stance    string     `json:"stance,omitempty"`
 	Judge     string     `json:"judge,omitempty"`
+	// ToolSupport is the scan's tool-support check as it stood: "yes", "no", or
+	// "" when it was not made.
+	ToolSupport string `json:"tool_support,omitempty"`
 }
 
 // Exchange is one request of a transcript and its answer.
@@ -36,15 +39,20 @@ type Exchange struct {
 	Response string `json:"response"`
 	// Logprobs of the response's tokens, when the endpoint returned them.
 	Logprobs []llm.TokenLogprob `json:"logprobs,omitempty"`
+	// ToolCalls the response made (answered by the scanner in the next exchange).
+	ToolCalls []llm.ToolCall `json:"tool_calls,omitempty"`
 }
 
-func (e *engine) transcript(o outcome) {
+func (e *scanRun) transcript(o outcome) {
 	if e.opts.Transcript == nil {
 		return
 	}
 	t := Transcript{ProbeID: o.probe.ID, Version: o.probe.Version, Type: o.probe.Type, Kind: o.probe.Success.Kind, Seed: e.opts.Seed, Strategy: o.strategy, Sample: o.sample + 1}
 	for _, ex := range o.exchanges {
-		t.Exchanges = append(t.Exchanges, Exchange{Session: ex.session, Turn: ex.turn, User: ex.user, Response: ex.resp.Text, Logprobs: ex.resp.Logprobs})
+		t.Exchanges = append(t.Exchanges, Exchange{Session: ex.session, Turn: ex.turn, User: ex.user, Response: ex.resp.Text, Logprobs: ex.resp.Logprobs, ToolCalls: ex.resp.ToolCalls})
+	}
+	if o.probe.Success.Kind == KindToolWrite {
+		t.ToolSupport = e.toolSupportWord()
 	}
 	switch {
 	case o.err != nil:
@@ -89,6 +97,18 @@ func Rejudge(t Transcript) (Transcript, error) {
 	if err != nil {
 		return t, err
 	}
+	if p.custom() {
+		o, err := rejudgeCustom(p, r, t)
+		if err != nil {
+			return t, err
+		}
+		e := &scanRun{opts: Options{Seed: t.Seed}}
+		var out Transcript
+		e.opts.Transcript = func(tr Transcript) { out = tr }
+		e.transcript(o)
+		out.ToolSupport = t.ToolSupport
+		return out, nil
+	}
 	replies := map[string][]string{}
 	logprobs := map[string][][]llm.TokenLogprob{}
 	for _, ex := range t.Exchanges {
@@ -104,7 +124,7 @@ func Rejudge(t Transcript) (Transcript, error) {
 	}
 	o := outcome{probe: p, exchanges: exs}
 	o.hit, o.note = evaluate(p, r, exs)
-	e := &engine{opts: Options{Seed: t.Seed}}
+	e := &scanRun{opts: Options{Seed: t.Seed}}
 	var out Transcript
 	e.opts.Transcript = func(tr Transcript) { out = tr }
 	e.transcript(o)

@@ -11,7 +11,7 @@ import (
 )
 
 // scripted renders the catalog probe id for seed and judges reply as the answer to
-// its last turn (earlier turns answered "OK."), as the engine would.
+// its last turn (earlier turns answered "OK."), as a run would.
 func scripted(t *testing.T, id string, seed int64, reply func(Vars) string) (*hit, rendered) {
 	t.Helper()
 	var p *Probe

@@ -35,6 +35,9 @@ func run() error {
 	model := flag.String("model", "gemma-3-270m", "model name")
 	seeds := flag.String("seeds", "1", "comma-separated seeds; one scan per seed")
 	only := flag.String("only", "", "run only the probes whose id starts with one of the comma-separated `PREFIXES`")
+	systemPrompt := flag.String("system-prompt", "", "run under the target's own system prompt: `TEXT`, or @FILE")
+	purpose := flag.String("purpose", "", "the target's purpose")
+	packs := flag.String("probes", "", "also run the probe packs at `PATH` (file or folder)")
 	types := flag.String("types", "jailbreak,pii_leakage,prompt_artifacts,model_inversion,self_modification", "scan types")
 	maxTokens := flag.Int("max-output-tokens", 48, "bound on each answer")
 	transcripts := flag.String("transcripts", "transcripts.jsonl", "write transcripts to `FILE`")
@@ -58,6 +61,7 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var err error
 	var ts []scan.Type
 	for _, s := range strings.Split(*types, ",") {
 		t, err := scan.ParseType(strings.TrimSpace(s))
@@ -65,6 +69,19 @@ func run() error {
 			return err
 		}
 		ts = append(ts, t)
+	}
+	if name, ok := strings.CutPrefix(*systemPrompt, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		*systemPrompt = string(b)
+	}
+	var extra []probe.Probe
+	if *packs != "" {
+		if extra, err = probe.LoadPacks(*packs); err != nil {
+			return err
+		}
 	}
 	out, err := os.Create(*transcripts)
 	if err != nil {
@@ -84,7 +101,7 @@ func run() error {
 			return fmt.Errorf("seed %q: %w", s, err)
 		}
 		var probes []probe.Probe
-		for _, p := range probe.Catalog() {
+		for _, p := range append(probe.Catalog(), extra...) {
 			for _, prefix := range strings.Split(*only, ",") {
 				if strings.HasPrefix(p.ID, strings.TrimSpace(prefix)) {
 					probes = append(probes, p)
@@ -94,6 +111,7 @@ func run() error {
 		}
 		fs, err := probe.Run(ctx, target, ts, probe.Options{
 			Probes: probes, Seed: seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1, Logger: log,
+			Deployment: probe.Deployment{SystemPrompt: *systemPrompt, Purpose: *purpose},
 			Progress: func(done, total int, step string) {
 				fmt.Fprintf(os.Stderr, "seed %d: %d/%d %s\n", seed, done, total, step)
 			},

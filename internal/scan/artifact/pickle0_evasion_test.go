@@ -11,7 +11,7 @@ import (
 	"mirror/internal/scan"
 )
 
-// Regression tests for red-team findings: protocol 0 pickles taken for text
+// Evasions through protocol 0: protocol 0 pickles taken for text
 // (long first lines, "+<big>" ints), later pickles without PROTO hiding
 // computed imports, and long lines stopping the parser before a payload.
 
@@ -83,7 +83,7 @@ func describeFindings(findings []scan.Finding, notScanned []scan.NotScanned) str
 	return b.String()
 }
 
-func TestRedteamAMalicious(t *testing.T) {
+func TestProtocol0EvasionsMalicious(t *testing.T) {
 	zipLongLine := newPK(2).raw("I"+strings.Repeat(" ", 1100)+"1\n").op(opPOP).
 		shortBinstring("posix").shortBinstring("system").op(opSTACK_GLOBAL).str("true").op(opTUPLE1, opREDUCE).stop()
 	cases := []struct {
@@ -167,7 +167,7 @@ func TestRedteamAMalicious(t *testing.T) {
 	}
 }
 
-func TestRedteamABenign(t *testing.T) {
+func TestProtocol0LookalikesBenign(t *testing.T) {
 	dictP0 := "(dp0\nS'a'\np1\nF1.0\nsS'b'\np2\nF2.0\ns."
 	legacyKeys := newPK(0).raw("(lp0\nS'0'\np1\na.").stop()
 	zipLongLine := newPK(2).raw("I"+strings.Repeat(" ", 1100)+"1\n").op(opPOP).
@@ -211,7 +211,7 @@ func TestRedteamABenign(t *testing.T) {
 
 // A sniffed head that ends inside a long STRING or INT line is a protocol 0
 // pickle; one ending inside ordinary text is not.
-func TestRedteamALooksPickle0LongLine(t *testing.T) {
+func TestLooksPickle0LongLine(t *testing.T) {
 	opts := Options{}.withDefaults()
 	for _, c := range []struct {
 		head string
@@ -236,7 +236,7 @@ func TestRedteamALooksPickle0LongLine(t *testing.T) {
 	}
 }
 
-func TestRedteamAReadLongLine(t *testing.T) {
+func TestReadLongLine(t *testing.T) {
 	line := strings.Repeat("x", 300<<10)
 	src := line + "\nnext\n"
 	st := newStream(strings.NewReader(src))

@@ -14,15 +14,15 @@ import (
 	"mirror/internal/scan"
 )
 
-// rtbCase is one red-team regression: a malicious file must be flagged at high or
+// evasionCase is one evasion: a malicious file must be flagged at high or
 // above, a benign look-alike must stay below medium.
-type rtbCase struct {
+type evasionCase struct {
 	name      string
 	data      []byte
 	malicious bool
 }
 
-func rtbScan(t *testing.T, c rtbCase) {
+func scanEvasion(t *testing.T, c evasionCase) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), c.name)
 	if err := os.WriteFile(p, c.data, 0o644); err != nil {
@@ -48,17 +48,17 @@ func rtbScan(t *testing.T, c rtbCase) {
 	}
 }
 
-func rtbRun(t *testing.T, cases []rtbCase) {
+func runEvasionCases(t *testing.T, cases []evasionCase) {
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { rtbScan(t, c) })
+		t.Run(c.name, func(t *testing.T) { scanEvasion(t, c) })
 	}
 }
 
-// TestRedteamBEvalGadgets: standard-library helpers that eval or exec strings
+// TestEvalGadgets: standard-library helpers that eval or exec strings
 // from their arguments, and attribute chains hidden under allow-listed prefixes.
-func TestRedteamBEvalGadgets(t *testing.T) {
+func TestEvalGadgets(t *testing.T) {
 	call4 := func(mod, name, arg string) []byte { return newPK(4).stackGlobal(mod, name).callStr(arg).stop() }
-	var cases []rtbCase
+	var cases []evasionCase
 	for _, g := range [][2]string{
 		{"typing", "get_type_hints"}, {"typing", "_eval_type"}, {"typing", "ForwardRef._evaluate"},
 		{"dataclasses", "_create_fn"}, {"torch._utils", "_import_dotted_name"}, {"annotationlib", "call_evaluate_function"},
@@ -68,16 +68,16 @@ func TestRedteamBEvalGadgets(t *testing.T) {
 		{"torch.optim.sgd", "torch._utils._import_dotted_name"},
 		{"torch.nn.modules.module", "typing.get_type_hints"},
 	} {
-		cases = append(cases, rtbCase{name: "mal_" + g[0] + "." + g[1] + ".pkl", data: call4(g[0], g[1], "os.system"), malicious: true})
+		cases = append(cases, evasionCase{name: "mal_" + g[0] + "." + g[1] + ".pkl", data: call4(g[0], g[1], "os.system"), malicious: true})
 	}
 	// m53-style: the gadget reached by GLOBAL in protocol 2 too
-	cases = append(cases, rtbCase{name: "mal_p2_get_type_hints.pkl", data: newPK(2).global("typing", "get_type_hints").callStr("x").stop(), malicious: true})
+	cases = append(cases, evasionCase{name: "mal_p2_get_type_hints.pkl", data: newPK(2).global("typing", "get_type_hints").callStr("x").stop(), malicious: true})
 	// benign: a class of a safe module, and a tensor rebuild reached through a chain
 	cases = append(cases,
-		rtbCase{name: "ok_linear.pkl", data: newPK(4).stackGlobal("torch.nn.modules.linear", "Linear").op(')').op(opNEWOBJ).stop()},
-		rtbCase{name: "ok_chain_rebuild.pkl", data: newPK(4).stackGlobal("torch.nn.modules.module", "torch._utils._rebuild_tensor_v2").op(opPOP).op(opNONE).stop()},
+		evasionCase{name: "ok_linear.pkl", data: newPK(4).stackGlobal("torch.nn.modules.linear", "Linear").op(')').op(opNEWOBJ).stop()},
+		evasionCase{name: "ok_chain_rebuild.pkl", data: newPK(4).stackGlobal("torch.nn.modules.module", "torch._utils._rebuild_tensor_v2").op(opPOP).op(opNONE).stop()},
 	)
-	rtbRun(t, cases)
+	runEvasionCases(t, cases)
 	// an unexplained chain under a safe prefix is at least reported (unknown), never passed
 	if c := classify("torch.nn.modules.module", "foo.bar.baz"); c.verdict != verdictUnknown {
 		t.Errorf("unexplained chain under safe prefix: verdict %d", c.verdict)
@@ -87,11 +87,11 @@ func TestRedteamBEvalGadgets(t *testing.T) {
 	}
 }
 
-// TestRedteamBNPYHeaders: .npy headers that ast.literal_eval accepts in forms the
+// TestNPYHeaders: .npy headers that ast.literal_eval accepts in forms the
 // old parser did not (n02-n07), and the pickle-after-header safety net.
-func TestRedteamBNPYHeaders(t *testing.T) {
+func TestNPYHeaders(t *testing.T) {
 	evil := newPK(2).global("os", "system").callStr("id").stop()
-	var cases []rtbCase
+	var cases []evasionCase
 	for i, descr := range []string{
 		`'|' 'O'`, `'|O', # a comment` + "\n", `('|O')`, `'object'`, `'\x4f'`, `u'|O'`, `b'|O'`, `r'|O'`,
 		`"""|O"""`, `'|\117'`, `'|\u004f'`, `'O8'`, `'object_'`, `'|'` + "\\\n" + ` 'O'`, `Rb'|O'`,
@@ -100,13 +100,13 @@ func TestRedteamBNPYHeaders(t *testing.T) {
 		if strings.Contains(descr, "#") {
 			h = "{'descr': " + descr + " 'fortran_order': False, 'shape': (1,), }"
 		}
-		cases = append(cases, rtbCase{name: fmt.Sprintf("mal_npy_%d.npy", i), data: npy(h, evil), malicious: true})
+		cases = append(cases, evasionCase{name: fmt.Sprintf("mal_npy_%d.npy", i), data: npy(h, evil), malicious: true})
 	}
 	// a header no parser here understands still has its body scanned
-	cases = append(cases, rtbCase{name: "mal_npy_weird.npy", data: npy("{'descr': '|O' if 1 else 'f8', 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
-	cases = append(cases, rtbCase{name: "mal_npy_weird_dtype.npy", data: npy("{'descr': {'x': 1}, 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
+	cases = append(cases, evasionCase{name: "mal_npy_weird.npy", data: npy("{'descr': '|O' if 1 else 'f8', 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
+	cases = append(cases, evasionCase{name: "mal_npy_weird_dtype.npy", data: npy("{'descr': {'x': 1}, 'fortran_order': False, 'shape': (1,)}", evil), malicious: true})
 	// in an npz
-	cases = append(cases, rtbCase{name: "mal_concat.npz", malicious: true, data: buildZip(t, []zipFile{{name: "a.npy", data: npy("{'descr': '|' 'O', 'fortran_order': False, 'shape': (1,), }", evil)}})})
+	cases = append(cases, evasionCase{name: "mal_concat.npz", malicious: true, data: buildZip(t, []zipFile{{name: "a.npy", data: npy("{'descr': '|' 'O', 'fortran_order': False, 'shape': (1,), }", evil)}})})
 	// benign: the same spellings for a float array
 	body := make([]byte, 16)
 	for i, descr := range []string{`'<' 'f8'`, `('<f8')`, `u'<f8'`, `'<f\x38'`, `'<f8', # c` + "\n"} {
@@ -114,9 +114,9 @@ func TestRedteamBNPYHeaders(t *testing.T) {
 		if strings.Contains(descr, "#") {
 			h = "{'descr': " + descr + " 'fortran_order': False, 'shape': (2,), }"
 		}
-		cases = append(cases, rtbCase{name: fmt.Sprintf("ok_npy_%d.npy", i), data: npy(h, body)})
+		cases = append(cases, evasionCase{name: fmt.Sprintf("ok_npy_%d.npy", i), data: npy(h, body)})
 	}
-	rtbRun(t, cases)
+	runEvasionCases(t, cases)
 	for _, h := range []string{`{'descr': 'a' "b" '''c''', 'shape': (-1, +2, 0x10, (3)), 'fortran_order': False}`} {
 		d, shape, err := parseNPYHeader(h)
 		if err != nil || d != "abc" || fmt.Sprint(shape) != "[-1 2 16 3]" {
@@ -125,12 +125,12 @@ func TestRedteamBNPYHeaders(t *testing.T) {
 	}
 }
 
-// TestRedteamBStorageDecoy: a member named like a tensor storage is skipped only
+// TestTorchStorageDecoy: a member named like a tensor storage is skipped only
 // when it belongs to a PyTorch archive in the zip (n09).
-func TestRedteamBStorageDecoy(t *testing.T) {
+func TestTorchStorageDecoy(t *testing.T) {
 	evil := newPK(2).global("os", "system").callStr("id").stop()
 	objNPY := npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evil)
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{name: "mal_decoy.npz", malicious: true, data: buildZip(t, []zipFile{
 			{name: "decoy/data.pkl", data: torchDataPKL()}, {name: "w/data/0", data: objNPY}})},
 		{name: "mal_decoy_npy_member.npz", malicious: true, data: buildZip(t, []zipFile{
@@ -169,13 +169,13 @@ func v7tar(names []string, data [][]byte) []byte {
 	return b.Bytes()
 }
 
-// TestRedteamBLegacyV7Tar: torch's legacy tar checkpoint written as V7 tar (no
+// TestLegacyV7Tar: torch's legacy tar checkpoint written as V7 tar (no
 // ustar magic), whose first member name may itself look like a tiny pickle (l05, l06).
-func TestRedteamBLegacyV7Tar(t *testing.T) {
+func TestLegacyV7Tar(t *testing.T) {
 	evil := newPK(2).op(opSHORT_BINSTRING, 2).raw("os").op(opSHORT_BINSTRING, 6).raw("system").op(opSTACK_GLOBAL).callStr("id").stop()
 	benign := newPK(2).binint1(0).stop()
 	names := []string{"sys_info", "pickle", "tensors", "storages"}
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{name: "mal_v7.pt", malicious: true, data: v7tar(names, [][]byte{benign, benign, benign, evil})},
 		{name: "mal_v7_pickle_name.pt", malicious: true, data: v7tar(append([]string{"\x80\x02N."}, names...), [][]byte{benign, benign, benign, benign, evil})},
 		{name: "ok_v7.pt", data: v7tar(names, [][]byte{benign, benign, benign, benign})},
@@ -185,8 +185,8 @@ func TestRedteamBLegacyV7Tar(t *testing.T) {
 	}
 }
 
-// TestRedteamBXZ: joblib loads xz and LZMA_ALONE compressed pickles (j07, j08).
-func TestRedteamBXZ(t *testing.T) {
+// TestXZ: joblib loads xz and LZMA_ALONE compressed pickles (j07, j08).
+func TestXZ(t *testing.T) {
 	evil := newPK(2).global("os", "system").callStr("id").stop()
 	benign := newPK(2).op('}').stop()
 	xzOf := func(b []byte) []byte {
@@ -209,7 +209,7 @@ func TestRedteamBXZ(t *testing.T) {
 		_ = w.Close()
 		return buf.Bytes()
 	}
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{name: "mal.joblib.xz", malicious: true, data: xzOf(evil)},
 		{name: "mal.joblib.lzma", malicious: true, data: lzmaOf(evil)},
 		{name: "ok.joblib.xz", data: xzOf(benign)},
@@ -250,31 +250,31 @@ func joblibAligned(align func(p *pk), pad byte, n int, tail func(p *pk)) []byte 
 	return p.stop()
 }
 
-// TestRedteamBJoblibAlignment: joblib reads the padding byte whenever the
+// TestJoblibAlignment: joblib reads the padding byte whenever the
 // alignment attribute is not None (True, 0, False, 16 ...), j02-j04.
-func TestRedteamBJoblibAlignment(t *testing.T) {
+func TestJoblibAlignment(t *testing.T) {
 	// SHORT_BINSTRING names and STACK_GLOBAL: nothing a text search of trailing
 	// data would notice
 	evil := func(p *pk) {
 		p.str("x").op(opSHORT_BINSTRING, 5).raw("posix").op(opSHORT_BINSTRING, 6).raw("system").op(opSTACK_GLOBAL).callStr("id")
 	}
-	var cases []rtbCase
+	var cases []evasionCase
 	for name, align := range map[string]func(p *pk){
 		"true": func(p *pk) { p.op(opNEWTRUE) }, "false": func(p *pk) { p.op(opNEWFALSE) },
 		"zero": func(p *pk) { p.binint1(0) }, "sixteen": func(p *pk) { p.binint1(16) }, "eight": func(p *pk) { p.binint1(8) },
 	} {
 		cases = append(cases,
-			rtbCase{name: "mal_align_" + name + ".joblib", malicious: true, data: joblibAligned(align, 7, 4, evil)},
-			rtbCase{name: "mal_align_" + name + "_bigpad.joblib", malicious: true, data: joblibAligned(align, 40, 4, evil)},
-			rtbCase{name: "ok_align_" + name + ".joblib", data: joblibAligned(align, 7, 4, nil)},
+			evasionCase{name: "mal_align_" + name + ".joblib", malicious: true, data: joblibAligned(align, 7, 4, evil)},
+			evasionCase{name: "mal_align_" + name + "_bigpad.joblib", malicious: true, data: joblibAligned(align, 40, 4, evil)},
+			evasionCase{name: "ok_align_" + name + ".joblib", data: joblibAligned(align, 7, 4, nil)},
 		)
 	}
-	rtbRun(t, cases)
+	runEvasionCases(t, cases)
 }
 
-// TestRedteamBH5KeyOrder: Keras configs in .h5 attributes are found whatever the
+// TestH5KeyOrder: Keras configs in .h5 attributes are found whatever the
 // key order and spacing.
-func TestRedteamBH5KeyOrder(t *testing.T) {
+func TestH5KeyOrder(t *testing.T) {
 	lambda := `{"config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAAEAAAAQwAAAHMOAAAAdABkAYMBAQB8AFMAKQJO2gJpZCkB2gRleGVj", null, null], "function_type": "lambda", "module": "__main__"}, "class_name": "Lambda"}`
 	dense := `{"config": {"name": "dense", "units": 4, "activation": "relu"}, "class_name": "Dense"}`
 	model := func(layers string) string {
@@ -284,7 +284,7 @@ func TestRedteamBH5KeyOrder(t *testing.T) {
 		return "{ \n \"class_name\" : \"Sequential\",\n\t\"config\":{\"layers\":[" + layers + "]}}"
 	}
 	big := strings.Repeat(" ", 70<<10) // the key lies in the next window
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{name: "mal_order.h5", malicious: true, data: fakeH5(model(dense + ", " + lambda))},
 		{name: "mal_spaced.h5", malicious: true, data: fakeH5(spaced(lambda))},
 		{name: "mal_far_key.h5", malicious: true, data: fakeH5(`{"config": {"layers": [` + lambda + `]},` + big + `"class_name": "Sequential"}`)},
@@ -293,24 +293,24 @@ func TestRedteamBH5KeyOrder(t *testing.T) {
 	})
 }
 
-// TestRedteamBNPYDtypeNames: dtype names np.dtype accepts are understood, and an
+// TestNPYDtypeNames: dtype names np.dtype accepts are understood, and an
 // unknown dtype over raw numbers is not mistaken for a pickle.
-func TestRedteamBNPYDtypeNames(t *testing.T) {
+func TestNPYDtypeNames(t *testing.T) {
 	body := bytes.Repeat([]byte{0x80, 0x3f, 0, 0, 0x4e, 0x2e, 0x63, 0x6f}, 2) // floats that start like PROTO
 	for _, d := range []string{"'float64'", "'<d'", "'int64'"} {
 		if n, obj, ok := npyItemSize(strings.Trim(d, "'")); !ok || obj || n != 8 {
 			t.Errorf("%s: %d %v %v", d, n, obj, ok)
 		}
 	}
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{name: "ok_float64.npy", data: npy("{'descr': 'float64', 'fortran_order': False, 'shape': (2,), }", body)},
 		{name: "ok_d.npy", data: npy("{'descr': '<d', 'fortran_order': False, 'shape': (2,), }", body)},
 	})
 }
 
-// TestRedteamBXZBlocks: every block's dictionary is checked before decoding, so a
+// TestXZBlocks: every block's dictionary is checked before decoding, so a
 // later block cannot ask for gigabytes; a legitimate multi-block file is scanned.
-func TestRedteamBXZBlocks(t *testing.T) {
+func TestXZBlocks(t *testing.T) {
 	evil := newPK(2).op(opMARK).binunicode(strings.Repeat("a", 300)).op(opPOP_MARK).global("os", "system").callStr("id").stop()
 	var buf bytes.Buffer
 	w, err := xz.WriterConfig{BlockSize: 128}.NewWriter(&buf)
@@ -326,7 +326,7 @@ func TestRedteamBXZBlocks(t *testing.T) {
 	if d, ok := xzMaxDict(bytes.NewReader(multi), int64(len(multi))); !ok || d > maxLZMADict {
 		t.Fatalf("xzMaxDict = %d %v", d, ok)
 	}
-	rtbRun(t, []rtbCase{{name: "mal_multiblock.xz", malicious: true, data: multi}})
+	runEvasionCases(t, []evasionCase{{name: "mal_multiblock.xz", malicious: true, data: multi}})
 	big := bytes.Clone(multi)
 	last := bytes.LastIndex(big, []byte{0x21, 0x01})
 	if last < 13 {

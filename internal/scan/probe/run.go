@@ -76,7 +76,8 @@ type Options struct {
 	// (from several goroutines at once: it must be safe for that). Responses in it
 	// are not masked.
 	Transcript func(Transcript)
-	// Probes replaces the built-in Catalog (tests, custom suites).
+	// Probes replaces the built-in Catalog (tests, custom suites; WithPacks adds a
+	// user's packs to it).
 	Probes []Probe
 	// Strategies names the strategies (scan.StrategyNames) that transform every probe
 	// they apply to, beside the probe as written (strategy.go).
@@ -91,6 +92,16 @@ type Options struct {
 	// MaxTokens; its requests are not requests to the target.
 	Attacker      llm.Provider
 	AttackerModel string
+	// Deployment is the target as deployed: its own system prompt, which replaces
+	// the probes' invented policies (their planted data is appended after it), and
+	// its purpose. The zero value: the scanner's own policies.
+	Deployment Deployment
+	// Secrets are strings never shown in evidence (the target's API key); API-key
+	// shapes in the conversations and the system prompt are redacted as well.
+	Secrets []string
+	// SystemPromptSource says where Deployment.SystemPrompt came from, for the
+	// evidence: "options" (the scan's), "catalog" (the catalog model's own).
+	SystemPromptSource string
 	// EmbeddingRecords is passed to embedding.Options.Records.
 	EmbeddingRecords int
 	Logger           *slog.Logger
@@ -106,14 +117,16 @@ var ErrBudgetExhausted = errors.New("scan budget exhausted")
 // (every probe would fail alike); the context ending; or every probe failing.
 // A probe that fails alone is reported in an info finding, not as an error.
 func Run(ctx context.Context, target Target, types []scan.Type, opts Options) ([]scan.Finding, error) {
-	e, err := newEngine(target, types, opts)
+	e, err := newScanRun(target, types, opts)
 	if err != nil {
 		return nil, err
 	}
 	return e.run(ctx)
 }
 
-type engine struct {
+// scanRun is one call of Run: the target, the probes chosen for the types asked,
+// and the pacing, budget and progress they share.
+type scanRun struct {
 	target   Target
 	opts     Options
 	log      *slog.Logger
@@ -125,14 +138,15 @@ type engine struct {
 	budget   budget
 	// attackerRequests counts requests to the attacker model.
 	attackerRequests atomic.Int64
+	tools            toolSupport
 	progress         struct {
 		sync.Mutex
 		done, total int
 	}
 }
 
-func newEngine(target Target, types []scan.Type, opts Options) (*engine, error) {
-	e := &engine{target: target, opts: opts, types: map[scan.Type]bool{}}
+func newScanRun(target Target, types []scan.Type, opts Options) (*scanRun, error) {
+	e := &scanRun{target: target, opts: opts, types: map[scan.Type]bool{}}
 	e.log = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	e.opts.Concurrency = cmp.Or(max(opts.Concurrency, 0), DefaultConcurrency)
 	e.opts.MaxOutputTokens = cmp.Or(max(opts.MaxOutputTokens, 0), DefaultMaxOutputTokens)
@@ -204,7 +218,7 @@ type outcome struct {
 	skipped   bool // not run or cut short by the budget
 }
 
-func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
+func (e *scanRun) run(ctx context.Context) ([]scan.Finding, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	outcomes := make([]outcome, len(e.attempts))
@@ -220,8 +234,9 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 		g.Go(func() error {
 			embedFindings, embedErr = embedding.Run(gctx, e.target.Embedder, e.target.EmbeddingModel, embedding.Options{
 				Seed: e.opts.Seed, Records: e.opts.EmbeddingRecords, Target: e.target.Name, Logger: e.log,
+				Gate: embedGate{e}, Concurrency: e.opts.Concurrency, RetryBase: e.opts.RetryBase,
 			})
-			e.step("embedding_reidentification: nearest-neighbour analysis")
+			e.step("embedding_reidentification: re-identification and inversion")
 			if embedErr != nil && gctx.Err() == nil {
 				e.log.WarnContext(gctx, "embedding analysis failed", "error", embedErr)
 			}
@@ -297,7 +312,7 @@ func fatal(err error) bool {
 	return false
 }
 
-func (e *engine) step(desc string) {
+func (e *scanRun) step(desc string) {
 	e.progress.Lock()
 	defer e.progress.Unlock()
 	e.progress.done++
@@ -317,10 +332,15 @@ type exchange struct {
 }
 
 // runProbe runs one attempt: the probe as written, or under a strategy.
-func (e *engine) runProbe(ctx context.Context, a attempt) outcome {
+func (e *scanRun) runProbe(ctx context.Context, a attempt) outcome {
 	p := a.probe
+	if p.custom() {
+		o := e.runCustom(ctx, p)
+		o.strategy, o.sample = a.strategy.name, a.sample
+		return o
+	}
 	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
-	r, err := p.render(e.opts.Seed)
+	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
 		return o
@@ -365,7 +385,7 @@ func (e *engine) runProbe(ctx context.Context, a attempt) outcome {
 }
 
 // confirmed asks the judge, if any, about the outcome's hit.
-func (e *engine) confirmed(ctx context.Context, o outcome) outcome {
+func (e *scanRun) confirmed(ctx context.Context, o outcome) outcome {
 	p := o.probe
 	// The judge sees the kinds where wording can mislead; planted data that came back
 	// is a leak whatever the reply calls it, so it is not the judge's to dismiss.
@@ -388,10 +408,14 @@ func joinMessages(msgs []llm.Message) string {
 // completeSample sends one request to the target for sample k (at
 // Options.Temperature, seed Seed+k), within the rate limit and the budget, retrying
 // retryable failures with jittered exponential backoff (an upstream Retry-After
-// longer than the step replaces it).
-func (e *engine) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int) (llm.Response, error) {
+// longer than the step replaces it). adjust edits the request first (tools, a
+// probe's own output cap).
+func (e *scanRun) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int, adjust ...func(*llm.Request)) (llm.Response, error) {
 	temp := e.opts.Temperature
 	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed + int64(k), Logprobs: logprobs}
+	for _, f := range adjust {
+		f(&req)
+	}
 	for attempt := 0; ; attempt++ {
 		if !e.budget.tokensLeft() {
 			return llm.Response{}, fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)
@@ -499,3 +523,8 @@ func (b *budget) tokensLeft() bool {
 
 // typeRank orders findings by scan type as scan.AllTypes does.
 func typeRank(t scan.Type) int { return slices.Index(scan.AllTypes, t) }
+
+// complete sends one request to the target as the first sample (completeSample).
+func (e *scanRun) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
+	return e.completeSample(ctx, msgs, logprobs, 0, adjust...)
+}

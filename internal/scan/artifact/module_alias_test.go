@@ -4,14 +4,14 @@ import (
 	"testing"
 )
 
-// Red team round 2, module aliases: a protocol 4 name walks attributes with
+// Module aliases: a protocol 4 name walks attributes with
 // getattr, so a standard-library module's private alias of another module
 // (random._os, enum.bltns, pprint._sys) or of a builtin (bz2._builtin_open)
 // reaches dangerous callables from a module nobody lists.
 
-// rtcAliasNames are dotted names (module, attribute path) that reach a dangerous
+// aliasNames are dotted names (module, attribute path) that reach a dangerous
 // callable through a standard-library alias, one or more per family.
-var rtcAliasNames = [][2]string{
+var aliasNames = [][2]string{
 	// import os as _os
 	{"random", "_os.system"}, {"argparse", "_os.system"}, {"curses", "_os.system"}, {"random", "_os.execv"},
 	{"random", "_os.popen"}, {"argparse", "_os.open"}, {"curses", "_os.execv"}, {"tempfile", "_os.system"},
@@ -41,8 +41,8 @@ var rtcAliasNames = [][2]string{
 	{"wsgiref.simple_server", "make_server"}, {"xml.sax", "parse"}, {"xml.dom.minidom", "parse"},
 }
 
-// rtcBenignNames are what real checkpoints import: they must stay below medium.
-var rtcBenignNames = [][2]string{
+// aliasBenignNames are what real checkpoints import: they must stay below medium.
+var aliasBenignNames = [][2]string{
 	{"torch._utils", "_rebuild_tensor_v2"}, {"torch._utils", "_rebuild_parameter"}, {"collections", "OrderedDict"},
 	{"numpy.core.multiarray", "_reconstruct"}, {"numpy", "dtype"}, {"_codecs", "encode"}, {"argparse", "Namespace"},
 	{"pathlib", "PosixPath"}, {"collections", "defaultdict"}, {"torch.optim.adam", "Adam"}, {"typing", "Any"},
@@ -52,27 +52,27 @@ var rtcBenignNames = [][2]string{
 	{"io", "BytesIO"}, {"re", "_compile"}, {"enum", "Enum"},
 }
 
-func TestRedteamCClassifyAliases(t *testing.T) {
-	for _, n := range rtcAliasNames {
+func TestClassifyModuleAliases(t *testing.T) {
+	for _, n := range aliasNames {
 		if c := classify(n[0], n[1]); c.verdict != verdictDangerous {
 			t.Errorf("classify(%q, %q) = %+v, want dangerous", n[0], n[1], c)
 		}
 	}
-	for _, n := range rtcBenignNames {
+	for _, n := range aliasBenignNames {
 		if c := classify(n[0], n[1]); c.verdict == verdictDangerous {
 			t.Errorf("classify(%q, %q) = %+v, want not dangerous", n[0], n[1], c)
 		}
 	}
 }
 
-// TestRedteamCAliasFiles: the alias families end to end, in every container that
+// TestModuleAliasFiles: the alias families end to end, in every container that
 // holds a pickle (raw, text GLOBAL under PROTO 4, torch zip, object .npy,
 // joblib, legacy torch), and benign look-alikes that must stay quiet.
-func TestRedteamCAliasFiles(t *testing.T) {
+func TestModuleAliasFiles(t *testing.T) {
 	call4 := func(mod, name string) []byte { return newPK(4).stackGlobal(mod, name).callStr("id").stop() }
-	var cases []rtbCase
-	for _, n := range rtcAliasNames {
-		cases = append(cases, rtbCase{name: "mal_" + n[0] + "." + n[1] + ".pkl", data: call4(n[0], n[1]), malicious: true})
+	var cases []evasionCase
+	for _, n := range aliasNames {
+		cases = append(cases, evasionCase{name: "mal_" + n[0] + "." + n[1] + ".pkl", data: call4(n[0], n[1]), malicious: true})
 	}
 	// enum.bltns.getattr(random._os, "system")("id")
 	chain := newPK(4).stackGlobal("enum", "bltns.getattr").stackGlobal("random", "_os").binunicode("system").
@@ -83,21 +83,21 @@ func TestRedteamCAliasFiles(t *testing.T) {
 	memo := newPK(4).stackGlobal("argparse", "_os.system").memoize().op(opPOP).binget(0).callStr("id").stop()
 	payload := call4("random", "_os.system")
 	cases = append(cases,
-		rtbCase{name: "mal_chain.pkl", data: chain, malicious: true},
-		rtbCase{name: "mal_global4.pkl", data: global4, malicious: true},
-		rtbCase{name: "mal_memo.pkl", data: memo, malicious: true},
-		rtbCase{name: "mal_zip.pt", data: torchZip(t, payload, false), malicious: true},
-		rtbCase{name: "mal_obj.npy", data: npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }",
+		evasionCase{name: "mal_chain.pkl", data: chain, malicious: true},
+		evasionCase{name: "mal_global4.pkl", data: global4, malicious: true},
+		evasionCase{name: "mal_memo.pkl", data: memo, malicious: true},
+		evasionCase{name: "mal_zip.pt", data: torchZip(t, payload, false), malicious: true},
+		evasionCase{name: "mal_obj.npy", data: npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }",
 			numpyObjectArrayPickle(func(p *pk) { p.stackGlobal("enum", "bltns.exec").callStr("x") })), malicious: true},
-		rtbCase{name: "mal.joblib", data: joblibPickle(2, func(p *pk) {
+		evasionCase{name: "mal.joblib", data: joblibPickle(2, func(p *pk) {
 			p.str("x").stackGlobal("argparse", "_os.system").callStr("id")
 		}), malicious: true},
-		rtbCase{name: "mal_legacy.pt", data: legacyTorch(payload), malicious: true},
+		evasionCase{name: "mal_legacy.pt", data: legacyTorch(payload), malicious: true},
 	)
-	for _, n := range rtcBenignNames {
-		cases = append(cases, rtbCase{name: "ok_" + n[0] + "." + n[1] + ".pkl",
+	for _, n := range aliasBenignNames {
+		cases = append(cases, evasionCase{name: "ok_" + n[0] + "." + n[1] + ".pkl",
 			data: newPK(4).stackGlobal(n[0], n[1]).op(opPOP).op(opNONE).stop()})
 	}
-	cases = append(cases, rtbCase{name: "ok_zip.pt", data: torchZip(t, torchDataPKL(), false)})
-	rtbRun(t, cases)
+	cases = append(cases, evasionCase{name: "ok_zip.pt", data: torchZip(t, torchDataPKL(), false)})
+	runEvasionCases(t, cases)
 }

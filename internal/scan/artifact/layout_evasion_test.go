@@ -9,10 +9,10 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-// rtdDtype writes numpy.dtype(code, False, True) with a BUILD state of version 3:
+// dtypeState writes numpy.dtype(code, False, True) with a BUILD state of version 3:
 // (3, byteorder, None, names, fields, elsize, alignment, flags). code writes the
 // first argument; names and fields write the structured parts (nil: None).
-func rtdDtype(p *pk, code func(p *pk), order string, names, fields func(p *pk), elsize, align int32, flags byte) {
+func dtypeState(p *pk, code func(p *pk), order string, names, fields func(p *pk), elsize, align int32, flags byte) {
 	p.global("numpy", "dtype")
 	code(p)
 	p.op(opNEWFALSE, opNEWTRUE, opTUPLE3, opREDUCE)
@@ -27,26 +27,26 @@ func rtdDtype(p *pk, code func(p *pk), order string, names, fields func(p *pk), 
 	p.binint(elsize).binint(align).binint1(flags).op(opTUPLE, opBUILD)
 }
 
-func rtdStr(s string) func(p *pk) { return func(p *pk) { p.binunicode(s) } }
+func pyStr(s string) func(p *pk) { return func(p *pk) { p.binunicode(s) } }
 
-// rtdField writes a two-field structured dtype {a: (f4, 0), b: (second, 8)}.
-func rtdStruct(second func(p *pk), elsize int32, flags byte) func(p *pk) {
+// dtypeField writes a two-field structured dtype {a: (f4, 0), b: (second, 8)}.
+func structDtype(second func(p *pk), elsize int32, flags byte) func(p *pk) {
 	return func(p *pk) {
 		names := func(p *pk) { p.binunicode("a").binunicode("b").op(opTUPLE2) }
 		fields := func(p *pk) {
 			p.op('}', opMARK).binunicode("a")
-			rtdDtype(p, rtdStr("f4"), "<", nil, nil, -1, -1, 0)
+			dtypeState(p, pyStr("f4"), "<", nil, nil, -1, -1, 0)
 			p.binint1(0).op(opTUPLE2).binunicode("b")
 			second(p)
 			p.binint1(8).op(opTUPLE2, opSETITEMS)
 		}
-		rtdDtype(p, rtdStr("V16"), "|", names, fields, elsize, 1, flags)
+		dtypeState(p, pyStr("V16"), "|", names, fields, elsize, 1, flags)
 	}
 }
 
-// rtdJoblib writes a joblib dump {"w": NumpyArrayWrapper(shape=(n,), dtype)}
+// joblibWithDtype writes a joblib dump {"w": NumpyArrayWrapper(shape=(n,), dtype)}
 // followed inline by body (the raw data or a nested pickle), then STOP.
-func rtdJoblib(n byte, dtype func(p *pk), align bool, body []byte) []byte {
+func joblibWithDtype(n byte, dtype func(p *pk), align bool, body []byte) []byte {
 	p := newPK(2)
 	p.op('}', opMARK).binunicode("w")
 	p.global("joblib.numpy_pickle", "NumpyArrayWrapper").op(')', opNEWOBJ)
@@ -66,12 +66,12 @@ func rtdJoblib(n byte, dtype func(p *pk), align bool, body []byte) []byte {
 	return p.stop()
 }
 
-func TestRedteamDJoblibDtypes(t *testing.T) {
+func TestJoblibDtypes(t *testing.T) {
 	nested := newPK(2).global("os", "system").callStr("id").stop()
-	objO8 := func(p *pk) { rtdDtype(p, rtdStr("O8"), "|", nil, nil, -1, -1, 63) }
-	f4 := func(p *pk) { rtdDtype(p, rtdStr("f4"), "<", nil, nil, -1, -1, 0) }
+	objO8 := func(p *pk) { dtypeState(p, pyStr("O8"), "|", nil, nil, -1, -1, 63) }
+	f4 := func(p *pk) { dtypeState(p, pyStr("f4"), "<", nil, nil, -1, -1, 0) }
 	rec := func(p *pk) {
-		rtdDtype(p, rtdStr("V8"), "|", func(p *pk) { p.binunicode("x").binunicode("y").op(opTUPLE2) }, func(p *pk) {
+		dtypeState(p, pyStr("V8"), "|", func(p *pk) { p.binunicode("x").binunicode("y").op(opTUPLE2) }, func(p *pk) {
 			p.op('}', opMARK).binunicode("x")
 			f4(p)
 			p.binint1(0).op(opTUPLE2).binunicode("y")
@@ -85,26 +85,26 @@ func TestRedteamDJoblibDtypes(t *testing.T) {
 	for i := 8; i < len(recBody); i++ {
 		recBody[i] = 'c' // data bytes that look like GLOBAL opcodes must be skipped
 	}
-	rtbRun(t, []rtbCase{
-		{"d_struct_object_field.joblib", rtdJoblib(1, rtdStruct(objO8, 16, 27), false, nested), true},
+	runEvasionCases(t, []evasionCase{
+		{"d_struct_object_field.joblib", joblibWithDtype(1, structDtype(objO8, 16, 27), false, nested), true},
 		// flags cleared, the object field alone decides
-		{"d_struct_object_field_noflags.joblib", rtdJoblib(1, rtdStruct(objO8, 16, 0), false, nested), true},
-		{"d_dtype_word_object.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("object"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
-		{"d_dtype_pipe_O.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("|O"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
-		{"d_dtype_class_object.joblib", rtdJoblib(1, func(p *pk) {
-			rtdDtype(p, func(p *pk) { p.global("builtins", "object") }, "|", nil, nil, -1, -1, 63)
+		{"d_struct_object_field_noflags.joblib", joblibWithDtype(1, structDtype(objO8, 16, 0), false, nested), true},
+		{"d_dtype_word_object.joblib", joblibWithDtype(1, func(p *pk) { dtypeState(p, pyStr("object"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
+		{"d_dtype_pipe_O.joblib", joblibWithDtype(1, func(p *pk) { dtypeState(p, pyStr("|O"), "|", nil, nil, -1, -1, 63) }, false, nested), true},
+		{"d_dtype_class_object.joblib", joblibWithDtype(1, func(p *pk) {
+			dtypeState(p, func(p *pk) { p.global("builtins", "object") }, "|", nil, nil, -1, -1, 63)
 		}, false, nested), true},
 		// a code nobody knows, flags without the object bit: the pickle that follows is scanned
-		{"d_dtype_unknown_code.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("q9z"), "|", nil, nil, -1, -1, 0) }, false, nested), true},
+		{"d_dtype_unknown_code.joblib", joblibWithDtype(1, func(p *pk) { dtypeState(p, pyStr("q9z"), "|", nil, nil, -1, -1, 0) }, false, nested), true},
 		// an f8 code whose state flags claim objects
-		{"d_dtype_flags_object.joblib", rtdJoblib(1, func(p *pk) { rtdDtype(p, rtdStr("f8"), "<", nil, nil, -1, -1, 1) }, false, nested), true},
-		{"d_record_array.joblib", rtdJoblib(2, rec, true, recBody), false},
+		{"d_dtype_flags_object.joblib", joblibWithDtype(1, func(p *pk) { dtypeState(p, pyStr("f8"), "<", nil, nil, -1, -1, 1) }, false, nested), true},
+		{"d_record_array.joblib", joblibWithDtype(2, rec, true, recBody), false},
 	})
 }
 
-// rtdZipLZMA is b as a zip LZMA member (method 14): version, properties size,
+// zipWithLZMA is b as a zip LZMA member (method 14): version, properties size,
 // the 5 LZMA properties and the raw stream, with an end marker when eos.
-func rtdZipLZMA(t *testing.T, b []byte, eos bool) []byte {
+func zipWithLZMA(t *testing.T, b []byte, eos bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := lzma.WriterConfig{EOSMarker: eos, SizeInHeader: true, Size: int64(len(b))}.NewWriter(&buf)
@@ -122,22 +122,22 @@ func rtdZipLZMA(t *testing.T, b []byte, eos bool) []byte {
 	return append(out, alone[13:]...)
 }
 
-func TestRedteamDZipLZMA(t *testing.T) {
+func TestZipLZMA(t *testing.T) {
 	evil := newPK(2).global("os", "system").callStr("id").stop()
 	benign := npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", make([]byte, 16))
 	objNpy := npy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evil)
 	zipOf := func(name string, data []byte, plainLen int, flags uint16) []byte {
 		return buildRawZip([]rawMember{{name: name, data: data, method: 14, uncompSize: uint32(plainLen), pointAt: -1, flags: flags}})
 	}
-	rtbRun(t, []rtbCase{
-		{"d_lzma_eos.npz", zipOf("a.npy", rtdZipLZMA(t, objNpy, true), len(objNpy), 2), true},
-		{"d_lzma_sized.npz", zipOf("a.npy", rtdZipLZMA(t, objNpy, false), len(objNpy), 0), true},
-		{"d_lzma_pkl.pt", zipOf("archive/data.pkl", rtdZipLZMA(t, evil, true), len(evil), 2), true},
-		{"d_lzma_benign.npz", zipOf("a.npy", rtdZipLZMA(t, benign, true), len(benign), 2), false},
+	runEvasionCases(t, []evasionCase{
+		{"d_lzma_eos.npz", zipOf("a.npy", zipWithLZMA(t, objNpy, true), len(objNpy), 2), true},
+		{"d_lzma_sized.npz", zipOf("a.npy", zipWithLZMA(t, objNpy, false), len(objNpy), 0), true},
+		{"d_lzma_pkl.pt", zipOf("archive/data.pkl", zipWithLZMA(t, evil, true), len(evil), 2), true},
+		{"d_lzma_benign.npz", zipOf("a.npy", zipWithLZMA(t, benign, true), len(benign), 2), false},
 	})
 }
 
-func TestRedteamDH5EscapedKeys(t *testing.T) {
+func TestH5EscapedKeys(t *testing.T) {
 	h5Lambda := `{"class_name": "Lambda", "config": {"name": "lambda", "function": ["4wEAAAAAAAAAAAAAAAEAAAAEAAAAQwAAAHMOAAAAdABkAYMBAQB8AFMAKQJO2gJpZCkB2gRleGVj", null, null], "function_type": "lambda", "module": "__main__"}}`
 	esc := func(s string) string {
 		s = strings.ReplaceAll(s, `"class_name"`, `"class\u005fname"`)
@@ -147,14 +147,14 @@ func TestRedteamDH5EscapedKeys(t *testing.T) {
 	// no attribute name before the JSON: only the escape anchors it
 	bare := append([]byte("\x89HDF\r\n\x1a\n\x00\x01"), cfg...)
 	bare = append(bare, 0, 0, 0)
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{"d_h5_escaped_keys.h5", fakeH5(cfg), true},
 		{"d_h5_escaped_bare.h5", bare, true},
 		{"d_h5_benign_escaped.h5", fakeH5(esc(kerasConfig(denseLayer))), false},
 	})
 }
 
-func TestRedteamDTemplates(t *testing.T) {
+func TestTemplateEvasions(t *testing.T) {
 	tokcfg := func(tmpl string) []byte {
 		b, err := json.Marshal(map[string]any{"chat_template": tmpl, "eos_token": "</s>"})
 		if err != nil {
@@ -164,7 +164,7 @@ func TestRedteamDTemplates(t *testing.T) {
 	}
 	benign := "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] | replace('_', ' ') + '<|im_end|>' + '\\n' }}{% endfor %}" +
 		"{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}{% set sep = '' %}{{ sep }}{{ '' '' }}"
-	rtbRun(t, []rtbCase{
+	runEvasionCases(t, []evasionCase{
 		{"chat_template.jinja", []byte("{{ cycler.__init__.__globals__.os.popen('id').read() }}"), true},
 		{"d_adjacent.json", tokcfg("{{ lipsum['_''_globals__']['os'] }}"), true},
 		{"d_adjacent_spaced.json", tokcfg("{{ lipsum[\"_\"  '_glob' 'als__'] }}"), true},
