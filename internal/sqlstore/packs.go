@@ -63,14 +63,7 @@ func (db *DB) ProbePacks(ctx context.Context, ownerID string) ([]scan.ProbePack,
 func (db *DB) DeleteProbePack(ctx context.Context, ownerID, id string) error {
 	del := db.q(`DELETE FROM probe_packs WHERE id = ? AND owner_id = ?`)
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, del, id, ownerID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return sql.ErrNoRows
-		}
-		return nil
+		return execSome(ctx, tx, del, id, ownerID)
 	})
 	return mapErr("delete probe pack", err, "Probe pack not found.")
 }

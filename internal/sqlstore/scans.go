@@ -459,14 +459,7 @@ func (db *DB) DeleteArtifact(ctx context.Context, ownerID, id string) error {
 		if n > 0 {
 			return apperr.Errorf(apperr.Conflict, "A scan of this artifact is queued or running; cancel it or wait for it to end.")
 		}
-		res, err := tx.ExecContext(ctx, del, id, ownerID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return sql.ErrNoRows
-		}
-		return nil
+		return execSome(ctx, tx, del, id, ownerID)
 	})
 	return mapErr("delete artifact", err, "Artifact not found.")
 }

@@ -31,3 +31,16 @@ func (db *DB) insertWithinOwnerLimit(ctx context.Context, lockKey, total, ownerI
 		return err
 	})
 }
+
+// execSome runs query in tx and returns sql.ErrNoRows when it changed no row
+// (a delete or update of something that is not there, or not the caller's).
+func execSome(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return sql.ErrNoRows
+	}
+	return nil
+}
