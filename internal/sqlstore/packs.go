@@ -15,24 +15,17 @@ import (
 func (db *DB) CreateProbePack(ctx context.Context, p scan.ProbePack, limit int) error {
 	count := db.q(`SELECT COUNT(*) FROM probe_packs WHERE owner_id = ?`)
 	insert := db.q(`INSERT INTO probe_packs (id, owner_id, name, content, size, probes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if limit > 0 {
-			if db.dialect == Postgres {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "probe_packs:"+p.OwnerID); err != nil {
-					return err
-				}
-			}
-			var n int
-			if err := tx.QueryRowContext(ctx, count, p.OwnerID).Scan(&n); err != nil {
-				return err
-			}
-			if n >= limit {
+	var check func(n int64) error
+	if limit > 0 {
+		check = func(n int64) error {
+			if n >= int64(limit) {
 				return apperr.Errorf(apperr.Conflict, "You already keep %d probe packs, the most allowed; delete one first.", limit)
 			}
+			return nil
 		}
-		_, err := tx.ExecContext(ctx, insert, p.ID, p.OwnerID, p.Name, p.Content, p.Size, p.Probes, p.SHA256, p.CreatedAt.UTC())
-		return err
-	})
+	}
+	err := db.insertWithinOwnerLimit(ctx, "probe_packs:"+p.OwnerID, count, p.OwnerID, check,
+		insert, p.ID, p.OwnerID, p.Name, p.Content, p.Size, p.Probes, p.SHA256, p.CreatedAt.UTC())
 	return mapErr("insert probe pack", err, "User not found.")
 }
 
@@ -70,14 +63,7 @@ func (db *DB) ProbePacks(ctx context.Context, ownerID string) ([]scan.ProbePack,
 func (db *DB) DeleteProbePack(ctx context.Context, ownerID, id string) error {
 	del := db.q(`DELETE FROM probe_packs WHERE id = ? AND owner_id = ?`)
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, del, id, ownerID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return sql.ErrNoRows
-		}
-		return nil
+		return execSome(ctx, tx, del, id, ownerID)
 	})
 	return mapErr("delete probe pack", err, "Probe pack not found.")
 }

@@ -418,24 +418,17 @@ func (db *DB) query(ctx context.Context, op, q string, args []any, each func(row
 func (db *DB) CreateArtifact(ctx context.Context, a scan.Artifact, quota int64) error {
 	used := db.q(`SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE owner_id = ?`)
 	query := db.q(`INSERT INTO artifacts (id, owner_id, filename, sha256, size, storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if quota > 0 {
-			if db.dialect == Postgres {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "artifacts:"+a.OwnerID); err != nil {
-					return err
-				}
-			}
-			var n int64
-			if err := tx.QueryRowContext(ctx, used, a.OwnerID).Scan(&n); err != nil {
-				return err
-			}
+	var check func(n int64) error
+	if quota > 0 {
+		check = func(n int64) error {
 			if n+a.Size > quota {
 				return scan.QuotaError(quota, n)
 			}
+			return nil
 		}
-		_, err := tx.ExecContext(ctx, query, a.ID, a.OwnerID, a.Filename, a.SHA256, a.Size, a.StoragePath, a.CreatedAt.UTC())
-		return err
-	})
+	}
+	err := db.insertWithinOwnerLimit(ctx, "artifacts:"+a.OwnerID, used, a.OwnerID, check,
+		query, a.ID, a.OwnerID, a.Filename, a.SHA256, a.Size, a.StoragePath, a.CreatedAt.UTC())
 	return mapErr("insert artifact", err, "User not found.")
 }
 
@@ -466,14 +459,7 @@ func (db *DB) DeleteArtifact(ctx context.Context, ownerID, id string) error {
 		if n > 0 {
 			return apperr.Errorf(apperr.Conflict, "A scan of this artifact is queued or running; cancel it or wait for it to end.")
 		}
-		res, err := tx.ExecContext(ctx, del, id, ownerID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return sql.ErrNoRows
-		}
-		return nil
+		return execSome(ctx, tx, del, id, ownerID)
 	})
 	return mapErr("delete artifact", err, "Artifact not found.")
 }

@@ -2,9 +2,7 @@ package artifact
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -56,11 +54,9 @@ var standardONNXDomains = setOf("", "ai.onnx", "ai.onnx.ml", "ai.onnx.training",
 	"com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental", "com.ms.internal.nhwc", "com.microsoft.dml")
 
 type onnxWalker struct {
-	s         *scanner
-	in        region
+	protoWalk
 	localDoms map[string]bool // domains of model-local functions
 	nodeDoms  map[string]string
-	maxDepth  int
 }
 
 var errONNXStop = errors.New("onnx: stop")
@@ -93,12 +89,13 @@ func looksONNX(head []byte) bool {
 // scanONNX walks the model and reports custom operator domains and external data
 // paths that leave the model's folder.
 func (s *scanner) scanONNX(ctx context.Context, in region) error {
-	w := &onnxWalker{s: s, in: in, localDoms: map[string]bool{}, nodeDoms: map[string]string{}, maxDepth: 64}
+	w := &onnxWalker{protoWalk: protoWalk{s: s, in: in, format: "onnx", name: "ONNX", maxDepth: 64, stop: errONNXStop},
+		localDoms: map[string]bool{}, nodeDoms: map[string]string{}}
 	end := int64(-1)
 	if in.size >= 0 {
 		end = in.base + in.size
 	}
-	err := w.walk(ctx, onnxModel, end, 0, false)
+	err := w.walk(ctx, onnxModel, end, 0)
 	if err != nil && !errors.Is(err, errONNXStop) {
 		return err
 	}
@@ -113,88 +110,37 @@ func (s *scanner) scanONNX(ctx context.Context, in region) error {
 
 // walk reads fields of message kind msg until the stream offset reaches end
 // (-1: end of stream).
-func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int, _ bool) error {
+func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int) error {
 	st := w.in.st
-	if depth > w.maxDepth {
-		w.s.c.add(w.in.l, ruleNestingTooDeep, st.Offset()-w.in.base, map[string]any{"format": "onnx"}, w.maxDepth)
-		return errONNXStop
-	}
 	var op, dom, key, val string
 	var domSet bool
-	for end < 0 || st.Offset() < end {
-		if end < 0 && st.atEnd() {
-			break
+	err := w.fields(ctx, end, depth, func(num protowire.Number, n uint64, fieldOff int64) (bool, error) {
+		if child, ok := onnxChildren[msg][num]; ok {
+			return true, w.walk(ctx, child, st.Offset()+int64(n), depth+1)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		name, ok := onnxStrings[msg][num]
+		if !ok || n > 4096 {
+			return false, nil
 		}
-		fieldOff := st.Offset() - w.in.base
-		tag, err := binary.ReadUvarint(st)
+		b, err := st.Next(int(n))
 		if err != nil {
-			return w.malformed(fieldOff, "truncated field tag")
+			return true, w.malformed(fieldOff, "truncated string")
 		}
-		num, typ := protowire.DecodeTag(tag)
-		if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
-			return w.malformed(fieldOff, fmt.Sprintf("invalid field number %d", num))
+		v := string(b)
+		switch name {
+		case "op_type":
+			op = v
+		case "domain":
+			dom, domSet = v, true
+		case "key":
+			key = v
+		case "value":
+			val = v
 		}
-		switch typ {
-		case protowire.VarintType:
-			if _, err := binary.ReadUvarint(st); err != nil {
-				return w.malformed(fieldOff, "truncated varint")
-			}
-		case protowire.Fixed32Type:
-			if err := st.Skip(4); err != nil {
-				return w.malformed(fieldOff, "truncated fixed32")
-			}
-		case protowire.Fixed64Type:
-			if err := st.Skip(8); err != nil {
-				return w.malformed(fieldOff, "truncated fixed64")
-			}
-		case protowire.BytesType:
-			n, err := binary.ReadUvarint(st)
-			if err != nil {
-				return w.malformed(fieldOff, "truncated length")
-			}
-			limit := st.remaining()
-			if end >= 0 {
-				limit = end - st.Offset()
-			}
-			if limit >= 0 && n > uint64(limit) {
-				w.s.c.add(w.in.l, ruleStructPastEnd, fieldOff, map[string]any{"format": "onnx", "field": int(num), "declared_length": n},
-					"ONNX field", fmt.Sprintf("declares %d bytes but %d remain in its message", n, limit))
-				return errONNXStop
-			}
-			fieldEnd := st.Offset() + int64(n)
-			if child, ok := onnxChildren[msg][num]; ok {
-				if err := w.walk(ctx, child, fieldEnd, depth+1, false); err != nil {
-					return err
-				}
-				continue
-			}
-			if name, ok := onnxStrings[msg][num]; ok && n <= 4096 {
-				b, err := st.Next(int(n))
-				if err != nil {
-					return w.malformed(fieldOff, "truncated string")
-				}
-				v := string(b)
-				switch name {
-				case "op_type":
-					op = v
-				case "domain":
-					dom, domSet = v, true
-				case "key":
-					key = v
-				case "value":
-					val = v
-				}
-				continue
-			}
-			if err := st.Skip(int64(n)); err != nil {
-				return w.malformed(fieldOff, "truncated bytes")
-			}
-		default:
-			return w.malformed(fieldOff, fmt.Sprintf("unsupported wire type %d", typ))
-		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	switch msg {
 	case onnxNode:
@@ -211,11 +157,6 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 		}
 	}
 	return nil
-}
-
-func (w *onnxWalker) malformed(off int64, msg string) error {
-	w.s.c.add(w.in.l, ruleStructInvalid, off, map[string]any{"format": "onnx"}, "ONNX protobuf", msg)
-	return errONNXStop
 }
 
 // checkExternal reports external data locations that are absolute, climb out of

@@ -2,9 +2,7 @@ package artifact
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"sort"
 
@@ -89,8 +87,7 @@ func looksSavedModel(head []byte) bool {
 }
 
 type tfWalker struct {
-	s   *scanner
-	in  region
+	protoWalk
 	ops map[string]bool
 }
 
@@ -99,7 +96,7 @@ var errTFStop = errors.New("savedmodel: stop")
 // scanSavedModel collects the op of every node in the model's graphs and
 // function libraries and reports those in tfDangerousOps.
 func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
-	w := &tfWalker{s: s, in: in, ops: map[string]bool{}}
+	w := &tfWalker{protoWalk: protoWalk{s: s, in: in, format: "savedmodel", name: "SavedModel", maxDepth: 32, stop: errTFStop}, ops: map[string]bool{}}
 	end := int64(-1)
 	if in.size >= 0 {
 		end = in.base + in.size
@@ -123,80 +120,24 @@ func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
 // walk reads the fields of message msg up to stream offset end (-1: the end).
 func (w *tfWalker) walk(ctx context.Context, msg tfMsg, end int64, depth int) error {
 	st := w.in.st
-	if depth > 32 {
-		w.s.c.add(w.in.l, ruleNestingTooDeep, st.Offset()-w.in.base, map[string]any{"format": "savedmodel"}, 32)
-		return errTFStop
-	}
-	for end < 0 || st.Offset() < end {
-		if end < 0 && st.atEnd() {
-			break
+	return w.fields(ctx, end, depth, func(num protowire.Number, n uint64, fieldOff int64) (bool, error) {
+		if child, ok := tfChildren[msg][num]; ok {
+			return true, w.walk(ctx, child, st.Offset()+int64(n), depth+1)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		fieldOff := st.Offset() - w.in.base
-		tag, err := binary.ReadUvarint(st)
-		if err != nil {
-			return w.malformed(fieldOff, "truncated field tag")
-		}
-		num, typ := protowire.DecodeTag(tag)
-		if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
-			return w.malformed(fieldOff, fmt.Sprintf("invalid field number %d", num))
-		}
-		switch typ {
-		case protowire.VarintType:
-			if _, err := binary.ReadUvarint(st); err != nil {
-				return w.malformed(fieldOff, "truncated varint")
-			}
-		case protowire.Fixed32Type, protowire.Fixed64Type:
-			if err := st.Skip(map[protowire.Type]int64{protowire.Fixed32Type: 4, protowire.Fixed64Type: 8}[typ]); err != nil {
-				return w.malformed(fieldOff, "truncated fixed-size field")
-			}
-		case protowire.BytesType:
-			n, err := binary.ReadUvarint(st)
+		if msg == tfNode && num == 2 && n <= 256 { // NodeDef.op
+			b, err := st.Next(int(n))
 			if err != nil {
-				return w.malformed(fieldOff, "truncated length")
+				return true, w.malformed(fieldOff, "truncated op name")
 			}
-			limit := st.remaining()
-			if end >= 0 {
-				limit = end - st.Offset()
+			if len(w.ops) < maxTFOps || w.ops[string(b)] {
+				w.ops[string(b)] = true
+			} else if tfDangerousOps[string(b)] != "" {
+				w.ops[string(b)] = true // a dangerous op is never dropped for the bound
 			}
-			if limit >= 0 && n > uint64(limit) {
-				w.s.c.add(w.in.l, ruleStructPastEnd, fieldOff, map[string]any{"format": "savedmodel", "field": int(num), "declared_length": n},
-					"SavedModel field", fmt.Sprintf("declares %d bytes but %d remain in its message", n, limit))
-				return errTFStop
-			}
-			if child, ok := tfChildren[msg][num]; ok {
-				if err := w.walk(ctx, child, st.Offset()+int64(n), depth+1); err != nil {
-					return err
-				}
-				continue
-			}
-			if msg == tfNode && num == 2 && n <= 256 { // NodeDef.op
-				b, err := st.Next(int(n))
-				if err != nil {
-					return w.malformed(fieldOff, "truncated op name")
-				}
-				if len(w.ops) < maxTFOps || w.ops[string(b)] {
-					w.ops[string(b)] = true
-				} else if tfDangerousOps[string(b)] != "" {
-					w.ops[string(b)] = true // a dangerous op is never dropped for the bound
-				}
-				continue
-			}
-			if err := st.Skip(int64(n)); err != nil {
-				return w.malformed(fieldOff, "truncated bytes")
-			}
-		default:
-			return w.malformed(fieldOff, fmt.Sprintf("unsupported wire type %d", typ))
+			return true, nil
 		}
-	}
-	return nil
-}
-
-func (w *tfWalker) malformed(off int64, msg string) error {
-	w.s.c.add(w.in.l, ruleStructInvalid, off, map[string]any{"format": "savedmodel"}, "SavedModel protobuf", msg)
-	return errTFStop
+		return false, nil
+	})
 }
 
 // TensorFlow writes a SavedModel's variables as a tensor bundle: an index, which

@@ -15,12 +15,12 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"mirror/internal/llm"
 	"mirror/internal/scan"
 	"mirror/internal/scan/probe"
+	"mirror/scripts/realmodel/internal/transcript"
 )
 
 func main() {
@@ -83,13 +83,11 @@ func run() error {
 			return err
 		}
 	}
-	out, err := os.Create(*transcripts)
+	out, err := transcript.Create(*transcripts, "collect")
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	var mu sync.Mutex
-	enc := json.NewEncoder(out)
 	// A small model on a shared CPU answers slowly: a generous timeout, no retries.
 	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *endpoint, Timeout: 10 * time.Minute, MaxRetries: -1})
 	target := probe.Target{Name: *endpoint + " (" + *model + ")", Provider: p, Model: *model}
@@ -115,13 +113,7 @@ func run() error {
 			Progress: func(done, total int, step string) {
 				fmt.Fprintf(os.Stderr, "seed %d: %d/%d %s\n", seed, done, total, step)
 			},
-			Transcript: func(t probe.Transcript) {
-				mu.Lock()
-				defer mu.Unlock()
-				if err := enc.Encode(t); err != nil {
-					fmt.Fprintln(os.Stderr, "collect: write transcript:", err)
-				}
-			},
+			Transcript: out.Write,
 		})
 		if err != nil {
 			return fmt.Errorf("seed %d: %w", seed, err)

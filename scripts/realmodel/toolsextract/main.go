@@ -12,19 +12,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"time"
 
 	"mirror/internal/llm"
 	"mirror/internal/scan"
 	"mirror/internal/scan/probe"
+	"mirror/scripts/realmodel/internal/transcript"
 )
 
 func main() {
@@ -64,13 +63,11 @@ func run() error {
 	if len(probes) == 0 {
 		return fmt.Errorf("no probes for part %q", *part)
 	}
-	out, err := os.Create(*transcripts)
+	out, err := transcript.Create(*transcripts, "toolsextract")
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	var mu sync.Mutex
-	enc := json.NewEncoder(out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *endpoint, Timeout: 20 * time.Minute, MaxRetries: -1})
@@ -81,11 +78,7 @@ func run() error {
 		Progress: func(done, total int, step string) {
 			fmt.Fprintf(os.Stderr, "%s %d/%d %s\n", time.Since(start).Round(time.Second), done, total, step)
 		},
-		Transcript: func(t probe.Transcript) {
-			mu.Lock()
-			defer mu.Unlock()
-			_ = enc.Encode(t)
-		},
+		Transcript: out.Write,
 	})
 	if err != nil {
 		return err
