@@ -22,14 +22,13 @@ import (
 	"time"
 
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/httpapi"
 	"mirror/internal/inmem"
 	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 	"mirror/internal/testenv"
 )
 
@@ -91,6 +90,11 @@ func bareProxy(upstream, key string) http.Handler {
 	})
 }
 
+// benchOptions are the API's options with the defaults of an empty environment that
+// the measured routes read: any Host, a 64 KiB body, 30 s to read it.
+var benchOptions = httpapi.Options{AllowedHosts: []string{"*"}, TrustedProxyHops: 1, CSPReportOnly: true,
+	MaxRequestBodyBytes: 65536, MaxUploadBytes: 2 << 30, BodyReadTimeout: 30 * time.Second}
+
 // mirrorServer is the real API over the given stores, rate limits off (they would
 // measure the limiter, not the gateway), provider at the fake.
 func mirrorServer(tb testing.TB, upstream, key string, store interface {
@@ -99,10 +103,6 @@ func mirrorServer(tb testing.TB, upstream, key string, store interface {
 }, persisted bool) http.Handler {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cat, err := catalog.Parse([]byte(benchCatalog), "bench.yaml")
 	if err != nil {
 		tb.Fatal(err)
@@ -112,7 +112,7 @@ func mirrorServer(tb testing.TB, upstream, key string, store interface {
 	if err := models.ChooseDefault(ctx, true, log); err != nil {
 		tb.Fatal(err)
 	}
-	return httpapi.New(httpapi.Deps{Config: cfg, Log: log, Catalog: models,
+	return httpapi.New(httpapi.Deps{Options: benchOptions, Log: log, Catalog: models,
 		Generate: generate.NewService(models, providers, store, persisted, log),
 		Feedback: feedback.NewService(store, persisted)})
 }
@@ -120,18 +120,6 @@ func mirrorServer(tb testing.TB, upstream, key string, store interface {
 type noContainment struct{}
 
 func (noContainment) ContainedModels(context.Context) ([]string, error) { return nil, nil }
-
-func openStore(tb testing.TB, url string) *sqlstore.DB {
-	db, err := sqlstore.Open(context.Background(), url, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
 
 // target is one way of answering a submission, on its own loopback listener.
 type target struct {
@@ -153,10 +141,10 @@ func targets(b *testing.B) []target {
 		direct,
 		{"bare-proxy", serve(bareProxy(fake.BaseURL, fake.Key)) + "/generate_response", body, ""},
 		{"mirror-nopersist", serve(mirrorServer(b, fake.BaseURL, fake.Key, inmem.New(1<<20, time.Hour), false)) + "/generate_response", body, ""},
-		{"mirror-sqlite", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, "sqlite://"+filepath.Join(b.TempDir(), "b.db")), true)) + "/generate_response", body, ""},
+		{"mirror-sqlite", serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, "sqlite://"+filepath.Join(b.TempDir(), "b.db")), true)) + "/generate_response", body, ""},
 	}
 	if pg := testenvPostgres(b); pg != "" {
-		ts = append(ts, target{"mirror-postgres", serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, pg), true)) + "/generate_response", body, ""})
+		ts = append(ts, target{"mirror-postgres", serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, pg), true)) + "/generate_response", body, ""})
 	}
 	return ts
 }

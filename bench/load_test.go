@@ -16,6 +16,7 @@ import (
 
 	"mirror/internal/inmem"
 	"mirror/internal/llm/llmtest"
+	"mirror/internal/storetest"
 )
 
 // loadConcurrency are the closed-loop client counts of BenchmarkLoad: 1 for the
@@ -89,7 +90,7 @@ func loadCases(b *testing.B) []loadCase {
 	bare := serve(bareJSON())
 	proxy := serve(bareProxy(fake.BaseURL, fake.Key))
 	nopersist := serve(mirrorServer(b, fake.BaseURL, fake.Key, inmem.New(1<<20, time.Hour), false))
-	sqlite := serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, "sqlite://"+filepath.Join(b.TempDir(), "load.db")), true))
+	sqlite := serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, "sqlite://"+filepath.Join(b.TempDir(), "load.db")), true))
 	cs := []loadCase{
 		{"ceiling/GET", "GET", bare + "/", nil, 200},
 		{"ceiling/POST", "POST", bare + "/", gen, 200},
@@ -100,7 +101,7 @@ func loadCases(b *testing.B) []loadCase {
 		{"thumb/sqlite", "POST", sqlite + "/feedback/thumb", thumbs(seedGenerations(b, sqlite, 256)), 201},
 	}
 	if pg := testenvPostgres(b); pg != "" {
-		postgres := serve(mirrorServer(b, fake.BaseURL, fake.Key, openStore(b, pg), true))
+		postgres := serve(mirrorServer(b, fake.BaseURL, fake.Key, storetest.Open(b, pg), true))
 		cs = append(cs,
 			loadCase{"generate/postgres", "POST", postgres + "/generate_response", gen, 200},
 			loadCase{"thumb/postgres", "POST", postgres + "/feedback/thumb", thumbs(seedGenerations(b, postgres, 256)), 201})

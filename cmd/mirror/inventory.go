@@ -16,9 +16,10 @@ import (
 	"mirror/internal/scan/artifact"
 )
 
-// describeFile returns a file's size, SHA-256, detected format and the ML framework
-// that format implies. The hash reads the whole file; ctx cancels it between reads.
-func describeFile(ctx context.Context, p string) (scan.File, error) {
+// describeFile returns a file's size, detected format, the ML framework that
+// format implies and, when hash is set, its SHA-256. The hash reads the whole
+// file; ctx cancels it between reads.
+func describeFile(ctx context.Context, p string, hash bool) (scan.File, error) {
 	fi := scan.File{Path: p, Format: "unknown"}
 	f, err := os.Open(p)
 	if err != nil {
@@ -34,6 +35,9 @@ func describeFile(ctx context.Context, p string) (scan.File, error) {
 		return fi, err
 	}
 	fi.Framework = framework(f, fi.Size, fi.Format, p)
+	if !hash {
+		return fi, nil
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, fi.Size)}); err != nil {
 		return fi, fmt.Errorf("read %s: %w", p, err)
@@ -70,6 +74,8 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "onnx"
 	case "hdf5":
 		return "keras"
+	case "savedmodel", "tensorflow checkpoint index", "tensorflow fingerprint":
+		return "tensorflow"
 	case "npy":
 		return "numpy"
 	case "zip":

@@ -61,7 +61,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
+		printScanError(stderr, err)
 		return 2
 	}
 	stderrColor := colorWanted(stderr, opts.noColor, getenv)
@@ -73,7 +73,7 @@ func runScanCommand(ctx context.Context, args []string, getenv func(string) stri
 		report, err = scanEndpoint(ctx, opts.endpoint)
 		bar.finish()
 	} else {
-		report, err = scanPaths(ctx, opts.paths, stderr, newProgress(stderr, opts.quiet, stderrColor, "files"))
+		report, err = scanPaths(ctx, opts.paths, hashedFormats[opts.format], stderr, newProgress(stderr, opts.quiet, stderrColor, "files"))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mirror scan: %v\n", err)
@@ -131,6 +131,17 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringVar(&o.endpoint.JudgeAPIKeyEnv, "judge-api-key-env", "", "environment `VAR` holding the judge's API key (default: the endpoint's)")
 	fs.IntVar(&o.endpoint.MaxOutputTokens, "max-output-tokens", 0, "bound each answer of the scanned model to `N` tokens (default 400)")
 	fs.IntVar(&o.endpoint.Concurrency, "concurrency", 0, "run `N` probes at once (default 4)")
+	fs.StringSliceVar(&o.endpoint.Strategies, "strategies", nil, "comma-separated `NAMES` of strategies that also run every probe transformed: "+strings.Join(scan.StrategyNames, ", ")+" (the last three need --attacker-endpoint)")
+	fs.IntVar(&o.endpoint.Samples, "samples", 0, "try each probe and strategy `N` times (default 1, at most 20); findings report attack success rates")
+	fs.Float64Var(&o.endpoint.Temperature, "temperature", 0, "sampling temperature `T` of the scanned model's answers (0 to 2)")
+	fs.StringVar(&o.endpoint.AttackerEndpoint, "attacker-endpoint", "", "OpenAI-compatible API at `URL` of an attacker model for the paraphrase, translation and crescendo strategies")
+	fs.StringVar(&o.endpoint.AttackerModel, "attacker-model", "", "attacker model `NAME`")
+	fs.StringVar(&o.endpoint.AttackerAPIKeyEnv, "attacker-api-key-env", "", "environment `VAR` holding the attacker's API key (default: the endpoint's)")
+	fs.IntVar(&o.endpoint.MaxRequests, "max-requests", 0, "send at most `N` requests to the scanned model (default: no bound)")
+	fs.IntVar(&o.endpoint.MaxTokens, "max-tokens", 0, "spend at most `N` tokens, input and output, of the scanned and attacker models (default: no bound)")
+	fs.StringVar(&o.endpoint.SystemPrompt, "system-prompt", "", "run the probes under the target's own system prompt: `TEXT`, or @FILE to read it from a file (default: the scanner's own invented policies)")
+	fs.StringVar(&o.endpoint.Purpose, "purpose", "", "what the target is for, as a phrase (\"questions about orders and returns\"): goal-hijack probes try to make it leave this `PURPOSE`, and the judge is told it")
+	fs.StringVar(&o.endpoint.ProbesPath, "probes", "", "also run the probe packs at `PATH` (a .yaml, .yml or .json file, or a folder of them; docs/probe-packs.md)")
 	fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -181,25 +192,39 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 		if o.endpoint.JudgeEndpoint != "" && o.endpoint.Endpoint == "" {
 			return o, errors.New("--judge-endpoint judges chat scans: it needs --endpoint")
 		}
-		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 {
-			return o, errors.New("--max-output-tokens and --concurrency must not be negative")
+		if o.endpoint.MaxOutputTokens < 0 || o.endpoint.Concurrency < 0 || o.endpoint.MaxRequests < 0 || o.endpoint.MaxTokens < 0 {
+			return o, errors.New("--max-output-tokens, --concurrency, --max-requests and --max-tokens must not be negative")
+		}
+		if err := o.endpoint.checkStrategies(); err != nil {
+			return o, err
 		}
 		if !slices.Contains([]string{"openai", "anthropic", "gemini"}, o.endpoint.Provider) {
 			return o, fmt.Errorf("--provider %q: want openai, anthropic or gemini", o.endpoint.Provider)
 		}
+		if err := o.endpoint.loadContext(); err != nil {
+			return o, err
+		}
 	case len(o.paths) == 0:
 		return o, errors.New("no PATH given (see mirror scan --help)")
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
-		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0:
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens and --concurrency apply to --endpoint scans only")
+		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling() ||
+		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }
 
+// hashedFormats are the report formats that show each file's SHA-256. The hash
+// reads every byte of every file, where the scan itself skips tensor data (a
+// few KiB of a multi-GB checkpoint), so the table and SARIF reports, which do not
+// show it, are made without it.
+var hashedFormats = map[string]bool{"json": true, "html": true, "cyclonedx": true}
+
 // scanPaths scans each path; a path that cannot be read is reported as not
 // scanned so the report stays complete and the exit code says so. Every file the
-// scanner visits is listed with its size, SHA-256 and detected format.
-func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progress) (scan.Report, error) {
+// scanner visits is listed with its size and detected format, and with its
+// SHA-256 when hash is set.
+func scanPaths(ctx context.Context, paths []string, hash bool, stderr io.Writer, bar *progress) (scan.Report, error) {
 	defer bar.finish()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var findings []scan.Finding
@@ -231,8 +256,10 @@ func scanPaths(ctx context.Context, paths []string, stderr io.Writer, bar *progr
 	slices.Sort(visited) // a folder's files end in any order
 	files := make([]scan.File, 0, len(visited))
 	for i, p := range visited {
-		bar.update(i, len(visited), "sha256 "+p)
-		fi, err := describeFile(ctx, p)
+		if hash {
+			bar.update(i, len(visited), "sha256 "+p)
+		}
+		fi, err := describeFile(ctx, p, hash)
 		if err != nil {
 			if ctx.Err() != nil {
 				return scan.Report{}, fmt.Errorf("interrupted: %w", ctx.Err())

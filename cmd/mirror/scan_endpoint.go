@@ -3,8 +3,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"mirror/internal/llm"
 	"mirror/internal/scan"
@@ -28,6 +33,19 @@ type endpointFlags struct {
 	JudgeAPIKeyEnv     string      // --judge-api-key-env (default: the endpoint's variable)
 	MaxOutputTokens    int         // --max-output-tokens: bound on each answer (0: probe default)
 	Concurrency        int         // --concurrency: probes at once (0: probe default)
+	Strategies         []string    // --strategies: scan.StrategyNames
+	Samples            int         // --samples: attempts per probe and strategy (0: one)
+	Temperature        float64     // --temperature of the scanned model's answers
+	AttackerEndpoint   string      // --attacker-endpoint: OpenAI-compatible API of the attacker model
+	AttackerModel      string      // --attacker-model
+	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
+	MaxRequests        int         // --max-requests: bound on requests to the scanned model (0: none)
+	MaxTokens          int         // --max-tokens: bound on tokens (0: none)
+	SystemPrompt       string      // --system-prompt: the target's own system prompt (TEXT or @FILE)
+	Purpose            string      // --purpose: what the target is for
+	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
+	// packs are the probes of ProbesPath, loaded by loadContext.
+	packs []probe.Probe
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
@@ -76,11 +94,22 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		names = append(names, f.Endpoint+" ("+f.Model+")")
 	}
 	if f.EmbeddingsEndpoint != "" {
-		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint})
+		// The analysis retries through the scan's budget itself.
+		target.Embedder = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: key, BaseURL: f.EmbeddingsEndpoint, MaxRetries: -1})
 		names = append(names, f.EmbeddingsEndpoint+" ("+f.EmbeddingModel+")")
 	}
 	target.Name = strings.Join(names, " + ")
-	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency}
+	opts := probe.Options{Seed: f.Seed, Progress: f.Progress, MaxOutputTokens: f.MaxOutputTokens, Concurrency: f.Concurrency,
+		Strategies: f.Strategies, Samples: f.Samples, Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens,
+		Deployment: probe.Deployment{SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
+	if f.AttackerEndpoint != "" {
+		attackerKey := f.Getenv(cmp.Or(f.AttackerAPIKeyEnv, f.APIKeyEnv, "OPENAI_API_KEY"))
+		opts.Attacker = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: attackerKey, BaseURL: f.AttackerEndpoint})
+		opts.AttackerModel = f.AttackerModel
+	}
+	if len(f.packs) > 0 {
+		opts.Probes = probe.WithPacks(f.packs)
+	}
 	if f.JudgeEndpoint != "" {
 		// Without a judge the built-in detectors decide alone; with one, each
 		// compliance and personal-data hit is confirmed or dismissed, with the
@@ -94,6 +123,61 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 		return scan.Report{}, err
 	}
 	return scan.NewReport(target.Name, types, findings, nil), nil
+}
+
+// Bounds on --system-prompt and --purpose, the same as the API's options.
+const (
+	maxSystemPromptBytes = scan.MaxSystemPromptBytes
+	maxPurposeBytes      = scan.MaxPurposeBytes
+)
+
+// loadContext reads --system-prompt @FILE and the packs of --probes, and checks
+// the sizes. A pack's problems come back as a *probe.PackError.
+func (f *endpointFlags) loadContext() error {
+	if name, ok := strings.CutPrefix(f.SystemPrompt, "@"); ok {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		if fi.Size() > maxSystemPromptBytes {
+			return fmt.Errorf("--system-prompt: %s is %d bytes, at most %d", name, fi.Size(), maxSystemPromptBytes)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("--system-prompt: %w", err)
+		}
+		f.SystemPrompt = string(b)
+	}
+	switch {
+	case len(f.SystemPrompt) > maxSystemPromptBytes || !utf8.ValidString(f.SystemPrompt):
+		return fmt.Errorf("--system-prompt: must be at most %d bytes of UTF-8 text", maxSystemPromptBytes)
+	case len(f.Purpose) > maxPurposeBytes || !utf8.ValidString(f.Purpose):
+		return fmt.Errorf("--purpose: must be at most %d bytes of UTF-8 text", maxPurposeBytes)
+	case f.Endpoint == "" && (f.SystemPrompt != "" || f.Purpose != "" || f.ProbesPath != ""):
+		return errors.New("--system-prompt, --purpose and --probes need --endpoint (a chat model)")
+	}
+	if f.ProbesPath != "" {
+		ps, err := probe.LoadPacks(f.ProbesPath)
+		if err != nil {
+			return err
+		}
+		f.packs = ps
+	}
+	return nil
+}
+
+// printScanError writes err for the command line: a probe pack's issues one per
+// line, each naming the file, the probe and the field.
+func printScanError(w io.Writer, err error) {
+	var pe *probe.PackError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(w, "mirror scan: --probes: %d problem(s) in the probe packs:\n", len(pe.Issues))
+		for _, is := range pe.Issues {
+			fmt.Fprintf(w, "  %s\n", is)
+		}
+		return
+	}
+	fmt.Fprintf(w, "mirror scan: %v\n", err)
 }
 
 func containsType(ts []scan.Type, t scan.Type) bool {
@@ -110,4 +194,38 @@ func needs(t scan.Type) string {
 		return "--embeddings-endpoint"
 	}
 	return "--endpoint"
+}
+
+// sampling reports whether any strategy, sampling, attacker or budget flag is set.
+func (f endpointFlags) sampling() bool {
+	return len(f.Strategies) > 0 || f.Samples != 0 || f.Temperature != 0 || f.AttackerEndpoint != "" || f.AttackerModel != "" ||
+		f.AttackerAPIKeyEnv != "" || f.MaxRequests != 0 || f.MaxTokens != 0
+}
+
+// checkStrategies validates --strategies, --samples, --temperature and the attacker
+// flags, naming the flag at fault.
+func (f *endpointFlags) checkStrategies() error {
+	for i, s := range f.Strategies {
+		s = strings.TrimSpace(s)
+		f.Strategies[i] = s
+		switch {
+		case !scan.KnownStrategy(s):
+			return fmt.Errorf("--strategies: unknown strategy %q (want %s)", s, strings.Join(scan.StrategyNames, ", "))
+		case slices.Contains(f.Strategies[:i], s):
+			return fmt.Errorf("--strategies: %s named twice", s)
+		case scan.NeedsAttacker(s) && f.AttackerEndpoint == "":
+			return fmt.Errorf("--strategies: %s needs --attacker-endpoint and --attacker-model", s)
+		}
+	}
+	switch {
+	case (f.AttackerEndpoint == "") != (f.AttackerModel == ""):
+		return errors.New("--attacker-endpoint and --attacker-model go together")
+	case f.AttackerEndpoint != "" && f.Endpoint == "":
+		return errors.New("--attacker-endpoint attacks chat models: it needs --endpoint")
+	case f.Samples < 0 || f.Samples > scan.MaxSamples:
+		return fmt.Errorf("--samples: want 1 to %d", scan.MaxSamples)
+	case f.Temperature < 0 || f.Temperature > scan.MaxTemperature:
+		return fmt.Errorf("--temperature: want 0 to %g", scan.MaxTemperature)
+	}
+	return nil
 }

@@ -145,7 +145,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer stopScans()
 	api := httpapi.New(httpapi.Deps{
-		Config:     cfg,
+		Options:    apiOptions(cfg),
 		Log:        log,
 		Catalog:    models,
 		Generate:   generate.NewService(models, providers, gens, cfg.PersistenceEnabled, log),
@@ -185,4 +185,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// apiOptions takes from cfg the settings the HTTP API reads.
+func apiOptions(cfg config.Config) httpapi.Options {
+	return httpapi.Options{
+		ProjectName: cfg.ProjectName, Version: cfg.Version,
+		Development: cfg.Development(), Production: cfg.Production(), CSPReportOnly: cfg.CSPReportOnly,
+		AllowedHosts: cfg.AllowedHosts, CORSOrigins: cfg.CORSOrigins,
+		TrustProxyHeaders: cfg.TrustProxyHeaders, TrustedProxyHops: cfg.TrustedProxyHops, WriteAPIKeys: cfg.WriteAPIKeys,
+		MaxRequestBodyBytes: cfg.MaxRequestBodyBytes, MaxUploadBytes: cfg.MaxUploadBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+	}
 }

@@ -2,9 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"mirror/internal/apperr"
 	"mirror/internal/auth"
 	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // cheap keeps tests fast; DefaultParams are exercised by the benchmark.
@@ -34,16 +32,7 @@ func (c *clock) add(d time.Duration) {
 
 func newStore(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "a.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return storetest.SQLite(t)
 }
 
 func newService(t *testing.T, o auth.Options) (*auth.Service, *clock) {
@@ -165,12 +154,7 @@ func TestForgedAndRevokedTokens(t *testing.T) {
 
 func BenchmarkVerifyDefaultParams(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "a.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.Migrate(ctx)
+	db := storetest.SQLite(b)
 	s, err := auth.NewService(db, auth.Options{Secret: strings.Repeat("k", 40)})
 	if err != nil {
 		b.Fatal(err)

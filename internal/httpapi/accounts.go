@@ -152,7 +152,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // maxAge < 0 deletes it.
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int, httpOnly bool) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: httpOnly,
-		Secure: !s.cfg.Development(), SameSite: http.SameSiteLaxMode})
+		Secure: !s.opts.Development, SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

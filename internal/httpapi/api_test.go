@@ -8,18 +8,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	defaults "mirror/config"
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
 	"mirror/internal/reqid"
 	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // demoProviders serves only the offline demo, as a fresh machine does.
@@ -39,25 +39,22 @@ type testServer struct {
 	db  *sqlstore.DB
 }
 
-func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
+// testOptions are the options the wiring builds from the defaults (an empty
+// environment): development, so the docs are served.
+func testOptions() Options {
+	return Options{ProjectName: "Mirror", Version: "0.1.0", Development: true, CSPReportOnly: true, AllowedHosts: []string{"*"},
+		TrustedProxyHops: 1, MaxRequestBodyBytes: 65536, MaxUploadBytes: 2 << 30, BodyReadTimeout: 30 * time.Second}
+}
+
+func newTestServer(t *testing.T, mutate func(*Options)) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := testOptions()
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&opts)
 	}
 	log := testLog(t)
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	cat, err := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +63,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	if err := models.ChooseDefault(ctx, false, log); err != nil {
 		t.Fatal(err)
 	}
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: opts, Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log),
 		Feedback: feedback.NewService(db, true), Ready: db.Ping})
 	return &testServer{Server: newHTTPTestServer(t, api), api: api, db: db}
@@ -216,7 +213,7 @@ func TestErrorsUseTheEnvelope(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	ts := newTestServer(t, func(c *config.Config) { c.MaxRequestBodyBytes = 1024 })
+	ts := newTestServer(t, func(o *Options) { o.MaxRequestBodyBytes = 1024 })
 	big := `{"submission":{"model_id":"offline-demo","text":"` + strings.Repeat("a", 2000) + `"}}`
 	resp, body := ts.do(t, "POST", "/generate_response", big)
 	checkEnvelope(t, resp, body, 413, "payload_too_large")
@@ -265,7 +262,7 @@ func TestSecurityHeaders(t *testing.T) {
 	if got := resp.Header.Get("X-Request-ID"); got == "" || strings.Contains(got, " ") {
 		t.Errorf("request id %q", got)
 	}
-	enforce := newTestServer(t, func(c *config.Config) { c.CSPReportOnly = false })
+	enforce := newTestServer(t, func(o *Options) { o.CSPReportOnly = false })
 	resp, _ = enforce.do(t, "GET", "/health", "")
 	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("Content-Security-Policy-Report-Only") != "" {
 		t.Error("CSP_REPORT_ONLY=false must enforce the policy")
@@ -369,7 +366,7 @@ func TestGzipOnlyWhenWorthIt(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	ts := newTestServer(t, func(c *config.Config) { c.CORSOrigins = []string{"https://app.example"} })
+	ts := newTestServer(t, func(o *Options) { o.CORSOrigins = []string{"https://app.example"} })
 	resp, _ := ts.do(t, "GET", "/models", "", "Origin", "https://app.example")
 	if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("allowed origin not echoed: %v", resp.Header)
@@ -389,7 +386,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestTrustedHosts(t *testing.T) {
-	ts := newTestServer(t, func(c *config.Config) { c.AllowedHosts = []string{"api.example", "*.mirror.example"} })
+	ts := newTestServer(t, func(o *Options) { o.AllowedHosts = []string{"api.example", "*.mirror.example"} })
 	for host, want := range map[string]int{"api.example": 200, "eu.mirror.example": 200, "evil.example": 400, "mirror.example.evil": 400} {
 		req, _ := http.NewRequest("GET", ts.URL+"/health", nil)
 		req.Host = host

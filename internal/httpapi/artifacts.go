@@ -115,7 +115,7 @@ func (f *fileLimit) Read(p []byte) (int, error) {
 func (s *Server) handleArtifactUpload(w http.ResponseWriter, r *http.Request) {
 	// MAX_UPLOAD_BYTES caps the file; the request may carry up to multipartOverhead
 	// more for the multipart framing (boundaries, part headers, other small fields).
-	limit := s.cfg.MaxUploadBytes
+	limit := s.opts.MaxUploadBytes
 	if r.ContentLength > limit+multipartOverhead {
 		s.error(w, r, apperr.Errorf(apperr.PayloadTooLarge, "Upload is larger than %d bytes.", limit))
 		return

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/url"
@@ -10,10 +9,9 @@ import (
 
 	defaults "mirror/config"
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 	"mirror/internal/testenv"
 )
 
@@ -21,26 +19,17 @@ import (
 // envelope (never a 2xx for something not stored), and the server recovers by itself
 // when the database comes back.
 func TestDatabaseDownOnWrite(t *testing.T) {
-	ctx := context.Background()
 	dbURL := testenv.PostgresDB(t, false)
 	u, _ := url.Parse(dbURL)
 	proxy := testenv.NewProxy(t, u.Host)
 	u.Host = proxy.Addr
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := sqlstore.Open(ctx, u.String(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := config.Load(func(string) string { return "" })
+	db := storetest.Open(t, u.String())
 	cat, _ := catalog.Parse(defaults.DefaultModels, "models.yaml")
 	models := catalog.NewService(cat, demoProviders{}, db, catalog.Options{AllowDemo: true})
 	// Containment stays cached through the cut, so the 503 below comes from the write itself.
 	models.RefreshEvery = time.Hour
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: testOptions(), Log: log, Catalog: models,
 		Generate: generate.NewService(models, demoProviders{}, db, true, log), Feedback: feedback.NewService(db, true), Ready: db.Ping})
 	ts := &testServer{Server: newHTTPTestServer(t, api), db: db}
 

@@ -86,10 +86,10 @@ type docsSite struct {
 }
 
 func (s *Server) newDocsSite() *docsSite {
-	if !s.cfg.Development() {
+	if !s.opts.Development {
 		return nil
 	}
-	doc, err := openapiWithInfo(openapiDoc, s.cfg.ProjectName, s.cfg.Version)
+	doc, err := openapiWithInfo(openapiDoc, s.opts.ProjectName, s.opts.Version)
 	if err != nil {
 		panic(err) // the embedded document is checked by TestOpenAPIDocument
 	}
@@ -115,7 +115,7 @@ func (s *Server) newDocsSite() *docsSite {
 			return "/docs/assets/" + name + "?v=" + a.hash, nil
 		},
 	}).ParseFS(docsFiles, "docs/swagger.html", "docs/redoc.html"))
-	return &docsSite{s: s, doc: doc, assets: assets, pages: pages, title: cmp.Or(s.cfg.ProjectName, "Mirror")}
+	return &docsSite{s: s, doc: doc, assets: assets, pages: pages, title: cmp.Or(s.opts.ProjectName, "Mirror")}
 }
 
 func (d *docsSite) openAPI(w http.ResponseWriter, r *http.Request) {

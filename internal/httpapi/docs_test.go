@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mirror/internal/apperr"
-	"mirror/internal/config"
 )
 
 // wantDocumented is every route of both halves (API.md), with its methods.
@@ -42,6 +41,8 @@ var wantDocumented = map[string][]string{
 	"/api/v1/feedback/export":                     {"GET"},
 	"/api/v1/artifacts/{artifact_id}":             {"DELETE", "GET"},
 	"/api/v1/artifacts/{artifact_id}/download":    {"GET"},
+	"/api/v1/probe-packs":                         {"GET", "POST"},
+	"/api/v1/probe-packs/{pack_id}":               {"DELETE", "GET"},
 	"/api/v1/scans/analyze":                       {"POST"},
 	"/api/v1/scans/status/{scan_id}":              {"GET"},
 	"/api/v1/scans/{scan_id}/cancel":              {"POST"},
@@ -146,7 +147,7 @@ func TestOpenAPIDocument(t *testing.T) {
 					t.Errorf("%s: path parameter %s is not declared", where, m[1])
 				}
 			}
-			if strings.HasPrefix(path, "/api/v1/scans") || strings.HasPrefix(path, "/api/v1/artifacts") {
+			if strings.HasPrefix(path, "/api/v1/scans") || strings.HasPrefix(path, "/api/v1/artifacts") || strings.HasPrefix(path, "/api/v1/probe-packs") {
 				if sec, _ := op["security"].([]any); len(sec) == 0 || slices.ContainsFunc(sec, func(s any) bool { return len(s.(map[string]any)) == 0 }) {
 					t.Errorf("%s: must require a token, security = %v", where, op["security"])
 				}
@@ -214,16 +215,13 @@ func jsonPointer(doc any, ref string) (any, bool) {
 // newDocsServer serves only the docs routes, behind the middleware that matters to
 // them (request id, security headers, compression) and the envelope's 404, without
 // the rest of the API.
-func newDocsServer(t *testing.T, mutate func(*config.Config)) *httptest.Server {
+func newDocsServer(t *testing.T, mutate func(*Options)) *httptest.Server {
 	t.Helper()
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := testOptions()
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(&opts)
 	}
-	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Server{opts: opts, log: slog.New(slog.DiscardHandler), metrics: newMetrics(prometheus.NewRegistry())}
 	r := chi.NewRouter()
 	r.Use(withRequestID, s.securityHeaders, s.compress)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +263,7 @@ func get(t *testing.T, ts *httptest.Server, path string, hdr ...string) (*http.R
 }
 
 func TestOpenAPIServedWithProjectInfo(t *testing.T) {
-	ts := newDocsServer(t, func(c *config.Config) { c.ProjectName, c.Version = "Acme Mirror", "9.8.7" })
+	ts := newDocsServer(t, func(o *Options) { o.ProjectName, o.Version = "Acme Mirror", "9.8.7" })
 	resp, body := get(t, ts, "/openapi.json")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -310,7 +308,7 @@ func attrs(s string) map[string]string {
 
 func TestDocsPagesLoadOnlyServedAssets(t *testing.T) {
 	for _, reportOnly := range []bool{true, false} {
-		ts := newDocsServer(t, func(c *config.Config) { c.CSPReportOnly = reportOnly })
+		ts := newDocsServer(t, func(o *Options) { o.CSPReportOnly = reportOnly })
 		cspHeader, otherHeader := "Content-Security-Policy", "Content-Security-Policy-Report-Only"
 		if reportOnly {
 			cspHeader, otherHeader = otherHeader, cspHeader
@@ -409,7 +407,7 @@ func TestDocsAssetsUnversionedAndUnknown(t *testing.T) {
 }
 
 func TestDocsAbsentInProduction(t *testing.T) {
-	ts := newDocsServer(t, func(c *config.Config) { c.Environment = "production" })
+	ts := newDocsServer(t, func(o *Options) { o.Development, o.Production = false, true })
 	for _, path := range []string{"/openapi.json", "/docs", "/redoc", "/docs/assets/docs.css"} {
 		resp, body := get(t, ts, path)
 		var env map[string]any
@@ -417,11 +415,6 @@ func TestDocsAbsentInProduction(t *testing.T) {
 			t.Fatalf("%s: not the envelope: %q", path, body)
 		}
 		checkEnvelope(t, resp, env, 404, "not_found")
-	}
-	// RUN_MODE=prod alone is production too.
-	ts = newDocsServer(t, func(c *config.Config) { c.RunMode = "prod" })
-	if resp, _ := get(t, ts, "/docs"); resp.StatusCode != 404 {
-		t.Errorf("RUN_MODE=prod: /docs is %d", resp.StatusCode)
 	}
 }
 

@@ -26,7 +26,7 @@ type Limits struct {
 // trusted proxy, the address that proxy appended to X-Forwarded-For. IPv6 clients
 // are keyed by their /64.
 func (s *Server) clientKey(r *http.Request) string {
-	key, err := clientip.Key(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustProxyHeaders, s.cfg.TrustedProxyHops)
+	key, err := clientip.Key(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.opts.TrustProxyHeaders, s.opts.TrustedProxyHops)
 	if err != nil {
 		// The socket address itself is unparseable (not a TCP peer): one shared key,
 		// so such requests are limited together rather than not at all.
@@ -66,11 +66,11 @@ func (s *Server) rateLimit(l *ratelimit.Limiter) func(http.Handler) http.Handler
 // header must equal one of the keys. Keys are compared as SHA-256 digests in
 // constant time, so neither a key's bytes nor its length leak through timing.
 func (s *Server) requireWriteKey(next http.Handler) http.Handler {
-	if len(s.cfg.WriteAPIKeys) == 0 {
+	if len(s.opts.WriteAPIKeys) == 0 {
 		return next
 	}
-	digests := make([][32]byte, len(s.cfg.WriteAPIKeys))
-	for i, k := range s.cfg.WriteAPIKeys {
+	digests := make([][32]byte, len(s.opts.WriteAPIKeys))
+	for i, k := range s.opts.WriteAPIKeys {
 		digests[i] = sha256.Sum256([]byte(k))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"mirror/internal/config"
 	"mirror/internal/ratelimit"
 	"mirror/internal/testenv"
 )
@@ -81,7 +80,7 @@ func TestRateLimitFailsClosed(t *testing.T) {
 
 func TestForgedForwardedForIsIgnored(t *testing.T) {
 	for _, trust := range []bool{false, true} {
-		ts := newTestServer(t, func(c *config.Config) { c.TrustProxyHeaders = trust })
+		ts := newTestServer(t, func(o *Options) { o.TrustProxyHeaders = trust })
 		withLimits(ts, Limits{FeedbackThumb: limiter(t, "feedback-thumb", "3/minute", ratelimit.NewMemoryStore(100), fixedClock)})
 		admitted := 0
 		for i := range 10 {
@@ -100,7 +99,7 @@ func TestForgedForwardedForIsIgnored(t *testing.T) {
 }
 
 func TestWriteAPIKeys(t *testing.T) {
-	ts := newTestServer(t, func(c *config.Config) { c.WriteAPIKeys = []string{"k-one", "k-two"} })
+	ts := newTestServer(t, func(o *Options) { o.WriteAPIKeys = []string{"k-one", "k-two"} })
 	for _, key := range []string{"", "k-on", "k-one-x", "K-ONE"} {
 		resp, body := ts.do(t, "POST", "/feedback/thumb", thumbBody, "X-API-Key", key)
 		checkEnvelope(t, resp, body, 401, "unauthorized")

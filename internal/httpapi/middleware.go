@@ -45,7 +45,7 @@ func withRequestID(next http.Handler) http.Handler {
 // included, before anything else can answer.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	cspHeader := "Content-Security-Policy-Report-Only"
-	if !s.cfg.CSPReportOnly {
+	if !s.opts.CSPReportOnly {
 		cspHeader = "Content-Security-Policy"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +54,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set(cspHeader, csp)
-		if s.cfg.Production() {
+		if s.opts.Production {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
@@ -170,7 +170,7 @@ func (s *Server) limitBody(limit int64, skip func(*http.Request) bool) func(http
 // trustedHosts refuses requests whose Host is not in ALLOWED_HOSTS ("*" allows any;
 // "*.example.com" allows subdomains), as Starlette's TrustedHostMiddleware does.
 func (s *Server) trustedHosts(next http.Handler) http.Handler {
-	allowed := s.cfg.AllowedHosts
+	allowed := s.opts.AllowedHosts
 	any := false
 	for _, h := range allowed {
 		if h == "*" {

@@ -5,18 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // gatewayCatalog has one model per protocol family, and a primary that falls back.
@@ -66,17 +64,8 @@ func gatewayServer(t *testing.T, keys map[string]string, urls map[string]string)
 // catalogServer is gatewayServer over the catalog catalogYAML.
 func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, urls map[string]string) *testServer {
 	t.Helper()
-	ctx := context.Background()
 	log := testLog(t)
-	cfg, _ := config.Load(func(string) string { return "" })
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "g.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	cat, err := catalog.Parse([]byte(catalogYAML), "gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +75,7 @@ func catalogServer(t *testing.T, catalogYAML string, keys map[string]string, url
 		// against the model's 2 s deadline.
 		RetryBase: 20 * time.Millisecond})
 	models := catalog.NewService(cat, reg, db, catalog.Options{})
-	api := New(Deps{Config: cfg, Log: log, Catalog: models,
+	api := New(Deps{Options: testOptions(), Log: log, Catalog: models,
 		Generate: generate.NewService(models, reg, db, true, log), Feedback: feedback.NewService(db, true)})
 	ts := newHTTPTestServer(t, api)
 	return &testServer{Server: ts, api: api, db: db}

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"mirror/internal/config"
 )
 
 // serveRaw serves h as `mirror serve` does (ServeEnvelopeErrors on a real TCP
@@ -75,8 +73,7 @@ func envelopeOf(t *testing.T, resp *http.Response, status int, code string) stri
 // text; now in the envelope, on fresh and kept-alive connections, while handlers'
 // own bytes are never rewritten.
 func TestMalformedRequestsGetTheEnvelope(t *testing.T) {
-	cfg, _ := config.Load(func(string) string { return "" })
-	api := New(Deps{Config: cfg, Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}})
+	api := New(Deps{Options: testOptions(), Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}})
 	addr := serveRaw(t, api, func(s *http.Server) { s.MaxHeaderBytes = 4096 })
 
 	cases := []struct {

@@ -1,30 +1,19 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
-	"mirror/internal/config"
 	"mirror/internal/review"
-	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // TestExportFailingAtOnceIsAnEnvelope: when the database cannot be read, the
 // export answers the error envelope, not an empty 200 attachment.
 func TestExportFailingAtOnceIsAnEnvelope(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "e.db"), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := config.Load(func(string) string { return "" })
-	s := New(Deps{Config: cfg, Log: testLog(t), Review: review.NewService(db)})
+	db := storetest.SQLite(t)
+	s := New(Deps{Options: testOptions(), Log: testLog(t), Review: review.NewService(db)})
 
 	rec := httptest.NewRecorder()
 	s.handleFeedbackExport(rec, httptest.NewRequest("GET", "/api/v1/feedback/export?format=csv", nil))

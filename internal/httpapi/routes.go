@@ -18,9 +18,9 @@ func (s *Server) routes() http.Handler {
 	// Outermost first: every response, including 404/405, preflights and panics,
 	// gets the request id and the security headers.
 	r.Use(s.bodyDeadline, withRequestID, s.securityHeaders, s.recoverer, s.observe, s.trustedHosts, s.rejectNUL)
-	if len(s.cfg.CORSOrigins) > 0 {
+	if len(s.opts.CORSOrigins) > 0 {
 		r.Use(cors.New(cors.Options{
-			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedOrigins:   s.opts.CORSOrigins,
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowedHeaders:   []string{"Content-Type", "Authorization", "X-API-Key", "X-Request-ID", "X-CSRF-Token", "Accept"},
 			ExposedHeaders:   []string{"X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"},
@@ -28,7 +28,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler)
 	}
-	r.Use(s.limitBody(s.cfg.MaxRequestBodyBytes, isUpload))
+	r.Use(s.limitBody(s.opts.MaxRequestBodyBytes, isUpload))
 	r.Use(s.compress)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +82,11 @@ func (s *Server) routes() http.Handler {
 				r.Get("/api/v1/artifacts/{artifact_id}", s.handleArtifactGet)
 				r.Get("/api/v1/artifacts/{artifact_id}/download", s.handleArtifactDownload)
 				r.Delete("/api/v1/artifacts/{artifact_id}", s.handleArtifactDelete)
+
+				r.Post("/api/v1/probe-packs", s.handlePackCreate)
+				r.Get("/api/v1/probe-packs", s.handlePackList)
+				r.Get("/api/v1/probe-packs/{pack_id}", s.handlePackGet)
+				r.Delete("/api/v1/probe-packs/{pack_id}", s.handlePackDelete)
 
 				r.Get("/api/v1/scans", s.handleScanList)
 				r.Post("/api/v1/scans/analyze", s.handleScanCreate)

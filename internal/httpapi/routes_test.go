@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"mirror/internal/config"
 	"mirror/internal/review"
 )
 
@@ -16,8 +15,7 @@ import (
 // is in /openapi.json with its method, and the document names no route that does
 // not exist.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	cfg, _ := config.Load(func(string) string { return "" })
-	s := New(Deps{Config: cfg, Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}, Review: review.NewService(nil)})
+	s := New(Deps{Options: testOptions(), Log: slog.New(slog.DiscardHandler), MirrorScan: &MirrorScanDeps{}, Review: review.NewService(nil)})
 	documented := documentedRoutes()
 	served := map[string][]string{}
 	err := chi.Walk(s.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

@@ -151,7 +151,7 @@ const reportCSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-s
 // `mirror scan --format html` writes.
 func (s *Server) handleScanReport(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.ms.Scans.Report(r.Context(), actor(r), chi.URLParam(r, "scan_id"),
-		scan.Tool{Name: "mirror", Version: s.cfg.Version})
+		scan.Tool{Name: "mirror", Version: s.opts.Version})
 	if err != nil {
 		s.error(w, r, err)
 		return

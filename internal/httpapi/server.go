@@ -7,11 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mirror/internal/catalog"
-	"mirror/internal/config"
 	"mirror/internal/feedback"
 	"mirror/internal/generate"
 	"mirror/internal/reqid"
@@ -19,9 +19,30 @@ import (
 	"mirror/internal/web"
 )
 
+// Options are the settings the API reads; the wiring takes them from config.Config
+// (the environment variable of each is named beside it).
+type Options struct {
+	ProjectName string // PROJECT_NAME: the health answer and the docs' title
+	Version     string // VERSION
+	// Development serves the developer pages (/docs, /redoc, /openapi.json) and lets
+	// the session cookie go over plain HTTP (ENVIRONMENT=development, RUN_MODE not prod).
+	Development bool
+	// Production sends Strict-Transport-Security (RUN_MODE=prod or ENVIRONMENT=production).
+	Production          bool
+	CSPReportOnly       bool          // CSP_REPORT_ONLY: the CSP header only reports
+	AllowedHosts        []string      // ALLOWED_HOSTS: "*" allows any Host
+	CORSOrigins         []string      // CORS_ORIGINS: the frontends that may call and sign in
+	TrustProxyHeaders   bool          // TRUST_PROXY_HEADERS: the client is in X-Forwarded-For
+	TrustedProxyHops    int           // TRUSTED_PROXY_HOPS
+	WriteAPIKeys        []string      // WRITE_API_KEYS: empty needs no key for writes
+	MaxRequestBodyBytes int64         // MAX_REQUEST_BODY_BYTES (uploads aside)
+	MaxUploadBytes      int64         // MAX_UPLOAD_BYTES
+	BodyReadTimeout     time.Duration // BODY_READ_TIMEOUT_SECONDS; 0: no deadline
+}
+
 // Deps are the services the API serves.
 type Deps struct {
-	Config   config.Config
+	Options  Options
 	Log      *slog.Logger
 	Catalog  *catalog.Service
 	Generate *generate.Service
@@ -41,7 +62,7 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg      config.Config
+	opts     Options
 	log      *slog.Logger
 	catalog  *catalog.Service
 	generate *generate.Service
@@ -64,11 +85,11 @@ func New(d Deps) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg: d.Config, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
+		opts: d.Options, log: slog.New(reqid.NewHandler(d.Log.Handler())), catalog: d.Catalog, generate: d.Generate, feedback: d.Feedback,
 		ready: d.Ready, metrics: newMetrics(reg), ms: d.MirrorScan, limits: d.Limits, review: d.Review,
 	}
 	s.loginOrigins = http.NewCrossOriginProtection()
-	for _, o := range s.cfg.CORSOrigins {
+	for _, o := range s.opts.CORSOrigins {
 		// The frontends allowed by CORS may sign users in; a pattern is not an origin.
 		if err := s.loginOrigins.AddTrustedOrigin(o); err != nil {
 			s.log.Debug("CORS origin not trusted for cookie logins", "origin", o, "error", err)

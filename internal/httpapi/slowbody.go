@@ -21,7 +21,7 @@ const uploadProgressBytes = 64 << 10
 // http.Server.ReadTimeout cannot do this: it would cut every upload at one length
 // of time.
 func (s *Server) bodyDeadline(next http.Handler) http.Handler {
-	timeout := s.cfg.BodyReadTimeout
+	timeout := s.opts.BodyReadTimeout
 	if timeout <= 0 {
 		return next
 	}

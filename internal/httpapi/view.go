@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": s.cfg.ProjectName, "version": s.cfg.Version})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": s.opts.ProjectName, "version": s.opts.Version})
 }
 
 // handleReady also checks the database, for load balancers that should stop sending

@@ -4,8 +4,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"mirror/internal/config"
 )
 
 // TestWebAppServed: the page and its assets come from this server, under the
@@ -13,9 +11,9 @@ import (
 // in the envelope.
 func TestWebAppServed(t *testing.T) {
 	for _, prod := range []bool{false, true} {
-		ts := newTestServer(t, func(c *config.Config) {
+		ts := newTestServer(t, func(o *Options) {
 			if prod {
-				c.Environment = "production"
+				o.Development, o.Production = false, true
 			}
 		})
 		resp, err := ts.Client().Get(ts.URL + "/")

@@ -8,5 +8,5 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, false, func(t *testing.T) storetest.Store { return New(1000, time.Hour) })
+	storetest.ExerciseRecords(t, false, func(t *testing.T) storetest.Records { return New(1000, time.Hour) })
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -242,7 +243,7 @@ func checkRequest(t *testing.T, k kit, got llmtest.ChatRequest, req llm.Request)
 		t.Errorf("system = %q", got.System)
 	}
 	want := req.Messages[1:]
-	if !slices.Equal(got.Messages, want) {
+	if !reflect.DeepEqual(got.Messages, want) {
 		t.Errorf("messages = %+v, want %+v", got.Messages, want)
 	}
 	if got.MaxTokens != req.MaxOutputTokens {

@@ -53,10 +53,41 @@ func (p *AnthropicProvider) params(req Request) anthropic.MessageNewParams {
 		case "system":
 			params.System = append(params.System, anthropic.TextBlockParam{Text: m.Content})
 		case "assistant":
-			params.Messages = append(params.Messages, anthropic.NewAssistantMessage(anthropic.NewTextBlock(m.Content)))
+			var blocks []anthropic.ContentBlockParamUnion
+			if m.Content != "" || len(m.ToolCalls) == 0 {
+				blocks = append(blocks, anthropic.NewTextBlock(m.Content))
+			}
+			for _, tc := range m.ToolCalls {
+				blocks = append(blocks, anthropic.NewToolUseBlock(tc.ID, argsObject(tc.Arguments), tc.Name))
+			}
+			params.Messages = append(params.Messages, anthropic.NewAssistantMessage(blocks...))
+		case "tool":
+			// Results go back in a user turn; consecutive results share one, as the
+			// API requires every tool_use to be answered in the next message.
+			block := anthropic.NewToolResultBlock(m.ToolCallID, m.Content, false)
+			if n := len(params.Messages); n > 0 && params.Messages[n-1].Role == anthropic.MessageParamRoleUser && isToolResults(params.Messages[n-1]) {
+				params.Messages[n-1].Content = append(params.Messages[n-1].Content, block)
+			} else {
+				params.Messages = append(params.Messages, anthropic.NewUserMessage(block))
+			}
 		default:
 			params.Messages = append(params.Messages, anthropic.NewUserMessage(anthropic.NewTextBlock(m.Content)))
 		}
+	}
+	for _, t := range req.Tools {
+		schema := t.objectSchema()
+		in := anthropic.ToolInputSchemaParam{Properties: schema["properties"], ExtraFields: map[string]any{}}
+		for k, v := range schema {
+			switch k {
+			case "type", "properties":
+			case "required":
+				in.Required = stringList(v)
+			default:
+				in.ExtraFields[k] = v
+			}
+		}
+		tp := anthropic.ToolParam{Name: t.Name, Description: param.NewOpt(t.Description), InputSchema: in}
+		params.Tools = append(params.Tools, anthropic.ToolUnionParam{OfTool: &tp})
 	}
 	if req.Temperature != nil {
 		params.Temperature = param.NewOpt(*req.Temperature)
@@ -75,17 +106,49 @@ func (p *AnthropicProvider) Complete(ctx context.Context, req Request) (Response
 			return Response{}, p.failure(ctx, actx, meta, err, anthropicFailure(err), false)
 		}
 		var text strings.Builder
+		var calls []ToolCall
 		for _, block := range msg.Content {
-			if block.Type == "text" {
+			switch block.Type {
+			case "text":
 				text.WriteString(block.Text)
+			case "tool_use":
+				calls = append(calls, ToolCall{ID: block.ID, Name: block.Name, Arguments: string(block.Input)})
 			}
 		}
 		return Response{
 			Text:         text.String(),
+			ToolCalls:    calls,
 			FinishReason: string(msg.StopReason),
 			Usage:        Usage{InputTokens: int(msg.Usage.InputTokens), OutputTokens: int(msg.Usage.OutputTokens)},
 		}, nil
 	})
+}
+
+// isToolResults reports whether m holds only tool_result blocks.
+func isToolResults(m anthropic.MessageParam) bool {
+	for _, b := range m.Content {
+		if b.OfToolResult == nil {
+			return false
+		}
+	}
+	return len(m.Content) > 0
+}
+
+// stringList reads a JSON Schema "required" list.
+func stringList(v any) []string {
+	switch l := v.(type) {
+	case []string:
+		return l
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // Stream reads the messages event stream: message_start (input usage),

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,7 +57,34 @@ func (p *GeminiProvider) request(req Request) ([]*genai.Content, *genai.Generate
 		case "system":
 			system = append(system, genai.NewPartFromText(m.Content))
 		case "assistant":
-			contents = append(contents, genai.NewContentFromText(m.Content, genai.RoleModel))
+			if len(m.ToolCalls) == 0 {
+				contents = append(contents, genai.NewContentFromText(m.Content, genai.RoleModel))
+				break
+			}
+			var parts []*genai.Part
+			if m.Content != "" {
+				parts = append(parts, genai.NewPartFromText(m.Content))
+			}
+			for _, tc := range m.ToolCalls {
+				part := genai.NewPartFromFunctionCall(tc.Name, argsObject(tc.Arguments))
+				part.FunctionCall.ID = geminiCallID(tc.ID)
+				parts = append(parts, part)
+			}
+			contents = append(contents, genai.NewContentFromParts(parts, genai.RoleModel))
+		case "tool":
+			// The result is an object; text that is not one goes under "output", the
+			// key Google's documentation uses.
+			var resp map[string]any
+			if json.Unmarshal([]byte(m.Content), &resp) != nil || resp == nil {
+				resp = map[string]any{"output": m.Content}
+			}
+			part := genai.NewPartFromFunctionResponse(m.ToolName, resp)
+			part.FunctionResponse.ID = geminiCallID(m.ToolCallID)
+			if n := len(contents); n > 0 && contents[n-1].Role == genai.RoleUser && isFunctionResponses(contents[n-1]) {
+				contents[n-1].Parts = append(contents[n-1].Parts, part)
+			} else {
+				contents = append(contents, genai.NewContentFromParts([]*genai.Part{part}, genai.RoleUser))
+			}
 		default:
 			contents = append(contents, genai.NewContentFromText(m.Content, genai.RoleUser))
 		}
@@ -78,7 +106,34 @@ func (p *GeminiProvider) request(req Request) ([]*genai.Content, *genai.Generate
 	if req.Logprobs {
 		cfg.ResponseLogprobs = true
 	}
+	if len(req.Tools) > 0 {
+		decls := make([]*genai.FunctionDeclaration, len(req.Tools))
+		for i, t := range req.Tools {
+			decls[i] = &genai.FunctionDeclaration{Name: t.Name, Description: t.Description, ParametersJsonSchema: t.objectSchema()}
+		}
+		cfg.Tools = []*genai.Tool{{FunctionDeclarations: decls}}
+	}
 	return contents, cfg
+}
+
+// geminiSyntheticID prefixes the ids Mirror gives function calls that came
+// without one; they are not sent back to the API.
+const geminiSyntheticID = "mirror-call-"
+
+func geminiCallID(id string) string {
+	if strings.HasPrefix(id, geminiSyntheticID) {
+		return ""
+	}
+	return id
+}
+
+func isFunctionResponses(c *genai.Content) bool {
+	for _, p := range c.Parts {
+		if p == nil || p.FunctionResponse == nil {
+			return false
+		}
+	}
+	return len(c.Parts) > 0
 }
 
 // Complete calls generateContent and reads the first candidate.
@@ -149,6 +204,19 @@ func geminiAccumulate(resp *Response, out *genai.GenerateContentResponse, onText
 	c := out.Candidates[0]
 	if c.Content != nil {
 		for _, part := range c.Content.Parts {
+			if part != nil && part.FunctionCall != nil {
+				fc := part.FunctionCall
+				args, err := json.Marshal(fc.Args)
+				if err != nil || fc.Args == nil {
+					args = []byte("{}")
+				}
+				id := fc.ID
+				if id == "" {
+					id = fmt.Sprintf("%s%d", geminiSyntheticID, len(resp.ToolCalls)+1)
+				}
+				resp.ToolCalls = append(resp.ToolCalls, ToolCall{ID: id, Name: fc.Name, Arguments: string(args)})
+				continue
+			}
 			if part == nil || part.Thought || part.Text == "" {
 				continue
 			}

@@ -10,10 +10,17 @@ import (
 	"time"
 )
 
-// Message is one turn of a conversation. Role is "system", "user" or "assistant".
+// Message is one turn of a conversation. Role is "system", "user", "assistant" or
+// "tool" (the result of a call the previous assistant turn asked for; see Tool).
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls are the calls an assistant turn asked for.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID and ToolName, on a "tool" turn, name the call whose result
+	// Content is.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	ToolName   string `json:"tool_name,omitempty"`
 }
 
 // Request is one completion request. Model is the provider's own model name (the
@@ -27,6 +34,8 @@ type Request struct {
 	Logprobs bool
 	// Seed asks for deterministic sampling where the protocol offers it (0: unset).
 	Seed int64
+	// Tools are the functions the model may call (Complete only); nil offers none.
+	Tools []Tool
 }
 
 // Usage counts tokens as the provider reported them.
@@ -59,6 +68,8 @@ type Response struct {
 	Usage        Usage
 	FinishReason string
 	Logprobs     []TokenLogprob
+	// ToolCalls are the calls the model asked for, in its order (Complete only).
+	ToolCalls []ToolCall
 }
 
 // Provider completes chat requests over one wire protocol.

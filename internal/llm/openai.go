@@ -11,6 +11,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/packages/ssestream"
+	"github.com/openai/openai-go/v3/shared"
 )
 
 // OpenAIProvider speaks OpenAI's chat completions and embeddings protocol through
@@ -60,10 +61,17 @@ func (p *OpenAIProvider) params(req Request) openai.ChatCompletionNewParams {
 		case "system":
 			params.Messages = append(params.Messages, openai.SystemMessage(m.Content))
 		case "assistant":
-			params.Messages = append(params.Messages, openai.AssistantMessage(m.Content))
+			params.Messages = append(params.Messages, openAIAssistant(m))
+		case "tool":
+			params.Messages = append(params.Messages, openai.ToolMessage(m.Content, m.ToolCallID))
 		default:
 			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
 		}
+	}
+	for _, t := range req.Tools {
+		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+			Name: t.Name, Description: param.NewOpt(t.Description), Parameters: shared.FunctionParameters(t.objectSchema()),
+		}))
 	}
 	if req.MaxOutputTokens > 0 {
 		if p.provider == OpenAI {
@@ -113,6 +121,7 @@ func (p *OpenAIProvider) Complete(ctx context.Context, req Request) (Response, e
 			FinishReason: ch.FinishReason,
 			Usage:        Usage{InputTokens: int(out.Usage.PromptTokens), OutputTokens: int(out.Usage.CompletionTokens)},
 			Logprobs:     ch.logprobs(),
+			ToolCalls:    ch.toolCalls(),
 		}, nil
 	})
 }
@@ -134,10 +143,52 @@ type chatCompletion struct {
 
 type chatChoice struct {
 	Message struct {
-		Content string `json:"content"`
+		Content   string `json:"content"`
+		ToolCalls []struct {
+			ID       string `json:"id"`
+			Type     string `json:"type"`
+			Function struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
 	} `json:"message"`
 	FinishReason string          `json:"finish_reason"`
 	Logprobs     json.RawMessage `json:"logprobs"`
+}
+
+// toolCalls returns the function calls of the message (other tool types, such as
+// custom tools, are not offered by Mirror and are skipped).
+func (c chatChoice) toolCalls() []ToolCall {
+	var out []ToolCall
+	for _, tc := range c.Message.ToolCalls {
+		if tc.Type != "" && tc.Type != "function" {
+			continue
+		}
+		out = append(out, ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+	}
+	return out
+}
+
+// openAIAssistant is an assistant turn, with its tool calls when it made some
+// (content may then be empty, which the protocol sends as no content at all).
+func openAIAssistant(m Message) openai.ChatCompletionMessageParamUnion {
+	if len(m.ToolCalls) == 0 {
+		return openai.AssistantMessage(m.Content)
+	}
+	a := openai.ChatCompletionAssistantMessageParam{}
+	if m.Content != "" {
+		a.Content.OfString = param.NewOpt(m.Content)
+	}
+	for _, tc := range m.ToolCalls {
+		a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
+			OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
+				ID:       tc.ID,
+				Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: tc.Name, Arguments: tc.Arguments},
+			},
+		})
+	}
+	return openai.ChatCompletionMessageParamUnion{OfAssistant: &a}
 }
 
 func (c chatChoice) logprobs() []TokenLogprob {

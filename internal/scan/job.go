@@ -91,7 +91,34 @@ type JobOptions struct {
 	// least MinRatePerSecond).
 	RatePerSecond float64 `json:"rate_per_second,omitempty"`
 	JudgeModelID  string  `json:"judge_model_id,omitempty"`
+	// Strategies (StrategyNames) also run every probe they apply to transformed;
+	// those of AttackerStrategies need AttackerModelID, a catalog model.
+	Strategies      []string `json:"strategies,omitempty"`
+	AttackerModelID string   `json:"attacker_model_id,omitempty"`
+	// Samples is how many times each probe and strategy is tried (0: once), at
+	// Temperature (0: greedy).
+	Samples     int     `json:"samples,omitempty"`
+	Temperature float64 `json:"temperature,omitempty"`
+	// SystemPrompt is the target's own system prompt: the probes run under it,
+	// their planted data appended after it, instead of the scanner's invented
+	// policies. It is the user's text, kept with the job and shown in the evidence
+	// (never put credentials in it). Empty: a catalog model's own system prompt,
+	// if it has one, else the scanner's policies.
+	SystemPrompt string `json:"system_prompt,omitempty"`
+	// Purpose is what the target is for, as a phrase; goal-hijack probes try to
+	// make it leave it, and the judge is told it.
+	Purpose string `json:"purpose,omitempty"`
+	// ProbePackIDs are the owner's uploaded probe packs to run beside the
+	// built-in probes.
+	ProbePackIDs []string `json:"probe_pack_ids,omitempty"`
 }
+
+// Bounds on JobOptions' texts (bytes) and packs per scan.
+const (
+	MaxSystemPromptBytes = 32 << 10
+	MaxPurposeBytes      = 1 << 10
+	MaxPacksPerScan      = 10
+)
 
 // Job is a durable scan: created by the API, claimed and run by a worker on any
 // instance, and kept with its findings afterwards.

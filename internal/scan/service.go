@@ -75,6 +75,7 @@ type Store interface {
 	SetContainment(ctx context.Context, c Containment) error
 	// QueueDepth counts the jobs waiting for a worker, on every instance.
 	QueueDepth(ctx context.Context) (int, error)
+	PackStore
 }
 
 // ErrLeaseLost is returned when a worker writes to a job whose lease it lost.
@@ -99,6 +100,7 @@ type Options struct {
 	Store       Store
 	Engine      Engine
 	Checker     Checker
+	Packs       PackParser // validates probe packs; nil: packs are refused
 	Sealer      *Sealer
 	Notifier    Notifier // nil: an in-process Broker
 	ArtifactDir string   // where uploads are kept
@@ -291,6 +293,8 @@ func (in CreateInput) Validate() error {
 	if o.JudgeModelID != "" && t.Kind == TargetArtifact {
 		field("options.judge_model_id", "does not apply to an artifact scan")
 	}
+	bad = append(bad, o.validateStrategies(t.Kind)...)
+	validateContext(o, t.Kind, field)
 	if len(bad) > 0 {
 		return apperr.Validation(bad...)
 	}
@@ -344,6 +348,15 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		if err := s.o.Checker.CheckJudge(ctx, o.JudgeModelID); err != nil {
 			return Job{}, err
 		}
+	}
+	if o.AttackerModelID != "" {
+		// The attacker must be servable now, as a judge must.
+		if err := s.o.Checker.CheckJudge(ctx, o.AttackerModelID); err != nil {
+			return Job{}, attackerError(err)
+		}
+	}
+	if err := s.checkPacks(ctx, a, o.ProbePackIDs); err != nil {
+		return Job{}, err
 	}
 	if c, ok, err := s.store.Containment(ctx, containmentOwner(t.Kind, a.ID), t.Key()); err != nil {
 		return Job{}, fmt.Errorf("create scan: %w", err)

@@ -3,8 +3,6 @@ package scan_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"mirror/internal/auth"
 	"mirror/internal/scan"
 	"mirror/internal/sqlstore"
+	"mirror/internal/storetest"
 )
 
 // fakeEngine reports progress and returns n findings; with block set it runs until
@@ -52,14 +51,7 @@ func (allowAll) CheckURL(context.Context, string) error   { return nil }
 func setup(t *testing.T, eng scan.Engine, lease time.Duration) (*sqlstore.DB, func() *scan.Service, string) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	owner := uuid.NewString()
 	if err := db.CreateUser(ctx, auth.User{ID: owner, Email: "o@example.com", Role: auth.RoleUser, CreatedAt: time.Now()}, "x"); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"mirror/internal/generate"
+	"mirror/internal/storetest"
 	"mirror/internal/testenv"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkCreateGeneration(b *testing.B) {
 		if !ok {
 			continue
 		}
-		db := open(b, url)
+		db := storetest.Open(b, url)
 		for _, c := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/c=%d", name, c), func(b *testing.B) {
 				work := make(chan struct{}, b.N)

@@ -34,18 +34,14 @@ func (db *DB) ListGenerations(ctx context.Context, f review.Filter) ([]review.Re
 		}
 		where = append(where, cond)
 	}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	var items []review.Record
-	err := db.query(ctx, "list generations", `SELECT id, model_id, requested_model_id, provider, route, session_id, input_text,
+	err = db.query(ctx, "list generations", `SELECT id, model_id, requested_model_id, provider, route, session_id, input_text,
 		response_text, status, finish_reason, input_tokens, output_tokens, cost_usd, latency_ms, error, created_at
-		FROM generations WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+		FROM generations`+tail, args, func(r rowScanner) error {
 		var g generate.Generation
 		var status string
 		var session, errText, finish sql.NullString

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -251,16 +250,12 @@ func (db *DB) Findings(ctx context.Context, f scan.FindingFilter) ([]scan.Findin
 		}
 		where = append(where, "severity IN ("+strings.Join(in, ", ")+")")
 	}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	rows, err := db.sql.QueryContext(ctx, db.q(`SELECT id, scan_id, scan_type, severity, score, title, evidence, remediation, target, created_at
-		FROM findings WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`), args...)
+		FROM findings`+tail), args...)
 	if err != nil {
 		return nil, "", mapErr("list findings", err, "")
 	}
@@ -296,6 +291,20 @@ func afterCursor(cursor string) (string, []any, error) {
 	return "(created_at < ? OR (created_at = ? AND id < ?))", []any{c.At.UTC(), c.At.UTC(), c.ID}, nil
 }
 
+// pageTail ends the query of a list page, newest first on (created_at, id): the
+// conditions where (with their args), then the keyset condition of cursor, if any,
+// and a limit of one row more than the page, which tells whether another follows.
+func pageTail(where []string, args []any, cursor string, limit int) (string, []any, error) {
+	if cursor != "" {
+		cond, cargs, err := afterCursor(cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		where, args = append(where, cond), append(args, cargs...)
+	}
+	return " WHERE " + strings.Join(where, " AND ") + " ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit+1), nil
+}
+
 // page trims a list read with limit+1 rows to limit, and returns the cursor of the
 // next page ("" on the last).
 func page[T any](items []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
@@ -329,17 +338,12 @@ func (db *DB) Scans(ctx context.Context, f scan.ScanFilter) ([]scan.Job, string,
 	if !f.CreatedAfter.IsZero() {
 		where, args = append(where, "created_at > ?"), append(args, f.CreatedAfter.UTC())
 	}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	items := []scan.Job{}
-	err := db.query(ctx, "list scans", `SELECT `+scanColumns+` FROM scans WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+	err = db.query(ctx, "list scans", `SELECT `+scanColumns+` FROM scans`+tail, args, func(r rowScanner) error {
 		j, err := scanJob(r)
 		items = append(items, j)
 		return err
@@ -355,17 +359,12 @@ func (db *DB) Scans(ctx context.Context, f scan.ScanFilter) ([]scan.Job, string,
 func (db *DB) Artifacts(ctx context.Context, f scan.ArtifactFilter) ([]scan.Artifact, string, error) {
 	where := []string{"owner_id = ?"}
 	args := []any{f.OwnerID}
-	if f.Cursor != "" {
-		cond, cargs, err := afterCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where, args = append(where, cond), append(args, cargs...)
+	tail, args, err := pageTail(where, args, f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	args = append(args, f.Limit+1)
 	items := []scan.Artifact{}
-	err := db.query(ctx, "list artifacts", `SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY created_at DESC, id DESC LIMIT ?`, args, func(r rowScanner) error {
+	err = db.query(ctx, "list artifacts", `SELECT id, owner_id, filename, sha256, size, storage_path, created_at FROM artifacts`+tail, args, func(r rowScanner) error {
 		var a scan.Artifact
 		err := r.Scan(&a.ID, &a.OwnerID, &a.Filename, &a.SHA256, &a.Size, &a.StoragePath, &a.CreatedAt)
 		a.CreatedAt = a.CreatedAt.UTC()
@@ -410,126 +409,6 @@ func (db *DB) query(ctx context.Context, op, q string, args []any, each func(row
 		}
 	}
 	return mapErr(op, rows.Err(), "")
-}
-
-// metricsSample bounds the rows the time means are computed over: the latest ones.
-const metricsSample = 1000
-
-// Metrics implements scan.Store. Counts cover all of the owner's scans and
-// findings; a target's risk comes from its latest completed scan, so a target that
-// was fixed and scanned again stops counting its old findings.
-func (db *DB) Metrics(ctx context.Context, owner string) (scan.Metrics, error) {
-	m := scan.Metrics{
-		ScansByStatus:      map[scan.Status]int{scan.Queued: 0, scan.Running: 0, scan.Completed: 0, scan.Failed: 0, scan.Cancelled: 0},
-		FindingsBySeverity: map[scan.Severity]int{scan.Critical: 0, scan.High: 0, scan.Medium: 0, scan.Low: 0, scan.Info: 0},
-		FindingsByType:     map[scan.Type]int{},
-		RiskByTarget:       []scan.TargetRisk{},
-	}
-	for _, t := range scan.AllTypes {
-		m.FindingsByType[t] = 0
-	}
-	args := []any{owner}
-	err := db.query(ctx, "scan metrics", `SELECT status, COUNT(*) FROM scans WHERE owner_id = ? GROUP BY status`, args, func(r rowScanner) error {
-		var s string
-		var n int
-		err := r.Scan(&s, &n)
-		m.ScansByStatus[scan.Status(s)] = n
-		m.ScansTotal += n
-		return err
-	})
-	if err != nil {
-		return m, err
-	}
-	err = db.query(ctx, "scan metrics", `SELECT severity, scan_type, COUNT(*) FROM findings WHERE owner_id = ? GROUP BY severity, scan_type`, args, func(r rowScanner) error {
-		var sev, typ string
-		var n int
-		err := r.Scan(&sev, &typ, &n)
-		m.FindingsBySeverity[scan.Severity(sev)] += n
-		m.FindingsByType[scan.Type(typ)] += n
-		m.FindingsTotal += n
-		return err
-	})
-	if err != nil {
-		return m, err
-	}
-	risk := map[string]*scan.TargetRisk{}
-	err = db.query(ctx, "scan metrics", `SELECT f.target, f.severity, COUNT(*), MAX(f.score) FROM findings f
-		WHERE f.scan_id IN (SELECT s1.id FROM scans s1 WHERE s1.owner_id = ? AND s1.status = 'completed' AND s1.completed_at =
-			(SELECT MAX(s2.completed_at) FROM scans s2 WHERE s2.owner_id = s1.owner_id AND s2.target_key = s1.target_key AND s2.status = 'completed'))
-		GROUP BY f.target, f.severity`, args, func(r rowScanner) error {
-		var target, sev string
-		var n int
-		var score float64
-		if err := r.Scan(&target, &sev, &n, &score); err != nil {
-			return err
-		}
-		tr := risk[target]
-		if tr == nil {
-			tr = &scan.TargetRisk{Target: target, MaxSeverity: scan.Info}
-			risk[target] = tr
-		}
-		tr.Findings += n
-		tr.MaxScore = max(tr.MaxScore, score)
-		tr.RiskScore = min(100, tr.RiskScore+float64(n)*scan.SeverityWeight(scan.Severity(sev)))
-		if scan.Severity(sev).Rank() > tr.MaxSeverity.Rank() {
-			tr.MaxSeverity = scan.Severity(sev)
-		}
-		return nil
-	})
-	if err != nil {
-		return m, err
-	}
-	err = db.query(ctx, "scan metrics", `SELECT target_key FROM containments WHERE contained = ? AND owner_id IN (?, '')`, []any{true, owner}, func(r rowScanner) error {
-		var key string
-		err := r.Scan(&key)
-		if tr := risk[key]; tr != nil {
-			tr.Contained = true
-		}
-		return err
-	})
-	if err != nil {
-		return m, err
-	}
-	for _, tr := range risk {
-		m.RiskByTarget = append(m.RiskByTarget, *tr)
-	}
-	sort.Slice(m.RiskByTarget, func(i, j int) bool {
-		a, b := m.RiskByTarget[i], m.RiskByTarget[j]
-		if a.RiskScore != b.RiskScore {
-			return a.RiskScore > b.RiskScore
-		}
-		return a.Target < b.Target
-	})
-
-	mean := func(q string) (*float64, error) {
-		var sum float64
-		var n int
-		err := db.query(ctx, "scan metrics", q, []any{owner, metricsSample}, func(r rowScanner) error {
-			var from, to time.Time
-			if err := r.Scan(&from, &to); err != nil {
-				return err
-			}
-			sum += to.Sub(from).Seconds()
-			n++
-			return nil
-		})
-		if err != nil || n == 0 {
-			return nil, err
-		}
-		v := sum / float64(n)
-		return &v, nil
-	}
-	// Time to detect: from asking for a scan to having its findings.
-	if m.MeanTimeToDetect, err = mean(`SELECT created_at, completed_at FROM scans
-		WHERE owner_id = ? AND status = 'completed' AND findings_count > 0 ORDER BY created_at DESC LIMIT ?`); err != nil {
-		return m, err
-	}
-	// Time to contain: from the findings to the containment that cited them.
-	if m.MeanTimeToContain, err = mean(`SELECT s.completed_at, e.created_at FROM containment_events e JOIN scans s ON s.id = e.scan_id
-		WHERE s.owner_id = ? AND e.action = 'contain' AND s.completed_at IS NOT NULL ORDER BY e.created_at DESC LIMIT ?`); err != nil {
-		return m, err
-	}
-	return m, nil
 }
 
 // CreateArtifact records an uploaded file, unless the owner's artifacts would then

@@ -38,4 +38,17 @@ write("benign.7z", {"config.json": b'{"hidden_size": 8}', "data.pkl": benign})
 write("encrypted.7z", {"data.pkl": evil}, password="secret")
 write("big_dictionary.7z", {"data.pkl": evil}, filters=[{"id": py7zr.FILTER_LZMA2, "dict_size": 1 << 28}])
 write("ppmd.7z", {"data.pkl": evil}, filters=[{"id": py7zr.FILTER_PPMD, "order": 6, "mem": 24}])
+
+# Decompression bombs: 1.5 GiB of zeros declared in a file of a few hundred KiB
+# (LZMA2 squeezes runs of zeros far past DEFLATE's ~1032:1), with the pickle
+# behind it in the same solid stream, and the zeros alone.
+zeros = os.path.join(out, ".zeros.tmp")
+with open(zeros, "wb") as f:
+    f.truncate(3 << 29)
+try:
+    with py7zr.SevenZipFile(os.path.join(out, "bomb_solid.7z"), "w") as z:
+        z.write(zeros, "zeros.bin")
+        z.writestr(evil, "model.pkl")
+finally:
+    os.remove(zeros)
 print("wrote", sorted(os.listdir(out)))

@@ -10,10 +10,9 @@ scripts/peers/compare.sh.
 - modelscan: the kinds of files its test suite builds (reduce payloads in
   protocols 0-5, dill, nested pickle.loads, memo tricks, zip, torch, numpy
   object arrays, joblib, Keras Lambda), written here with the real libraries.
-- picklescan: its tests/data and tests/data2 files cannot be fetched from
-  PyPI; when PICKLESCAN_TESTS names a checkout's tests/ folder they are
-  sorted by scripts/peers/picklescan_expect.tsv (written from its
-  test_scanner.py expectations) and copied in.
+- picklescan: its tests/data and tests/data2 files and the ones its
+  test_scanner.py builds, kept (MIT) in internal/scan/artifact/testdata/picklescan
+  and sorted by its expect.tsv (written from test_scanner.py's expectations).
 """
 import io
 import os
@@ -167,11 +166,9 @@ def modelscan_suite():
 
 # ---------------------------------------------------------------- picklescan
 def picklescan_suite():
-    src = os.environ.get("PICKLESCAN_TESTS")
-    if not src:
-        print("PICKLESCAN_TESTS not set: picklescan's own files skipped")
-        return
-    expect = os.path.join(os.path.dirname(os.path.abspath(__file__)), "picklescan_expect.tsv")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "internal", "scan", "artifact", "testdata", "picklescan")
+    expect = os.path.join(src, "expect.tsv")
     n = 0
     for line in open(expect):
         if not line.strip() or line.startswith("#"):

@@ -4,6 +4,11 @@ venv that scripts/peers/setup.sh makes:
 
     .cache/venv-peers/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real
 
+TensorFlow does not share a venv with torch here (their pins clash and both are
+large): its files come from a venv of its own, running only that step:
+
+    .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow
+
 Each library is optional: a missing one is reported and skipped. Files are kept
 tiny (a few KiB) so they can live in testdata/.
 """
@@ -11,7 +16,8 @@ import os
 import pickle
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on the torch wheel; no TensorFlow needed
+only = set(sys.argv[2:])  # step names to run; none: every step but tensorflow
+os.environ.setdefault("KERAS_BACKEND", "tensorflow" if "tensorflow" in only else "torch")
 
 out = sys.argv[1] if len(sys.argv) > 1 else "testdata/real"
 os.makedirs(out, exist_ok=True)
@@ -27,6 +33,8 @@ def path(name):
 
 def step(name):
     def wrap(fn):
+        if (only and name not in only) or (not only and name == "tensorflow"):
+            return fn
         try:
             fn()
         except ImportError as e:  # library not installed
@@ -196,6 +204,34 @@ def _keras():
                           keras.layers.Dropout(0.1), keras.layers.Dense(2, activation="softmax")])
     f.save(path("keras/lstm.keras"))
     f.save_weights(path("keras/lstm.weights.h5"))
+
+
+@step("tensorflow")
+def _tensorflow():
+    import tensorflow as tf
+    import keras
+    tf.random.set_seed(0)
+
+    class Scale(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+            self.b = tf.Variable([0.5, -0.5], name="b")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+        def __call__(self, x):
+            return tf.nn.relu(tf.matmul(x, self.w) + self.b)
+
+    m = Scale()
+    d = path("tensorflow/module_savedmodel/saved_model.pb")
+    made.pop()
+    tf.saved_model.save(m, os.path.dirname(d), signatures={"serving_default": m.__call__})
+    k = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    k.export(os.path.join(out, "tensorflow", "keras_export"), format="tf_saved_model")
+    k.save(path("tensorflow/keras_tf_backend.keras"))
+    k.save(path("tensorflow/keras_tf_backend.h5"))
+    for root, _, files in os.walk(os.path.join(out, "tensorflow")):
+        made.extend(os.path.join(root, f) for f in files)
 
 
 print("made:", len(made), "files")

@@ -2,7 +2,6 @@
 # Makes the peers' venv (.cache/venv-peers: picklescan, modelscan, fickling and the
 # model libraries, from PyPI) and builds the peer corpus (.cache/peers/corpus) and,
 # with --real, rewrites internal/scan/artifact/testdata/real.
-# PICKLESCAN_TESTS=<checkout>/tests adds picklescan's own test files (not on PyPI).
 # Idempotent: a second run reuses the venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -4,11 +4,16 @@
 // the model's softmax at temperature 0). Requests are served one at a time (one
 // context sequence): the machine has two shared cores.
 //
+// Non-streaming requests that offer OpenAI "tools" get function calling by prompt
+// (tools.mjs): an answer that is one JSON call of an offered function comes back as
+// message.tool_calls with finish_reason "tool_calls".
+//
 // Usage: node chat-server.mjs --model FILE --port N [--name gemma-3-270m] [--ctx 2048]
 // Listens on 127.0.0.1 only.
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { getLlama } from "node-llama-cpp";
+import { toolPreamble, toolMessages, parseToolCall } from "./tools.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -66,7 +71,12 @@ const endOfTurn = model.tokenize("<end_of_turn>", true);
 async function generate(req, onToken, gone) {
   if (gone()) return { out: [], finish: "cancelled", promptTokens: 0 };
   const started = Date.now();
-  const prompt = model.tokenize(gemmaPrompt(req.messages ?? []), true);
+  // Non-streaming requests with "tools" get function calling by prompt (tools.mjs).
+  let messages = req.messages ?? [];
+  if (!req.stream && Array.isArray(req.tools) && req.tools.length > 0) {
+    messages = [{ role: "system", content: toolPreamble(req.tools) }, ...toolMessages(messages)];
+  }
+  const prompt = model.tokenize(gemmaPrompt(messages), true);
   const maxTokens = Math.min(Number(req.max_tokens ?? req.max_completion_tokens ?? 256), maxCap);
   if (prompt.length + maxTokens > Number(args.ctx)) {
     const err = new Error(`prompt of ${prompt.length} tokens plus max_tokens ${maxTokens} exceeds the context of ${args.ctx}`);
@@ -140,7 +150,13 @@ const server = http.createServer(async (req, res) => {
       return;
     }
     const r = await serialized(() => generate(body, undefined, gone));
-    const choice = { index: 0, message: { role: "assistant", content: r.out.map((o) => o.text).join("") }, finish_reason: r.finish };
+    const text = r.out.map((o) => o.text).join("");
+    const choice = { index: 0, message: { role: "assistant", content: text }, finish_reason: r.finish };
+    const call = Array.isArray(body.tools) && body.tools.length > 0 ? parseToolCall(text, body.tools, "call_" + Math.random().toString(36).slice(2)) : null;
+    if (call) {
+      choice.message = { role: "assistant", content: null, tool_calls: [call] };
+      choice.finish_reason = "tool_calls";
+    }
     if (wantLogprobs) choice.logprobs = { content: r.out.map((o) => ({ token: o.text, logprob: o.logprob })) };
     send(res, 200, {
       id, object: "chat.completion", created, model: args.name, choices: [choice],

@@ -3,9 +3,11 @@ package llmtest
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,6 +42,11 @@ type anthropicRequest struct {
 	} `json:"messages"`
 	Temperature *float64 `json:"temperature"`
 	Stream      bool     `json:"stream"`
+	Tools       []struct {
+		Name        string         `json:"name"`
+		Description string         `json:"description"`
+		InputSchema map[string]any `json:"input_schema"`
+	} `json:"tools"`
 }
 
 // anthropicErrorTypes are the error types of Anthropic's documentation by status.
@@ -96,16 +103,37 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	req := ChatRequest{Protocol: Anthropic, Endpoint: EndpointChat, Model: in.Model, System: system,
 		Temperature: in.Temperature, Stream: in.Stream, Header: r.Header.Clone()}
 	for i, m := range in.Messages {
-		text, err := contentText(m.Content)
-		if err != nil {
-			anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("messages.%d.content: %v", i, err))
-			return
-		}
 		if m.Role != "user" && m.Role != "assistant" {
 			anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("messages.%d.role: Input should be 'user' or 'assistant'", i))
 			return
 		}
-		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text})
+		msgs, err := anthropicContent(m.Role, m.Content)
+		if err != nil {
+			anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("messages.%d.content: %v", i, err))
+			return
+		}
+		if i > 0 && in.Messages[i-1].Role == "assistant" {
+			// Every tool_use must be answered by a tool_result in the very next message.
+			prev := req.Messages[len(req.Messages)-1]
+			for _, c := range prev.ToolCalls {
+				if !slices.ContainsFunc(msgs, func(r llm.Message) bool { return r.Role == "tool" && r.ToolCallID == c.ID }) {
+					anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("messages.%d: `tool_use` ids were found without `tool_result` blocks immediately after: %s. Each `tool_use` block must have a corresponding `tool_result` block in the next message.", i, c.ID))
+					return
+				}
+			}
+		}
+		req.Messages = append(req.Messages, msgs...)
+	}
+	for i, t := range in.Tools {
+		if err := checkSchema(t.Name, t.InputSchema); err != nil || t.InputSchema == nil {
+			anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("tools.%d.input_schema: Field required, and must be a JSON Schema of type object", i))
+			return
+		}
+		req.Tools = append(req.Tools, llm.Tool{Name: t.Name, Description: t.Description, Parameters: t.InputSchema})
+	}
+	if err := toolResultPaired(req.Messages); err != nil {
+		anthropicError(w, http.StatusBadRequest, "invalid_request_error", "unexpected `tool_use_id` found in `tool_result` blocks: "+err.Error())
+		return
 	}
 	switch {
 	case in.Model == "":
@@ -140,9 +168,68 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	case rep.Malformed:
 		writeMalformed(w)
 	default:
-		writeJSON(w, http.StatusOK, anthropicMessage(req, rep, []any{map[string]any{"type": "text", "text": rep.text()}},
-			cmp.Or(rep.FinishReason, "end_turn"), rep.usage(req)))
+		content := []any{}
+		if rep.text() != "" || len(rep.ToolCalls) == 0 {
+			content = append(content, map[string]any{"type": "text", "text": rep.text()})
+		}
+		stop := cmp.Or(rep.FinishReason, "end_turn")
+		for _, c := range rep.ToolCalls {
+			content = append(content, map[string]any{"type": "tool_use", "id": cmp.Or(c.ID, "toolu_"+randomHex(12)),
+				"name": c.Name, "input": callArgs(c)})
+			stop = cmp.Or(rep.FinishReason, "tool_use")
+		}
+		writeJSON(w, http.StatusOK, anthropicMessage(req, rep, content, stop, rep.usage(req)))
 	}
+}
+
+// anthropicContent reads one message's content, a string or an array of blocks:
+// text, tool_use (assistant) and tool_result (user, each becoming a "tool" turn,
+// its content a string or text blocks).
+func anthropicContent(role string, raw json.RawMessage) ([]llm.Message, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return []llm.Message{{Role: role, Content: s}}, nil
+	}
+	var blocks []struct {
+		Type      string          `json:"type"`
+		Text      string          `json:"text"`
+		ID        string          `json:"id"`
+		Name      string          `json:"name"`
+		Input     json.RawMessage `json:"input"`
+		ToolUseID string          `json:"tool_use_id"`
+		Content   json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return nil, errors.New("content must be a string or an array of content blocks")
+	}
+	var out []llm.Message
+	var text strings.Builder
+	msg := llm.Message{Role: role}
+	for j, b := range blocks {
+		switch b.Type {
+		case "text":
+			text.WriteString(b.Text)
+		case "tool_use":
+			var input map[string]any
+			if role != "assistant" || b.ID == "" || b.Name == "" || json.Unmarshal(b.Input, &input) != nil || input == nil {
+				return nil, fmt.Errorf("%d: a tool_use block (assistant only) needs id, name and an input object", j)
+			}
+			msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{ID: b.ID, Name: b.Name, Arguments: rawJSON(input)})
+		case "tool_result":
+			result, err := contentText(b.Content)
+			if role != "user" || b.ToolUseID == "" || err != nil {
+				return nil, fmt.Errorf("%d: a tool_result block (user only) needs tool_use_id and text content", j)
+			}
+			out = append(out, llm.Message{Role: "tool", Content: result, ToolCallID: b.ToolUseID})
+		default:
+			return nil, fmt.Errorf("%d.type: llmtest does not serve %q blocks", j, b.Type)
+		}
+	}
+	msg.Content = text.String()
+	if msg.Content != "" || len(msg.ToolCalls) > 0 || len(out) == 0 {
+		out = append(out, msg)
+	}
+	return out, nil
 }
 
 func anthropicMessage(req ChatRequest, rep Reply, content []any, stopReason any, u llm.Usage) map[string]any {

@@ -2,6 +2,7 @@ package llmtest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,9 +29,44 @@ func NewGeminiServer(tb testing.TB, h Handler, opts ...Option) *Server {
 type geminiContent struct {
 	Role  string `json:"role"`
 	Parts []struct {
-		Text    string `json:"text"`
-		Thought bool   `json:"thought"`
+		Text         string `json:"text"`
+		Thought      bool   `json:"thought"`
+		FunctionCall *struct {
+			ID   string         `json:"id"`
+			Name string         `json:"name"`
+			Args map[string]any `json:"args"`
+		} `json:"functionCall"`
+		FunctionResponse *struct {
+			ID       string         `json:"id"`
+			Name     string         `json:"name"`
+			Response map[string]any `json:"response"`
+		} `json:"functionResponse"`
 	} `json:"parts"`
+}
+
+// messages splits a content into turns: its text (and function calls, for the
+// model), and one "tool" turn per functionResponse part.
+func (c *geminiContent) messages(role string) ([]llm.Message, error) {
+	msg := llm.Message{Role: role, Content: c.text()}
+	var out []llm.Message
+	for _, p := range c.Parts {
+		if fc := p.FunctionCall; fc != nil {
+			if role != "assistant" || fc.Name == "" {
+				return nil, errors.New("functionCall parts belong to the model role and need a name")
+			}
+			msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{ID: fc.ID, Name: fc.Name, Arguments: rawJSON(orEmpty(fc.Args))})
+		}
+		if fr := p.FunctionResponse; fr != nil {
+			if fr.Name == "" || fr.Response == nil {
+				return nil, errors.New("functionResponse parts need a name and a response object")
+			}
+			out = append(out, llm.Message{Role: "tool", Content: rawJSON(fr.Response), ToolCallID: fr.ID, ToolName: fr.Name})
+		}
+	}
+	if msg.Content != "" || len(msg.ToolCalls) > 0 || len(out) == 0 {
+		out = append([]llm.Message{msg}, out...)
+	}
+	return out, nil
 }
 
 func (c *geminiContent) text() string {
@@ -47,7 +83,15 @@ func (c *geminiContent) text() string {
 type geminiRequest struct {
 	Contents          []geminiContent `json:"contents"`
 	SystemInstruction *geminiContent  `json:"systemInstruction"`
-	GenerationConfig  *struct {
+	Tools             []struct {
+		FunctionDeclarations []struct {
+			Name                 string         `json:"name"`
+			Description          string         `json:"description"`
+			Parameters           map[string]any `json:"parameters"`
+			ParametersJSONSchema map[string]any `json:"parametersJsonSchema"`
+		} `json:"functionDeclarations"`
+	} `json:"tools"`
+	GenerationConfig *struct {
 		MaxOutputTokens  int      `json:"maxOutputTokens"`
 		Temperature      *float64 `json:"temperature"`
 		Seed             *int64   `json:"seed"`
@@ -141,7 +185,33 @@ func (s *Server) geminiRoute(w http.ResponseWriter, r *http.Request) {
 			geminiError(w, http.StatusBadRequest, fmt.Sprintf("* GenerateContentRequest.contents[%d].role: Please use a valid role: user, model.", i))
 			return
 		}
-		req.Messages = append(req.Messages, llm.Message{Role: role, Content: c.text()})
+		msgs, err := c.messages(role)
+		if err != nil {
+			geminiError(w, http.StatusBadRequest, fmt.Sprintf("* GenerateContentRequest.contents[%d].parts: %v", i, err))
+			return
+		}
+		req.Messages = append(req.Messages, msgs...)
+	}
+	for i, t := range in.Tools {
+		for j, d := range t.FunctionDeclarations {
+			schema := d.ParametersJSONSchema
+			if schema == nil {
+				schema = d.Parameters
+			}
+			if d.Parameters != nil && d.ParametersJSONSchema != nil {
+				geminiError(w, http.StatusBadRequest, fmt.Sprintf("* GenerateContentRequest.tools[%d].function_declarations[%d]: parameters and parameters_json_schema are mutually exclusive", i, j))
+				return
+			}
+			if err := checkSchema(d.Name, schema); err != nil {
+				geminiError(w, http.StatusBadRequest, fmt.Sprintf("* GenerateContentRequest.tools[%d].function_declarations[%d]: %v", i, j, err))
+				return
+			}
+			req.Tools = append(req.Tools, llm.Tool{Name: d.Name, Description: d.Description, Parameters: schema})
+		}
+	}
+	if err := toolResultPaired(req.Messages); err != nil {
+		geminiError(w, http.StatusBadRequest, "* GenerateContentRequest.contents: "+err.Error())
+		return
 	}
 	if g := in.GenerationConfig; g != nil {
 		req.MaxTokens, req.Temperature, req.Seed, req.Logprobs = g.MaxOutputTokens, g.Temperature, g.Seed, g.ResponseLogprobs
@@ -172,7 +242,20 @@ func (s *Server) geminiRoute(w http.ResponseWriter, r *http.Request) {
 // geminiResponse is one GenerateContentResponse; the streamed chunks have the same
 // shape, with usage and finishReason only on the last.
 func geminiResponse(req ChatRequest, rep Reply, text string, lps []llm.TokenLogprob, finish string, last bool) map[string]any {
-	cand := map[string]any{"index": 0, "content": map[string]any{"role": "model", "parts": []any{map[string]any{"text": text}}}}
+	parts := []any{map[string]any{"text": text}}
+	if len(rep.ToolCalls) > 0 && !req.Stream {
+		if text == "" {
+			parts = nil
+		}
+		for _, c := range rep.ToolCalls {
+			fc := map[string]any{"name": c.Name, "args": callArgs(c)}
+			if c.ID != "" {
+				fc["id"] = c.ID
+			}
+			parts = append(parts, map[string]any{"functionCall": fc})
+		}
+	}
+	cand := map[string]any{"index": 0, "content": map[string]any{"role": "model", "parts": parts}}
 	if finish != "" {
 		cand["finishReason"] = finish
 	}
@@ -225,4 +308,11 @@ func (s *Server) geminiStream(w http.ResponseWriter, r *http.Request, req ChatRe
 	if len(pieces) == 0 {
 		out.event("", geminiResponse(req, rep, "", nil, cmp.Or(rep.FinishReason, "STOP"), true))
 	}
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }

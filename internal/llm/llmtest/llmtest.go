@@ -79,6 +79,19 @@ type ChatRequest struct {
 	Logprobs    bool
 	Stream      bool
 	Header      http.Header
+	// Tools are the functions the request offered, decoded from the protocol's
+	// own form (Parameters is the JSON Schema object as sent).
+	Tools []llm.Tool
+}
+
+// Tool returns the offered tool called name, if any.
+func (r ChatRequest) Tool(name string) (llm.Tool, bool) {
+	for _, t := range r.Tools {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return llm.Tool{}, false
 }
 
 // LastUser returns the text of the last user turn, or "".
@@ -125,6 +138,12 @@ type Reply struct {
 	Logprobs []llm.TokenLogprob
 	// Embeddings replace the server's embedding function for an embeddings request.
 	Embeddings [][]float64
+	// ToolCalls are function calls the answer makes (non-streaming answers only),
+	// in the protocol's form: OpenAI message.tool_calls with finish_reason
+	// "tool_calls", Anthropic tool_use blocks with stop_reason "tool_use", Gemini
+	// functionCall parts. An empty ID is filled in the protocol's style, except for
+	// Gemini, whose API sends none. Arguments must be a JSON object.
+	ToolCalls []llm.ToolCall
 
 	// Status ≥ 400 answers with the protocol's error body for that status.
 	Status int

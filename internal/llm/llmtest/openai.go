@@ -36,9 +36,26 @@ func NewOpenAIServer(tb testing.TB, h Handler, opts ...Option) *Server {
 type openAIRequest struct {
 	Model    string `json:"model"`
 	Messages []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCallID string          `json:"tool_call_id"`
+		ToolCalls  []struct {
+			ID       string `json:"id"`
+			Type     string `json:"type"`
+			Function struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
 	} `json:"messages"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name        string         `json:"name"`
+			Description string         `json:"description"`
+			Parameters  map[string]any `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
 	MaxTokens           *int     `json:"max_tokens"`
 	MaxCompletionTokens *int     `json:"max_completion_tokens"`
 	Temperature         *float64 `json:"temperature"`
@@ -139,14 +156,37 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		switch m.Role {
 		case "system", "developer":
 			system = append(system, text)
-		case "user", "assistant":
+		case "user":
 			req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text})
+		case "assistant":
+			msg := llm.Message{Role: m.Role, Content: text}
+			for j, tc := range m.ToolCalls {
+				if tc.ID == "" || tc.Type != "function" || tc.Function.Name == "" {
+					openAIError(w, http.StatusBadRequest, fmt.Sprintf("Invalid 'messages[%d].tool_calls[%d]': id, type \"function\" and function.name are required.", i, j), "invalid_request_error", nil)
+					return
+				}
+				msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+			}
+			req.Messages = append(req.Messages, msg)
+		case "tool":
+			req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, ToolCallID: m.ToolCallID})
 		default:
 			openAIError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value for 'messages[%d].role': %q.", i, m.Role), "invalid_request_error", nil)
 			return
 		}
 	}
 	req.System = strings.Join(system, "\n")
+	for i, t := range in.Tools {
+		if err := checkSchema(t.Function.Name, t.Function.Parameters); err != nil || t.Type != "function" {
+			openAIError(w, http.StatusBadRequest, fmt.Sprintf("Invalid 'tools[%d]': type must be \"function\" with a name and an object schema.", i), "invalid_request_error", nil)
+			return
+		}
+		req.Tools = append(req.Tools, llm.Tool{Name: t.Function.Name, Description: t.Function.Description, Parameters: t.Function.Parameters})
+	}
+	if err := toolResultPaired(req.Messages); err != nil {
+		openAIError(w, http.StatusBadRequest, "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. ("+err.Error()+")", "invalid_request_error", nil)
+		return
+	}
 	if in.Model == "" {
 		openAIError(w, http.StatusBadRequest, "you must provide a model parameter", "invalid_request_error", nil)
 		return
@@ -191,6 +231,21 @@ func openAICompletion(req ChatRequest, rep Reply) map[string]any {
 	if req.Logprobs {
 		logprobs = openAILogprobs(rep.logprobs(rep.deltas()))
 	}
+	message := map[string]any{"role": "assistant", "content": rep.text(), "refusal": nil}
+	finish := cmp.Or(rep.FinishReason, "stop")
+	if len(rep.ToolCalls) > 0 {
+		calls := make([]any, len(rep.ToolCalls))
+		for i, c := range rep.ToolCalls {
+			callArgs(c)
+			calls[i] = map[string]any{"id": cmp.Or(c.ID, "call_"+randomHex(12)), "type": "function",
+				"function": map[string]any{"name": c.Name, "arguments": c.Arguments}}
+		}
+		message["tool_calls"] = calls
+		if rep.text() == "" {
+			message["content"] = nil
+		}
+		finish = cmp.Or(rep.FinishReason, "tool_calls")
+	}
 	return map[string]any{
 		"id":      "chatcmpl-" + randomHex(12),
 		"object":  "chat.completion",
@@ -198,9 +253,9 @@ func openAICompletion(req ChatRequest, rep Reply) map[string]any {
 		"model":   req.Model,
 		"choices": []any{map[string]any{
 			"index":         0,
-			"message":       map[string]any{"role": "assistant", "content": rep.text(), "refusal": nil},
+			"message":       message,
 			"logprobs":      logprobs,
-			"finish_reason": cmp.Or(rep.FinishReason, "stop"),
+			"finish_reason": finish,
 		}},
 		"usage":              openAIUsage(rep.usage(req)),
 		"system_fingerprint": "fp_llmtest",

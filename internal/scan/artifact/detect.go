@@ -16,5 +16,9 @@ func DetectFormat(r io.ReaderAt, size int64) (string, error) {
 		return "", err
 	}
 	s := newScanner(Options{}.withDefaults())
-	return string(s.sniff(head[:n], size)), nil
+	f := s.sniff(head[:n], size)
+	if f == fmtUnknown && looksTensorBundleIndex(r, size) {
+		f = fmtTFIndex
+	}
+	return string(f), nil
 }

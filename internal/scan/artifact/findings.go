@@ -70,6 +70,7 @@ var (
 	ruleTemplateHidden    = rule{"template.hidden_text", scan.PromptArtifacts, scan.High, 7.5, "Chat template contains invisible or direction-changing characters (%s)", remTemplate}
 
 	ruleONNXCustomDomain = rule{"onnx.custom_operator_domain", scan.SelfModification, scan.High, 7.5, "ONNX model uses custom operator domain %q (needs native code registered by the loader)", remReview}
+	ruleTFDangerousOp    = rule{"savedmodel.dangerous_op", scan.SelfModification, scan.High, 8.0, "TensorFlow SavedModel graph uses op %s (%s)", remReview}
 	ruleONNXExternalPath = rule{"onnx.external_data_escape", scan.SelfModification, scan.High, 8.5, "ONNX external data path %q escapes the model's folder", remStructure}
 
 	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}

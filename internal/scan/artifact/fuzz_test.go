@@ -13,7 +13,7 @@ import (
 
 // fuzzOptions keep fuzzed scans small so a hostile input cannot make the fuzzer
 // itself run out of memory: the limits under test are the scanner's own.
-var fuzzOptions = Options{MaxPickleMemory: 1 << 20, MaxHeaderBytes: 1 << 20, MaxInMemory: 1 << 20, MaxDecompressedBytes: 8 << 20}
+var fuzzOptions = Options{MaxPickleMemory: 1 << 20, MaxHeaderBytes: 1 << 20, MaxInMemory: 1 << 20, MaxDecompressedBytes: 8 << 20, MaxArchiveDecompressedBytes: 32 << 20}
 
 // seedCorpus adds every corpus file whose name matches one of the filters.
 func seedCorpus(f *testing.F, match func(s sample) bool) {
@@ -153,5 +153,21 @@ func Fuzz7z(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		runParser(t, data, func(s *scanner, in region) error { return s.scan7z(context.Background(), in) })
+	})
+}
+
+func FuzzSavedModel(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "tensorflow", "*.pb"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "real", "tensorflow", "*", "*.pb"))
+	for _, p := range append(files, more...) {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error { return s.scanSavedModel(context.Background(), in) })
+		looksSavedModel(data)
+		looksTFFingerprint(data, int64(len(data)))
+		looksTensorBundleIndex(bytes.NewReader(data), int64(len(data)))
 	})
 }

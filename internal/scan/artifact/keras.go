@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,7 +18,9 @@ import (
 var kerasModules = []string{"keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_hub", "keras_cv", "tensorflow_addons", "builtins"}
 
 // tfOpDangerous are TFOpLambda functions that touch files, run Python or call raw ops.
-var tfOpDangerous = regexp.MustCompile(`^(io\.|compat\.v1\.io|raw_ops\.|py_function|numpy_function|compat\.v1\.py_func|debugging\.|summary\.|saved_model\.|data\.experimental\.|strings\.format|print)`)
+var tfOpDangerous = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(io\.|compat\.v1\.io|raw_ops\.|py_function|numpy_function|compat\.v1\.py_func|debugging\.|summary\.|saved_model\.|data\.experimental\.|strings\.format|print)`)
+})
 
 const maxConfigBytes = 64 << 20
 
@@ -303,7 +306,7 @@ func (s *scanner) kerasObject(ctx context.Context, l loc, obj map[string]any, ke
 		code, _ := cfg["code"].(string)
 		s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"code_excerpt": quote(code, 80)}), "serialized lambda function")
 	case "TFOpLambda":
-		if fn, _ := cfg["function"].(string); tfOpDangerous.MatchString(fn) {
+		if fn, _ := cfg["function"].(string); tfOpDangerous().MatchString(fn) {
 			s.c.add(l, ruleKerasTFOp, off, ev(map[string]any{"function": fn}), "tf."+quote(fn, 80))
 		}
 	case "TorchModuleWrapper":
@@ -364,9 +367,9 @@ func firstString(a []any) (string, bool) {
 	return "", false
 }
 
-var base64Code = regexp.MustCompile(`^[A-Za-z0-9+/=\s]{40,}$`)
+var base64Code = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+/=\s]{40,}$`) })
 
-func looksBase64Code(s string) bool { return base64Code.MatchString(s) }
+func looksBase64Code(s string) bool { return base64Code().MatchString(s) }
 
 // scanJSON checks JSON files: chat templates in tokenizer configs, Keras configs,
 // and transformers' auto_map (custom code run with trust_remote_code).
@@ -474,7 +477,9 @@ func (s *scanner) scanJSONStream(in region) error {
 }
 
 // pythonDangerous are calls in shipped Python source that reach the host.
-var pythonDangerous = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|eval\s*\(|exec\s*\(|__import__\s*\(|socket\.socket|requests\.(get|post)|urllib\.request|marshal\.loads|pickle\.loads|base64\.b64decode|ctypes\.|shutil\.rmtree)`)
+var pythonDangerous = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|eval\s*\(|exec\s*\(|__import__\s*\(|socket\.socket|requests\.(get|post)|urllib\.request|marshal\.loads|pickle\.loads|base64\.b64decode|ctypes\.|shutil\.rmtree)`)
+})
 
 // scanText handles plain text: Python source shipped beside a model is code
 // that runs under trust_remote_code; other text carries no code.
@@ -493,7 +498,7 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", in.l.where(), err)
 	}
-	if m := pythonDangerous.FindIndex(src); m != nil {
+	if m := pythonDangerous().FindIndex(src); m != nil {
 		s.c.add(in.l, rulePythonDangerous, int64(m[0]), map[string]any{"match": quote(string(src[m[0]:m[1]]), 80), "excerpt": excerpt(string(src), m[0], m[1])}, quote(string(src[m[0]:m[1]]), 40))
 		return nil
 	}

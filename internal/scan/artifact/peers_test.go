@@ -62,3 +62,66 @@ func TestPeerCorpus(t *testing.T) {
 		t.Errorf("corpus incomplete: %v", counts)
 	}
 }
+
+// TestPicklescanSuite checks Mirror against picklescan's own test files, kept in
+// testdata/picklescan (MIT, see its README.md): every file of its tests/data and
+// tests/data2 and every file its test_scanner.py builds, each with the verdict
+// test_scanner.py expects (expect.tsv). A malicious file needs a finding at high
+// or above, which is what makes `mirror scan` exit 1; a benign file none at
+// medium or above. Every file in the folders must have a line, and every line a
+// file, so a file added or lost cannot pass unchecked.
+func TestPicklescanSuite(t *testing.T) {
+	dir := filepath.Join("testdata", "picklescan")
+	raw, err := os.ReadFile(filepath.Join(dir, "expect.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rel, verdict, ok := strings.Cut(line, "\t")
+		if !ok || (verdict != "malicious" && verdict != "benign") {
+			t.Fatalf("expect.tsv: bad line %q", line)
+		}
+		want[rel] = verdict
+	}
+	var files []string
+	for _, sub := range []string{"data", "data2", "generated"} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			files = append(files, sub+"/"+e.Name())
+		}
+	}
+	if len(files) != len(want) {
+		t.Errorf("%d files in testdata/picklescan, %d lines in expect.tsv", len(files), len(want))
+	}
+	counts := map[string]int{}
+	for _, rel := range files {
+		verdict, ok := want[rel]
+		if !ok {
+			t.Errorf("%s: no verdict in expect.tsv", rel)
+			continue
+		}
+		counts[verdict]++
+		f, _, err := ScanFile(context.Background(), filepath.Join(dir, rel), rel, Options{})
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+			continue
+		}
+		if verdict == "malicious" {
+			if len(atOrAbove(f, scan.High)) == 0 {
+				t.Errorf("%s: malicious file below high: %+v", rel, f)
+			}
+			continue
+		}
+		for _, x := range atOrAbove(f, scan.Medium) {
+			t.Errorf("%s: benign file flagged %s: %s", rel, x.Severity, x.Title)
+		}
+	}
+	t.Logf("picklescan's files checked: %v", counts)
+}

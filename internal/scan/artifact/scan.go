@@ -27,6 +27,10 @@ type Options struct {
 	// MaxDecompressedBytes caps how much one compressed member or stream is
 	// decompressed for scanning; the rest is reported as not scanned. Default 4 GiB.
 	MaxDecompressedBytes int64
+	// MaxArchiveDecompressedBytes caps how much one 7z archive is decompressed in
+	// all: its members together, counting what a solid stream decodes to reach a
+	// later member. Members past it are reported as not scanned. Default 16 GiB.
+	MaxArchiveDecompressedBytes int64
 	// MaxCompressionRatio is the declared uncompressed/compressed ratio above which
 	// an archive member is a decompression bomb. Default 1040, just past what
 	// DEFLATE can honestly reach.
@@ -55,6 +59,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	o.MaxNesting = cmp.Or(o.MaxNesting, 8)
 	o.MaxDecompressedBytes = cmp.Or(o.MaxDecompressedBytes, 4<<30)
+	o.MaxArchiveDecompressedBytes = cmp.Or(o.MaxArchiveDecompressedBytes, 16<<30)
 	o.MaxCompressionRatio = cmp.Or(o.MaxCompressionRatio, 1040)
 	o.MaxPickleMemory = cmp.Or(o.MaxPickleMemory, 64<<20)
 	o.MaxHeaderBytes = cmp.Or(o.MaxHeaderBytes, 100<<20)
@@ -256,6 +261,9 @@ const (
 	fmtPickle      format = "pickle"
 	fmtPickle0     format = "pickle (protocol 0/1)"
 	fmtONNX        format = "onnx"
+	fmtSavedModel  format = "savedmodel"
+	fmtTFIndex     format = "tensorflow checkpoint index"
+	fmtTFPrint     format = "tensorflow fingerprint"
 	fmtJSON        format = "json"
 	fmtUBJSON      format = "ubjson"
 	fmtText        format = "text"
@@ -300,6 +308,10 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtSafetensors
 	case head[0] == opPROTO && len(head) >= 2 && head[1] <= 5:
 		return fmtPickle
+	case looksSavedModel(head):
+		return fmtSavedModel
+	case looksTFFingerprint(head, size):
+		return fmtTFPrint
 	case looksONNX(head):
 		return fmtONNX
 	case head[0] == opPROTO:
@@ -359,6 +371,10 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
 	case fmtONNX:
 		err = s.scanONNX(ctx, in)
+	case fmtSavedModel:
+		err = s.scanSavedModel(ctx, in)
+	case fmtTFPrint:
+		// A SavedModel's fingerprint: hashes and a version, nothing that runs.
 	case fmtJSON:
 		err = s.scanJSON(ctx, in)
 	case fmtUBJSON:
@@ -379,6 +395,10 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
 		}
 	default:
+		if looksTensorBundleIndex(in.ra, in.size) {
+			f = fmtTFIndex // a table of tensor shapes and offsets, nothing that runs
+			break
+		}
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))
 	}
 	if err != nil {

@@ -19,8 +19,9 @@ import (
 // decoders are replaced by ones that refuse dictionaries over maxLZMADict, the
 // coders whose memory the archive chooses without a useful bound (PPMd, zstd,
 // brotli, LZ4) are refused, each member is decompressed as a stream up to
-// MaxDecompressedBytes, and an archive that is not in a file is read from memory
-// only up to MaxInMemory.
+// MaxDecompressedBytes, the archive as a whole up to MaxArchiveDecompressedBytes,
+// a ratio of declared to stored bytes past MaxCompressionRatio is a bomb, and an
+// archive that is not in a file is read from memory only up to MaxInMemory.
 
 // sig7z is the signature of a 7-Zip archive.
 var sig7z = []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}
@@ -158,6 +159,16 @@ func (s *scanner) scan7z(ctx context.Context, in region) (err error) {
 		s.c.add(in.l, ruleStructInvalid, 0, map[string]any{"format": "7z"}, "7z archive", msg)
 		return nil
 	}
+	s.check7zRatio(zr.File, size, in.l)
+	// Members of a solid archive share one compressed stream, read in order:
+	// reaching a member decodes every byte before it. streamOff is where each
+	// member starts in its stream, streamEnd how far the stream must be decoded
+	// for what was scanned so far, and spent the sum of those ends, which stays
+	// within MaxArchiveDecompressedBytes (and each stream within
+	// MaxDecompressedBytes), so a small member behind a huge one cannot make the
+	// scan decode without bound.
+	streamOff, streamEnd := map[int]uint64{}, map[int]uint64{}
+	var spent uint64
 	for i, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -172,11 +183,43 @@ func (s *scanner) scan7z(ctx context.Context, in region) (err error) {
 		if f.FileInfo().IsDir() || f.UncompressedSize == 0 {
 			continue
 		}
-		if err := s.scan7zMember(ctx, f, in.l.child(f.Name, -1)); err != nil {
+		// Sizes are the archive's word, clamped so sums cannot wrap.
+		sz := min(f.UncompressedSize, 1<<62)
+		off := streamOff[f.Stream]
+		streamOff[f.Stream] = min(off+sz, 1<<63)
+		l := in.l.child(f.Name, -1)
+		need := off + min(sz, uint64(s.opts.MaxDecompressedBytes))
+		extra := need - min(need, streamEnd[f.Stream])
+		switch {
+		case need > uint64(s.opts.MaxDecompressedBytes):
+			s.c.skip(l, "member starts %d bytes into a solid 7z stream, past the decompression limit (%d bytes); not scanned", off, s.opts.MaxDecompressedBytes)
+			continue
+		case spent+extra > uint64(s.opts.MaxArchiveDecompressedBytes):
+			s.c.skip(l, "reaching this member would decompress the 7z archive past its limit (%d bytes in all); not scanned", s.opts.MaxArchiveDecompressedBytes)
+			continue
+		}
+		spent += extra
+		streamEnd[f.Stream] = max(streamEnd[f.Stream], need)
+		if err := s.scan7zMember(ctx, f, l); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// check7zRatio reports a decompression bomb when the members declare more than
+// 1 GiB in all and more than MaxCompressionRatio times the archive's size (as
+// zip.go does for zip archives). 7z does not store each member's packed size, so
+// the ratio is the archive's.
+func (s *scanner) check7zRatio(files []*sevenzip.File, size int64, l loc) {
+	var total uint64
+	for _, f := range files {
+		total = min(total+min(f.UncompressedSize, 1<<62), 1<<63)
+	}
+	if size > 0 && total > 1<<30 && float64(total)/float64(size) > s.opts.MaxCompressionRatio {
+		s.c.add(l, ruleContainerBomb, -1, map[string]any{"format": "7z", "declared_total": total, "ratio": float64(total) / float64(size)},
+			"(all members)", fmt.Sprintf("%d bytes declared in a %d-byte archive", total, size))
+	}
 }
 
 // scan7zMember decompresses one member as a stream and scans it.

@@ -21,9 +21,11 @@ import (
 	"mirror/internal/ssrf"
 )
 
-// Store is the part of the scan store the engine reads: the uploaded file's path.
+// Store is the part of the scan store the engine reads: the uploaded file's path,
+// and the probe packs a scan names.
 type Store interface {
 	Artifact(ctx context.Context, id string) (scan.Artifact, error)
+	ProbePack(ctx context.Context, id string) (scan.ProbePack, error)
 }
 
 // Engine implements scan.Engine and scan.Checker.
@@ -37,8 +39,9 @@ type Engine struct {
 }
 
 var (
-	_ scan.Engine  = (*Engine)(nil)
-	_ scan.Checker = (*Engine)(nil)
+	_ scan.Engine     = (*Engine)(nil)
+	_ scan.Checker    = (*Engine)(nil)
+	_ scan.PackParser = (*Engine)(nil)
 )
 
 // New returns an Engine.
@@ -95,7 +98,18 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 	}
 	target := probe.Target{Name: j.TargetKey}
 	opts := probe.Options{MaxRequests: j.Options.MaxRequests, MaxTokens: j.Options.MaxTokens,
-		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log}
+		Concurrency: j.Options.Concurrency, RatePerSecond: j.Options.RatePerSecond, Progress: progress, Logger: e.log,
+		Deployment: probe.Deployment{SystemPrompt: j.Options.SystemPrompt, Purpose: j.Options.Purpose}}
+	if j.Options.SystemPrompt != "" {
+		opts.SystemPromptSource = "options"
+	}
+	if len(j.Options.ProbePackIDs) > 0 {
+		packs, err := e.packs(ctx, j)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Probes = probe.WithPacks(packs)
+	}
 	if j.Options.Seed != nil {
 		opts.Seed = *j.Options.Seed
 	}
@@ -110,6 +124,18 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		opts.Judge, opts.JudgeModel = p, m.Route.Model
 	}
+	opts.Strategies, opts.Samples, opts.Temperature = j.Options.Strategies, j.Options.Samples, j.Options.Temperature
+	if id := j.Options.AttackerModelID; id != "" {
+		m, err := e.models.Resolve(ctx, id) // refuses a contained attacker
+		if err != nil {
+			return nil, nil, fmt.Errorf("attacker: %w", err)
+		}
+		p, err := e.providers.Provider(m.Provider, m.BaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("attacker: %w", err)
+		}
+		opts.Attacker, opts.AttackerModel = p, m.Route.Model
+	}
 	o := llm.Options{APIKey: apiKey, BaseURL: t.URL, HTTPClient: e.client, Logger: e.log}
 	switch t.Kind {
 	case scan.TargetCatalogModel:
@@ -122,6 +148,10 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 			return nil, nil, err
 		}
 		target.Provider, target.Model = p, m.Route.Model
+		if opts.Deployment.SystemPrompt == "" && m.SystemPrompt != "" {
+			// The catalog model is deployed with its own instructions: test those.
+			opts.Deployment.SystemPrompt, opts.SystemPromptSource = m.SystemPrompt, "catalog"
+		}
 	case scan.TargetEndpoint:
 		p, err := llm.ForEndpoint(t.Provider, t.URL, o)
 		if err != nil {
@@ -129,7 +159,8 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		}
 		target.Provider, target.Model = p, t.Model
 	case scan.TargetEmbeddings:
-		o.Provider = llm.OpenAICompatible
+		// The analysis retries through the scan's budget itself.
+		o.Provider, o.MaxRetries = llm.OpenAICompatible, -1
 		target.Embedder, target.EmbeddingModel = llm.NewOpenAI(o), t.Model
 	default:
 		return nil, nil, fmt.Errorf("unknown target kind %q", t.Kind)

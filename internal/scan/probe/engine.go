@@ -76,8 +76,29 @@ type Options struct {
 	// (from several goroutines at once: it must be safe for that). Responses in it
 	// are not masked.
 	Transcript func(Transcript)
-	// Probes replaces the built-in Catalog (tests, custom suites).
+	// Probes replaces the built-in Catalog (tests, custom suites; WithPacks adds a
+	// user's packs to it).
 	Probes []Probe
+	// Strategies names the strategies (scan.StrategyNames) that transform every probe
+	// they apply to, beside the probe as written (strategy.go).
+	Strategies []string
+	// Samples is how many times each probe and each strategy is tried (0: once), at
+	// Temperature; sample k asks with seed Seed+k. Findings report attack success
+	// rates over the attempts.
+	Samples     int
+	Temperature float64
+	// Attacker, if set, is the model that drives the paraphrase, translation and
+	// crescendo strategies; AttackerModel is its model. Its tokens count against
+	// MaxTokens; its requests are not requests to the target.
+	Attacker      llm.Provider
+	AttackerModel string
+	// Deployment is the target as deployed: its own system prompt, which replaces
+	// the probes' invented policies (their planted data is appended after it), and
+	// its purpose. The zero value: the scanner's own policies.
+	Deployment Deployment
+	// SystemPromptSource says where Deployment.SystemPrompt came from, for the
+	// evidence: "options" (the scan's), "catalog" (the catalog model's own).
+	SystemPromptSource string
 	// EmbeddingRecords is passed to embedding.Options.Records.
 	EmbeddingRecords int
 	Logger           *slog.Logger
@@ -106,10 +127,14 @@ type engine struct {
 	log      *slog.Logger
 	types    map[scan.Type]bool
 	probes   []Probe
+	attempts []attempt
 	embed    bool
 	pacer    *pacer
 	budget   budget
-	progress struct {
+	// attackerRequests counts requests to the attacker model.
+	attackerRequests atomic.Int64
+	tools            toolSupport
+	progress         struct {
 		sync.Mutex
 		done, total int
 	}
@@ -158,6 +183,10 @@ func newEngine(target Target, types []scan.Type, opts Options) (*engine, error) 
 	// Seeded order: with a budget, different seeds cover different probes.
 	r := rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15))
 	r.Shuffle(len(e.probes), func(i, j int) { e.probes[i], e.probes[j] = e.probes[j], e.probes[i] })
+	if err := checkStrategies(opts); err != nil {
+		return nil, err
+	}
+	e.attempts = attempts(e.probes, opts.Strategies, opts.Samples)
 	return e, nil
 }
 
@@ -174,6 +203,9 @@ func typeNames(ts []scan.Type) []string {
 // outcome is what one probe produced.
 type outcome struct {
 	probe     *Probe
+	strategy  string // StrategyNone or a scan.StrategyNames entry
+	sample    int
+	detail    string // what the strategy drew (a language), for evidence
 	exchanges []exchange
 	hit       *hit
 	note      string // why a probe could not be judged (no logprobs)
@@ -184,10 +216,10 @@ type outcome struct {
 func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	outcomes := make([]outcome, len(e.probes))
+	outcomes := make([]outcome, len(e.attempts))
 	var embedFindings []scan.Finding
 	var embedErr error
-	e.progress.total = len(e.probes)
+	e.progress.total = len(e.attempts)
 	if e.embed {
 		e.progress.total++
 	}
@@ -197,8 +229,9 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 		g.Go(func() error {
 			embedFindings, embedErr = embedding.Run(gctx, e.target.Embedder, e.target.EmbeddingModel, embedding.Options{
 				Seed: e.opts.Seed, Records: e.opts.EmbeddingRecords, Target: e.target.Name, Logger: e.log,
+				Gate: embedGate{e}, Concurrency: e.opts.Concurrency, RetryBase: e.opts.RetryBase,
 			})
-			e.step("embedding_reidentification: nearest-neighbour analysis")
+			e.step("embedding_reidentification: re-identification and inversion")
 			if embedErr != nil && gctx.Err() == nil {
 				e.log.WarnContext(gctx, "embedding analysis failed", "error", embedErr)
 			}
@@ -206,10 +239,11 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 		})
 	}
 	var answered, unanswered atomic.Int32
-	for i := range e.probes {
+	for i := range e.attempts {
 		g.Go(func() error {
-			p := &e.probes[i]
-			o := e.runProbe(gctx, p)
+			a := e.attempts[i]
+			p := a.probe
+			o := e.runProbe(gctx, a)
 			outcomes[i] = o
 			e.transcript(o)
 			if fatal(o.err) {
@@ -228,7 +262,7 @@ func (e *engine) run(ctx context.Context) ([]scan.Finding, error) {
 					return err
 				}
 			}
-			e.step(string(p.Type) + ": " + p.ID)
+			e.step(string(p.Type) + ": " + p.ID + a.label())
 			return nil
 		})
 	}
@@ -292,25 +326,43 @@ type exchange struct {
 	resp    llm.Response
 }
 
-func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
-	o := outcome{probe: p}
-	r, err := p.render(e.opts.Seed)
+// runProbe runs one attempt: the probe as written, or under a strategy.
+func (e *engine) runProbe(ctx context.Context, a attempt) outcome {
+	p := a.probe
+	if p.custom() {
+		o := e.runCustom(ctx, p)
+		o.strategy, o.sample = a.strategy.name, a.sample
+		return o
+	}
+	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
+	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
 		return o
+	}
+	if a.strategy.name == scan.StrategyCrescendo {
+		e.crescendo(ctx, a, r, &o)
+		return e.confirmed(ctx, o)
 	}
 	if !e.budget.reserve(p.requests()) {
 		o.skipped = true
 		return o
 	}
-	for _, s := range r.sessions {
+	sent, err := e.rewrite(ctx, a, r, &o)
+	if err != nil || o.note != "" {
+		e.budget.release(p.requests())
+		o.err = err
+		return o
+	}
+	for si, s := range r.sessions {
 		var msgs []llm.Message
 		if s.system != "" {
 			msgs = append(msgs, llm.Message{Role: "system", Content: s.system})
 		}
-		for i, turn := range s.turns {
+		for i := range s.turns {
+			turn := sent[si][i]
 			msgs = append(msgs, llm.Message{Role: "user", Content: turn})
-			resp, err := e.complete(ctx, msgs, p.Logprobs)
+			resp, err := e.completeSample(ctx, msgs, p.Logprobs, a.sample)
 			if err != nil {
 				if errors.Is(err, ErrBudgetExhausted) {
 					o.skipped = true
@@ -323,7 +375,13 @@ func (e *engine) runProbe(ctx context.Context, p *Probe) outcome {
 			msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Text})
 		}
 	}
-	o.hit, o.note = evaluate(p, r, o.exchanges)
+	o.hit, o.note, o.err = e.evaluateAttempt(ctx, a, r, o.exchanges)
+	return e.confirmed(ctx, o)
+}
+
+// confirmed asks the judge, if any, about the outcome's hit.
+func (e *engine) confirmed(ctx context.Context, o outcome) outcome {
+	p := o.probe
 	// The judge sees the kinds where wording can mislead; planted data that came back
 	// is a leak whatever the reply calls it, so it is not the judge's to dismiss.
 	if o.hit != nil && e.opts.Judge != nil && !o.hit.observation &&
@@ -342,12 +400,17 @@ func joinMessages(msgs []llm.Message) string {
 	return b.String()
 }
 
-// complete sends one request to the target, within the rate limit and the budget,
-// retrying retryable failures with jittered exponential backoff (an upstream
-// Retry-After longer than the step replaces it).
-func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool) (llm.Response, error) {
-	temp := 0.0
-	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed, Logprobs: logprobs}
+// completeSample sends one request to the target for sample k (at
+// Options.Temperature, seed Seed+k), within the rate limit and the budget, retrying
+// retryable failures with jittered exponential backoff (an upstream Retry-After
+// longer than the step replaces it). adjust edits the request first (tools, a
+// probe's own output cap).
+func (e *engine) completeSample(ctx context.Context, msgs []llm.Message, logprobs bool, k int, adjust ...func(*llm.Request)) (llm.Response, error) {
+	temp := e.opts.Temperature
+	req := llm.Request{Model: e.target.Model, Messages: msgs, MaxOutputTokens: e.opts.MaxOutputTokens, Temperature: &temp, Seed: e.opts.Seed + int64(k), Logprobs: logprobs}
+	for _, f := range adjust {
+		f(&req)
+	}
 	for attempt := 0; ; attempt++ {
 		if !e.budget.tokensLeft() {
 			return llm.Response{}, fmt.Errorf("token budget of %d: %w", e.opts.MaxTokens, ErrBudgetExhausted)
@@ -440,6 +503,9 @@ func (b *budget) reserve(n int) bool {
 	}
 }
 
+// release gives back n requests reserved but not sent.
+func (b *budget) release(n int) { b.requests.Add(-int64(n)) }
+
 func (b *budget) addTokens(n int) { b.tokens.Add(int64(n)) }
 
 func (b *budget) tokensLeft() bool {
@@ -452,3 +518,8 @@ func (b *budget) tokensLeft() bool {
 
 // typeRank orders findings by scan type as scan.AllTypes does.
 func typeRank(t scan.Type) int { return slices.Index(scan.AllTypes, t) }
+
+// complete sends one request to the target as the first sample (completeSample).
+func (e *engine) complete(ctx context.Context, msgs []llm.Message, logprobs bool, adjust ...func(*llm.Request)) (llm.Response, error) {
+	return e.completeSample(ctx, msgs, logprobs, 0, adjust...)
+}

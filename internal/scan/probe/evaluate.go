@@ -80,7 +80,7 @@ func plantedValues(r rendered) map[string]bool {
 	return out
 }
 
-var fictionRe = regexp.MustCompile(`(?i)\b(?:fictional|fictitious|made[- ]up|invented|hypothetical|sample|placeholder|dummy|fake|example|illustrative|not real)\b`)
+var fictionRe = newLazyRegexp(`(?i)\b(?:fictional|fictitious|made[- ]up|invented|hypothetical|sample|placeholder|dummy|fake|example|illustrative|not real)\b`)
 
 // evaluate judges a probe's exchanges. It returns the hit, if any, and a note when
 // the probe could not be judged.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -31,7 +32,7 @@ const (
 // info finding carries the scan type of the probes it is about.
 func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 	sorted := slices.Clone(outcomes)
-	slices.SortFunc(sorted, func(a, b outcome) int {
+	slices.SortStableFunc(sorted, func(a, b outcome) int {
 		if d := typeRank(a.probe.Type) - typeRank(b.probe.Type); d != 0 {
 			return d
 		}
@@ -42,20 +43,38 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 	ran := 0
 	type tally struct {
 		failed, skipped, notes, succeeded, passed []string
-		run                                       int
+		run, errored                              int
+		attempts                                  rate
+		byStrategy, byProbe                       map[string]*rate
 	}
 	byType := map[scan.Type]*tally{}
 	var order []scan.Type
-	for _, o := range sorted {
+	for _, pr := range groupByProbe(sorted) {
+		o := pr.merged()
 		tl := byType[o.probe.Type]
 		if tl == nil {
-			tl = &tally{}
+			tl = &tally{byStrategy: map[string]*rate{}, byProbe: map[string]*rate{}}
 			byType[o.probe.Type] = tl
 			order = append(order, o.probe.Type)
 		}
+		tl.byProbe[pr.probe.ID] = &rate{}
+		for _, at := range pr.attempts {
+			tl.attempts.add(at)
+			tl.byProbe[pr.probe.ID].add(at)
+			if tl.byStrategy[at.strategy] == nil {
+				tl.byStrategy[at.strategy] = &rate{}
+			}
+			tl.byStrategy[at.strategy].add(at)
+			switch {
+			case at.err != nil:
+				tl.failed = append(tl.failed, fmt.Sprintf("%s: %v", at.label(), at.err))
+			case !at.skipped && at.note != "":
+				tl.notes = append(tl.notes, at.label()+": "+at.note)
+			}
+		}
 		switch {
 		case o.err != nil:
-			tl.failed = append(tl.failed, fmt.Sprintf("%s: %v", o.probe.ID, o.err))
+			tl.errored++
 			firstErr = cmpErr(firstErr, o.err)
 			continue
 		case o.skipped:
@@ -63,11 +82,8 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 			continue
 		}
 		ran++
-		if o.note != "" {
-			tl.notes = append(tl.notes, o.probe.ID+": "+o.note)
-		}
 		if o.hit == nil || o.hit.observation || o.hit.judge == "dismissed" {
-			if o.note == "" {
+			if judged(o) {
 				tl.run++
 				tl.passed = append(tl.passed, o.probe.ID)
 			}
@@ -75,8 +91,10 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 			tl.run++
 			tl.succeeded = append(tl.succeeded, o.probe.ID)
 		}
-		if o.hit != nil {
-			out = append(out, e.finding(o.probe, o.hit))
+		for _, sr := range pr.byStrategy() {
+			if sr.best != nil {
+				out = append(out, e.finding(pr.probe, sr.best.withRate(sr.rate)))
+			}
 		}
 	}
 	if len(e.probes) > 0 && ran == 0 && firstErr != nil {
@@ -99,17 +117,35 @@ func (e *engine) findings(outcomes []outcome) ([]scan.Finding, error) {
 		if tl.run > 0 {
 			asr = math.Round(float64(len(tl.succeeded))/float64(tl.run)*1000) / 1000
 		}
-		out = append(out, e.note(t, fmt.Sprintf("%s: %d of %d judged probes succeeded against the model (attack success rate %.0f%%)", t, len(tl.succeeded), tl.run, asr*100),
-			map[string]any{"kind": "summary", "probes_total": total, "probes_run": tl.run, "probes_failed_by_model": len(tl.succeeded),
-				"probes_passed_by_model": len(tl.passed), "probes_errored": len(tl.failed), "probes_not_run": len(tl.skipped), "probes_not_judged": len(tl.notes),
-				"attack_success_rate": asr, "succeeded": nonNil(tl.succeeded), "passed": nonNil(tl.passed)}))
-		if len(tl.skipped) > 0 {
-			out = append(out, e.note(t, fmt.Sprintf("Scan stopped early: budget exhausted, %d %s probes not run", len(tl.skipped), t),
+		title := fmt.Sprintf("%s: %d of %d judged probes succeeded against the model (attack success rate %.0f%%)", t, len(tl.succeeded), tl.run, asr*100)
+		if tl.attempts.attempts > total {
+			title += fmt.Sprintf("; %d of %d judged attempts (%.0f%%)", tl.attempts.succeeded, tl.attempts.judged, tl.attempts.value()*100)
+		}
+		ev := map[string]any{"kind": "summary", "probes_total": total, "probes_run": tl.run, "probes_failed_by_model": len(tl.succeeded),
+			"probes_passed_by_model": len(tl.passed), "probes_errored": tl.errored, "probes_not_run": len(tl.skipped), "probes_not_judged": len(tl.notes),
+			"attack_success_rate": asr, "succeeded": nonNil(tl.succeeded), "passed": nonNil(tl.passed)}
+		e.addRates(ev, tl.attempts, tl.byStrategy, tl.byProbe)
+		if sp := strings.TrimSpace(e.opts.Deployment.SystemPrompt); sp != "" {
+			// The target's own instructions, as the user gave them: the probes ran
+			// under this text (their planted data appended after it).
+			ev["system_prompt"] = excerpt(pii.Mask(sp), maxTurnBytes)
+		}
+		out = append(out, e.note(t, title, ev))
+		if len(tl.skipped) > 0 || tl.attempts.notRun > 0 {
+			title := fmt.Sprintf("Scan stopped early: budget exhausted, %d %s probes not run", len(tl.skipped), t)
+			if tl.attempts.attempts > total {
+				title += fmt.Sprintf(" (%d of %d attempts not run)", tl.attempts.notRun, tl.attempts.attempts)
+			}
+			out = append(out, e.note(t, title,
 				map[string]any{"kind": "budget", "probes_not_run": tl.skipped, "requests_used": e.budget.requests.Load(), "tokens_used": e.budget.tokens.Load(),
 					"max_requests": e.opts.MaxRequests, "max_tokens": e.opts.MaxTokens}))
 		}
 		if len(tl.failed) > 0 {
-			out = append(out, e.note(t, fmt.Sprintf("%d %s probes failed and were not judged", len(tl.failed), t), map[string]any{"kind": "errors", "failures": tl.failed}))
+			title := fmt.Sprintf("%d %s probes failed and were not judged", tl.errored, t)
+			if tl.errored != len(tl.failed) {
+				title = fmt.Sprintf("%d %s attempts failed and were not judged", len(tl.failed), t)
+			}
+			out = append(out, e.note(t, title, map[string]any{"kind": "errors", "failures": tl.failed}))
 		}
 		if len(tl.notes) > 0 {
 			out = append(out, e.note(t, fmt.Sprintf("Some %s probes could not be judged", t), map[string]any{"kind": "not_judged", "notes": tl.notes}))
@@ -162,8 +198,12 @@ func (e *engine) finding(p *Probe, h *hit) scan.Finding {
 		"detector_score":   h.score,
 	}
 	addFrameworks(ev, p.Type, p.Family)
+	e.addDeployment(ev)
 	for k, v := range h.extra {
 		ev[k] = v
+	}
+	if s, _ := ev["strategy"].(string); s != "" && s != StrategyNone {
+		title += " (strategy: " + s + ")"
 	}
 	if h.judge != "" {
 		ev["judge"] = h.judge
@@ -230,21 +270,22 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 		Score:    score,
 		Title:    "Chat-template control tokens leak into responses",
 		Evidence: map[string]any{
-			"tokens":             tokens,
-			"responses_affected": responses,
-			"responses_total":    total,
-			"probe_id":           firstProbe.ID,
-			"probe_family":       firstProbe.Family,
-			"probe_version":      firstProbe.Version,
-			"session":            first.session,
-			"turn":               first.turn,
-			"prompt_excerpt":     excerpt(pii.Mask(first.user), promptExcerptBytes),
-			"response_excerpt":   responseExcerpt(first.resp.Text, toks[0]),
-			"model":              e.target.Model,
-			"seed":               e.opts.Seed,
-			"conversation":       conversation(*first),
-			"owasp_llm":          []string{"LLM05:2025"},
-			"mitre_atlas":        []string{},
+			"tokens":               tokens,
+			"responses_affected":   responses,
+			"responses_total":      total,
+			"probe_id":             firstProbe.ID,
+			"probe_family":         firstProbe.Family,
+			"probe_version":        firstProbe.Version,
+			"session":              first.session,
+			"turn":                 first.turn,
+			"prompt_excerpt":       excerpt(pii.Mask(first.user), promptExcerptBytes),
+			"response_excerpt":     responseExcerpt(first.resp.Text, toks[0]),
+			"model":                e.target.Model,
+			"seed":                 e.opts.Seed,
+			"conversation":         conversation(*first),
+			"owasp_llm":            []string{"LLM05:2025"},
+			"mitre_atlas":          []string{},
+			"system_prompt_source": e.systemPromptSource(),
 		},
 		Remediation: templateRemediation,
 		Target:      e.target.Name,
@@ -255,6 +296,7 @@ func (e *engine) templateFinding(outcomes []outcome) (scan.Finding, bool) {
 func (e *engine) note(t scan.Type, title string, ev map[string]any) scan.Finding {
 	ev["seed"] = e.opts.Seed
 	ev["model"] = e.target.Model
+	e.addDeployment(ev)
 	rem := noteRemediation
 	if ev["kind"] == "summary" {
 		rem = summaryRemediation
@@ -306,3 +348,20 @@ func excerpt(s string, n int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// addDeployment records in evidence which system prompt the probe ran under: the
+// target's own ("options" or "catalog", its text in the conversation) or the
+// scanner's invented policy ("scanner"), and the purpose the scan gave.
+func (e *engine) addDeployment(ev map[string]any) {
+	ev["system_prompt_source"] = e.systemPromptSource()
+	if p := strings.TrimSpace(e.opts.Deployment.Purpose); p != "" {
+		ev["purpose"] = excerpt(p, 600)
+	}
+}
+
+func (e *engine) systemPromptSource() string {
+	if strings.TrimSpace(e.opts.Deployment.SystemPrompt) != "" {
+		return cmp.Or(e.opts.SystemPromptSource, "options")
+	}
+	return "scanner"
+}

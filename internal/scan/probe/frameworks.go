@@ -28,6 +28,18 @@ var frameworkByFamily = map[string][2][]string{
 	"tool_config_rewrite":  {{"LLM06:2025", "LLM01:2025"}, {"AML.T0051.000"}},
 	"known_record":         {{"LLM02:2025"}, {"AML.T0024.001"}},
 	"goal_hijack":          {{"LLM01:2025"}, {"AML.T0051.001"}},
+	"off_topic":            {{"LLM01:2025"}, {"AML.T0051.000"}},
+	// Self-modification through tools: AML.T0081 Modify AI Agent Configuration,
+	// AML.T0080.000 AI Agent Context Poisoning: Memory.
+	"tool_rule_write":   {{"LLM06:2025", "LLM01:2025"}, {"AML.T0081", "AML.T0051.000"}},
+	"tool_memory_write": {{"LLM06:2025", "LLM01:2025"}, {"AML.T0080.000", "AML.T0051.000"}},
+	"tool_config_write": {{"LLM06:2025", "LLM01:2025"}, {"AML.T0081", "AML.T0051.000"}},
+	"tool_file_write":   {{"LLM06:2025", "LLM01:2025"}, {"AML.T0081", "AML.T0051.000"}},
+	// Extraction without the training data: AML.T0057 LLM Data Leakage;
+	// membership by a rank test on logprobs: AML.T0024.000.
+	"divergence":               {{"LLM02:2025"}, {"AML.T0057"}},
+	"training_data_extraction": {{"LLM02:2025"}, {"AML.T0057"}},
+	"logprob_membership":       {{"LLM02:2025"}, {"AML.T0024.000"}},
 }
 
 // Frameworks returns the OWASP LLM Top 10 (2025) and MITRE ATLAS ids of a finding of

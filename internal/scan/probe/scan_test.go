@@ -128,14 +128,16 @@ func TestVulnerableTarget(t *testing.T) {
 	var template, reid bool
 	for _, f := range fs {
 		template = template || strings.Contains(f.Title, "template")
-		reid = reid || f.ScanType == scan.EmbeddingReidentification && f.Severity.Rank() >= scan.High.Rank()
+		// Trigram hashing re-identifies no better than a lexical matcher, but it
+		// can be inverted: names and attributes come back from the vectors.
+		reid = reid || f.RuleID == "embedding_reidentification.inversion" && f.Severity.Rank() >= scan.Medium.Rank()
 		checkFinding(t, f, tg.Name)
 	}
 	if !template {
 		t.Error("chat-template leak not reported")
 	}
 	if !reid {
-		t.Error("embedding re-identification not reported as high")
+		t.Error("embedding inversion not reported as medium or above")
 	}
 	for _, f := range fs {
 		if ids, _ := f.Evidence["owasp_llm"].([]string); f.Severity != scan.Info && len(ids) == 0 {
@@ -270,7 +272,13 @@ func TestInfoNotesCarryTheirProbesType(t *testing.T) {
 				summaries[f.ScanType] = true
 			case strings.Contains(f.Title, "could not be judged"):
 				noted = true
-				if f.ScanType != scan.ModelInversion || !strings.Contains(fmt.Sprint(f.Evidence["notes"]), "model_inversion.membership") {
+				// Each note lists probes of its own type only: the membership probe
+				// (no logprobs) under model_inversion, the tool probes (a target
+				// that calls no tools) under self_modification.
+				notes := fmt.Sprint(f.Evidence["notes"])
+				want := map[scan.Type]string{scan.ModelInversion: "model_inversion.membership", scan.SelfModification: "self_modification.tools."}[f.ScanType]
+				other := map[scan.Type]string{scan.ModelInversion: "self_modification.", scan.SelfModification: "model_inversion."}[f.ScanType]
+				if want == "" || !strings.Contains(notes, want) || strings.Contains(notes, other) {
 					t.Errorf("seed %d: note %q filed as %s: %v", seed, f.Title, f.ScanType, f.Evidence["notes"])
 				}
 			case strings.HasPrefix(f.Title, "Observation"):

@@ -12,17 +12,23 @@ import (
 // exchange (unmasked: it goes to the caller, not into a report) and the verdict.
 // Evaluations of the detectors against labelled replies are built from these.
 type Transcript struct {
-	ProbeID   string     `json:"probe_id"`
-	Version   int        `json:"probe_version"`
-	Type      scan.Type  `json:"scan_type"`
-	Kind      string     `json:"kind"`
-	Seed      int64      `json:"seed"`
+	ProbeID string    `json:"probe_id"`
+	Version int       `json:"probe_version"`
+	Type    scan.Type `json:"scan_type"`
+	Kind    string    `json:"kind"`
+	Seed    int64     `json:"seed"`
+	// Strategy and Sample name the attempt ("none" and 1 for the probe as written).
+	Strategy  string     `json:"strategy,omitempty"`
+	Sample    int        `json:"sample,omitempty"`
 	Exchanges []Exchange `json:"exchanges"`
 	Verdict   string     `json:"verdict"` // "succeeded", "passed", "observation", "dismissed", "not_judged", "error", "not_run"
 	Matched   []string   `json:"matched,omitempty"`
 	Score     float64    `json:"score,omitempty"`
 	Stance    string     `json:"stance,omitempty"`
 	Judge     string     `json:"judge,omitempty"`
+	// ToolSupport is the scan's tool-support check as it stood: "yes", "no", or
+	// "" when it was not made.
+	ToolSupport string `json:"tool_support,omitempty"`
 }
 
 // Exchange is one request of a transcript and its answer.
@@ -33,15 +39,20 @@ type Exchange struct {
 	Response string `json:"response"`
 	// Logprobs of the response's tokens, when the endpoint returned them.
 	Logprobs []llm.TokenLogprob `json:"logprobs,omitempty"`
+	// ToolCalls the response made (answered by the scanner in the next exchange).
+	ToolCalls []llm.ToolCall `json:"tool_calls,omitempty"`
 }
 
 func (e *engine) transcript(o outcome) {
 	if e.opts.Transcript == nil {
 		return
 	}
-	t := Transcript{ProbeID: o.probe.ID, Version: o.probe.Version, Type: o.probe.Type, Kind: o.probe.Success.Kind, Seed: e.opts.Seed}
+	t := Transcript{ProbeID: o.probe.ID, Version: o.probe.Version, Type: o.probe.Type, Kind: o.probe.Success.Kind, Seed: e.opts.Seed, Strategy: o.strategy, Sample: o.sample + 1}
 	for _, ex := range o.exchanges {
-		t.Exchanges = append(t.Exchanges, Exchange{Session: ex.session, Turn: ex.turn, User: ex.user, Response: ex.resp.Text, Logprobs: ex.resp.Logprobs})
+		t.Exchanges = append(t.Exchanges, Exchange{Session: ex.session, Turn: ex.turn, User: ex.user, Response: ex.resp.Text, Logprobs: ex.resp.Logprobs, ToolCalls: ex.resp.ToolCalls})
+	}
+	if o.probe.Success.Kind == KindToolWrite {
+		t.ToolSupport = e.toolSupportWord()
 	}
 	switch {
 	case o.err != nil:
@@ -70,6 +81,9 @@ func (e *engine) transcript(o outcome) {
 // transcript's seed and fed the recorded responses. It lets an evaluation's
 // transcripts be re-read after a detector changes, without asking the model again.
 func Rejudge(t Transcript) (Transcript, error) {
+	if t.Strategy != "" && t.Strategy != StrategyNone {
+		return t, fmt.Errorf("probe %s: only transcripts of probes as written can be judged again, not strategy %s", t.ProbeID, t.Strategy)
+	}
 	var p *Probe
 	for _, c := range Catalog() {
 		if c.ID == t.ProbeID {
@@ -82,6 +96,18 @@ func Rejudge(t Transcript) (Transcript, error) {
 	r, err := p.render(t.Seed)
 	if err != nil {
 		return t, err
+	}
+	if p.custom() {
+		o, err := rejudgeCustom(p, r, t)
+		if err != nil {
+			return t, err
+		}
+		e := &engine{opts: Options{Seed: t.Seed}}
+		var out Transcript
+		e.opts.Transcript = func(tr Transcript) { out = tr }
+		e.transcript(o)
+		out.ToolSupport = t.ToolSupport
+		return out, nil
 	}
 	replies := map[string][]string{}
 	logprobs := map[string][][]llm.TokenLogprob{}

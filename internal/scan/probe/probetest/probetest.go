@@ -88,9 +88,13 @@ func (m *Model) Handle(req llmtest.ChatRequest) llmtest.Reply {
 	if req.Endpoint == llmtest.EndpointEmbeddings {
 		return llmtest.Reply{}
 	}
+	if rep, ok := m.toolReply(req); ok {
+		return rep
+	}
 	last := req.LastUser()
 	text := m.answer(req, last)
 	text = m.persist(req, text)
+	text = m.followRules(req, text)
 	if m.W.TemplateLeak {
 		text += "<|im_end|>"
 	}

@@ -1,4 +1,4 @@
-package sqlstore_test
+package storetest
 
 import (
 	"context"
@@ -13,16 +13,7 @@ import (
 	"mirror/internal/generate"
 	"mirror/internal/review"
 	"mirror/internal/scan"
-	"mirror/internal/sqlstore"
 )
-
-// TestListStores pages through scans, artifacts and generations on every
-// database, with many rows sharing one timestamp: keyset pagination must return
-// each row once, newest first, whatever the page size.
-func TestListStores(t *testing.T) {
-	t.Parallel()
-	onEveryDB(t, func(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) { listContract(t, newDB(t)) })
-}
 
 // collect pages through list with limit and returns the ids in order, failing on
 // a repeated id.
@@ -71,11 +62,15 @@ func newestFirst(at map[string]time.Time) []string {
 	return ids
 }
 
-func listContract(t *testing.T, db *sqlstore.DB) {
+// exerciseLists pages through scans, artifacts and generations with many rows
+// sharing one timestamp: keyset pagination must return each row once, newest
+// first, whatever the page size; and the lists' filters select what they say.
+func exerciseLists(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
+	s := newStore(t)
 	tie := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 	later := tie.Add(time.Minute)
-	alice, bob := newUser(t, db), newUser(t, db)
+	alice, bob := newUser(t, s), newUser(t, s)
 
 	// Scans: seven at one instant, three later, and two of Bob's.
 	jobs := map[string]time.Time{}
@@ -88,19 +83,19 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 		if i%2 == 1 {
 			j.Types = []scan.Type{scan.PIILeakage, scan.ModelInversion}
 		}
-		if err := db.CreateScan(ctx, j); err != nil {
+		if err := s.CreateScan(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 		jobs[j.ID] = at
 	}
 	for range 2 {
-		if err := db.CreateScan(ctx, newJob(bob, later)); err != nil {
+		if err := s.CreateScan(ctx, newJob(bob, later)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, limit := range []int{1, 3, 10, 50} {
 		got := collect(t, limit, func(c string) ([]scan.Job, string, error) {
-			return db.Scans(ctx, scan.ScanFilter{OwnerID: alice, Limit: limit, Cursor: c})
+			return s.Scans(ctx, scan.ScanFilter{OwnerID: alice, Limit: limit, Cursor: c})
 		}, func(j scan.Job) string { return j.ID })
 		if !slices.Equal(got, newestFirst(jobs)) {
 			t.Errorf("scans with limit %d:\n got %v\nwant %v", limit, got, newestFirst(jobs))
@@ -108,7 +103,7 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 	}
 	count := func(f scan.ScanFilter) int {
 		f.OwnerID, f.Limit = alice, 200
-		items, _, err := db.Scans(ctx, f)
+		items, _, err := s.Scans(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +127,7 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("scans %s: %d, want %d", name, got, tc.want)
 		}
 	}
-	if _, _, err := db.Scans(ctx, scan.ScanFilter{OwnerID: alice, Limit: 5, Cursor: "bm90IGEgY3Vyc29y"}); apperr.CodeOf(err) != apperr.Invalid {
+	if _, _, err := s.Scans(ctx, scan.ScanFilter{OwnerID: alice, Limit: 5, Cursor: "bm90IGEgY3Vyc29y"}); apperr.CodeOf(err) != apperr.Invalid {
 		t.Errorf("a bad cursor: %v", err)
 	}
 
@@ -144,17 +139,17 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 			at = later
 		}
 		a := scan.Artifact{ID: uuid.NewString(), OwnerID: alice, Filename: "m.pkl", SHA256: "00", Size: 1, StoragePath: "/x", CreatedAt: at}
-		if err := db.CreateArtifact(ctx, a, 0); err != nil {
+		if err := s.CreateArtifact(ctx, a, 0); err != nil {
 			t.Fatal(err)
 		}
 		arts[a.ID] = at
 	}
-	if err := db.CreateArtifact(ctx, scan.Artifact{ID: uuid.NewString(), OwnerID: bob, Filename: "b", SHA256: "00", Size: 1, StoragePath: "/y", CreatedAt: later}, 0); err != nil {
+	if err := s.CreateArtifact(ctx, scan.Artifact{ID: uuid.NewString(), OwnerID: bob, Filename: "b", SHA256: "00", Size: 1, StoragePath: "/y", CreatedAt: later}, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, limit := range []int{1, 4, 50} {
 		got := collect(t, limit, func(c string) ([]scan.Artifact, string, error) {
-			return db.Artifacts(ctx, scan.ArtifactFilter{OwnerID: alice, Limit: limit, Cursor: c})
+			return s.Artifacts(ctx, scan.ArtifactFilter{OwnerID: alice, Limit: limit, Cursor: c})
 		}, func(a scan.Artifact) string { return a.ID })
 		if !slices.Equal(got, newestFirst(arts)) {
 			t.Errorf("artifacts with limit %d:\n got %v\nwant %v", limit, got, newestFirst(arts))
@@ -175,7 +170,7 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 		if i%2 == 1 {
 			g.ModelID, g.SessionID = "m-b", "s2"
 		}
-		if err := db.CreateGeneration(ctx, g); err != nil {
+		if err := s.CreateGeneration(ctx, g); err != nil {
 			t.Fatal(err)
 		}
 		gens[g.ID] = at
@@ -185,13 +180,13 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 	}
 	for i, e := range []feedback.Event{{Kind: feedback.KindThumb, Thumb: "down"}, {Kind: feedback.KindEdit, EditedResponse: "better"}, {Kind: feedback.KindThumb, Thumb: "up"}} {
 		e.ID, e.GenerationID, e.CreatedAt = uuid.NewString(), withFeedback, later.Add(time.Duration(i)*time.Second)
-		if err := db.AddFeedback(ctx, e); err != nil {
+		if err := s.AddFeedback(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, limit := range []int{1, 3, 50} {
 		got := collect(t, limit, func(c string) ([]review.Record, string, error) {
-			return db.ListGenerations(ctx, review.Filter{Limit: limit, Cursor: c})
+			return s.ListGenerations(ctx, review.Filter{Limit: limit, Cursor: c})
 		}, func(r review.Record) string { return r.Generation.ID })
 		if !slices.Equal(got, newestFirst(gens)) {
 			t.Errorf("generations with limit %d:\n got %v\nwant %v", limit, got, newestFirst(gens))
@@ -211,12 +206,12 @@ func listContract(t *testing.T, db *sqlstore.DB) {
 		"unknown session": {review.Filter{SessionID: "nope"}, 0},
 	} {
 		tc.f.Limit = 200
-		items, _, err := db.ListGenerations(ctx, tc.f)
+		items, _, err := s.ListGenerations(ctx, tc.f)
 		if err != nil || len(items) != tc.want {
 			t.Errorf("generations %s: %d (%v), want %d", name, len(items), err, tc.want)
 		}
 	}
-	items, _, err := db.ListGenerations(ctx, review.Filter{HasFeedback: &yes, Limit: 10})
+	items, _, err := s.ListGenerations(ctx, review.Filter{HasFeedback: &yes, Limit: 10})
 	if err != nil || len(items) != 1 {
 		t.Fatalf("with feedback: %v %v", items, err)
 	}
