@@ -192,7 +192,7 @@ func analyzeIn(text string, markers []string, prompt string) analysis {
 		text = truncateUTF8(text, maxJudgedBytes)
 	}
 	a := analysis{text: text, norm: normalize(text)}
-	clean := strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'", "`", "'").Replace(text)
+	clean := strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'", "`", "'").Replace(splitCodeSpans(text))
 	normMarkers := make([]string, 0, len(markers))
 	for _, m := range markers {
 		if n := normalize(m); n != "" {
@@ -311,6 +311,36 @@ func presented(clause, nm string) bool {
 		}
 	}
 	return false
+}
+
+// codeSpanEndRe is a code span's closing backtick followed by a capitalised word.
+var codeSpanEndRe = newLazyRegexp("` +\\p{Lu}")
+
+// questionOpenRe is a sentence that opens as a question ("Should I send `X` To…").
+var questionOpenRe = newLazyRegexp(`(?i)^\W*(?:should|shall|can|could|would|will|may|do|does|did|is|are|was|were|have|has|what|which|who|why|how|where|when)\b`)
+
+// splitCodeSpans ends a sentence after a code span that closes a clause with no
+// punctuation before the next one starts ("Output: send-msg `kill all humans` Do we
+// need some bread?"): the code is its own sentence, not part of the question after
+// it. A sentence that opens as a question keeps its code span ("Should I send `X`
+// To the team?").
+func splitCodeSpans(text string) string {
+	locs := codeSpanEndRe.FindAllStringIndex(text, -1)
+	if len(locs) == 0 {
+		return text
+	}
+	var b strings.Builder
+	prev := 0
+	for _, loc := range locs {
+		start := strings.LastIndexAny(text[:loc[0]], ".!?;\n") + 1
+		b.WriteString(text[prev : loc[0]+1])
+		if !questionOpenRe.MatchString(text[start:loc[0]]) {
+			b.WriteByte('\n')
+		}
+		prev = loc[0] + 1
+	}
+	b.WriteString(text[prev:])
+	return b.String()
 }
 
 // splitSentences cuts text at sentence ends (., !, ?, their CJK forms) followed by

@@ -47,6 +47,7 @@ func run() error {
 	judgeEndpoint := flag.String("judge-endpoint", "http://127.0.0.1:18110/v1", "OpenAI-compatible chat API of the judge")
 	judgeModel := flag.String("judge-model", "gemma-3-270m", "judge model name")
 	judgeOut := flag.String("judge-out", "judge.jsonl", "write the judge's readings to `FILE`")
+	withJudge := flag.Bool("judge", false, "scan with the judge (-judge-endpoint, -judge-model) confirming or dismissing each hit, as `mirror scan --judge-endpoint` does")
 	judgeEvery := flag.Int("judge-every", 1, "with -judge-labelled, ask about every `N`th labelled run the judge would see (all detector hits are always asked)")
 	flag.Parse()
 	if *rejudge != "" {
@@ -91,6 +92,10 @@ func run() error {
 	// A small model on a shared CPU answers slowly: a generous timeout, no retries.
 	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *endpoint, Timeout: 10 * time.Minute, MaxRetries: -1})
 	target := probe.Target{Name: *endpoint + " (" + *model + ")", Provider: p, Model: *model}
+	var judge llm.Provider
+	if *withJudge {
+		judge = llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *judgeEndpoint, Timeout: 10 * time.Minute, MaxRetries: -1})
+	}
 	var all []scan.Finding
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, s := range strings.Split(*seeds, ",") {
@@ -110,6 +115,7 @@ func run() error {
 		fs, err := probe.Run(ctx, target, ts, probe.Options{
 			Probes: probes, Seed: seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1, Logger: log,
 			Deployment: probe.Deployment{SystemPrompt: *systemPrompt, Purpose: *purpose},
+			Judge:      judge, JudgeModel: *judgeModel,
 			Progress: func(done, total int, step string) {
 				fmt.Fprintf(os.Stderr, "seed %d: %d/%d %s\n", seed, done, total, step)
 			},
