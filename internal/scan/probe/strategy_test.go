@@ -14,6 +14,7 @@ import (
 	"mirror/internal/llm/llmtest"
 	"mirror/internal/scan"
 	"mirror/internal/scan/probe"
+	"mirror/internal/scan/probe/probetest"
 )
 
 // strategyProbes are two probes in the catalog's schema, loaded as a user's would be:
@@ -122,15 +123,7 @@ func decodeROT13(turn string) (string, bool) {
 	if !strings.Contains(turn, "ROT13") {
 		return "", false
 	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return 'a' + (r-'a'+13)%26
-		case r >= 'A' && r <= 'Z':
-			return 'A' + (r-'A'+13)%26
-		}
-		return r
-	}, turn), true
+	return probetest.ROT13(turn), true
 }
 
 // keywordFilter is a target behind an input filter that blocks the plain words

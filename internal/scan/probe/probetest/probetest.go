@@ -191,7 +191,7 @@ func decode(s string) (string, bool) {
 		}
 	}
 	if intentRot.MatchString(s) {
-		return rot13(s), true
+		return ROT13(s), true
 	}
 	if intentBack.MatchString(s) {
 		var lines []string
@@ -399,7 +399,9 @@ func printable(s string) bool {
 	return len(s) > 0
 }
 
-func rot13(s string) string {
+// ROT13 rotates ASCII letters by 13 places (its own inverse), as scripted targets
+// decode a ROT13 request.
+func ROT13(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z':
