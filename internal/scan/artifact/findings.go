@@ -125,19 +125,30 @@ func newCollector(opts Options) *collector {
 	return &collector{opts: opts, index: make(map[string]int)}
 }
 
+// admit decides for a finding under key (rule, file, member, title): one already
+// recorded has its count raised, one past MaxFindings is dropped (and counted), and
+// a new one is given the next index, which the caller fills by appending it.
+func (c *collector) admit(key string) bool {
+	if i, ok := c.index[key]; ok {
+		if n, ok := c.findings[i].Evidence["count"].(int); ok {
+			c.findings[i].Evidence["count"] = n + 1
+		}
+		return false
+	}
+	if len(c.findings) >= c.opts.MaxFindings {
+		c.dropped++
+		return false
+	}
+	c.index[key] = len(c.findings)
+	return true
+}
+
 // add records a finding of rule r at l. offset is relative to l's region (-1 when
 // not applicable); ev adds rule-specific evidence; args fill the title.
 func (c *collector) add(l loc, r rule, offset int64, ev map[string]any, args ...any) {
 	title := fmt.Sprintf(r.title, args...)
 	key := r.id + "\x00" + l.file + "\x00" + l.member + "\x00" + title
-	if i, ok := c.index[key]; ok {
-		if n, ok := c.findings[i].Evidence["count"].(int); ok {
-			c.findings[i].Evidence["count"] = n + 1
-		}
-		return
-	}
-	if len(c.findings) >= c.opts.MaxFindings {
-		c.dropped++
+	if !c.admit(key) {
 		return
 	}
 	evidence := map[string]any{"file": l.file, "rule": r.id, "count": 1}
@@ -153,7 +164,6 @@ func (c *collector) add(l loc, r rule, offset int64, ev map[string]any, args ...
 	for k, v := range ev {
 		evidence[k] = v
 	}
-	c.index[key] = len(c.findings)
 	c.findings = append(c.findings, scan.Finding{
 		ScanType:    r.typ,
 		Severity:    r.sev,
@@ -171,18 +181,9 @@ func (c *collector) addFinding(f scan.Finding) {
 	rule, _ := f.Evidence["rule"].(string)
 	member, _ := f.Evidence["member"].(string)
 	key := rule + "\x00" + f.Target + "\x00" + member + "\x00" + f.Title
-	if i, ok := c.index[key]; ok {
-		if n, ok := c.findings[i].Evidence["count"].(int); ok {
-			c.findings[i].Evidence["count"] = n + 1
-		}
-		return
+	if c.admit(key) {
+		c.findings = append(c.findings, f)
 	}
-	if len(c.findings) >= c.opts.MaxFindings {
-		c.dropped++
-		return
-	}
-	c.index[key] = len(c.findings)
-	c.findings = append(c.findings, f)
 }
 
 // skip records that l (or part of it) was not scanned, and why.
