@@ -722,22 +722,12 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 	case 0:
 		in = s.regionAt(ra, e.dataOff, int64(e.compSize), child)
 	case 8, 12, 14:
-		var r io.Reader = io.NewSectionReader(ra, e.dataOff, int64(e.compSize))
-		switch e.method {
-		case 8:
-			fr := flate.NewReader(r)
-			defer fr.Close()
-			r = fr
-		case 12:
-			r = bzip2.NewReader(r)
-		default:
-			lr, reason := zipLZMAReader(r, e)
-			if lr == nil {
-				s.c.skip(child, "LZMA member not decompressed: %s; not scanned", reason)
-				return nil
-			}
-			r = lr
+		r, closeR, reason := zipDecompressor(io.NewSectionReader(ra, e.dataOff, int64(e.compSize)), e)
+		if r == nil {
+			s.c.skip(child, "LZMA member not decompressed: %s; not scanned", reason)
+			return nil
 		}
+		defer closeR()
 		limit := min(int64(min(e.uncompSize, 1<<62)), s.opts.MaxDecompressedBytes)
 		st := newStream(r)
 		st.setLimit(limit)
@@ -794,6 +784,24 @@ func zipLZMAReader(r io.Reader, e zipEntry) (io.Reader, string) {
 	return lr, ""
 }
 
+// zipDecompressor reads a deflate (8), bzip2 (12) or LZMA (14) member's data from
+// r; the caller has checked the method. It returns nil and the reason when an LZMA
+// member cannot be decoded, and a close function to call when done.
+func zipDecompressor(r io.Reader, e zipEntry) (io.Reader, func(), string) {
+	switch e.method {
+	case 8:
+		fr := flate.NewReader(r)
+		return fr, func() { fr.Close() }, ""
+	case 12:
+		return bzip2.NewReader(r), func() {}, ""
+	}
+	lr, reason := zipLZMAReader(r, e)
+	if lr == nil {
+		return nil, nil, reason
+	}
+	return lr, func() {}, ""
+}
+
 // zipCryptoHeader is the size of the encryption header that traditional PKWARE
 // (ZipCrypto) encryption puts before a member's data.
 const zipCryptoHeader = 12
@@ -806,27 +814,20 @@ func (s *scanner) zipPlaintext(ctx context.Context, ra io.ReaderAt, e zipEntry) 
 	if e.uncompSize > uint64(s.opts.MaxDecompressedBytes) {
 		return false
 	}
-	var r io.Reader = io.NewSectionReader(ra, e.dataOff, int64(e.compSize))
 	switch e.method {
 	case 0:
 		// A stored member has no room for the encryption header: whatever its
 		// CRC says, its bytes are what a reader that ignores the flag loads.
 		return e.compSize == e.uncompSize
-	case 8:
-		fr := flate.NewReader(r)
-		defer fr.Close()
-		r = fr
-	case 12:
-		r = bzip2.NewReader(r)
-	case 14:
-		lr, _ := zipLZMAReader(r, e)
-		if lr == nil {
-			return false
-		}
-		r = lr
+	case 8, 12, 14:
 	default:
 		return false
 	}
+	r, closeR, _ := zipDecompressor(io.NewSectionReader(ra, e.dataOff, int64(e.compSize)), e)
+	if r == nil {
+		return false
+	}
+	defer closeR()
 	h := crc32.NewIEEE()
 	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.LimitReader(r, int64(e.uncompSize)+1)})
 	return err == nil && uint64(n) == e.uncompSize && h.Sum32() == e.crc
