@@ -4,16 +4,29 @@
 // the model's softmax at temperature 0). Requests are served one at a time (one
 // context sequence): the machine has two shared cores.
 //
-// Non-streaming requests that offer OpenAI "tools" get function calling by prompt
-// (tools.mjs): an answer that is one JSON call of an offered function comes back as
-// message.tool_calls with finish_reason "tool_calls".
+// Two chat formats (--chat):
+//   gemma (default): Gemma's turns written by hand; non-streaming requests that offer
+//     OpenAI "tools" get function calling by prompt (tools.mjs): an answer that is
+//     one JSON call of an offered function comes back as message.tool_calls.
+//   auto: the model's own chat template as node-llama-cpp resolves it (ChatML,
+//     Llama 3, Qwen, ...), and node-llama-cpp's own function calling: the offered
+//     tools become its functions, the calls the model makes come back as
+//     message.tool_calls (streamed as a tool_calls delta), earlier calls and "tool"
+//     results go back into the template as function calls with their results.
+//     tool_choice "none" offers no function; "required" or a named function makes
+//     the answer one call, constrained by a grammar built from the parameter
+//     schemas; --tool-choice sets the default for requests that give none (auto).
 //
 // Usage: node chat-server.mjs --model FILE --port N [--name gemma-3-270m] [--ctx 2048]
+//          [--chat gemma|auto] [--tool-choice auto|required] [--max-arg-chars 240]
 // Listens on 127.0.0.1 only.
 import http from "node:http";
 import { parseArgs } from "node:util";
-import { getLlama } from "node-llama-cpp";
-import { toolPreamble, toolMessages, parseToolCall } from "./tools.mjs";
+import { getLlama, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
+import {
+  toolPreamble, toolMessages, parseToolCall,
+  offeredFunctions, toFunctions, mustCall, callSchema, toChatHistory, toToolCalls,
+} from "./tools.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -25,10 +38,19 @@ const { values: args } = parseArgs({
     // make two threads far slower than one.
     threads: { type: "string", default: "1" },
     "max-tokens-cap": { type: "string", default: "512" },
+    chat: { type: "string", default: "gemma" },
+    "tool-choice": { type: "string", default: "auto" },
+    // Bound on each string argument of a function call (characters), so a small
+    // model that loops inside an argument still closes the call.
+    "max-arg-chars": { type: "string", default: "240" },
   },
 });
 if (!args.model) {
   console.error("--model is required");
+  process.exit(2);
+}
+if (!["gemma", "auto"].includes(args.chat) || !["auto", "required"].includes(args["tool-choice"])) {
+  console.error("--chat is gemma or auto, --tool-choice auto or required");
   process.exit(2);
 }
 
@@ -37,6 +59,10 @@ const model = await llama.loadModel({ modelPath: args.model });
 const context = await model.createContext({ contextSize: Number(args.ctx), threads: Number(args.threads) });
 const sequence = context.getSequence();
 const maxCap = Number(args["max-tokens-cap"]);
+const native = args.chat === "auto";
+const chatWrapper = native ? resolveChatWrapper(model) : null;
+const nativeChat = native ? new LlamaChat({ contextSequence: sequence, chatWrapper }) : null;
+if (native) console.error(`chat: ${chatWrapper.wrapperName} template, tool_choice default ${args["tool-choice"]}`);
 
 // Gemma's chat format: no system role, so the system prompt opens the first user
 // turn (as Gemma's own template does).
@@ -68,21 +94,63 @@ function serialized(fn) {
 
 const endOfTurn = model.tokenize("<end_of_turn>", true);
 
+const newCallId = () => "call_" + Math.random().toString(36).slice(2);
+
+function tooLong(promptTokens, maxTokens) {
+  if (promptTokens + maxTokens <= Number(args.ctx)) return;
+  const err = new Error(`prompt of ${promptTokens} tokens plus max_tokens ${maxTokens} exceeds the context of ${args.ctx}`);
+  err.status = 400;
+  throw err;
+}
+
+// generateNative answers a request that offers tools with node-llama-cpp's function
+// calling (or, when a call is required, a grammar-constrained JSON call).
+async function generateNative(req, onToken, gone) {
+  const started = Date.now();
+  const fns = offeredFunctions(req.tools, req.tool_choice);
+  const forced = fns.length > 0 && mustCall(req.tool_choice, args["tool-choice"]);
+  let history = toChatHistory(req.messages);
+  const maxTokens = Math.min(Number(req.max_tokens ?? req.max_completion_tokens ?? 256), maxCap);
+  const maxArg = Number(args["max-arg-chars"]);
+  const functions = forced ? undefined : toFunctions(fns, maxArg);
+  if (forced) history = [{ type: "system", text: toolPreamble(fns.map((f) => ({ type: "function", function: f }))) }, ...history];
+  const state = chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true });
+  const promptTokens = state.contextText.tokenize(model.tokenizer).length;
+  tooLong(promptTokens, maxTokens);
+  const ac = new AbortController();
+  const opts = {
+    maxTokens, temperature: Number(req.temperature ?? 0), seed: Number(req.seed ?? 0), signal: ac.signal, stopOnAbortSignal: true,
+    onTextChunk: (text) => { if (gone()) ac.abort(); else if (!forced) onToken?.(text, 0); },
+  };
+  if (forced) opts.grammar = await llama.createGrammarForJsonSchema(callSchema(fns, maxArg));
+  else if (fns.length > 0) { opts.functions = functions; opts.documentFunctionParams = true; opts.maxParallelFunctionCalls = 1; }
+  const r = await nativeChat.generateResponse(history, opts);
+  let toolCalls = toToolCalls(r.functionCalls, newCallId);
+  let text = r.response;
+  if (forced) {
+    const call = parseToolCall(text, fns.map((f) => ({ type: "function", function: f })), newCallId());
+    toolCalls = call ? [call] : [];
+  }
+  const outTokens = model.tokenize(text).length;
+  const stop = r.metadata.stopReason;
+  const finish = toolCalls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop";
+  console.error(`chat: ${promptTokens} prompt + ${outTokens} output tokens, ${toolCalls.length} tool calls${forced ? " (required)" : ""} in ${Date.now() - started} ms`);
+  return { text: toolCalls.length > 0 && forced ? null : text, toolCalls, finish, promptTokens, outTokens };
+}
+
 async function generate(req, onToken, gone) {
   if (gone()) return { out: [], finish: "cancelled", promptTokens: 0 };
   const started = Date.now();
   // Non-streaming requests with "tools" get function calling by prompt (tools.mjs).
   let messages = req.messages ?? [];
-  if (!req.stream && Array.isArray(req.tools) && req.tools.length > 0) {
+  if (!native && !req.stream && Array.isArray(req.tools) && req.tools.length > 0) {
     messages = [{ role: "system", content: toolPreamble(req.tools) }, ...toolMessages(messages)];
   }
-  const prompt = model.tokenize(gemmaPrompt(messages), true);
+  const prompt = native
+    ? chatWrapper.generateContextState({ chatHistory: toChatHistory(messages) }).contextText.tokenize(model.tokenizer)
+    : model.tokenize(gemmaPrompt(messages), true);
   const maxTokens = Math.min(Number(req.max_tokens ?? req.max_completion_tokens ?? 256), maxCap);
-  if (prompt.length + maxTokens > Number(args.ctx)) {
-    const err = new Error(`prompt of ${prompt.length} tokens plus max_tokens ${maxTokens} exceeds the context of ${args.ctx}`);
-    err.status = 400;
-    throw err;
-  }
+  tooLong(prompt.length, maxTokens);
   await sequence.clearHistory();
   const temperature = Number(req.temperature ?? 0);
   const opts = { temperature, seed: Number(req.seed ?? 0) };
@@ -106,6 +174,30 @@ async function generate(req, onToken, gone) {
 function send(res, status, body) {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
+}
+
+// answerWithTools answers a request that offers tools on the native path, streamed
+// (text deltas, then one tool_calls delta) or not.
+async function answerWithTools(body, res, id, created, gone) {
+  const usage = (r) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.outTokens, total_tokens: r.promptTokens + r.outTokens });
+  if (body.stream) {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const chunk = (delta, finish) =>
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: args.name, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    chunk({ role: "assistant", content: "" }, null);
+    const r = await serialized(() => generateNative(body, (text) => chunk({ content: text }, null), gone));
+    if (r.toolCalls.length > 0) chunk({ tool_calls: r.toolCalls.map((c, index) => ({ index, ...c })) }, null);
+    chunk({}, r.finish);
+    if (body.stream_options?.include_usage) {
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: args.name, choices: [], usage: usage(r) })}\n\n`);
+    }
+    res.end("data: [DONE]\n\n");
+    return;
+  }
+  const r = await serialized(() => generateNative(body, undefined, gone));
+  const message = { role: "assistant", content: r.text || (r.toolCalls.length > 0 ? null : "") };
+  if (r.toolCalls.length > 0) message.tool_calls = r.toolCalls;
+  send(res, 200, { id, object: "chat.completion", created, model: args.name, choices: [{ index: 0, message, finish_reason: r.finish }], usage: usage(r) });
 }
 
 const server = http.createServer(async (req, res) => {
@@ -135,6 +227,9 @@ const server = http.createServer(async (req, res) => {
   res.on("close", () => { closed = true; });
   const gone = () => closed && !res.writableFinished;
   try {
+    if (native && offeredFunctions(body.tools, body.tool_choice).length > 0) {
+      return await answerWithTools(body, res, id, created, gone);
+    }
     if (body.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
       const chunk = (delta, finish, extra) =>
