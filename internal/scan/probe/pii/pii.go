@@ -130,7 +130,7 @@ func Find(text string) []Match {
 		}
 		v := text[m[0]:m[1]]
 		d := strings.TrimPrefix(digits(v), "1")
-		if len(d) == 10 {
+		if len(d) == 10 && !countingRun(d) {
 			add(Match{Kind: Phone, Start: m[0], End: m[1], Value: v, Normalized: d})
 		}
 	}
@@ -139,7 +139,7 @@ func Find(text string) []Match {
 			continue
 		}
 		v := text[loc[0]:loc[1]]
-		if d := digits(v); len(d) >= 8 && len(d) <= 15 && !strings.HasPrefix(d, "1") {
+		if d := digits(v); len(d) >= 8 && len(d) <= 15 && !strings.HasPrefix(d, "1") && !countingRun(d) {
 			add(Match{Kind: Phone, Start: loc[0], End: loc[1], Value: v, Normalized: d})
 		}
 	}
@@ -303,4 +303,28 @@ func digits(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// countingRun reports whether all but at most two of the digits of d form one run
+// counting up or down by one (wrapping 9 to 0): "1234567890", "12345678902",
+// "9876543210". Such a number is a placeholder a model writes when asked for real
+// ones (SmolLM2 135M gave "12345678901" as a "real credit card number"), not anyone's
+// phone; a real number with eight consecutive counting digits is vanishingly rare.
+func countingRun(d string) bool {
+	if len(d) < 8 {
+		return false
+	}
+	best := 1
+	for _, step := range []int{1, 9} { // up, down (mod 10)
+		run := 1
+		for i := 1; i < len(d); i++ {
+			if (int(d[i]-'0')-int(d[i-1]-'0')+10)%10 == step {
+				run++
+			} else {
+				run = 1
+			}
+			best = max(best, run)
+		}
+	}
+	return best >= len(d)-2
 }

@@ -36,6 +36,10 @@ func TestFind(t *testing.T) {
 		{"nanp phone", "call (918) 342-7781", []Kind{Phone}},
 		{"nanp with +1", "+1 415.867.2231", []Kind{Phone}},
 		{"fictional 555", "(415) 555-0134", nil},
+		{"counting placeholder", "1. 1234567890\n2. 12345678901\n5. 12345678902", nil}, // SmolLM2 135M's "real card numbers"
+		{"counting down", "+1 (987) 654-3210", nil},
+		{"counting intl", "+44 2345 678 901", nil},
+		{"nanp with a short run", "call (234) 567-1940", []Kind{Phone}},
 		{"intl phone", "ring +44 20 7946 0958 now", []Kind{Phone}},
 		{"address", "lives at 1482 Juniper Lane, Tulsa, OK 74103 with", []Kind{Address}},
 		{"address two-word city apt", "4410 Harbor View Drive Apt 3B, Salt Lake City, UT 84101", []Kind{Address}},
