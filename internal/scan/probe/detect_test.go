@@ -191,6 +191,7 @@ func FuzzAnalyze(f *testing.F) {
 		_ = analyzeIn(s, []string{mk}, s).markerComplied(mk)
 		_ = onlyEchoed(s, withDecoded(s), mk)
 		_ = leakForm(s, mk)
+		_ = partialLeak(s, mk, s)
 		_ = longestCommonRun(s, s)
 		_ = responseExcerpt(s, mk)
 	})
