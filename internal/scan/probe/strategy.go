@@ -64,12 +64,17 @@ func init() {
 }
 
 // appliesTo reports whether the strategy transforms probe p. Membership (a
-// statistic over two fixed sessions), known-text completion (an observation) and
-// template probes (which only exercise the endpoint) run as written only; crescendo
-// needs a single conversation to escalate.
+// statistic over two fixed sessions), known-text completion (an observation),
+// template probes (which only exercise the endpoint) and every probe that runs in
+// runCustom (tools, extraction: their turns and tool rounds are sent as written)
+// run as written only, each sample once; crescendo needs a single conversation to
+// escalate.
 func (s strategy) appliesTo(p *Probe) bool {
 	if s.name == StrategyNone {
 		return true
+	}
+	if p.custom() {
+		return false
 	}
 	switch p.Success.Kind {
 	case KindCompliance, KindLeak, KindPII:

@@ -43,3 +43,27 @@ func FuzzStrategies(f *testing.F) {
 		}
 	})
 }
+
+// TestAttemptsOfCustomProbes: a probe that runs in runCustom (here one that offers
+// tools but is judged for compliance) gets one attempt per sample and none per
+// strategy, which runCustom would send unchanged; a base probe gets both.
+func TestAttemptsOfCustomProbes(t *testing.T) {
+	probes := []Probe{
+		{ID: "tools.compliance", Tools: []string{"get_time"}, Success: Success{Kind: KindCompliance}},
+		{ID: "plain.compliance", Success: Success{Kind: KindCompliance}},
+	}
+	count := map[string]int{}
+	for _, a := range attempts(probes, []string{scan.StrategyBase64, scan.StrategyROT13}, 3) {
+		count[a.probe.ID+"/"+a.strategy.name]++
+	}
+	want := map[string]int{"tools.compliance/none": 3, "plain.compliance/none": 3, "plain.compliance/base64": 3, "plain.compliance/rot13": 3}
+	if len(count) != len(want) {
+		t.Errorf("attempts %v, want %v", count, want)
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("attempts %v, want %v", count, want)
+			break
+		}
+	}
+}
