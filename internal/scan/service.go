@@ -355,7 +355,8 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			return Job{}, attackerError(err)
 		}
 	}
-	if err := s.checkPacks(ctx, a, o.ProbePackIDs); err != nil {
+	packs, err := s.checkPacks(ctx, a, o.ProbePackIDs)
+	if err != nil {
 		return Job{}, err
 	}
 	if c, ok, err := s.store.Containment(ctx, containmentOwner(t.Kind, a.ID), t.Key()); err != nil {
@@ -364,7 +365,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		return Job{}, apperr.Errorf(apperr.ModelContained, "Artifact %q is contained; release it before scanning it again.", t.ArtifactID)
 	}
 
-	j := Job{ID: uuid.NewString(), OwnerID: a.ID, Target: t, TargetKey: t.Key(), Types: types, Options: o,
+	j := Job{ID: uuid.NewString(), OwnerID: a.ID, Target: t, TargetKey: t.Key(), Types: types, Options: o, Packs: packs,
 		Status: Queued, CurrentStep: "queued", CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	secret, err := s.o.Sealer.Seal(j.ID, t.APIKey)
 	if err != nil {

@@ -23,11 +23,19 @@ const scanNotFound = "Scan not found."
 const scanColumns = `id, owner_id, target, target_key, scan_types, options, secret, status, progress,
 	current_step, findings_count, error, attempts, created_at, started_at, completed_at`
 
+// storedOptions is what the options column holds: the job's options and, beside
+// them, the probe packs it runs as they were when it was created (no migration:
+// the column is JSON text in both stores).
+type storedOptions struct {
+	scan.JobOptions
+	Packs []scan.PackSnapshot `json:"pack_snapshots,omitempty"`
+}
+
 // CreateScan stores a queued job.
 func (db *DB) CreateScan(ctx context.Context, j scan.Job) error {
 	target, _ := json.Marshal(j.Target)
 	types, _ := json.Marshal(j.Types)
-	opts, _ := json.Marshal(j.Options)
+	opts, _ := json.Marshal(storedOptions{JobOptions: j.Options, Packs: j.Packs})
 	query := db.q(`INSERT INTO scans (id, owner_id, target_kind, target, target_key, scan_types, options, secret,
 		status, progress, current_step, findings_count, attempts, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?)`)
@@ -52,10 +60,12 @@ func scanJob(row rowScanner) (scan.Job, error) {
 		&j.CurrentStep, &j.FindingsCount, &errText, &j.Attempts, &j.CreatedAt, &started, &completed); err != nil {
 		return scan.Job{}, err
 	}
+	var so storedOptions
 	if err := errors.Join(json.Unmarshal([]byte(target), &j.Target), json.Unmarshal([]byte(types), &j.Types),
-		json.Unmarshal([]byte(opts), &j.Options)); err != nil {
+		json.Unmarshal([]byte(opts), &so)); err != nil {
 		return scan.Job{}, fmt.Errorf("decode scan %s: %w", j.ID, err)
 	}
+	j.Options, j.Packs = so.JobOptions, so.Packs
 	j.Status, j.Secret, j.Error, j.CreatedAt = scan.Status(status), secret.String, errText.String, j.CreatedAt.UTC()
 	if started.Valid {
 		t := started.Time.UTC()

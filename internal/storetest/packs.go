@@ -53,4 +53,22 @@ func exerciseProbePacks(t *testing.T, newStore func(t *testing.T) Store) {
 	if err := db.CreateProbePack(ctx, scan.ProbePack{ID: uuid.NewString(), OwnerID: uuid.NewString(), Name: "x", Content: "x", CreatedAt: at}, 0); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("pack of an unknown user: %v", err)
 	}
+
+	// A scan keeps the packs it names as they were when it was created, whatever
+	// becomes of them, beside its options.
+	kept := pack(1)
+	kept.ID = ids[1]
+	j := newJob(owner, at)
+	j.Options = scan.JobOptions{ProbePackIDs: []string{kept.ID}, Purpose: "orders"}
+	j.Packs = []scan.PackSnapshot{{ID: kept.ID, Name: kept.Name, Content: kept.Content, SHA256: kept.SHA256}}
+	must(t, db.CreateScan(ctx, j))
+	must(t, db.DeleteProbePack(ctx, owner, kept.ID))
+	got2, err := db.Scan(ctx, j.ID)
+	if err != nil || len(got2.Packs) != 1 || got2.Packs[0] != j.Packs[0] || got2.Options.Purpose != "orders" || len(got2.Options.ProbePackIDs) != 1 {
+		t.Errorf("scan with packs: %v %+v %+v", err, got2.Options, got2.Packs)
+	}
+	claimed, ok, err := db.ClaimScan(ctx, "w", time.Now(), time.Minute, 3, 0)
+	if err != nil || !ok || claimed.ID != j.ID || len(claimed.Packs) != 1 || claimed.Packs[0].Content != kept.Content {
+		t.Errorf("claimed scan: %v %v %+v", ok, err, claimed.Packs)
+	}
 }
