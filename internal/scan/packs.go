@@ -57,8 +57,10 @@ type PackParser interface {
 
 // Bounds on probe packs.
 const (
-	// MaxPackBytes caps one pack's content (the probe package's own bound).
-	MaxPackBytes = 256 << 10
+	// MaxPackBytes is the default cap of one uploaded pack's content
+	// (MAX_PROBE_PACK_BYTES; Options.MaxPackBytes), at most the probe package's
+	// own bound.
+	MaxPackBytes = 1 << 20
 	// MaxPacksPerUser caps how many packs one user keeps.
 	MaxPacksPerUser = 50
 	maxPackName     = 200
@@ -87,8 +89,8 @@ func (s *Service) SaveProbePack(ctx context.Context, a Actor, in PackInput) (Pro
 	switch {
 	case strings.TrimSpace(in.Content) == "":
 		bad = append(bad, apperr.FieldError{Field: "content", Message: "is required"})
-	case len(in.Content) > MaxPackBytes:
-		bad = append(bad, apperr.FieldError{Field: "content", Message: fmt.Sprintf("must be at most %d bytes", MaxPackBytes)})
+	case len(in.Content) > s.o.MaxPackBytes:
+		bad = append(bad, apperr.FieldError{Field: "content", Message: fmt.Sprintf("must be at most %d bytes (MAX_PROBE_PACK_BYTES)", s.o.MaxPackBytes)})
 	case !utf8.ValidString(in.Content):
 		bad = append(bad, apperr.FieldError{Field: "content", Message: "must be UTF-8 text"})
 	}

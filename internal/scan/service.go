@@ -101,6 +101,9 @@ type Options struct {
 	Engine      Engine
 	Checker     Checker
 	Packs       PackParser // validates probe packs; nil: packs are refused
+	// MaxPackBytes caps an uploaded pack's content (MAX_PROBE_PACK_BYTES; 0:
+	// the default MaxPackBytes).
+	MaxPackBytes int
 	Sealer      *Sealer
 	Notifier    Notifier // nil: an in-process Broker
 	ArtifactDir string   // where uploads are kept
@@ -169,6 +172,7 @@ func (s *Service) QueueDepth(ctx context.Context) (int, error) { return s.store.
 // NewService returns a Service; Start runs its workers.
 func NewService(o Options) *Service {
 	o.Workers = max(o.Workers, 0)
+	o.MaxPackBytes = cmp.Or(max(o.MaxPackBytes, 0), MaxPackBytes)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, 3)
 	o.JobTimeout = cmp.Or(o.JobTimeout, 30*time.Minute)
