@@ -97,17 +97,17 @@ type Checker interface {
 
 // Options configure a Service. Zero durations take the defaults named.
 type Options struct {
-	Store       Store
-	Engine      Engine
-	Checker     Checker
-	Packs       PackParser // validates probe packs; nil: packs are refused
+	Store   Store
+	Engine  Engine
+	Checker Checker
+	Packs   PackParser // validates probe packs; nil: packs are refused
 	// MaxPackBytes caps an uploaded pack's content (MAX_PROBE_PACK_BYTES; 0:
 	// the default MaxPackBytes).
 	MaxPackBytes int
-	Sealer      *Sealer
-	Notifier    Notifier // nil: an in-process Broker
-	ArtifactDir string   // where uploads are kept
-	Workers     int      // concurrent scans on this instance (SCAN_WORKERS); 0: none (an API-only instance)
+	Sealer       *Sealer
+	Notifier     Notifier // nil: an in-process Broker
+	ArtifactDir  string   // where uploads are kept
+	Workers      int      // concurrent scans on this instance (SCAN_WORKERS); 0: none (an API-only instance)
 	// Lease is how long a claimed job is held without a heartbeat (0: 30 s); a
 	// worker that dies releases its job to others after this long.
 	Lease time.Duration
