@@ -224,6 +224,15 @@ var safeExact = setOf(
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
 	"builtins.object", "builtins.slice", "builtins.range", "builtins.type", "builtins.NotImplemented", "builtins.Ellipsis",
 	"builtins.reversed", "builtins.enumerate", "builtins.zip",
+	// pure functions of their arguments (fickling's suite expects len and dict to
+	// pass): they reach no object, module or file the pickle did not already hold
+	"builtins.len", "builtins.abs", "builtins.round", "builtins.divmod", "builtins.hash", "builtins.ord",
+	"builtins.chr", "builtins.bin", "builtins.hex", "builtins.oct", "builtins.isinstance", "builtins.issubclass",
+	"builtins.callable", "builtins.all", "builtins.any", "builtins.sum", "builtins.ascii",
+	// compiler feature flags (_Feature records), what `from __future__ import annotations` leaves in classes
+	"__future__.annotations", "__future__.division", "__future__.absolute_import", "__future__.print_function",
+	"__future__.unicode_literals", "__future__.generator_stop", "__future__.with_statement",
+	"__future__.nested_scopes", "__future__.generators",
 	"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reduce_ex",
 	"_codecs.encode", "codecs.encode", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
 	"collections.Counter", "collections.ChainMap", "_collections.OrderedDict", "_collections.defaultdict",

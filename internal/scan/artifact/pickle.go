@@ -229,7 +229,10 @@ type machine struct {
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
-	firstErr   string
+	// frameEnd is where the current FRAME's declared bytes end (0: none);
+	// opStart where the opcode being run began.
+	frameEnd, opStart int64
+	firstErr          string
 	errOff     int64
 	mutated    []importRec
 	// nested are the findings of pickles found inside bytes values, held until

@@ -34,7 +34,17 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
 	defer m.release()
 	res, err := m.run()
-	if err != nil || m.firstErr != "" {
+	if err != nil {
+		return false
+	}
+	if namesDangerousImport(m.imports) {
+		// Well-formed GLOBAL lines naming os.system, builtins.eval, pty.spawn…
+		// are a pickle's, however it breaks afterwards: CPython imports them
+		// before it reaches the damage, other loaders may read on, and nothing
+		// else writes such lines (fickling's test_bypasses builds them so).
+		return true
+	}
+	if m.firstErr != "" {
 		return false
 	}
 	if res.stopped {
@@ -148,6 +158,17 @@ func hasEOCD(ra io.ReaderAt, size int64) bool {
 // Text that happens to open with "c" ("cat is a small animal\n…") parses as a
 // GLOBAL of a module named "at is a small animal", which no import finds; it is
 // text, not a pickle (CPython fails on it before anything runs).
+// namesDangerousImport: one of imports is on the dangerous list by its full,
+// plausible module and name (not a guess from a prefix of binary noise).
+func namesDangerousImport(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && plausibleName(im.module) && plausibleName(im.name) {
+			return true
+		}
+	}
+	return false
+}
+
 func plausibleImports(imports []importRec) bool {
 	for _, im := range imports {
 		if plausibleName(im.module) && plausibleName(im.name) {
