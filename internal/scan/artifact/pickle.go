@@ -233,8 +233,8 @@ type machine struct {
 	// opStart where the opcode being run began.
 	frameEnd, opStart int64
 	firstErr          string
-	errOff     int64
-	mutated    []importRec
+	errOff            int64
+	mutated           []importRec
 	// nested are the findings of pickles found inside bytes values, held until
 	// report knows whether this pickle hands bytes to a loader.
 	nested []nestedRec
