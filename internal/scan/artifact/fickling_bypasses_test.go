@@ -103,3 +103,36 @@ func TestFicklingSuiteVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// TestKerasPickles: Keras pickles its models as a nested .keras zip handed to a
+// loader (tf_keras' deserialize_model_from_bytecode, Keras 3's
+// getattr(cls, "_unpickle_model")(io.BytesIO(zip))). The loader and the getattr
+// that reaches it are not findings of their own; the zip is scanned, so a
+// Lambda inside is critical, and a plain model is clean (testdata/real holds a
+// Keras 3 one, testdata/keras_pickle modelscan's tf_keras one).
+func TestKerasPickles(t *testing.T) {
+	for _, c := range []struct {
+		name, rule string
+	}{
+		{"lambda_keras3.pkl", "keras.lambda_code"},
+		{"tf_keras_dill_exec.pkl", "pickle.dangerous_call"},
+		{"tf_keras_pickled.pkl", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join("testdata", "keras_pickle", c.name)
+			fs, ns, err := ScanFile(context.Background(), p, c.name, Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("err %v, not scanned %+v", err, ns)
+			}
+			if c.rule == "" {
+				if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
+					t.Fatalf("a plain pickled model: want nothing at medium or above, got %+v", bad)
+				}
+				return
+			}
+			if got := withRule(fs, c.rule); len(got) == 0 || got[0].Severity != scan.Critical {
+				t.Fatalf("want a critical %s, got %+v", c.rule, fs)
+			}
+		})
+	}
+}

@@ -187,6 +187,8 @@ type importRec struct {
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
+	calls        int    // times called
+	toNested     int    // calls that derived a nested loader's name (getattr)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -667,6 +669,7 @@ func (m *machine) call(callee, args slot, op byte) slot {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
+				m.imports[p.imp].calls++
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
 					m.imports[p.imp].reduced = true
 				}
@@ -675,6 +678,12 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				}
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
+				if p.imp >= 0 && nestedLoaders[derived] {
+					// getattr that only reaches a loader whose bytes are scanned here
+					// (Keras 3's Model._unpickle_model) is that loader's call, not an
+					// indirection of its own
+					m.imports[p.imp].toNested++
+				}
 				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
 			}
 		}
@@ -870,6 +879,9 @@ func (m *machine) report(clean bool) {
 		}
 		switch im.cls.verdict {
 		case verdictDangerous:
+			if im.calls > 0 && im.toNested == im.calls && im.via == "" {
+				continue // each call reached a nested loader, reported as that
+			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)
@@ -952,7 +964,20 @@ func (m *machine) bytesArg(args slot) bool {
 		return false
 	}
 	items := m.itemsOf(m.val(args))
-	return len(items) > 0 && items[0].k == kBytes
+	if len(items) == 0 {
+		return false
+	}
+	if items[0].k == kBytes {
+		return true
+	}
+	// An io.BytesIO over a bytes constant: built with it, or (as Keras 3 hands
+	// its .keras zip to _unpickle_model) empty, then given BUILD's state
+	// (value, position, dict).
+	if cls := m.className(items[0]); cls == "_io.BytesIO" || cls == "io.BytesIO" {
+		o := m.objOf(m.val(items[0]))
+		return m.bytesArg(o.args) || m.bytesArg(o.state)
+	}
+	return false
 }
 
 // classLike reports whether a plain name is spelled like a class (capitalised).
