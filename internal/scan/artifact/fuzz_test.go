@@ -171,3 +171,16 @@ func FuzzSavedModel(f *testing.F) {
 		looksTensorBundleIndex(bytes.NewReader(data), int64(len(data)))
 	})
 }
+
+// FuzzJoblibZFile: joblib 0.9 zfiles, whose header is parsed by hand.
+func FuzzJoblibZFile(f *testing.F) {
+	f.Add(joblibZFile(newPK(2).global("posix", "system").callStr("id").stop(), false))
+	f.Add(joblibZFile(make([]byte, 64), true))
+	f.Add([]byte("ZF0x10               x\x9c"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if n := joblibZHeader(data); n != 0 && (n < 21 || n > 22 || n+2 > len(data)) {
+			t.Fatalf("header length %d for %d bytes", n, len(data))
+		}
+		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
+	})
+}

@@ -219,6 +219,9 @@ var safeExact = setOf(
 	"numpy.random._pcg64.PCG64", "numpy.random._generator.Generator", "numpy.random.bit_generator.SeedSequence",
 	"numpy.core.multiarray._reconstruct_array", "numpy.dtypes.Float32DType", "numpy.dtypes.Float64DType",
 	"numpy.dtypes.Int64DType", "numpy.dtypes.Int32DType", "numpy.dtypes.ObjectDType",
+	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
+	// NumPy keeps it as an alias of multiarray._reconstruct
+	"numpy.core._internal._reconstruct",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
@@ -238,6 +241,12 @@ var safeExact = setOf(
 	"torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
 	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+	// joblib before 0.10 (its own test data): the wrappers name the sibling
+	// .npy or .npy.z file (written with the pickle, scanned as files of their
+	// own) that joblib.load reads the array from
+	"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle.ZNDArrayWrapper",
+	"joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+	"sklearn.externals.joblib.numpy_pickle.NDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.ZNDArrayWrapper",
 )
 
 // safePrefixes are modules whose classes make up ordinary model objects. Anything in
@@ -259,6 +268,7 @@ var ecosystemClassPrefixes = []string{
 	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
 	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
+	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call

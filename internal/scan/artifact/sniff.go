@@ -11,12 +11,15 @@ import (
 )
 
 // looksSafetensors: an 8-byte little-endian header length followed by a JSON object.
+// A length whose top byte is set is not a header length but text: a JSON document
+// whose first eight bytes ({"data":) read as a number and whose next object
+// begins at byte 8 (scikit-learn's OpenML fixtures, gzipped) looks the same.
 func looksSafetensors(head []byte) bool {
 	if len(head) < 10 {
 		return false
 	}
 	n := binary.LittleEndian.Uint64(head)
-	if n < 2 {
+	if n < 2 || n >= 1<<56 {
 		return false
 	}
 	b := bytes.TrimLeft(head[8:], " \t\r\n")

@@ -1,0 +1,131 @@
+package artifact
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"strings"
+	"testing"
+
+	"mirror/internal/scan"
+)
+
+// joblibZFile writes data the way joblib 0.8-0.9's write_zfile did: "ZF", the
+// length in hex left-justified to 19 characters, (in some versions) a space,
+// then the zlib stream.
+func joblibZFile(data []byte, space bool) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "ZF%-19s", fmt.Sprintf("%#x", len(data)))
+	if space {
+		b.WriteByte(' ')
+	}
+	w := zlib.NewWriter(&b)
+	_, _ = w.Write(data)
+	_ = w.Close()
+	return b.Bytes()
+}
+
+// TestJoblibZFile: joblib.load still unpickles a joblib 0.9 zfile, so what it
+// holds is scanned; the raw array bytes of its .npy.z companions are data.
+func TestJoblibZFile(t *testing.T) {
+	evil := newPK(2).global("posix", "system").callStr("id").stop()
+	benign := newPK(2).global("collections", "OrderedDict").op(opEMPTY_TUPLE, opREDUCE).stop()
+	raw := make([]byte, 64)
+	for i := range raw {
+		raw[i] = byte(i / 8) // little-endian int64 0..7, as ZNDArrayWrapper stores them
+	}
+	for _, space := range []bool{false, true} {
+		t.Run(fmt.Sprint("space=", space), func(t *testing.T) {
+			fs, ns := scanBytes(t, "model.pkl.gz", joblibZFile(evil, space))
+			if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 || len(ns) != 0 {
+				t.Fatalf("malicious zfile: findings %v, not scanned %v", fs, ns)
+			}
+			fs, ns = scanBytes(t, "model.pkl.gz", joblibZFile(benign, space))
+			if len(fs) != 0 || len(ns) != 0 {
+				t.Fatalf("benign zfile: findings %v, not scanned %v", fs, ns)
+			}
+			fs, ns = scanBytes(t, "model.pkl.gz_01.npy.z", joblibZFile(raw, space))
+			if len(fs) != 0 || len(ns) != 0 {
+				t.Fatalf("raw array zfile: findings %v, not scanned %v", fs, ns)
+			}
+		})
+	}
+	// Not a zfile: the header's length is not hex, so the bytes stay unrecognised.
+	bad := joblibZFile(evil, false)
+	copy(bad[2:], "0xZZ")
+	if joblibZHeader(bad) != 0 {
+		t.Fatal("a header with non-hex digits was taken for a zfile")
+	}
+}
+
+// TestGzippedJSONIsNotSafetensors: scikit-learn's OpenML fixtures are gzipped
+// JSON whose first eight bytes ({"data":) read as a huge safetensors header
+// length and whose ninth is '{'; they were reported high as a truncated
+// safetensors file.
+func TestGzippedJSONIsNotSafetensors(t *testing.T) {
+	doc := []byte(`{"data":{"dataset":[{"did":61,"name":"iris","version":1}]}}`)
+	for name, b := range map[string][]byte{"plain.json": doc, "api-v1-jdl-dn-iris-l-2-dv-1.json.gz": gzipBytes(doc)} {
+		fs, ns := scanBytes(t, name, b)
+		if len(atOrAbove(fs, scan.Low)) != 0 || len(ns) != 0 {
+			t.Errorf("%s: findings %v, not scanned %v", name, fs, ns)
+		}
+	}
+	// A real header length still makes a safetensors file, truncated or not.
+	fs, _ := scanBytes(t, "x.safetensors", safetensorsFile(`{"a":{"dtype":"F32","shape":[1000],"data_offsets":[0,4000]}}`, make([]byte, 16)))
+	if len(withRule(fs, "format.past_end")) == 0 {
+		t.Fatalf("truncated safetensors: %v", fs)
+	}
+}
+
+// TestLegacyLibraryPicklesAreClean: names that the test data of NumPy, joblib
+// and networkx wheels import (pickles written by those libraries long ago).
+func TestLegacyLibraryPicklesAreClean(t *testing.T) {
+	cases := map[string][]byte{
+		// numpy/lib/tests/data/py2-np0-objarr.npy
+		"py2-np0-objarr.pkl": newPK(2).global("numpy.core._internal", "_reconstruct").global("numpy", "ndarray").
+			binint1(0).op(opTUPLE1).str("b").op(opTUPLE3, opREDUCE).stop(),
+		// joblib/test/data/joblib_0.9.2_pickle_py27_np17.pkl
+		"joblib_0.9.2.pkl": newPK(2).global("joblib.numpy_pickle", "NDArrayWrapper").op(opEMPTY_TUPLE, opNEWOBJ).
+			op(opEMPTY_DICT).str("filename").str("joblib_0.9.2.pkl_01.npy").op(opSETITEM, opBUILD).stop(),
+		// networkx/algorithms/flow/tests/gw1.gpickle.bz2
+		"gw1.gpickle": newPK(2).global("networkx.classes.digraph", "DiGraph").op(opEMPTY_TUPLE, opNEWOBJ).
+			op(opEMPTY_DICT, opBUILD).stop(),
+	}
+	for name, b := range cases {
+		fs, ns := scanBytes(t, name, b)
+		if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 || len(ns) != 0 {
+			t.Errorf("%s: findings %v, not scanned %v", name, bad, ns)
+		}
+	}
+	// A function of networkx called on load is still not allowed.
+	fs, _ := scanBytes(t, "call.gpickle", newPK(2).global("networkx.readwrite.gml", "read_gml").callStr("/etc/passwd").stop())
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("networkx function call: %v", fs)
+	}
+}
+
+// TestKerasH5LambdaSource: a legacy .h5 Lambda whose function field is Python
+// source (modelaudit's malicious_lambda.h5) is code, whatever its function_type;
+// a registered function's name is not.
+func TestKerasH5LambdaSource(t *testing.T) {
+	src := `{"class_name": "Lambda", "config": {"function": "lambda x: eval('print(\"security test\")')"}}`
+	fs, _ := scanBytes(t, "malicious_lambda.h5", fakeH5(kerasConfig(src)))
+	if len(withRule(atOrAbove(fs, scan.High), "keras.lambda_code")) == 0 {
+		t.Fatalf("Lambda with source: %v", fs)
+	}
+	named := `{"class_name": "Lambda", "config": {"function": "my_package>normalise", "function_type": "function"}}`
+	fs, _ = scanBytes(t, "named.h5", fakeH5(kerasConfig(named)))
+	if len(withRule(fs, "keras.lambda_code")) != 0 {
+		t.Fatalf("Lambda naming a registered function: %v", fs)
+	}
+	for _, s := range []string{"relu", "pkg.mod.fn", "my_package>normalise", "_f1"} {
+		if !dottedIdentifier(s) {
+			t.Errorf("dottedIdentifier(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "lambda x: x", "f()", "a b", "1abc", strings.Repeat("x", 3) + ";"} {
+		if dottedIdentifier(s) {
+			t.Errorf("dottedIdentifier(%q) = true", s)
+		}
+	}
+}
