@@ -269,6 +269,7 @@ var ecosystemClassPrefixes = []string{
 	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
+	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call

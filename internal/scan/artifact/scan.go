@@ -428,7 +428,7 @@ func (s *scanner) textAsPickle(ctx context.Context, in region) error {
 	if err != nil {
 		return err
 	}
-	if res.stopped && m.firstErr == "" {
+	if res.stopped && m.firstErr == "" && importsResolve(m.imports) {
 		m.report(true)
 	}
 	return nil

@@ -129,3 +129,22 @@ func TestKerasH5LambdaSource(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVOpeningWithCIsText: statsmodels' results_predict_fedfunds.csv parses
+// as GLOBAL "onst_p1,…" then STOP; no import can resolve that module, so it is
+// text, while a protocol 0 pickle importing a real module still is a pickle.
+func TestCSVOpeningWithCIsText(t *testing.T) {
+	csv := []byte("const_p1,const_p2,const_f1\n.7376958,.2623042,.9997776\n.9818866,.0181134,.999989\n")
+	fs, ns := scanBytes(t, "results_predict_fedfunds.csv", csv)
+	if len(atOrAbove(fs, scan.Low)) != 0 || len(ns) != 0 {
+		t.Fatalf("csv: findings %v, not scanned %v", fs, ns)
+	}
+	fs, _ = scanBytes(t, "p0.pkl", []byte("cposix\nsystem\n(S'id'\ntR."))
+	if len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("protocol 0 pickle: %v", fs)
+	}
+	fs, _ = scanBytes(t, "p0b.pkl", []byte("cnot,a module\nx\ncposix\nsystem\n."))
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("protocol 0 pickle with a garbage import before a dangerous one: %v", fs)
+	}
+}
