@@ -283,6 +283,21 @@ var ecosystemReconstructors = setOf(
 	"pandas._libs.tslibs.nattype.__nat_unpickle", "pandas.core.internals.blocks._unpickle_block",
 )
 
+// ecosystemLoaders are classes of model ecosystems whose constructor, called on
+// load (REDUCE, or copyreg._reconstructor's base.__init__), fetches a model
+// from a path or the Hub and may run its code (trust_remote_code), or opens,
+// creates or truncates the file it is given. Pickled instances of them (made
+// with NEWOBJ or object as the reconstructor's base) stay allowed.
+var ecosystemLoaders = setOf(
+	"sentence_transformers.SentenceTransformer", "sentence_transformers.SentenceTransformer.SentenceTransformer",
+	"sentence_transformers.CrossEncoder", "sentence_transformers.cross_encoder.CrossEncoder",
+	"sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder", "sentence_transformers.SparseEncoder",
+	"sentence_transformers.sparse_encoder.SparseEncoder", "sentence_transformers.sparse_encoder.SparseEncoder.SparseEncoder",
+	"pandas.HDFStore", "pandas.ExcelWriter", "pandas.ExcelFile",
+	"datasets.DatasetBuilder", "datasets.DownloadManager", "datasets.StreamingDownloadManager",
+	"transformers.Trainer", "transformers.Seq2SeqTrainer",
+)
+
 // ecosystemClass reports whether name is a plain (not dotted) name of a package
 // on ecosystemClassPrefixes: a class, or (scipy's csr_matrix) a lower-case
 // class. Whether it is called as a function is judged where calls are known.

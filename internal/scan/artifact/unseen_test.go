@@ -148,3 +148,34 @@ func TestCSVOpeningWithCIsText(t *testing.T) {
 		t.Fatalf("protocol 0 pickle with a garbage import before a dangerous one: %v", fs)
 	}
 }
+
+// TestEcosystemLoaderCalled: a model ecosystem's class whose constructor loads
+// a model (and its remote code) or opens a file is a call gadget when the
+// pickle calls it, directly or as copyreg._reconstructor's base; an instance
+// built the usual way is not.
+func TestEcosystemLoaderCalled(t *testing.T) {
+	st := func(p *pk) *pk { return p.global("sentence_transformers.SentenceTransformer", "SentenceTransformer") }
+	direct := st(newPK(2)).str("attacker/model").op(opTUPLE1, opREDUCE).stop()
+	viaReconstructor := newPK(2).global("copyreg", "_reconstructor")
+	st(viaReconstructor)
+	st(viaReconstructor)
+	recon := viaReconstructor.str("attacker/model").op(opTUPLE3, opREDUCE).stop()
+	popen := newPK(2).global("copyreg", "_reconstructor").global("subprocess", "Popen").global("subprocess", "Popen").
+		str("id").op(opTUPLE3, opREDUCE).stop()
+	for name, b := range map[string][]byte{"direct.pkl": direct, "reconstructor.pkl": recon, "popen.pkl": popen} {
+		fs, _ := scanBytes(t, name, b)
+		if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+	plain := newPK(2).global("copyreg", "_reconstructor")
+	st(plain)
+	plain.global("builtins", "object").op(opNONE, opTUPLE3, opREDUCE).op(opEMPTY_DICT, opBUILD)
+	hdf := newPK(2).global("pandas", "HDFStore").op(opEMPTY_TUPLE, opNEWOBJ)
+	for name, b := range map[string][]byte{"instance.pkl": plain.stop(), "newobj.pkl": hdf.stop()} {
+		fs, _ := scanBytes(t, name, b)
+		if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
+			t.Errorf("%s: %v", name, bad)
+		}
+	}
+}
