@@ -73,6 +73,9 @@ var (
 	ruleTFDangerousOp    = rule{"savedmodel.dangerous_op", scan.SelfModification, scan.High, 8.0, "TensorFlow SavedModel graph uses op %s (%s)", remReview}
 	ruleONNXExternalPath = rule{"onnx.external_data_escape", scan.SelfModification, scan.High, 8.5, "ONNX external data path %q escapes the model's folder", remStructure}
 
+	ruleSkopsDangerous = rule{"skops.dangerous_type", scan.SelfModification, scan.High, 8.5, "skops file rebuilds %s (%s) with its %s", remDoNotLoad}
+	ruleSkopsUnknown   = rule{"skops.unknown_type", scan.SelfModification, scan.Medium, 5.0, "skops file rebuilds %s with its %s, a type neither on the allow-list of what model files hold nor known to be dangerous", remReview}
+
 	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}
 	ruleKerasDangerous  = rule{"keras.dangerous_object", scan.SelfModification, scan.Critical, 9.5, "Keras model config loads %s (%s)", remDoNotLoad}
 	ruleKerasUnknown    = rule{"keras.unknown_object", scan.SelfModification, scan.Low, 3.0, "Keras model config loads %s from outside Keras", remReview}

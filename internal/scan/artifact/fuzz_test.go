@@ -184,3 +184,20 @@ func FuzzJoblibZFile(f *testing.F) {
 		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
 	})
 }
+
+// FuzzSkops: skops schemas (JSON trees of typed nodes) walked for the types
+// they rebuild.
+func FuzzSkops(f *testing.F) {
+	for _, dir := range []string{"benign", "malicious"} {
+		entries, _ := os.ReadDir(filepath.Join("testdata", "skops", dir))
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join("testdata", "skops", dir, e.Name())); err == nil && len(b) < 12<<10 {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte(`{"__loader__": "MethodNode", "protocol": 2, "__module__": "m", "__class__": "C", "content": {"func": "__init__", "obj": {"__module__": "os", "__class__": "x"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
+	})
+}

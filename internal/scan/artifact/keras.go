@@ -416,6 +416,9 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	obj, _ := v.(map[string]any)
 	if obj != nil {
 		s.jsonTemplates(in.l, obj)
+		if isSkopsSchema(obj) {
+			s.checkSkops(in.l, obj) // skops.go
+		}
 		if am, ok := obj["auto_map"].(map[string]any); ok && len(am) > 0 {
 			s.c.add(in.l, rulePythonSource, -1, map[string]any{"config_key": "auto_map", "auto_map": fmt.Sprint(am)}, "config auto_map points at custom code")
 		}

@@ -242,3 +242,44 @@ func TestGadgetFiles(t *testing.T) {
 		t.Fatalf("only %d gadget files", len(entries))
 	}
 }
+
+// TestSkopsFiles: skops files written by skops.io.dump (testdata/skops, by
+// scripts/peers/make_skops_testdata.py): fitted estimators pass; a
+// FunctionTransformer whose func runs code (os.system, eval, subprocess,
+// operator functions, a bound method of code.InteractiveInterpreter) is high,
+// naming what skops' own get_untrusted_types lists.
+func TestSkopsFiles(t *testing.T) {
+	for _, kind := range []string{"benign", "malicious"} {
+		dir := filepath.Join("testdata", "skops", kind)
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) < 3 {
+			t.Fatalf("%s: %v (%d files)", dir, err, len(entries))
+		}
+		for _, e := range entries {
+			fs, ns, err := ScanFile(context.Background(), filepath.Join(dir, e.Name()), e.Name(), Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("%s: %v %v", e.Name(), err, ns)
+			}
+			high := withRule(atOrAbove(fs, scan.High), "skops.dangerous_type")
+			if kind == "benign" && len(atOrAbove(fs, scan.Medium)) != 0 {
+				t.Errorf("%s: %v", e.Name(), fs)
+			}
+			if kind == "malicious" && len(high) == 0 {
+				t.Errorf("%s: not high: %v", e.Name(), fs)
+			}
+		}
+	}
+	// A class of the script that saved the model is named, at medium; a JSON
+	// file that merely has the same keys but no skops marker is not a schema.
+	schema := `{"__class__": "Pipeline", "__module__": "sklearn.pipeline", "__loader__": "ObjectNode", "protocol": 2, "_skops_version": "0.10",
+	  "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": {
+	    "step": {"__class__": "DivideColumns", "__module__": "__main__", "__loader__": "ObjectNode", "content": {}}}}}`
+	fs, _ := scanBytes(t, "schema.json", []byte(schema))
+	if u := withRule(fs, "skops.unknown_type"); len(u) != 1 || u[0].Severity != scan.Medium || !strings.Contains(u[0].Title, "__main__.DivideColumns") {
+		t.Fatalf("__main__ class: %v", fs)
+	}
+	fs, _ = scanBytes(t, "config.json", []byte(`{"__class__": "system", "__module__": "os", "__loader__": "FunctionNode"}`))
+	if len(fs) != 0 {
+		t.Fatalf("JSON without a skops marker: %v", fs)
+	}
+}
