@@ -201,3 +201,15 @@ func FuzzSkops(f *testing.F) {
 		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
 	})
 }
+
+// FuzzYAMLTags: text searched for PyYAML's Python tags.
+func FuzzYAMLTags(f *testing.F) {
+	f.Add([]byte("a: !!python/object/apply:posix.system [id]\nb: !!python/name:x\nc: !!python/module:os\n"))
+	f.Add([]byte("x: !<tag:yaml.org,2002:python/object/new:.a> []\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error {
+			s.checkYAMLTags(in.l, data)
+			return nil
+		})
+	})
+}

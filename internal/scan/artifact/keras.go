@@ -516,6 +516,9 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 		name = in.l.file
 	}
 	if path.Ext(name) != ".py" {
+		// yamltags.go: any text, whatever its name, read without consuming
+		// the stream (the caller may still salvage it as a pickle)
+		s.checkYAMLTags(in.l, peekText(in, 16<<20))
 		return nil
 	}
 	src, err := io.ReadAll(io.LimitReader(in.st, 16<<20))

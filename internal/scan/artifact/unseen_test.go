@@ -283,3 +283,51 @@ func TestSkopsFiles(t *testing.T) {
 		t.Fatalf("JSON without a skops marker: %v", fs)
 	}
 }
+
+// TestYAMLPythonTags: YAML written by PyYAML (testdata/yaml, by
+// scripts/peers/make_yaml_testdata.py): NumPy scalars, dtypes and
+// argparse.Namespace (Lightning's hparams.yaml) pass; tags that call or import
+// dangerous names are critical or high.
+func TestYAMLPythonTags(t *testing.T) {
+	for _, kind := range []string{"benign", "malicious"} {
+		dir := filepath.Join("testdata", "yaml", kind)
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) < 3 {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		for _, e := range entries {
+			fs, ns, err := ScanFile(context.Background(), filepath.Join(dir, e.Name()), e.Name(), Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("%s: %v %v", e.Name(), err, ns)
+			}
+			if kind == "benign" && len(atOrAbove(fs, scan.Low)) != 0 {
+				t.Errorf("%s: %v", e.Name(), fs)
+			}
+			if kind == "malicious" && len(atOrAbove(fs, scan.High)) == 0 {
+				t.Errorf("%s: not high: %v", e.Name(), fs)
+			}
+		}
+	}
+	cases := []struct {
+		text, rule string
+		sev        scan.Severity
+	}{
+		{"a: !!python/object/apply:mylib.build_model [1]\n", "yaml.unknown_call", scan.High},
+		{"a: !!python/object:__main__.Config {x: 1}\n", "yaml.unknown_import", scan.Medium},
+		{"a: !!python/module:os\n", "yaml.python_import", scan.High},
+		{"a: !!python/tuple [1, 2]\nb: !!python/object/apply:collections.OrderedDict [[[a, 1]]]\n", "", ""},
+		{"just text mentioning python/object/apply without a tag\n", "", ""},
+	}
+	for _, c := range cases {
+		fs, _ := scanBytes(t, "config.yaml", []byte(c.text))
+		if c.rule == "" {
+			if len(fs) != 0 {
+				t.Errorf("%q: %v", c.text, fs)
+			}
+			continue
+		}
+		if got := withRule(fs, c.rule); len(got) != 1 || got[0].Severity != c.sev {
+			t.Errorf("%q: want %s %s, got %v", c.text, c.rule, c.sev, fs)
+		}
+	}
+}
