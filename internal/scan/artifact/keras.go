@@ -517,8 +517,11 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 	}
 	if path.Ext(name) != ".py" {
 		// yamltags.go: any text, whatever its name, read without consuming
-		// the stream (the caller may still salvage it as a pickle)
-		s.checkYAMLTags(in.l, peekText(in, 16<<20))
+		// the stream (the caller may still salvage it as a pickle);
+		// documentation (.md, .rst) that quotes a tag is not a config
+		if ext := strings.ToLower(path.Ext(name)); ext != ".md" && ext != ".rst" {
+			s.checkYAMLTags(in.l, peekText(in, 16<<20))
+		}
 		return nil
 	}
 	src, err := io.ReadAll(io.LimitReader(in.st, 16<<20))

@@ -331,3 +331,14 @@ func TestYAMLPythonTags(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLTagInDocumentation: a README that quotes a tag is not a config.
+func TestYAMLTagInDocumentation(t *testing.T) {
+	doc := []byte("Never load configs like `x: !!python/object/apply:os.system [id]` with yaml.Loader.\n")
+	if fs, _ := scanBytes(t, "README.md", doc); len(fs) != 0 {
+		t.Fatalf("README.md: %v", fs)
+	}
+	if fs, _ := scanBytes(t, "notes.txt", doc); len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("notes.txt: %v", fs)
+	}
+}
