@@ -219,6 +219,9 @@ var safeExact = setOf(
 	"numpy.random._pcg64.PCG64", "numpy.random._generator.Generator", "numpy.random.bit_generator.SeedSequence",
 	"numpy.core.multiarray._reconstruct_array", "numpy.dtypes.Float32DType", "numpy.dtypes.Float64DType",
 	"numpy.dtypes.Int64DType", "numpy.dtypes.Int32DType", "numpy.dtypes.ObjectDType",
+	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
+	// NumPy keeps it as an alias of multiarray._reconstruct
+	"numpy.core._internal._reconstruct",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
@@ -247,6 +250,12 @@ var safeExact = setOf(
 	"torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
 	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+	// joblib before 0.10 (its own test data): the wrappers name the sibling
+	// .npy or .npy.z file (written with the pickle, scanned as files of their
+	// own) that joblib.load reads the array from
+	"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle.ZNDArrayWrapper",
+	"joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+	"sklearn.externals.joblib.numpy_pickle.NDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.ZNDArrayWrapper",
 )
 
 // safePrefixes are modules whose classes make up ordinary model objects. Anything in
@@ -268,6 +277,8 @@ var ecosystemClassPrefixes = []string{
 	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
 	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
+	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
+	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call
@@ -279,6 +290,21 @@ var ecosystemReconstructors = setOf(
 	"pandas.core.indexes.base._new_Index", "pandas._libs.tslibs.timestamps._unpickle_timestamp",
 	"pandas._libs.tslibs.timedeltas._timedelta_unpickle", "pandas.core.internals.blocks.new_block",
 	"pandas._libs.tslibs.nattype.__nat_unpickle", "pandas.core.internals.blocks._unpickle_block",
+)
+
+// ecosystemLoaders are classes of model ecosystems whose constructor, called on
+// load (REDUCE, or copyreg._reconstructor's base.__init__), fetches a model
+// from a path or the Hub and may run its code (trust_remote_code), or opens,
+// creates or truncates the file it is given. Pickled instances of them (made
+// with NEWOBJ or object as the reconstructor's base) stay allowed.
+var ecosystemLoaders = setOf(
+	"sentence_transformers.SentenceTransformer", "sentence_transformers.SentenceTransformer.SentenceTransformer",
+	"sentence_transformers.CrossEncoder", "sentence_transformers.cross_encoder.CrossEncoder",
+	"sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder", "sentence_transformers.SparseEncoder",
+	"sentence_transformers.sparse_encoder.SparseEncoder", "sentence_transformers.sparse_encoder.SparseEncoder.SparseEncoder",
+	"pandas.HDFStore", "pandas.ExcelWriter", "pandas.ExcelFile",
+	"datasets.DatasetBuilder", "datasets.DownloadManager", "datasets.StreamingDownloadManager",
+	"transformers.Trainer", "transformers.Seq2SeqTrainer",
 )
 
 // ecosystemClass reports whether name is a plain (not dotted) name of a package

@@ -677,6 +677,9 @@ func (m *machine) call(callee, args slot, op byte) slot {
 					m.imports[p.imp].unverified = true
 				}
 			}
+			if m.sOf(p) == "copyreg._reconstructor" && op != opNEWOBJ && op != opNEWOBJ_EX {
+				m.reconstructorBase(args)
+			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
 				if p.imp >= 0 && nestedLoaders[derived] {
 					// getattr that only reaches a loader whose bytes are scanned here
@@ -690,6 +693,29 @@ func (m *machine) call(callee, args slot, op byte) slot {
 	}
 	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
+}
+
+// reconstructorBase marks the base of copyreg._reconstructor(cls, base, state)
+// as called when running its __init__ does harm: the reconstructor calls
+// base.__init__(obj, state) for any base but object, so
+// _reconstructor(Popen, Popen, "id") runs a command and a loader class of an
+// ecosystem (SentenceTransformer) loads what state names. Real files pass
+// object or a built-in container there.
+func (m *machine) reconstructorBase(args slot) {
+	ap := m.val(args)
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) < 2 {
+		return
+	}
+	base := m.itemsOf(ap)[1]
+	if base.k != kGlobal {
+		return
+	}
+	if bp := m.val(base); bp != nil && bp.imp >= 0 {
+		im := &m.imports[bp.imp]
+		if im.cls.verdict == verdictDangerous || ecosystemLoaders[im.cls.name] {
+			im.called, im.reduced = true, true
+		}
+	}
 }
 
 // recordImportDerived records a name reached through an indirection as a called import.
@@ -905,7 +931,11 @@ func (m *machine) report(clean bool) {
 			// A class of a model ecosystem's package (or a lower-case one
 			// instantiated without a call) is what real files hold; the same
 			// package's functions called on load are not.
-			if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
+			if (!m.spec || clean) && im.reduced && ecosystemLoaders[im.cls.name] {
+				ev["category"] = "code_execution"
+				ev["note"] = "the class's constructor loads a model, code or file named by the pickle"
+				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "code_execution")
+			} else if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
 				ev["called"] = im.called
 				m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
 			}
