@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Whole-process speed of mirror against picklescan (and modelscan, fickling) in
 # one run: a dense pickle made by CPython's pickler and a multi-GB PyTorch
-# checkpoint made by torch.save. Needs scripts/peers/setup.sh's venv and a built
+# checkpoint made by torch.save, and a multi-GB pickle of NumPy arrays (weights
+# or embeddings kept with pickle.dump, as many projects do). Needs scripts/peers/setup.sh's venv and a built
 # mirror binary: scripts/peers/speed.sh ./mirror [REPS]
 # Each line printed: mean, standard deviation, median, min (seconds), runs, command.
 # Mirror runs 20 times per file (table report, and JSON, which hashes the file);
-# picklescan 20 times on the checkpoint and REPS times (default 3) on the dense
-# pickle; then 10 times with the file evicted from the page cache (picklescan
+# picklescan 20 times on the checkpoint, 5 on the arrays and REPS times (default
+# 3) on the dense pickle; then 10 times with the file evicted from the page cache (picklescan
 # only on the checkpoint).
 # PEERS_ALL=1 adds one run each of modelscan and fickling.
 set -euo pipefail
@@ -45,8 +46,37 @@ with open(sys.argv[1], "wb") as f:
     torch.save(sd, Sparse(f))
     f.truncate(f.tell())
 PY
+[ -f "$d/arrays.pkl" ] || "$v/python" - "$d/arrays.pkl" <<'PY'
+import pickle, sys, numpy as np
+# a 3 GiB pickle of NumPy arrays, protocol 4: 24 float32 arrays of 128 MiB plus
+# small ones; the arrays' bytes are BINBYTES8 operands inside the pickle, so a
+# scanner must step over 3 GiB of operands. Zero pages become holes, as above.
+class Sparse:
+    def __init__(self, f):
+        self.f = f
+    def write(self, b):
+        b = memoryview(b)
+        if len(b) >= 4096 and not np.frombuffer(b, dtype=np.uint8).any():
+            self.f.seek(len(b), 1)
+        else:
+            self.f.write(b)
+        return len(b)
+    def flush(self):
+        self.f.flush()
+d = {f"block{i}.weight": np.zeros(32 * 1024 * 1024, dtype=np.float32) for i in range(24)}
+d.update({f"block{i}.bias": np.zeros(1024, dtype=np.float32) for i in range(400)})
+with open(sys.argv[1], "wb") as f:
+    pickle.dump(d, Sparse(f), protocol=4)
+    f.truncate(f.tell())
+PY
 ls -la "$d" >&2
-command -v hyperfine >/dev/null || { echo "speed.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1; }
+if ! command -v hyperfine >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }
+  else
+    echo "speed.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1
+  fi
+fi
 # cold: the model file's pages are dropped from the page cache before each run
 # (posix_fadvise DONTNEED on that file only; the binaries stay cached)
 evict() { printf 'python3 -c "import os; fd = os.open(\\"%s\\", os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)"' "$1"; }
@@ -59,10 +89,11 @@ for r in json.load(open(sys.argv[1]))["results"]:
     print(f'{r["mean"]:.4f}\t{r["stddev"] or 0:.4f}\t{r["median"]:.4f}\t{r["min"]:.4f}\t{len(r["times"])}\t{r["command"]}')
 PY
 }
-for f in dense.pkl checkpoint.pt; do
+for f in dense.pkl checkpoint.pt arrays.pkl; do
   p="$d/$f"
   runs=20; prs=20
   [ "$f" = dense.pkl ] && prs="$reps"  # picklescan takes a minute or more per run on it
+  [ "$f" = arrays.pkl ] && prs=5        # and seconds per run on this one
   echo "== $f ($(stat -c %s "$p") bytes)"
   hf "$d/$f.mirror.json" "$runs" "$mirror scan -q $p" "$mirror scan -q --format json $p"
   hf "$d/$f.picklescan.json" "$prs" "$v/picklescan -p $p"
