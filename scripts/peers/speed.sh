@@ -24,33 +24,10 @@ data = {f"layer{i}": [i, float(i) / 3, f"name{i}", (i, i + 1), {"k": i}] for i i
 with open(sys.argv[1], "wb") as f:
     pickle.dump(data, f, protocol=4)
 PY
-[ -f "$d/checkpoint.pt" ] || "$v/python" - "$d/checkpoint.pt" <<'PY'
-import sys, numpy as np, torch
-# a 3 GiB checkpoint: 24 float32 tensors of 128 MiB plus small ones, written by
-# torch.save; runs of zeros become holes (a sparse file), so it takes little disk
-# and reads back byte for byte as torch wrote it
-class Sparse:
-    def __init__(self, f):
-        self.f = f
-    def write(self, b):
-        if len(b) >= 4096 and not np.frombuffer(b, dtype=np.uint8).any():
-            self.f.seek(len(b), 1)
-        else:
-            self.f.write(b)
-        return len(b)
-    def flush(self):
-        self.f.flush()
-sd = {f"block{i}.weight": torch.zeros(32 * 1024 * 1024) for i in range(24)}
-sd.update({f"block{i}.bias": torch.zeros(1024) for i in range(400)})
-with open(sys.argv[1], "wb") as f:
-    torch.save(sd, Sparse(f))
-    f.truncate(f.tell())
-PY
-[ -f "$d/arrays.pkl" ] || "$v/python" - "$d/arrays.pkl" <<'PY'
-import pickle, sys, numpy as np
-# a 3 GiB pickle of NumPy arrays, protocol 4: 24 float32 arrays of 128 MiB plus
-# small ones; the arrays' bytes are BINBYTES8 operands inside the pickle, so a
-# scanner must step over 3 GiB of operands. Zero pages become holes, as above.
+# the two 3 GiB files: runs of zeros become holes (sparse files), so they take
+# little disk and read back byte for byte as torch and pickle wrote them
+[ -f "$d/checkpoint.pt" ] && [ -f "$d/arrays.pkl" ] || "$v/python" - "$d" <<'PY'
+import os, pickle, sys, numpy as np, torch
 class Sparse:
     def __init__(self, f):
         self.f = f
@@ -63,11 +40,18 @@ class Sparse:
         return len(b)
     def flush(self):
         self.f.flush()
-d = {f"block{i}.weight": np.zeros(32 * 1024 * 1024, dtype=np.float32) for i in range(24)}
-d.update({f"block{i}.bias": np.zeros(1024, dtype=np.float32) for i in range(400)})
-with open(sys.argv[1], "wb") as f:
-    pickle.dump(d, Sparse(f), protocol=4)
-    f.truncate(f.tell())
+def write(name, dump):
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        dump(Sparse(f))
+        f.truncate(f.tell())
+# a torch.save checkpoint: 24 float32 tensors of 128 MiB plus small ones
+sd = {f"block{i}.weight": torch.zeros(32 * 1024 * 1024) for i in range(24)}
+sd.update({f"block{i}.bias": torch.zeros(1024) for i in range(400)})
+write("checkpoint.pt", lambda f: torch.save(sd, f))
+# the same as a pickle of NumPy arrays, protocol 4: the arrays' bytes are
+# BINBYTES8 operands inside the pickle, so a scanner steps over 3 GiB of them
+arrays = {k: v.numpy() for k, v in sd.items()}
+write("arrays.pkl", lambda f: pickle.dump(arrays, f, protocol=4))
 PY
 ls -la "$d" >&2
 if ! command -v hyperfine >/dev/null; then
