@@ -497,9 +497,17 @@ func webFlows(t *testing.T, env map[string]string, model, answerHas string, shot
 			chromedp.Click(`#strategy-list input[value=crescendo]`, chromedp.ByQuery),
 			chromedp.Click(`#strategy-list input[value=base64]`, chromedp.ByQuery),
 			chromedp.Click(`//button[normalize-space()="Start scan"]`, chromedp.BySearch),
-			chromedp.WaitVisible(`//p[contains(., "endpoint kettle at")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch))
+			chromedp.WaitVisible(`//p[contains(., "endpoint kettle at")]/span[contains(@class,"badge") and normalize-space()="completed"]`, chromedp.BySearch),
+			// The page reloads the findings on the stream's done event: wait for both,
+			// and for the scans page, so that no request of this page outlives it.
+			chromedp.WaitVisible(`//*[@id="toast" and contains(., "Scan completed")]`, chromedp.BySearch),
+			chromedp.WaitVisible(`details.finding`, chromedp.ByQuery),
+			chromedp.Navigate(base+"/#/scans"),
+			chromedp.WaitVisible(`//table//a[contains(@href, "#/scans/")]`, chromedp.BySearch),
+			chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery))
 		noProblems(t, probs, "scan options")
 
+		t.Logf("the scan sent %d requests to the target", len(victim.Requests()))
 		// The form's options reached the scan: the target saw the prompt, and the
 		// summaries record the pack's probes, the strategy, samples and temperature.
 		for _, r := range victim.Requests() {
