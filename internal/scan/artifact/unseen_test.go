@@ -342,3 +342,35 @@ func TestYAMLTagInDocumentation(t *testing.T) {
 		t.Fatalf("notes.txt: %v", fs)
 	}
 }
+
+// TestModelAuditAssets: promptfoo ModelAudit's own test assets
+// (testdata/modelaudit, see its README): malicious ones high or critical,
+// benign ones below medium, inert ones (payloads only as data) below high.
+func TestModelAuditAssets(t *testing.T) {
+	want := map[string]func([]scan.Finding) bool{
+		"malicious": func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.High)) > 0 },
+		"benign":    func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.Medium)) == 0 },
+		"inert":     func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.High)) == 0 },
+	}
+	counts := map[string]int{}
+	for kind, ok := range want {
+		dir := filepath.Join("testdata", "modelaudit", kind)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fs, ns, err := ScanFile(context.Background(), filepath.Join(dir, e.Name()), e.Name(), Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("%s/%s: %v %v", kind, e.Name(), err, ns)
+			}
+			if !ok(fs) {
+				t.Errorf("%s/%s: %v", kind, e.Name(), fs)
+			}
+			counts[kind]++
+		}
+	}
+	if counts["malicious"] != 45 || counts["benign"] != 23 || counts["inert"] != 7 {
+		t.Fatalf("files: %v", counts)
+	}
+}
