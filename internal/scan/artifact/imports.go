@@ -38,7 +38,7 @@ var dangerousPrefixes = map[string]string{
 	"tracemalloc": "introspection", "faulthandler": "process", "crypt": "process", "spwd": "process",
 	"pwd": "process", "grp": "process", "syslog": "process", "posixpath.expanduser": "filesystem",
 	"_winapi": "process", "winreg": "process", "_winreg": "process", "msvcrt": "process", "_overlapped": "process",
-	"mailcap": "process", "platform._syscmd_uname": "process", "platform.architecture": "process",
+	"mailcap": "process", "pipes": "process", "platform._syscmd_uname": "process", "platform.architecture": "process",
 	"platform.uname": "process", "platform.processor": "process", "uuid._popen": "process", "uuid._find_mac": "process",
 	"torch.testing": "process", "torch.utils.bottleneck": "code_execution", "test.support": "process",
 	"_signal": "process", "_testcapi": "process", "_testinternalcapi": "process", "_tkinter": "code_execution",
@@ -227,6 +227,10 @@ var safeExact = setOf(
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
 	"builtins.object", "builtins.slice", "builtins.range", "builtins.type", "builtins.NotImplemented", "builtins.Ellipsis",
 	"builtins.reversed", "builtins.enumerate", "builtins.zip",
+	// pure builtins fickling also allows: they compute from their arguments
+	// and reach nothing else
+	"builtins.len", "builtins.abs", "builtins.round", "builtins.pow", "builtins.divmod", "builtins.sum",
+	"builtins.chr", "builtins.ord", "builtins.bin", "builtins.hex", "builtins.oct", "builtins.hash",
 	"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reduce_ex",
 	"_codecs.encode", "codecs.encode", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
 	"collections.Counter", "collections.ChainMap", "_collections.OrderedDict", "_collections.defaultdict",
@@ -252,6 +256,7 @@ var safeExact = setOf(
 // safePrefixes are modules whose classes make up ordinary model objects. Anything in
 // dangerousPrefixes still wins over them.
 var safePrefixes = []string{
+	"__future__.", // feature flags, inert objects
 	"torch.nn.modules.", "torch.optim.", "torch.nn.utils.parametrize.", "torch.ao.quantization.",
 	"numpy.dtypes.",
 }

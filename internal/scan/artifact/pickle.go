@@ -237,6 +237,12 @@ type machine struct {
 	nested []nestedRec
 	spec   bool // speculative: parsing bytes that may not be a pickle
 	ops    int
+	// frameEnd is the stream offset where the current FRAME ends (0: none).
+	// An opcode that starts inside a frame and ends past it, or a FRAME
+	// inside a frame, is read differently by CPython's C and Python
+	// unpicklers and by parsers (cpython#154848): reported once.
+	frameEnd int64
+	frameBad bool
 	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 

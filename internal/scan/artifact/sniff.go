@@ -37,6 +37,12 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
 	defer m.release()
 	res, err := m.run()
+	if err == nil && dangerousCalls(m.imports) {
+		// A broken pickle still runs what it calls before its error
+		// (fickling writes STRING without its newline: CPython has called
+		// builtins.__import__("os") before it fails on the next argument).
+		return true
+	}
 	if err != nil || m.firstErr != "" {
 		return false
 	}
@@ -44,6 +50,12 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 		return importsResolve(m.imports)
 	}
 	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
+		return true
+	}
+	if strings.HasPrefix(res.fatal, "stream ends inside") && size >= 0 && size <= int64(len(head)) && dangerousImports(m.imports) {
+		// A whole file that breaks off inside an argument (fickling writes
+		// STRING without its newline) still makes CPython import every
+		// GLOBAL it read before the error.
 		return true
 	}
 	off := res.fatalOff
@@ -172,6 +184,27 @@ func importsResolve(imports []importRec) bool {
 	}
 	for _, im := range imports {
 		if pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousImports reports whether a parse imported a name on the dangerous lists.
+func dangerousImports(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousCalls reports whether a parse called (REDUCE, INST, OBJ) a name on
+// the dangerous lists.
+func dangerousCalls(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && im.reduced && pythonModuleName(im.module) {
 			return true
 		}
 	}

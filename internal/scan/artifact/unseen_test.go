@@ -238,7 +238,7 @@ func TestGadgetFiles(t *testing.T) {
 			t.Errorf("%s: nothing at high or above: %v", e.Name(), fs)
 		}
 	}
-	if len(entries) < 80 {
+	if len(entries) < 90 {
 		t.Fatalf("only %d gadget files", len(entries))
 	}
 }
@@ -372,5 +372,64 @@ func TestModelAuditAssets(t *testing.T) {
 	}
 	if counts["malicious"] != 45 || counts["benign"] != 23 || counts["inert"] != 7 {
 		t.Fatalf("files: %v", counts)
+	}
+}
+
+// TestBrokenPickleStillImports: pickles that fickling's bypass tests write
+// (STRING without its newline) break off, but CPython has imported, or
+// called, what precedes the break; text that merely opens like one is text.
+func TestBrokenPickleStillImports(t *testing.T) {
+	for name, b := range map[string]string{
+		"pty.pkl":     "(cpty\nspawn\nS'id'o.",
+		"getattr.pkl": "cbuiltins\ngetattr\nS'os'S'system'\x86R.",
+		"import.pkl":  "cbuiltins\n__import__\nS'os'\n\x85Rp0\n0cbuiltins\ngetattr\ng0\nS'system'\x86Rp1\n0g1\nS'whoami'\x85R.",
+	} {
+		fs, _ := scanBytes(t, name, []byte(b))
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+	for name, b := range map[string]string{
+		"vocab.txt": "cos\nsin\ntan\nnormal words follow\n",
+		"math.txt":  "cos\nsystem of equations\n",
+	} {
+		fs, _ := scanBytes(t, name, []byte(b))
+		if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
+			t.Errorf("%s: %v", name, bad)
+		}
+	}
+}
+
+// TestPickleFrames: CPython never writes an opcode across a FRAME's end nor a
+// FRAME inside a frame; its C unpickler then reads other opcodes than a parser
+// (testdata/gadgets/frame_divergence.pkl runs os.system under pickle.load
+// while pickletools sees a bytes value). Well-formed frames, and the raw array
+// data joblib writes after committing its frame, are not reported.
+func TestPickleFrames(t *testing.T) {
+	frame := func(n uint64) []byte {
+		b := []byte{opFRAME, 0, 0, 0, 0, 0, 0, 0, 0}
+		for i := range 8 {
+			b[1+i] = byte(n >> (8 * i))
+		}
+		return b
+	}
+	straddle := append(append([]byte{opPROTO, 5}, frame(5)...), append([]byte{opBINBYTES, 20, 0, 0, 0}, append(bytes.Repeat([]byte("A"), 20), opSTOP)...)...)
+	fs, _ := scanBytes(t, "straddle.pkl", straddle)
+	if len(withRule(atOrAbove(fs, scan.High), "pickle.frame_boundary")) != 1 {
+		t.Fatalf("straddling BINBYTES: %v", fs)
+	}
+	nested := append(append([]byte{opPROTO, 5}, frame(30)...), append([]byte{opNONE}, append(frame(2), opNONE, opSTOP)...)...)
+	fs, _ = scanBytes(t, "nested.pkl", nested)
+	if len(withRule(fs, "pickle.frame_boundary")) != 1 {
+		t.Fatalf("frame in a frame: %v", fs)
+	}
+	// Two well-formed frames around an unframed large BINBYTES, as CPython writes.
+	body1 := []byte{opEMPTY_LIST, opMARK, opBININT1, 1}
+	big := append([]byte{opBINBYTES, 0, 1, 0, 0}, bytes.Repeat([]byte("y"), 256)...)
+	body2 := []byte{opBININT1, 2, opAPPENDS, opSTOP}
+	good := append(append(append(append([]byte{opPROTO, 5}, frame(uint64(len(body1)))...), body1...), big...), append(frame(uint64(len(body2))), body2...)...)
+	fs, _ = scanBytes(t, "good.pkl", good)
+	if len(fs) != 0 {
+		t.Fatalf("well-formed frames: %v", fs)
 	}
 }
