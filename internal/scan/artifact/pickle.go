@@ -243,7 +243,7 @@ type machine struct {
 	// unpicklers and by parsers (cpython#154848): reported once.
 	frameEnd int64
 	frameBad bool
-	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
