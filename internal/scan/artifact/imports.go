@@ -179,6 +179,7 @@ var dangerousPrefixes = map[string]string{
 	"torch.autograd.profiler": "filesystem", "torch.profiler": "filesystem", "torch.onnx": "filesystem",
 	"torch.cuda.memory._record_memory_history": "filesystem", "torch.distributed.checkpoint": "filesystem",
 	"cloudpickle.cloudpickle": "code_execution", "uuid._get_command_stdout_": "process",
+	"gensim.utils.unpickle": "deserialization", "gensim.utils.pickle": "filesystem", "gensim.utils.SaveLoad.load": "deserialization",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -222,6 +223,8 @@ var safeExact = setOf(
 	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
 	// NumPy keeps it as an alias of multiarray._reconstruct
 	"numpy.core._internal._reconstruct",
+	// NumPy before 1.17 pickled RandomState through these (gensim's test models)
+	"numpy.random.__RandomState_ctor", "numpy.random.mtrand.__RandomState_ctor",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
@@ -275,6 +278,8 @@ var ecosystemClassPrefixes = []string{
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
+	"gensim.",           // word2vec, doc2vec, LDA, TF-IDF … models (gensim/test/test_data, gensim 0.x-4.x)
+	"morfessor.",        // Morfessor 2 models (gensim's test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call

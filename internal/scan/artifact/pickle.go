@@ -187,6 +187,7 @@ type importRec struct {
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
+	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -666,9 +667,14 @@ func (m *machine) globalLines(op byte) (slot, bool) {
 func (m *machine) call(callee, args slot, op byte) slot {
 	off := m.st.Offset() - 1
 	res := pval{imp: -1}
+	if callee.k == kObj && op != opNEWOBJ && op != opNEWOBJ_EX {
+		m.callPartial(callee)
+	}
 	if callee.k == kGlobal {
 		if p := m.val(callee); p != nil {
-			if p.imp >= 0 {
+			if p.imp >= 0 && op == opREDUCE && m.bindsSafeFunction(m.sOf(p), args) {
+				m.imports[p.imp].binds++
+			} else if p.imp >= 0 {
 				m.imports[p.imp].called = true
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
 					m.imports[p.imp].reduced = true
@@ -687,6 +693,56 @@ func (m *machine) call(callee, args slot, op byte) slot {
 	}
 	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
+}
+
+// partialNames build a callable that calls their first argument later.
+var partialNames = setOf("functools.partial", "_functools.partial", "functools.partialmethod")
+
+// bindsSafeFunction reports whether fn(args) only builds a functools.partial
+// of a global that is not dangerous: what pickle writes for a partial (an
+// sklearn FunctionTransformer(partial(np.round, decimals=2)), gensim's
+// TF-IDF weighting functions). Building it calls nothing; calling the partial
+// later is a call of its function (callPartial).
+func (m *machine) bindsSafeFunction(fn string, args slot) bool {
+	if !partialNames[fn] {
+		return false
+	}
+	ap := m.val(args)
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) != 1 {
+		return false
+	}
+	f := m.itemsOf(ap)[0]
+	if f.k != kGlobal {
+		return false
+	}
+	fp := m.val(f)
+	return fp != nil && fp.imp >= 0 && m.imports[fp.imp].cls.verdict != verdictDangerous
+}
+
+// callPartial handles a call of a call result: when it is a functools.partial,
+// the partial and the function it wraps (from its arguments or the state its
+// BUILD set) are called.
+func (m *machine) callPartial(callee slot) {
+	rec := m.objOf(m.val(callee))
+	if rec.callee.k != kGlobal {
+		return
+	}
+	pp := m.val(rec.callee)
+	if pp == nil || pp.imp < 0 || !partialNames[m.sOf(pp)] {
+		return
+	}
+	m.imports[pp.imp].called, m.imports[pp.imp].reduced = true, true
+	for _, holder := range []slot{rec.args, rec.state} {
+		hp := m.val(holder)
+		if holder.k != kTuple || hp == nil || len(m.itemsOf(hp)) == 0 {
+			continue
+		}
+		if f := m.itemsOf(hp)[0]; f.k == kGlobal {
+			if fp := m.val(f); fp != nil && fp.imp >= 0 {
+				m.imports[fp.imp].called, m.imports[fp.imp].reduced = true, true
+			}
+		}
+	}
 }
 
 // reconstructorBase marks the base of copyreg._reconstructor(cls, base, state)
@@ -899,6 +955,9 @@ func (m *machine) report(clean bool) {
 		}
 		switch im.cls.verdict {
 		case verdictDangerous:
+			if !im.called && im.via == "" && im.binds > 0 {
+				break // only built partials of safe functions, never called
+			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)

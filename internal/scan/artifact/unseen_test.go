@@ -184,9 +184,9 @@ func TestEcosystemLoaderCalled(t *testing.T) {
 }
 
 // TestWheelTestData scans the data files of the pinned PyPI wheels that
-// scripts/peers/fetch_wheel_testdata.sh unpacks (1,950 files written by real
+// scripts/peers/fetch_wheel_testdata.sh unpacks (2,157 files written by real
 // libraries: joblib, NumPy, pandas, SciPy, scikit-learn, ONNX, networkx,
-// statsmodels, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
+// statsmodels, gensim, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
 // above. Formats that hold no code and that Mirror does not read (images,
 // audio, MATLAB, IDL, ONNX TensorProto test vectors) are listed as not scanned
 // and only counted. It skips when the files are not there.
@@ -431,5 +431,61 @@ func TestPickleFrames(t *testing.T) {
 	fs, _ = scanBytes(t, "good.pkl", good)
 	if len(fs) != 0 {
 		t.Fatalf("well-formed frames: %v", fs)
+	}
+}
+
+// TestFunctoolsPartial: building a partial of a function that is not dangerous
+// (sklearn's FunctionTransformer(partial(np.round, decimals=2)) pickled, gensim's
+// TF-IDF models) calls nothing; calling the partial on load calls what it wraps;
+// a partial of a dangerous function is a call of it.
+func TestFunctoolsPartial(t *testing.T) {
+	// partial(fn) then BUILD((fn, (), {"decimals": 2}, None)), as CPython writes it
+	partialOf := func(p *pk, mod, name string) *pk {
+		return p.global("functools", "partial").global(mod, name).op(opTUPLE1, opREDUCE).
+			op(opMARK).global(mod, name).op(opEMPTY_TUPLE, opEMPTY_DICT).str("decimals").binint1(2).op(opSETITEM, opNONE, opTUPLE, opBUILD)
+	}
+	fs, _ := scanBytes(t, "ft_partial.pkl", partialOf(newPK(2), "numpy", "round").stop())
+	if len(fs) != 0 {
+		t.Fatalf("partial of numpy.round: %v", fs)
+	}
+	// the same partial called on load: numpy.round is safe, so only the call of partial is reported
+	fs, _ = scanBytes(t, "called.pkl", partialOf(newPK(2), "mylib", "transform").op(opEMPTY_TUPLE, opREDUCE).stop())
+	if len(withRule(fs, "pickle.unknown_call")) == 0 || len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+		t.Fatalf("called partial of mylib.transform: %v", fs)
+	}
+	// partial(sentence_transformers.SentenceTransformer) called: the loader is called
+	loader := newPK(2).global("functools", "partial").global("sentence_transformers", "SentenceTransformer").op(opTUPLE1, opREDUCE).
+		str("attacker/repo").op(opTUPLE1, opREDUCE).stop()
+	fs, _ = scanBytes(t, "loader.pkl", loader)
+	found := false
+	for _, f := range withRule(fs, "pickle.dangerous_call") {
+		found = found || f.Evidence["import"] == "sentence_transformers.SentenceTransformer"
+	}
+	if !found {
+		t.Fatalf("called partial of SentenceTransformer: %v", fs)
+	}
+	// partial(os.system) is a dangerous call even before anything calls it
+	fs, _ = scanBytes(t, "system.pkl", newPK(2).global("functools", "partial").global("os", "system").op(opTUPLE1, opREDUCE).stop())
+	if len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("partial of os.system: %v", fs)
+	}
+}
+
+// TestGensimAndLegacyNumPyNames: what gensim's own test models (gensim 0.x-4.x,
+// in its wheel) import: gensim classes and helper functions kept as attributes,
+// Morfessor models, and the RandomState constructor of NumPy before 1.17.
+func TestGensimAndLegacyNumPyNames(t *testing.T) {
+	p := newPK(2).global("gensim.models.word2vec", "Word2Vec").op(opEMPTY_TUPLE, opNEWOBJ).op(opEMPTY_DICT).
+		str("random").global("numpy.random", "__RandomState_ctor").op(opEMPTY_TUPLE, opREDUCE).op(opSETITEM).
+		str("load").global("gensim.utils", "call_on_class_only").op(opSETITEM).
+		str("morf").global("morfessor.baseline", "BaselineModel").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "word2vec_old.model", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("gensim model: %v", fs)
+	}
+	// a gensim function called on load is still reported
+	fs, _ = scanBytes(t, "call.model", newPK(2).global("gensim.utils", "unpickle").callStr("/tmp/x").stop())
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("gensim function called: %v", fs)
 	}
 }
