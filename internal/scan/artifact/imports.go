@@ -279,6 +279,10 @@ var ecosystemClassPrefixes = []string{
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 	"gensim.",           // word2vec, doc2vec, LDA, TF-IDF … models (gensim/test/test_data, gensim 0.x-4.x)
+	// whole modules saved with torch.save (torchvision models and transforms,
+	// torchmetrics metrics, Lightning's AttributeDict hyper-parameters),
+	// seen in files those libraries write
+	"torchvision.", "torchaudio.", "torchmetrics.", "lightning_fabric.", "pytorch_lightning.", "lightning.", "ultralytics.",
 	"morfessor.",        // Morfessor 2 models (gensim's test data)
 }
 
@@ -306,7 +310,28 @@ var ecosystemLoaders = setOf(
 	"pandas.HDFStore", "pandas.ExcelWriter", "pandas.ExcelFile",
 	"datasets.DatasetBuilder", "datasets.DownloadManager", "datasets.StreamingDownloadManager",
 	"transformers.Trainer", "transformers.Seq2SeqTrainer",
+	"ultralytics.YOLO", "ultralytics.RTDETR", "ultralytics.SAM", "ultralytics.NAS", "ultralytics.FastSAM", "ultralytics.YOLOWorld",
+	"ultralytics.engine.model.Model", "ultralytics.models.yolo.model.YOLO",
+	"pytorch_lightning.Trainer", "lightning.Trainer", "lightning.pytorch.Trainer",
 )
+
+// ecosystemLoaderPrefixes are packages of loader classes: dataset classes
+// download and write files when constructed (torchvision.datasets.MNIST(root,
+// download=True)).
+var ecosystemLoaderPrefixes = []string{"torchvision.datasets.", "torchaudio.datasets.", "torchtext.datasets."}
+
+// isEcosystemLoader reports whether a class's constructor loads or fetches.
+func isEcosystemLoader(name string) bool {
+	if ecosystemLoaders[name] {
+		return true
+	}
+	for _, p := range ecosystemLoaderPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // ecosystemClass reports whether name is a plain (not dotted) name of a package
 // on ecosystemClassPrefixes: a class, or (scipy's csr_matrix) a lower-case

@@ -762,7 +762,7 @@ func (m *machine) reconstructorBase(args slot) {
 	}
 	if bp := m.val(base); bp != nil && bp.imp >= 0 {
 		im := &m.imports[bp.imp]
-		if im.cls.verdict == verdictDangerous || ecosystemLoaders[im.cls.name] {
+		if im.cls.verdict == verdictDangerous || isEcosystemLoader(im.cls.name) {
 			im.called, im.reduced = true, true
 		}
 	}
@@ -981,7 +981,7 @@ func (m *machine) report(clean bool) {
 			// A class of a model ecosystem's package (or a lower-case one
 			// instantiated without a call) is what real files hold; the same
 			// package's functions called on load are not.
-			if (!m.spec || clean) && im.reduced && ecosystemLoaders[im.cls.name] {
+			if (!m.spec || clean) && im.reduced && isEcosystemLoader(im.cls.name) {
 				ev["category"] = "code_execution"
 				ev["note"] = "the class's constructor loads a model, code or file named by the pickle"
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "code_execution")

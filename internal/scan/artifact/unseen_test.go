@@ -489,3 +489,23 @@ func TestGensimAndLegacyNumPyNames(t *testing.T) {
 		t.Fatalf("gensim function called: %v", fs)
 	}
 }
+
+// TestTorchEcosystemNames: whole modules saved with torch.save (torchvision
+// models and transforms, torchmetrics metrics, Lightning's AttributeDict) pass;
+// dataset classes and model loaders called on load are dangerous calls.
+func TestTorchEcosystemNames(t *testing.T) {
+	p := newPK(2).global("torchvision.models.resnet", "ResNet").op(opEMPTY_TUPLE, opNEWOBJ).op(opEMPTY_DICT).
+		str("hp").global("lightning_fabric.utilities.data", "AttributeDict").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("metric").global("torchmetrics.regression.mse", "MeanSquaredError").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("reduce").global("torchmetrics.utilities.data", "dim_zero_sum").op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "whole.pt", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("whole torchvision/Lightning module: %v", fs)
+	}
+	for _, c := range [][2]string{{"torchvision.datasets.mnist", "MNIST"}, {"ultralytics", "YOLO"}} {
+		fs, _ := scanBytes(t, "call.pt", newPK(2).global(c[0], c[1]).callStr("/tmp/x").stop())
+		if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+			t.Errorf("%s.%s called: %v", c[0], c[1], fs)
+		}
+	}
+}
