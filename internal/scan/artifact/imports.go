@@ -283,7 +283,7 @@ var ecosystemClassPrefixes = []string{
 	// torchmetrics metrics, Lightning's AttributeDict hyper-parameters),
 	// seen in files those libraries write
 	"torchvision.", "torchaudio.", "torchmetrics.", "lightning_fabric.", "pytorch_lightning.", "lightning.", "ultralytics.",
-	"morfessor.",        // Morfessor 2 models (gensim's test data)
+	"morfessor.", // Morfessor 2 models (gensim's test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call
