@@ -32,6 +32,9 @@ func (m *machine) run() (res pickleResult, err error) {
 			return res, nil
 		}
 		off := st.Offset()
+		if m.frameEnd != 0 && off >= m.frameEnd {
+			m.leaveFrame(off)
+		}
 		op, ok := st.takeByte()
 		var rerr error
 		if !ok {
@@ -345,6 +348,13 @@ func (m *machine) run() (res pickleResult, err error) {
 				if rem := st.remaining(); rem >= 0 && n > uint64(rem) && !m.spec {
 					m.add(rulePickleHugeLength, off, map[string]any{"opcode": "FRAME", "declared_length": n, "remaining": rem}, "FRAME", n)
 				}
+				if m.frameEnd != 0 && off < m.frameEnd {
+					m.frameViolation(off, "FRAME", "a frame begins before the previous one ends")
+				}
+				m.frameEnd = 0
+				if n > 0 && n < 1<<62 {
+					m.frameEnd = st.Offset() + int64(n)
+				}
 			}
 		default:
 			res.fatal, res.fatalOff = fmt.Sprintf("invalid opcode 0x%02x", op), off
@@ -576,4 +586,27 @@ func (m *machine) reportNested() {
 		}
 	}
 	m.nested = nil
+}
+
+// leaveFrame is called at the first opcode at or past the current frame's end:
+// one that starts past it belongs to an opcode that crossed the boundary.
+func (m *machine) leaveFrame(off int64) {
+	if off > m.frameEnd {
+		m.frameViolation(m.frameEnd, "", "an opcode's argument runs past the end of its frame")
+	}
+	m.frameEnd = 0
+}
+
+// frameViolation reports a frame that CPython's two unpicklers and parsers read
+// differently (once per pickle; not for speculative parses).
+func (m *machine) frameViolation(off int64, opcode, why string) {
+	if m.frameBad || m.spec {
+		return
+	}
+	m.frameBad = true
+	ev := map[string]any{"frame_end": m.frameEnd - m.base}
+	if opcode != "" {
+		ev["opcode"] = opcode
+	}
+	m.add(rulePickleFrameStraddle, off, ev, why)
 }

@@ -274,6 +274,12 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 	if cls != "joblib.numpy_pickle.NumpyArrayWrapper" && cls != "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper" {
 		return "", nil
 	}
+	// joblib commits the pickle's frame before writing the array, and reads
+	// the array from the file, not through the frame: the frame ends here.
+	if off := m.st.Offset(); m.frameEnd != 0 && off > m.frameEnd {
+		m.leaveFrame(off)
+	}
+	m.frameEnd = 0
 	p := m.val(inst)
 	state := m.dictGet(m.objOf(p).state)
 	shape, ok := m.intTuple(state["shape"])

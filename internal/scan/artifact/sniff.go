@@ -11,12 +11,15 @@ import (
 )
 
 // looksSafetensors: an 8-byte little-endian header length followed by a JSON object.
+// A length whose top byte is set is not a header length but text: a JSON document
+// whose first eight bytes ({"data":) read as a number and whose next object
+// begins at byte 8 (scikit-learn's OpenML fixtures, gzipped) looks the same.
 func looksSafetensors(head []byte) bool {
 	if len(head) < 10 {
 		return false
 	}
 	n := binary.LittleEndian.Uint64(head)
-	if n < 2 {
+	if n < 2 || n >= 1<<56 {
 		return false
 	}
 	b := bytes.TrimLeft(head[8:], " \t\r\n")
@@ -34,13 +37,29 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
 	defer m.release()
 	res, err := m.run()
+	if err == nil && (dangerousCalls(m.imports) || (dangerousImports(m.imports) && !looksText(head))) {
+		// A broken pickle still runs what it calls before its error
+		// (fickling writes STRING without its newline: CPython has called
+		// builtins.__import__("os") before it fails on the next argument).
+		// In bytes that are not text, GLOBAL lines naming a dangerous import
+		// are a pickle's too, whatever breaks after them: CPython imports
+		// them first, and other loaders may read on. (Text such as a vocab
+		// file of "cos", "sin" lines is left to the rules below.)
+		return true
+	}
 	if err != nil || m.firstErr != "" {
 		return false
 	}
 	if res.stopped {
-		return true
+		return importsResolve(m.imports)
 	}
 	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
+		return true
+	}
+	if strings.HasPrefix(res.fatal, "stream ends inside") && size >= 0 && size <= int64(len(head)) && dangerousImports(m.imports) {
+		// A whole file that breaks off inside an argument (fickling writes
+		// STRING without its newline) still makes CPython import every
+		// GLOBAL it read before the error.
 		return true
 	}
 	off := res.fatalOff
@@ -155,6 +174,63 @@ func plausibleImports(imports []importRec) bool {
 		}
 	}
 	return false
+}
+
+// importsResolve reports whether a parse that ran to STOP could import what it
+// names: it imports nothing, or some module it names is a dotted Python name.
+// A CSV whose header opens with "c" (statsmodels' results_*.csv: "const_p1,
+// const_p2,…" then a line of numbers and a "." that is STOP) parses as a GLOBAL
+// of module "onst_p1,const_p2,…"; CPython fails to import it before anything
+// runs, so it is text.
+func importsResolve(imports []importRec) bool {
+	if len(imports) == 0 {
+		return true
+	}
+	for _, im := range imports {
+		if pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousImports reports whether a parse imported a name on the dangerous lists.
+func dangerousImports(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousCalls reports whether a parse called (REDUCE, INST, OBJ) a name on
+// the dangerous lists.
+func dangerousCalls(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && im.reduced && pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonModuleName: dot-separated Python identifiers.
+func pythonModuleName(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			if !(r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func plausibleName(s string) bool {
