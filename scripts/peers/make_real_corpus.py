@@ -7,7 +7,15 @@ venv that scripts/peers/setup.sh makes:
 TensorFlow does not share a venv with torch here (their pins clash and both are
 large): its files come from a venv of its own, running only that step:
 
-    .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow
+    .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
+
+(.cache/venv-tf holds tensorflow-cpu, sentencepiece, openvino, flax and onnx from PyPI.)
+The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
+hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
+config and generation config, a tokenizer with special tokens and a chat
+template, a model card and .gitattributes, a sentencepiece tokenizer.model,
+flax_model.msgpack, tf_model.h5, model.tflite, ONNX with external data, OpenVINO
+IR, GGUF split shards and a NumPy .npz of embeddings.
 
 Each library is optional: a missing one is reported and skipped. Files are kept
 tiny (a few KiB) so they can live in testdata/.
@@ -16,8 +24,9 @@ import os
 import pickle
 import sys
 
-only = set(sys.argv[2:])  # step names to run; none: every step but tensorflow
-os.environ.setdefault("KERAS_BACKEND", "tensorflow" if "tensorflow" in only else "torch")
+only = set(sys.argv[2:])  # step names to run; none: every step but the TensorFlow-venv ones
+TF_STEPS = {"tensorflow", "hf_tf"}
+os.environ.setdefault("KERAS_BACKEND", "tensorflow" if only & TF_STEPS else "torch")
 
 out = sys.argv[1] if len(sys.argv) > 1 else "testdata/real"
 os.makedirs(out, exist_ok=True)
@@ -33,7 +42,7 @@ def path(name):
 
 def step(name):
     def wrap(fn):
-        if (only and name not in only) or (not only and name == "tensorflow"):
+        if (only and name not in only) or (not only and name in TF_STEPS):
             return fn
         try:
             fn()
@@ -204,6 +213,9 @@ def _keras():
                           keras.layers.Dropout(0.1), keras.layers.Dense(2, activation="softmax")])
     f.save(path("keras/lstm.keras"))
     f.save_weights(path("keras/lstm.weights.h5"))
+    # Keras 3 models pickle themselves: getattr(cls, "_unpickle_model")(BytesIO(.keras zip))
+    with open(path("keras/model_pickled.pkl"), "wb") as fo:
+        pickle.dump(m, fo)
 
 
 @step("tensorflow")
@@ -231,6 +243,145 @@ def _tensorflow():
     k.save(path("tensorflow/keras_tf_backend.keras"))
     k.save(path("tensorflow/keras_tf_backend.h5"))
     for root, _, files in os.walk(os.path.join(out, "tensorflow")):
+        made.extend(os.path.join(root, f) for f in files)
+
+
+HF = "hf/tiny-repo"
+
+
+@step("hf")
+def _hf():
+    import numpy as np
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      num_key_value_heads=1, max_position_embeddings=32)
+    m = LlamaForCausalLM(cfg)
+    d = os.path.join(out, HF)
+    os.makedirs(d, exist_ok=True)
+    m.save_pretrained(d, max_shard_size="2KB")  # model-0000N-of-0000M.safetensors + index
+    # transformers 5 writes only safetensors; pytorch_model-*.bin shards and their
+    # index as transformers 4 wrote them, with huggingface_hub's splitter (which
+    # transformers 4 called) and torch.save.
+    import json
+    from huggingface_hub import split_torch_state_dict_into_shards
+    sd = {k: v.contiguous() for k, v in m.state_dict().items()}
+    split = split_torch_state_dict_into_shards(sd, filename_pattern="pytorch_model{suffix}.bin", max_shard_size="2KB")
+    for fname, names in split.filename_to_tensors.items():
+        torch.save({n: sd[n] for n in names}, os.path.join(d, fname))
+    with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": split.metadata, "weight_map": split.tensor_to_filename}, f, indent=2, sort_keys=True)
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator(["the cat sat on the mat", "a dog and a cat"] * 4,
+                            trainers.BpeTrainer(vocab_size=64, special_tokens=["<unk>", "<s>", "</s>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.chat_template = ("{% for m in messages %}{{ bos_token if loop.first else '' }}<|{{ m['role'] }}|>\\n"
+                          "{{ m['content'] }}{{ eos_token }}\\n{% endfor %}"
+                          "{% if add_generation_prompt %}<|assistant|>\\n{% endif %}")
+    fast.save_pretrained(d)
+    from huggingface_hub import ModelCard, ModelCardData
+    card = ModelCard.from_template(ModelCardData(license="apache-2.0", library_name="transformers", tags=["tiny"]),
+                                   model_id="tiny-repo", model_description="A tiny Llama for scanner tests.")
+    card.save(os.path.join(d, "README.md"))
+    # The .gitattributes every new Hugging Face repository starts with (its first
+    # lines: the hub writes this file itself when it creates the repository).
+    with open(os.path.join(d, ".gitattributes"), "w") as f:
+        for ext in ["7z", "arrow", "bin", "bz2", "ckpt", "ftz", "gz", "h5", "joblib", "mlmodel", "model", "msgpack",
+                    "npy", "npz", "onnx", "ot", "parquet", "pb", "pickle", "pkl", "pt", "pth", "rar", "safetensors",
+                    "tar", "tflite", "tgz", "wasm", "xz", "zip", "zst"]:
+            f.write(f"*.{ext} filter=lfs diff=lfs merge=lfs -text\n")
+        f.write("*tfevents* filter=lfs diff=lfs merge=lfs -text\n")
+    emb = m.get_input_embeddings().weight.detach().numpy()
+    np.savez(os.path.join(d, "embeddings.npz"), tokens=np.arange(emb.shape[0]), vectors=emb)
+    import gguf
+    g = gguf.GGUFWriter(os.path.join(d, "tiny.gguf"), "llama", split_max_tensors=1)
+    g.add_block_count(1)
+    g.add_tensor("token_embd.weight", emb[:8].copy())
+    g.add_tensor("output_norm.weight", np.ones(8, dtype=np.float32))
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_tensors_to_file()
+    g.close()
+    for root, _, files in os.walk(d):
+        made.extend(os.path.join(root, f) for f in files)
+
+
+@step("hf_tf")
+def _hf_tf():
+    import numpy as np
+    d = os.path.join(out, HF)
+    os.makedirs(d, exist_ok=True)
+    import sentencepiece as spm
+    text = os.path.join(d, "sp.txt")
+    with open(text, "w") as f:
+        f.write("\n".join(["the cat sat on the mat", "a dog and a cat", "hello world", "models read tokens"] * 8))
+    spm.SentencePieceTrainer.train(input=text, model_prefix=os.path.join(d, "tokenizer"), vocab_size=40,
+                                   model_type="bpe", normalization_rule_name="identity", minloglevel=2)
+    sp = os.path.join(out, "hf/sentencepiece")
+    os.makedirs(sp, exist_ok=True)
+    spm.SentencePieceTrainer.train(input=text, model_prefix=os.path.join(sp, "spiece"), vocab_size=24,
+                                   model_type="unigram", normalization_rule_name="identity", minloglevel=2)
+    for p in [text, os.path.join(d, "tokenizer.vocab"), os.path.join(sp, "spiece.vocab")]:
+        os.remove(p)
+    from flax import serialization
+    params = {"params": {"dense": {"kernel": np.ones((4, 2), np.float32), "bias": np.zeros(2, np.float32)},
+                         "step": np.int32(3)}}
+    with open(os.path.join(d, "flax_model.msgpack"), "wb") as f:
+        f.write(serialization.to_bytes(params))
+    import tensorflow as tf
+    import keras
+    k = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    # transformers' TF models saved their weights with Keras' save_weights as
+    # tf_model.h5; Keras 3 insists on the .weights.h5 suffix, so rename.
+    k.save_weights(os.path.join(d, "tf.weights.h5"))
+    os.replace(os.path.join(d, "tf.weights.h5"), os.path.join(d, "tf_model.h5"))
+    conv = tf.lite.TFLiteConverter.from_keras_model(k)
+    with open(os.path.join(d, "model.tflite"), "wb") as f:
+        f.write(conv.convert())
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.arange(8, dtype=np.float32).reshape(4, 2), "w")
+    b = numpy_helper.from_array(np.ones(2, np.float32), "b")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])],
+                          "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w, b])
+    om = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    os.makedirs(os.path.join(d, "onnx"), exist_ok=True)
+    import copy
+    onnx.save(copy.deepcopy(om), os.path.join(d, "onnx", "model.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
+    onnx.save(copy.deepcopy(om), os.path.join(d, "onnx", "model_dotted.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="model_dotted.onnx.data", size_threshold=0)
+    import openvino as ov
+    ovm = ov.convert_model(os.path.join(d, "onnx", "model.onnx"))
+    os.makedirs(os.path.join(d, "openvino"), exist_ok=True)
+    ov.save_model(ovm, os.path.join(d, "openvino", "openvino_model.xml"), compress_to_fp16=False)
+    for root, _, files in os.walk(d):
+        made.extend(os.path.join(root, f) for f in files)
+    # TensorFlow checkpoints outside SavedModels: TF2 tf.train.Checkpoint (ckpt-1),
+    # the same sharded in two, and TF1 tf.compat.v1.train.Saver (model.ckpt-5).
+    c = os.path.join(out, "tensorflow/checkpoints")
+    v = {"w": tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3)), "n": tf.Variable(7, dtype=tf.int64),
+         "s": tf.Variable("tokenizer.json")}
+    ck = tf.train.Checkpoint(**v)
+    ck.save(os.path.join(c, "tf2", "ckpt"))
+    try:
+        policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=32)
+        ck.save(os.path.join(c, "tf2_sharded", "ckpt"), options=tf.train.CheckpointOptions(
+            experimental_sharding_callback=policy))
+    except (AttributeError, TypeError) as e:
+        skipped.append(f"tf2_sharded: {e}")
+    g1 = tf.Graph()
+    with g1.as_default():
+        a = tf.compat.v1.get_variable("a", initializer=tf.constant([1.0, 2.0, 3.0]))
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=g1) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, os.path.join(c, "tf1", "model.ckpt"), global_step=5, write_meta_graph=False)
+    for root, _, files in os.walk(c):
         made.extend(os.path.join(root, f) for f in files)
 
 

@@ -10,6 +10,16 @@ import (
 // "gguf", "onnx", "hdf5", "npy", "tar", a compression ("gzip", "xz", …), "json",
 // "text", "empty" or "unknown". Reports use it to describe each scanned file.
 func DetectFormat(r io.ReaderAt, size int64) (string, error) {
+	return DetectFileFormat(r, size, "")
+}
+
+// DetectFileFormat is DetectFormat for a file stored at fsPath, whose siblings
+// may describe it: a TensorFlow checkpoint's data shard, raw bytes, is
+// "tensorflow checkpoint data" when its index is beside it.
+func DetectFileFormat(r io.ReaderAt, size int64, fsPath string) (string, error) {
+	if fsPath != "" && looksTFShard(fsPath) {
+		return string(fmtTFData), nil
+	}
 	head := make([]byte, min(max(size, 0), 4096))
 	n, err := r.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -229,11 +229,16 @@ var safeExact = setOf(
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
 	"builtins.object", "builtins.slice", "builtins.range", "builtins.type", "builtins.NotImplemented", "builtins.Ellipsis",
-	"builtins.reversed", "builtins.enumerate", "builtins.zip",
-	// pure builtins fickling also allows: they compute from their arguments
-	// and reach nothing else
-	"builtins.len", "builtins.abs", "builtins.round", "builtins.pow", "builtins.divmod", "builtins.sum",
-	"builtins.chr", "builtins.ord", "builtins.bin", "builtins.hex", "builtins.oct", "builtins.hash",
+	"builtins.reversed", "builtins.enumerate", "builtins.zip", "_io.BytesIO", "io.BytesIO",
+	// pure functions of their arguments (fickling's suite expects len and dict to
+	// pass): they reach no object, module or file the pickle did not already hold
+	"builtins.len", "builtins.abs", "builtins.round", "builtins.divmod", "builtins.hash", "builtins.ord",
+	"builtins.chr", "builtins.bin", "builtins.hex", "builtins.oct", "builtins.isinstance", "builtins.issubclass",
+	"builtins.callable", "builtins.all", "builtins.any", "builtins.sum", "builtins.ascii",
+	// compiler feature flags (_Feature records), what `from __future__ import annotations` leaves in classes
+	"__future__.annotations", "__future__.division", "__future__.absolute_import", "__future__.print_function",
+	"__future__.unicode_literals", "__future__.generator_stop", "__future__.with_statement",
+	"__future__.nested_scopes", "__future__.generators",
 	"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reduce_ex",
 	"_codecs.encode", "codecs.encode", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
 	"collections.Counter", "collections.ChainMap", "_collections.OrderedDict", "_collections.defaultdict",
@@ -272,7 +277,7 @@ var safePrefixes = []string{
 // the dangerous lists, which are checked first. The lists come from scanning what
 // scripts/peers/make_real_corpus.py writes with each library.
 var ecosystemClassPrefixes = []string{
-	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.",
+	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.", "keras.", "tf_keras.",
 	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
 	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
@@ -350,7 +355,18 @@ func ecosystemClass(module, name string) bool {
 }
 
 // nestedLoaders read a nested serialized blob that this scanner scans itself.
-var nestedLoaders = setOf("torch.storage._load_from_bytes")
+// Keras' pickle support (a model given to pickle.dump) reduces to
+// deserialize_model_from_bytecode of the model saved as a .keras zip (a
+// SavedModel tar in older releases), which is scanned like any nested archive.
+var nestedLoaders = setOf("torch.storage._load_from_bytes",
+	"tf_keras.src.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.src.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.saving.pickle_utils.deserialize_model_from_bytecode",
+	"tensorflow.python.keras.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.src.saving.saving_lib.deserialize_model_from_bytecode",
+	// Keras 3: getattr(Model class, "_unpickle_model")(io.BytesIO(zip bytes))
+	"keras.src.models.functional.Functional._unpickle_model", "keras.src.models.sequential.Sequential._unpickle_model",
+	"keras.src.models.model.Model._unpickle_model", "keras.src.saving.keras_saveable.KerasSaveable._unpickle_model")
 
 // numpyScalars are NumPy's scalar type names (numpy.float32 …), pickled as classes.
 var numpyScalars = setOf("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

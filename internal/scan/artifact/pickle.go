@@ -188,6 +188,8 @@ type importRec struct {
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
 	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
+	calls        int    // times called
+	toNested     int    // calls that derived a nested loader's name (getattr)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -230,21 +232,18 @@ type machine struct {
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
-	firstErr   string
-	errOff     int64
-	mutated    []importRec
+	// frameEnd is where the current FRAME's declared bytes end (0: none);
+	// opStart where the opcode being run began.
+	frameEnd, opStart int64
+	firstErr          string
+	errOff            int64
+	mutated           []importRec
 	// nested are the findings of pickles found inside bytes values, held until
 	// report knows whether this pickle hands bytes to a loader.
 	nested []nestedRec
 	spec   bool // speculative: parsing bytes that may not be a pickle
 	ops    int
-	// frameEnd is the stream offset where the current FRAME ends (0: none).
-	// An opcode that starts inside a frame and ends past it, or a FRAME
-	// inside a frame, is read differently by CPython's C and Python
-	// unpicklers and by parsers (cpython#154848): reported once.
-	frameEnd int64
-	frameBad bool
-	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -676,6 +675,7 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				m.imports[p.imp].binds++
 			} else if p.imp >= 0 {
 				m.imports[p.imp].called = true
+				m.imports[p.imp].calls++
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
 					m.imports[p.imp].reduced = true
 				}
@@ -687,6 +687,12 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				m.reconstructorBase(args)
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
+				if p.imp >= 0 && nestedLoaders[derived] {
+					// getattr that only reaches a loader whose bytes are scanned here
+					// (Keras 3's Model._unpickle_model) is that loader's call, not an
+					// indirection of its own
+					m.imports[p.imp].toNested++
+				}
 				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
 			}
 		}
@@ -955,8 +961,11 @@ func (m *machine) report(clean bool) {
 		}
 		switch im.cls.verdict {
 		case verdictDangerous:
+			if im.calls > 0 && im.toNested == im.calls && im.via == "" {
+				continue // each call reached a nested loader, reported as that
+			}
 			if !im.called && im.via == "" && im.binds > 0 {
-				break // only built partials of safe functions, never called
+				continue // only built partials of safe functions, never called
 			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {
@@ -1044,7 +1053,20 @@ func (m *machine) bytesArg(args slot) bool {
 		return false
 	}
 	items := m.itemsOf(m.val(args))
-	return len(items) > 0 && items[0].k == kBytes
+	if len(items) == 0 {
+		return false
+	}
+	if items[0].k == kBytes {
+		return true
+	}
+	// An io.BytesIO over a bytes constant: built with it, or (as Keras 3 hands
+	// its .keras zip to _unpickle_model) empty, then given BUILD's state
+	// (value, position, dict).
+	if cls := m.className(items[0]); cls == "_io.BytesIO" || cls == "io.BytesIO" {
+		o := m.objOf(m.val(items[0]))
+		return m.bytesArg(o.args) || m.bytesArg(o.state)
+	}
+	return false
 }
 
 // classLike reports whether a plain name is spelled like a class (capitalised).

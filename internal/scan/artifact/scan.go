@@ -190,14 +190,22 @@ func ScanFile(ctx context.Context, path, displayName string, opts Options) (find
 	if !info.Mode().IsRegular() {
 		return nil, []scan.NotScanned{{Path: displayName, Reason: "not a regular file"}}, nil
 	}
-	return ScanReaderAt(ctx, f, info.Size(), displayName, opts)
+	return scanReaderAt(ctx, f, info.Size(), displayName, path, opts)
 }
 
 // ScanReaderAt scans size bytes of r as one file named displayName. Reads are
 // bounded: tensor data is skipped, not read.
 func ScanReaderAt(ctx context.Context, r io.ReaderAt, size int64, displayName string, opts Options) (findings []scan.Finding, notScanned []scan.NotScanned, err error) {
+	return scanReaderAt(ctx, r, size, displayName, "", opts)
+}
+
+// scanReaderAt is ScanReaderAt for a file stored at fsPath ("" when the bytes
+// have no place on disk), whose siblings may describe it (a checkpoint's index
+// beside its data shards).
+func scanReaderAt(ctx context.Context, r io.ReaderAt, size int64, displayName, fsPath string, opts Options) (findings []scan.Finding, notScanned []scan.NotScanned, err error) {
 	opts = opts.withDefaults()
 	s := newScanner(opts)
+	s.fsPath = fsPath
 	in := s.regionAt(r, 0, size, loc{file: displayName, fileOff: 0})
 	if err := s.scanRegion(ctx, in); err != nil {
 		if ctx.Err() != nil {
@@ -211,9 +219,10 @@ func ScanReaderAt(ctx context.Context, r io.ReaderAt, size int64, displayName st
 
 // scanner dispatches regions of bytes to the parser for their format.
 type scanner struct {
-	opts Options
-	c    *collector
-	a    *analyzer
+	opts   Options
+	c      *collector
+	a      *analyzer
+	fsPath string // where the scanned file is stored, "" when unknown
 }
 
 func newScanner(opts Options) *scanner {
@@ -342,6 +351,11 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		s.c.add(in.l, ruleNestingTooDeep, -1, nil, s.opts.MaxNesting)
 		return nil
 	}
+	// Raw tensor bytes have no header: a checkpoint's data shard is known by
+	// the index beside it, before its bytes are taken for anything else.
+	if handled, err := s.scanTFShard(ctx, in); handled || err != nil {
+		return err
+	}
 	head := in.st.Peek(4096)
 	f := s.sniff(head, in.size)
 	s.opts.Logger.DebugContext(ctx, "scan region", "path", in.l.where(), "format", string(f), "size", in.size)
@@ -399,6 +413,7 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 	default:
 		if looksTensorBundleIndex(in.ra, in.size) {
 			f = fmtTFIndex // a table of tensor shapes and offsets, nothing that runs
+			err = s.scanTFIndex(ctx, in)
 			break
 		}
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))

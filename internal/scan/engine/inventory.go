@@ -31,7 +31,7 @@ func describeFile(ctx context.Context, p string, hash bool) (scan.File, error) {
 		return fi, err
 	}
 	fi.Size = st.Size()
-	if fi.Format, err = artifact.DetectFormat(f, fi.Size); err != nil {
+	if fi.Format, err = artifact.DetectFileFormat(f, fi.Size, p); err != nil {
 		return fi, err
 	}
 	fi.Framework = framework(f, fi.Size, fi.Format, p)
@@ -74,7 +74,7 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "onnx"
 	case "hdf5":
 		return "keras"
-	case "savedmodel", "tensorflow checkpoint index", "tensorflow fingerprint":
+	case "savedmodel", "tensorflow checkpoint index", "tensorflow checkpoint data", "tensorflow fingerprint":
 		return "tensorflow"
 	case "npy":
 		return "numpy"
