@@ -508,3 +508,39 @@ func TestTorchEcosystemNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDataOnlyFormats: images, audio and array or table files that repositories
+// ship beside weights are recognised (no "not scanned", so a folder holding a
+// PNG exits 0), while a zip appended to one is still scanned and a pickle
+// wearing a data magic is still a pickle.
+func TestDataOnlyFormats(t *testing.T) {
+	files := map[string][]byte{
+		"logo.png":   []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"),
+		"photo.jpg":  []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+		"sample.wav": append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 24)...),
+		"arr.mat":    append([]byte("MATLAB 5.0 MAT-file, Platform: GLNXA64"), make([]byte, 100)...),
+		"arr.sav":    append([]byte("SR\x00\x04"), make([]byte, 32)...),
+		"t.parquet":  append([]byte("PAR1"), make([]byte, 32)...),
+	}
+	for name, b := range files {
+		fs, ns := scanBytes(t, name, b)
+		if len(fs) != 0 || len(ns) != 0 {
+			t.Errorf("%s: findings %v, not scanned %v", name, fs, ns)
+		}
+		if f, _ := DetectFormat(bytes.NewReader(b), int64(len(b))); !strings.HasPrefix(f, "data: ") {
+			t.Errorf("%s: DetectFormat = %q", name, f)
+		}
+	}
+	evil := newPK(2).global("posix", "system").callStr("id").stop()
+	zipped := buildZip(t, []zipFile{{name: "archive/data.pkl", data: evil}})
+	fs, _ := scanBytes(t, "logo.png", append(append([]byte{}, files["logo.png"]...), zipped...))
+	if len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("PNG with a zip appended: %v", fs)
+	}
+	// GIF87a... opens with G (BINFLOAT): a pickle wearing the magic is a pickle
+	gifPickle := append([]byte("GIF87a\x00\x00\x00"), newPK(0).global("posix", "system").raw("(S'id'\ntR.").Bytes()...)
+	fs, _ = scanBytes(t, "x.gif", gifPickle)
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("GIF-looking pickle: %v", fs)
+	}
+}
