@@ -223,6 +223,12 @@ var safeExact = setOf(
 	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
 	// NumPy keeps it as an alias of multiarray._reconstruct
 	"numpy.core._internal._reconstruct",
+	// time zones as pandas and datetime pickle them (pandas 2.3 frames and
+	// Timestamps): zoneinfo's cached-key constructor (by getattr below protocol
+	// 4), pytz's, dateutil's fixed zones; none reads a path the pickle names
+	"zoneinfo.ZoneInfo", "zoneinfo.ZoneInfo._unpickle", "zoneinfo._zoneinfo.ZoneInfo", "zoneinfo._zoneinfo.ZoneInfo._unpickle",
+	"pytz._p", "pytz._UTC", "pytz.UTC", "pytz.utc", "dateutil.tz.tz.tzutc", "dateutil.tz.tz.tzoffset",
+	"dateutil.tz.tz.tzlocal", "dateutil.tz.tz.tzstr", "dateutil.tz.tz.tzrange",
 	// NumPy before 1.17 pickled RandomState through these (gensim's test models)
 	"numpy.random.__RandomState_ctor", "numpy.random.mtrand.__RandomState_ctor",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
@@ -494,6 +500,12 @@ func classify(module, name string) classification {
 		}
 	}
 	if ecosystemReconstructors[full] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if strings.HasPrefix(name, "__pyx_unpickle_") && ecosystemClass(module, name) {
+		// Cython's generated reconstructor of a cdef class of the same module
+		// (pandas._libs.interval.__pyx_unpickle_IntervalMixin): it only
+		// builds that class (TypeError for any other) and sets its state
 		return classification{verdict: verdictSafe, name: full}
 	}
 	if ecosystemClass(module, name) {

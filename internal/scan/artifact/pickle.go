@@ -687,7 +687,9 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				m.reconstructorBase(args)
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
-				if p.imp >= 0 && nestedLoaders[derived] {
+				if p.imp >= 0 && (nestedLoaders[derived] || safeExact[derived]) {
+					// (or a name on the allow-list: getattr(ZoneInfo, "_unpickle")
+					// is how CPython pickles a classmethod below protocol 4)
 					// getattr that only reaches a loader whose bytes are scanned here
 					// (Keras 3's Model._unpickle_model) is that loader's call, not an
 					// indirection of its own

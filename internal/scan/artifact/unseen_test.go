@@ -544,3 +544,37 @@ func TestDataOnlyFormats(t *testing.T) {
 		t.Fatalf("GIF-looking pickle: %v", fs)
 	}
 }
+
+// TestTimeZonesAndCythonReconstructors: what pandas 2.3 and datetime pickles
+// import (testdata/real/pandas/pandas233_*): Cython's __pyx_unpickle_* of an
+// ecosystem module, pytz's _p, dateutil's fixed zones, and zoneinfo's cached-key
+// constructor, reached by getattr below protocol 4. A getattr that reaches
+// anything else, and __pyx_unpickle_* outside the ecosystems, are still reported.
+func TestTimeZonesAndCythonReconstructors(t *testing.T) {
+	clean := map[string][]byte{
+		"interval.pkl": newPK(2).global("pandas._libs.interval", "__pyx_unpickle_IntervalMixin").global("pandas", "Interval").
+			binint(1234).op(opNONE, opTUPLE3, opREDUCE).stop(),
+		"pytz.pkl":    newPK(2).global("pytz", "_p").str("Europe/Paris").op(opTUPLE1, opREDUCE).stop(),
+		"tzutc.pkl":   newPK(2).global("dateutil.tz.tz", "tzutc").op(opEMPTY_TUPLE, opREDUCE).stop(),
+		"zone_p4.pkl": newPK(4).stackGlobal("zoneinfo", "ZoneInfo._unpickle").str("Europe/Paris").binint1(1).op(opTUPLE2, opREDUCE).stop(),
+		"zone_p2.pkl": newPK(2).global("builtins", "getattr").global("zoneinfo", "ZoneInfo").str("_unpickle").op(opTUPLE2, opREDUCE).
+			str("Europe/Paris").binint1(1).op(opTUPLE2, opREDUCE).stop(),
+	}
+	for name, b := range clean {
+		fs, _ := scanBytes(t, name, b)
+		if len(atOrAbove(fs, scan.Medium)) != 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+	flagged := map[string][]byte{
+		"getattr_other.pkl": newPK(2).global("builtins", "getattr").global("zoneinfo", "ZoneInfo").str("_new_instance").op(opTUPLE2, opREDUCE).
+			str("x").op(opTUPLE1, opREDUCE).stop(),
+		"pyx_elsewhere.pkl": newPK(2).global("mylib._ext", "__pyx_unpickle_Thing").str("x").op(opTUPLE1, opREDUCE).stop(),
+	}
+	for name, b := range flagged {
+		fs, _ := scanBytes(t, name, b)
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+}
