@@ -57,6 +57,7 @@ var dangerousPrefixes = map[string]string{
 	"numpy.DataSource": "network", "pandas.read_csv": "network", "pandas.read_json": "network",
 	"pandas.read_html": "network", "pandas.read_sql": "network", "pandas.read_excel": "filesystem",
 	"pandas.io": "filesystem", "scipy.io": "filesystem", "h5py": "filesystem",
+	"scipy.weave": "code_execution", "scipy._lib._testutils": "code_execution", "scipy.datasets": "network",
 	"py_compile": "filesystem", "compileall": "filesystem", "_pyio": "filesystem",
 	// network
 	"socket": "network", "_socket": "network", "ssl": "network", "_ssl": "network", "http": "network",
@@ -206,6 +207,7 @@ var safeExact = setOf(
 	"torch.per_tensor_affine", "torch.per_channel_affine", "torch.per_tensor_symmetric", "torch.per_channel_symmetric",
 	"torch.per_channel_affine_float_qparams", "torch.memory_format", "torch.contiguous_format", "torch.channels_last",
 	"torch.preserve_format", "torch.dtype", "torch.layout",
+	"torch.ScriptObject", // torchbind objects of dynamically quantized modules (NEWOBJ, then their registered __setstate__)
 	"torch.float32", "torch.float", "torch.float64", "torch.double", "torch.float16", "torch.half", "torch.bfloat16",
 	"torch.complex32", "torch.complex64", "torch.complex128", "torch.cfloat", "torch.cdouble", "torch.uint8",
 	"torch.int8", "torch.int16", "torch.short", "torch.int32", "torch.int", "torch.int64", "torch.long", "torch.bool",
@@ -290,6 +292,7 @@ var ecosystemClassPrefixes = []string{
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 	"gensim.",           // word2vec, doc2vec, LDA, TF-IDF … models (gensim/test/test_data, gensim 0.x-4.x)
+	"scipy.",            // splines and the like in scikit-learn models (SplineTransformer holds a BSpline)
 	// whole modules saved with torch.save (torchvision models and transforms,
 	// torchmetrics metrics, Lightning's AttributeDict hyper-parameters),
 	// seen in files those libraries write
@@ -500,6 +503,11 @@ func classify(module, name string) classification {
 		}
 	}
 	if ecosystemReconstructors[full] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if name == "newObj" && strings.HasPrefix(module, "sklearn.") {
+		// scikit-learn's Cython trees and distance metrics reduce to
+		// newObj(cls), which returns cls.__new__(cls) (KNeighbors*, Isomap …)
 		return classification{verdict: verdictSafe, name: full}
 	}
 	if strings.HasPrefix(name, "__pyx_unpickle_") && ecosystemClass(module, name) {

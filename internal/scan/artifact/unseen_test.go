@@ -578,3 +578,22 @@ func TestTimeZonesAndCythonReconstructors(t *testing.T) {
 		}
 	}
 }
+
+// TestSklearnAndTorchSweepNames: names from pickling all 184 scikit-learn
+// estimators and from torch.save of a dynamically quantized model: the Cython
+// trees' newObj, SciPy's BSpline (SplineTransformer), torch.ScriptObject.
+func TestSklearnAndTorchSweepNames(t *testing.T) {
+	p := newPK(2).global("sklearn.neighbors._kd_tree", "newObj").global("sklearn.neighbors._kd_tree", "KDTree").op(opTUPLE1, opREDUCE).
+		op(opEMPTY_DICT).str("bs").global("scipy.interpolate._bsplines", "BSpline").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("packed").global("torch", "ScriptObject").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "kneighbors.pkl", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("%v", fs)
+	}
+	for _, c := range [][2]string{{"mylib", "newObj"}, {"scipy.weave", "inline"}} {
+		fs, _ := scanBytes(t, "call.pkl", newPK(2).global(c[0], c[1]).callStr("x").stop())
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s.%s called: %v", c[0], c[1], fs)
+		}
+	}
+}
