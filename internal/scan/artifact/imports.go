@@ -207,7 +207,8 @@ var safeExact = setOf(
 	"torch.per_tensor_affine", "torch.per_channel_affine", "torch.per_tensor_symmetric", "torch.per_channel_symmetric",
 	"torch.per_channel_affine_float_qparams", "torch.memory_format", "torch.contiguous_format", "torch.channels_last",
 	"torch.preserve_format", "torch.dtype", "torch.layout",
-	"torch.ScriptObject", // torchbind objects of dynamically quantized modules (NEWOBJ, then their registered __setstate__)
+	"torch.utils.hooks.RemovableHandle", // a hook's handle kept on a module (weak references to its hook dicts)
+	"torch.ScriptObject",                // torchbind objects of dynamically quantized modules (NEWOBJ, then their registered __setstate__)
 	"torch.float32", "torch.float", "torch.float64", "torch.double", "torch.float16", "torch.half", "torch.bfloat16",
 	"torch.complex32", "torch.complex64", "torch.complex128", "torch.cfloat", "torch.cdouble", "torch.uint8",
 	"torch.int8", "torch.int16", "torch.short", "torch.int32", "torch.int", "torch.int64", "torch.long", "torch.bool",

@@ -597,3 +597,30 @@ func TestSklearnAndTorchSweepNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundMethodReferences: CPython pickles a bound method kept as a value
+// (a lazy module's registered hooks) as getattr(obj, "name"): with nothing
+// calling it, that is a reference, reported as the unknown name (medium), not a
+// dangerous getattr call; calling it, or a dunder, keeps the getattr critical.
+func TestBoundMethodReferences(t *testing.T) {
+	obj := func(p *pk) *pk { return p.global("torch.nn.modules.linear", "LazyLinear").op(opEMPTY_TUPLE, opNEWOBJ) }
+	ref := newPK(2).op(opEMPTY_DICT).str("hook").global("builtins", "getattr")
+	obj(ref).str("_infer_parameters").op(opTUPLE2, opREDUCE, opSETITEM)
+	ref.str("handle").global("torch.utils.hooks", "RemovableHandle").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM)
+	fs, _ := scanBytes(t, "lazy.pt", ref.stop())
+	if len(atOrAbove(fs, scan.High)) != 0 || len(withRule(fs, "pickle.unknown_import")) != 1 {
+		t.Fatalf("bound-method reference: %v", fs)
+	}
+	called := newPK(2).global("builtins", "getattr")
+	obj(called).str("to_csv").op(opTUPLE2, opREDUCE).str("/root/.bashrc").op(opTUPLE1, opREDUCE)
+	fs, _ = scanBytes(t, "called.pt", called.stop())
+	if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+		t.Fatalf("bound method called on load: %v", fs)
+	}
+	dunder := newPK(2).global("builtins", "getattr")
+	obj(dunder).str("__reduce_ex__").op(opTUPLE2, opREDUCE)
+	fs, _ = scanBytes(t, "dunder.pt", dunder.stop())
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("dunder reference: %v", fs)
+	}
+}
