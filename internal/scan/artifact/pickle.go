@@ -187,10 +187,10 @@ type importRec struct {
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
-	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
 	calls        int    // times called
 	toNested     int    // calls that derived a nested loader's name (getattr)
 	derived      int    // calls that derived a name (getattr(obj, "name"), import_module("m"))
+	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -233,18 +233,21 @@ type machine struct {
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
-	// frameEnd is where the current FRAME's declared bytes end (0: none);
-	// opStart where the opcode being run began.
-	frameEnd, opStart int64
-	firstErr          string
-	errOff            int64
-	mutated           []importRec
+	firstErr   string
+	errOff     int64
+	mutated    []importRec
 	// nested are the findings of pickles found inside bytes values, held until
 	// report knows whether this pickle hands bytes to a loader.
 	nested []nestedRec
 	spec   bool // speculative: parsing bytes that may not be a pickle
 	ops    int
-	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// frameEnd is the stream offset where the current FRAME ends (0: none).
+	// An opcode that starts inside a frame and ends past it, or a FRAME
+	// inside a frame, is read differently by CPython's C and Python
+	// unpicklers and by parsers (cpython#154848): reported once.
+	frameEnd int64
+	frameBad bool
+	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).

@@ -390,7 +390,8 @@ func TestBrokenPickleStillImports(t *testing.T) {
 		}
 	}
 	for name, b := range map[string]string{
-		"math.txt": "cos\nsystem of equations\n",
+		"vocab.txt": "cos\nsin\ntan\nnormal words follow\n",
+		"math.txt":  "cos\nsystem of equations\n",
 	} {
 		fs, _ := scanBytes(t, name, []byte(b))
 		if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
@@ -414,12 +415,12 @@ func TestPickleFrames(t *testing.T) {
 	}
 	straddle := append(append([]byte{opPROTO, 5}, frame(5)...), append([]byte{opBINBYTES, 20, 0, 0, 0}, append(bytes.Repeat([]byte("A"), 20), opSTOP)...)...)
 	fs, _ := scanBytes(t, "straddle.pkl", straddle)
-	if len(withRule(atOrAbove(fs, scan.High), "pickle.frame_straddle")) != 1 {
+	if len(withRule(atOrAbove(fs, scan.High), "pickle.frame_boundary")) != 1 {
 		t.Fatalf("straddling BINBYTES: %v", fs)
 	}
 	nested := append(append([]byte{opPROTO, 5}, frame(30)...), append([]byte{opNONE}, append(frame(2), opNONE, opSTOP)...)...)
 	fs, _ = scanBytes(t, "nested.pkl", nested)
-	if len(withRule(fs, "pickle.frame_straddle")) != 1 {
+	if len(withRule(fs, "pickle.frame_boundary")) != 1 {
 		t.Fatalf("frame in a frame: %v", fs)
 	}
 	// Two well-formed frames around an unframed large BINBYTES, as CPython writes.
