@@ -30,5 +30,8 @@ func DetectFileFormat(r io.ReaderAt, size int64, fsPath string) (string, error) 
 	if f == fmtUnknown && looksTensorBundleIndex(r, size) {
 		f = fmtTFIndex
 	}
+	if d := dataFormat(head[:n]); f == fmtUnknown && d != "" {
+		f = d // datafmt.go
+	}
 	return string(f), nil
 }
