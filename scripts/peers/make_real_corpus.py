@@ -283,9 +283,11 @@ def _hf():
     card = ModelCard.from_template(ModelCardData(license="apache-2.0", library_name="transformers", tags=["tiny"]),
                                    model_id="tiny-repo", model_description="A tiny Llama for scanner tests.")
     card.save(os.path.join(d, "README.md"))
-    # The .gitattributes every new Hugging Face repository starts with (its first
-    # lines: the hub writes this file itself when it creates the repository).
-    with open(os.path.join(d, ".gitattributes"), "w") as f:
+    # The .gitattributes every new Hugging Face repository starts with (the hub
+    # writes it when it creates the repository). Kept as hf/hub.gitattributes:
+    # under its own name it would mark this repository's test files for Git LFS;
+    # TestHFRepoFolderIsClean puts it back in a copy of the folder.
+    with open(os.path.join(out, "hf", "hub.gitattributes"), "w") as f:
         for ext in ["7z", "arrow", "bin", "bz2", "ckpt", "ftz", "gz", "h5", "joblib", "mlmodel", "model", "msgpack",
                     "npy", "npz", "onnx", "ot", "parquet", "pb", "pickle", "pkl", "pt", "pth", "rar", "safetensors",
                     "tar", "tflite", "tgz", "wasm", "xz", "zip", "zst"]:

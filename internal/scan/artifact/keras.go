@@ -395,6 +395,7 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	obj, _ := v.(map[string]any)
 	if obj != nil {
 		s.jsonTemplates(in.l, obj)
+		s.checkWeightMap(in.l, obj) // datafiles.go
 		if am, ok := obj["auto_map"].(map[string]any); ok && len(am) > 0 {
 			s.c.add(in.l, rulePythonSource, -1, map[string]any{"config_key": "auto_map", "auto_map": fmt.Sprint(am)}, "config auto_map points at custom code")
 		}
@@ -486,6 +487,9 @@ var pythonDangerous = sync.OnceValue(func() *regexp.Regexp {
 func (s *scanner) scanText(ctx context.Context, in region) error {
 	if templateByName(in.l) {
 		return s.scanTemplateFile(in)
+	}
+	if looksOpenVINO(in.st.Peek(512)) {
+		return s.scanOpenVINO(ctx, in) // datafiles.go
 	}
 	name := in.l.member
 	if name == "" {

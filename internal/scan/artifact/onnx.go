@@ -3,6 +3,7 @@ package artifact
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -57,6 +58,9 @@ type onnxWalker struct {
 	protoWalk
 	localDoms map[string]bool // domains of model-local functions
 	nodeDoms  map[string]string
+	collect   bool      // gather external data references into refs
+	ext       *dataRef  // the tensor being read, when collecting
+	refs      []dataRef // external data references (datafiles.go)
 }
 
 var errONNXStop = errors.New("onnx: stop")
@@ -114,6 +118,16 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 	st := w.in.st
 	var op, dom, key, val string
 	var domSet bool
+	if msg == onnxTensor && w.collect {
+		prev := w.ext
+		w.ext = &dataRef{length: -1}
+		defer func() {
+			if w.ext.location != "" && len(w.refs) < maxDataRefs {
+				w.refs = append(w.refs, *w.ext)
+			}
+			w.ext = prev
+		}()
+	}
 	err := w.fields(ctx, end, depth, func(num protowire.Number, n uint64, fieldOff int64) (bool, error) {
 		if child, ok := onnxChildren[msg][num]; ok {
 			return true, w.walk(ctx, child, st.Offset()+int64(n), depth+1)
@@ -136,6 +150,10 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 			key = v
 		case "value":
 			val = v
+		case "name":
+			if msg == onnxTensor && w.ext != nil {
+				w.ext.name = v
+			}
 		}
 		return true, nil
 	})
@@ -155,6 +173,16 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 		if key == "location" {
 			w.checkExternal(val)
 		}
+		if w.ext != nil {
+			switch key {
+			case "location":
+				w.ext.location = val
+			case "offset":
+				w.ext.offset = parseRefInt(val)
+			case "length":
+				w.ext.length = parseRefInt(val)
+			}
+		}
 	}
 	return nil
 }
@@ -167,4 +195,14 @@ func (w *onnxWalker) checkExternal(p string) {
 		return
 	}
 	w.s.c.add(w.in.l, ruleONNXExternalPath, -1, map[string]any{"format": "onnx", "location": quote(p, 200)}, quote(p, 200))
+}
+
+// parseRefInt reads an external data offset or length; a malformed one is -2,
+// which lies outside any file.
+func parseRefInt(v string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return -2
+	}
+	return n
 }

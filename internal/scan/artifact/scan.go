@@ -409,9 +409,12 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
 		}
 	default:
-		if looksTensorBundleIndex(in.ra, in.size) {
-			f = fmtTFIndex // a table of tensor shapes and offsets, nothing that runs
-			err = s.scanTFIndex(ctx, in)
+		if f = sniffMore(head, in.ra, in.size); f != fmtUnknown {
+			err = s.scanMore(ctx, in, f) // hfformats.go
+			break
+		}
+		var handled bool
+		if handled, err = s.scanDescribedData(ctx, in); handled { // datafiles.go
 			break
 		}
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))

@@ -602,6 +602,9 @@ func (s *scanner) scanTFShard(ctx context.Context, in region) (handled bool, err
 		if nz, off := nonZeroGap(in.ra, gaps, uncovered); nz {
 			s.c.add(in.l, ruleStructGap, off, ev, "TensorFlow checkpoint data",
 				fmt.Sprintf("%d bytes of the shard are described by no index entry and are not zero padding", uncovered))
+			if err := s.scanGaps(ctx, in, gaps, uncovered); err != nil {
+				return true, err
+			}
 		}
 	}
 	if truncated {
@@ -630,4 +633,27 @@ func nonZeroGap(ra io.ReaderAt, gaps []byteSpan, total int64) (bool, int64) {
 		}
 	}
 	return false, -1
+}
+
+// scanGaps scans each run of bytes that no tensor covers as content of its own
+// (a pickle or archive hidden there is reported for what it is), when they
+// total at most maxGapCheck bytes. Only findings are kept: the bytes are
+// already reported as uncovered, so "not scanned" adds nothing.
+func (s *scanner) scanGaps(ctx context.Context, in region, gaps []byteSpan, total int64) error {
+	if total > maxGapCheck {
+		return nil
+	}
+	for _, g := range gaps {
+		gs := newScanner(s.opts)
+		sub := gs.regionAt(in.ra, g.off, g.end-g.off, in.l.child(fmt.Sprintf("unused bytes at %d", g.off), fileOffAdd(in.l.fileOff, g.off)))
+		err := gs.scanRegion(ctx, sub)
+		sub.st.release()
+		if err != nil {
+			return err
+		}
+		for _, f := range gs.c.findings {
+			s.c.addFinding(f)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,256 @@
+package artifact
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"mirror/internal/scan"
+)
+
+// TestHFRepoFolderIsClean scans the Hugging Face repository layout that the
+// real libraries wrote (make_real_corpus.py, steps hf and hf_tf) as one folder:
+// nothing is reported and nothing is left unscanned, and each file's format is
+// recognised from its content (or, for raw weights, from the model beside it).
+func TestHFRepoFolderIsClean(t *testing.T) {
+	root := hfRepoCopy(t)
+	findings, ns := scanDir(t, root)
+	for _, f := range findings {
+		t.Errorf("finding: %s %s (%v)", f.Severity, f.Title, f.Evidence["file"])
+	}
+	for _, n := range ns {
+		t.Errorf("not scanned: %s: %s", n.Path, n.Reason)
+	}
+	want := map[string]string{
+		".gitattributes": "text", "README.md": "text", "chat_template.jinja": "json", "config.json": "json",
+		"generation_config.json": "json", "tokenizer.json": "json", "tokenizer_config.json": "json",
+		"model.safetensors.index.json": "json", "pytorch_model.bin.index.json": "json",
+		"embeddings.npz": "zip", "flax_model.msgpack": "msgpack", "model.tflite": "tflite", "tf_model.h5": "hdf5",
+		"tokenizer.model": "sentencepiece", "spiece.model": "sentencepiece",
+		"onnx/model.onnx": "onnx", "onnx/model.onnx_data": "onnx external data",
+		"onnx/model_dotted.onnx": "onnx", "onnx/model_dotted.onnx.data": "onnx external data",
+		"openvino/openvino_model.xml": "openvino ir", "openvino/openvino_model.bin": "openvino weights",
+		"tiny-00001-of-00002.gguf": "gguf", "tiny-00002-of-00002.gguf": "gguf",
+	}
+	seen := 0
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		got, err := DetectFileFormat(f, st.Size(), p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join(root, "tiny-repo"), p)
+		if filepath.Base(p) == "hub.gitattributes" {
+			return nil // scanned as .gitattributes in the copy
+		}
+		if strings.HasPrefix(rel, "..") {
+			rel = filepath.Base(p)
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case strings.HasSuffix(rel, ".safetensors"):
+			want[rel] = "safetensors"
+		case strings.HasPrefix(rel, "pytorch_model-"):
+			want[rel] = "zip"
+		}
+		if w, ok := want[rel]; !ok {
+			t.Errorf("%s: no expected format (got %q)", rel, got)
+		} else if got != w {
+			t.Errorf("%s: format %q, want %q", rel, got, w)
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 30 {
+		t.Fatalf("only %d files under %s", seen, root)
+	}
+}
+
+// hfRepoCopy copies testdata/real/hf to a temporary folder and puts the hub's
+// .gitattributes in the repository, where the hub writes it (it cannot be
+// committed there: it would mark this repository's files for Git LFS).
+func hfRepoCopy(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join("testdata", "real", "hf")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(src, "hub.gitattributes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "tiny-repo", ".gitattributes"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestHFHostile: the hostile variants make_hf_hostile.py derives from the real
+// files, each with what it must be reported as.
+func TestHFHostile(t *testing.T) {
+	type want struct {
+		rule     string
+		sev      scan.Severity
+		titleHas string
+	}
+	cases := map[string]struct {
+		want       []want
+		notScanned string
+	}{
+		"tflite_flex_read_file": {want: []want{{"tflite.flex_op", scan.High, "op ReadFile through the Flex delegate"}}},
+		"tflite_custom_op": {want: []want{{"tflite.custom_op", scan.Medium, `"ReadFile"`},
+			{"tflite.custom_op", scan.Medium, `"StringLength"`}}},
+		"openvino_extension": {want: []want{{"openvino.custom_layer", scan.Medium, `"MyFusedAdd" from operation set "my_extension"`}}},
+		"openvino_truncated": {want: []want{{"format.past_end", scan.High, "offset 32, 8 bytes, past the end of this 36-byte file"},
+			{"format.uncovered_data", scan.Medium, "4 bytes"}}},
+		"openvino_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
+			{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"onnx_past_end": {want: []want{{"format.past_end", scan.High, `tensor "w" at offset 0, 4096 bytes`},
+			{"format.uncovered_data", scan.Medium, "32 bytes"}}},
+		"onnx_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
+			{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"onnx_escape":       {want: []want{{"onnx.external_data_escape", scan.High, "../../../../etc/passwd"}}},
+		"tf_ckpt_orphan":    {notScanned: "the index that would describe them (ckpt-1.index) is not beside it"},
+		"tf_ckpt_truncated": {want: []want{{"format.past_end", scan.High, "past the end of this 40-byte shard"}, {"format.uncovered_data", scan.Medium, "13 bytes"}}},
+		"tf_ckpt_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
+			{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"msgpack_pickle":          {want: []want{{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"sentencepiece_bad_field": {want: []want{{"format.invalid", scan.Medium, "field 9 is not part of a ModelProto"}}},
+		"weight_map_escape":       {want: []want{{"hf.weight_map_escape", scan.High, "../../shared/evil.bin"}}},
+	}
+	dirs, err := os.ReadDir(filepath.Join("testdata", "hf_hostile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != len(cases) {
+		t.Errorf("%d hostile folders, %d cases", len(dirs), len(cases))
+	}
+	for _, d := range dirs {
+		tc, ok := cases[d.Name()]
+		if !ok {
+			t.Errorf("%s: no expectation", d.Name())
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			findings, ns := scanDir(t, filepath.Join("testdata", "hf_hostile", d.Name()))
+			if len(findings) != len(tc.want) {
+				for _, f := range findings {
+					t.Logf("%s %s %s", f.Evidence["rule"], f.Severity, f.Title)
+				}
+				t.Fatalf("%d findings, want %d", len(findings), len(tc.want))
+			}
+			for i, w := range tc.want {
+				f := findings[i]
+				if f.Evidence["rule"] != w.rule || f.Severity != w.sev || !strings.Contains(f.Title, w.titleHas) {
+					t.Errorf("finding %d: %s %s %q, want %s %s containing %q", i, f.Evidence["rule"], f.Severity, f.Title, w.rule, w.sev, w.titleHas)
+				}
+			}
+			if tc.notScanned == "" && len(ns) > 0 {
+				t.Errorf("not scanned: %+v", ns)
+			}
+			if tc.notScanned != "" && (len(ns) != 1 || !strings.Contains(ns[0].Reason, tc.notScanned)) {
+				t.Errorf("not scanned %+v, want one containing %q", ns, tc.notScanned)
+			}
+		})
+	}
+}
+
+// TestTFLiteOperatorCodes reads the operator codes TensorFlow's converter
+// wrote: the real model's builtins, the hostile models' custom names.
+func TestTFLiteOperatorCodes(t *testing.T) {
+	read := func(p string) []tfliteOpcode {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes, total, bad, err := readTFLiteOpcodes(context.Background(), fbReader{ra: bytes.NewReader(b), size: int64(len(b))})
+		if err != nil || bad != "" || int(total) != len(codes) {
+			t.Fatalf("%s: %v %q total %d", p, err, bad, total)
+		}
+		return codes
+	}
+	// keras Dense(3, relu) + Dense(2): FULLY_CONNECTED is builtin 9.
+	real := read(filepath.Join("testdata", "real", "hf", "tiny-repo", "model.tflite"))
+	if !slices.ContainsFunc(real, func(c tfliteOpcode) bool { return c.builtin == 9 }) ||
+		slices.ContainsFunc(real, func(c tfliteOpcode) bool { return c.builtin == tfliteBuiltinCustom }) {
+		t.Errorf("real model's operator codes %+v", real)
+	}
+	flex := read(filepath.Join("testdata", "hf_hostile", "tflite_flex_read_file", "model.tflite"))
+	if !slices.Contains(flex, tfliteOpcode{builtin: tfliteBuiltinCustom, custom: "FlexReadFile"}) {
+		t.Errorf("flex model's operator codes %+v", flex)
+	}
+}
+
+// TestMsgpackStructure: what the msgpack walker accepts and rejects.
+func TestMsgpackStructure(t *testing.T) {
+	for name, tc := range map[string]struct {
+		data []byte
+		want string // "" clean, else a title substring of the one finding
+	}{
+		"flax map":           {data: []byte("\x81\xa1w\xc7\x03\x01abc"), want: ""},
+		"trailing bytes":     {data: []byte("\x81\xa1w\x01\x02"), want: "1 bytes follow"},
+		"truncated":          {data: []byte("\x82\xa1w\x01"), want: "more than bytes remain"},
+		"huge bin":           {data: []byte("\x81\xa1w\xc6\xff\xff\xff\xff"), want: "declares 4294967295 bytes"},
+		"invalid type":       {data: []byte("\x81\xa1w\xc1"), want: "invalid type byte 0xc1"},
+		"too deep":           {data: append([]byte("\x81\xa1w"), bytes.Repeat([]byte{0x91}, 100)...), want: "Nesting deeper than 64"},
+		"array of everthing": {data: []byte("\x81\xa1w\x97\xc0\xc3\xcc\x01\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xa2hi\xc4\x01z\xd4\x01\x02"), want: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newScanner(Options{}.withDefaults())
+			in := s.regionAt(bytes.NewReader(tc.data), 0, int64(len(tc.data)), loc{file: "m"})
+			if f := s.sniff(in.st.Peek(4096), in.size); f != fmtUnknown || sniffMore(tc.data, in.ra, in.size) != fmtMsgpack {
+				t.Fatalf("sniffed as %q / %q", f, sniffMore(tc.data, in.ra, in.size))
+			}
+			if err := s.scanMsgpack(context.Background(), in); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && len(s.c.findings) != 0:
+				t.Fatalf("findings %+v", s.c.findings)
+			case tc.want != "" && (len(s.c.findings) != 1 || !strings.Contains(s.c.findings[0].Title, tc.want)):
+				t.Fatalf("findings %+v, want one with %q", s.c.findings, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzHFFormats(f *testing.F) {
+	for _, p := range []string{"tokenizer.model", "flax_model.msgpack", "model.tflite", "openvino/openvino_model.xml"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "real", "hf", "tiny-repo", p)); err == nil {
+			f.Add(b)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join("testdata", "hf_hostile", "tflite_flex_read_file", "model.tflite")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("\x81\xa1w\x97\xc0\xc3\xcc\x01\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xa2hi\xc4\x01z\xd4\x01\x02"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, parse := range []func(s *scanner, in region) error{
+			func(s *scanner, in region) error { return s.scanSentencePiece(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanMsgpack(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanTFLite(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanOpenVINO(context.Background(), in) },
+		} {
+			runParser(t, data, parse)
+		}
+		looksSentencePiece(data)
+		looksMsgpackMap(data)
+		looksOpenVINO(data)
+	})
+}
