@@ -124,3 +124,13 @@ with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
 for root, _, files in sorted(os.walk(out)):
     for f in sorted(files):
         print(os.path.join(root, f), os.path.getsize(os.path.join(root, f)))
+
+# A TF1-style frozen GraphDef (frozen_inference_graph.pb) whose graph reads a
+# file, written by TensorFlow; and a benign one (in testdata/real by
+# make_real_corpus.py's tensorflow step).
+g = tf.Graph()
+with g.as_default():
+    p = tf.compat.v1.placeholder(tf.string, [], name="path")
+    tf.io.read_file(p, name="contents")
+d = case("graphdef_read_file")
+tf.io.write_graph(g.as_graph_def(), d, "frozen_inference_graph.pb", as_text=False)

@@ -382,6 +382,13 @@ def _hf_tf():
             saver.save(sess, os.path.join(c, "tf1", "model.ckpt"), global_step=5, write_meta_graph=False)
     for root, _, files in os.walk(c):
         made.extend(os.path.join(root, f) for f in files)
+    # A TF1 frozen graph: the GraphDef alone, constants folded in.
+    g2 = tf.Graph()
+    with g2.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        tf.nn.relu(tf.matmul(x, tf.constant([[1.0, 2.0], [3.0, 4.0]])) + 0.5, name="y")
+    tf.io.write_graph(g2.as_graph_def(), os.path.join(out, "tensorflow"), "frozen_graph.pb", as_text=False)
+    made.append("tensorflow/frozen_graph.pb")
 
 
 print("made:", len(made), "files")

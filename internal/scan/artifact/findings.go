@@ -70,7 +70,7 @@ var (
 	ruleTemplateHidden    = rule{"template.hidden_text", scan.PromptArtifacts, scan.High, 7.5, "Chat template contains invisible or direction-changing characters (%s)", remTemplate}
 
 	ruleONNXCustomDomain = rule{"onnx.custom_operator_domain", scan.SelfModification, scan.High, 7.5, "ONNX model uses custom operator domain %q (needs native code registered by the loader)", remReview}
-	ruleTFDangerousOp    = rule{"savedmodel.dangerous_op", scan.SelfModification, scan.High, 8.0, "TensorFlow SavedModel graph uses op %s (%s)", remReview}
+	ruleTFDangerousOp    = rule{"savedmodel.dangerous_op", scan.SelfModification, scan.High, 8.0, "TensorFlow graph uses op %s (%s)", remReview}
 	ruleONNXExternalPath = rule{"onnx.external_data_escape", scan.SelfModification, scan.High, 8.5, "ONNX external data path %q escapes the model's folder", remStructure}
 
 	ruleTFLiteCustomOp  = rule{"tflite.custom_op", scan.SelfModification, scan.Medium, 5.0, "TensorFlow Lite model uses custom operator %q (runs native code the application must register)", remReview}

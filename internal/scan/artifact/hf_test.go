@@ -130,6 +130,7 @@ func TestHFHostile(t *testing.T) {
 		"tf_ckpt_truncated": {want: []want{{"format.past_end", scan.High, "past the end of this 40-byte shard"}, {"format.uncovered_data", scan.Medium, "13 bytes"}}},
 		"tf_ckpt_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
 			{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"graphdef_read_file":      {want: []want{{"savedmodel.dangerous_op", scan.High, "op ReadFile"}}},
 		"msgpack_pickle":          {want: []want{{"pickle.dangerous_call", scan.Critical, "system"}}},
 		"sentencepiece_bad_field": {want: []want{{"format.invalid", scan.Medium, "field 9 is not part of a ModelProto"}}},
 		"weight_map_escape":       {want: []want{{"hf.weight_map_escape", scan.High, "../../shared/evil.bin"}}},
@@ -236,8 +237,10 @@ func FuzzHFFormats(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join("testdata", "hf_hostile", "tflite_flex_read_file", "model.tflite")); err == nil {
-		f.Add(b)
+	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(p))); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add([]byte("\x81\xa1w\x97\xc0\xc3\xcc\x01\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xa2hi\xc4\x01z\xd4\x01\x02"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -246,11 +249,13 @@ func FuzzHFFormats(f *testing.F) {
 			func(s *scanner, in region) error { return s.scanMsgpack(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanTFLite(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanOpenVINO(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanGraphDef(context.Background(), in) },
 		} {
 			runParser(t, data, parse)
 		}
 		looksSentencePiece(data)
 		looksMsgpackMap(data)
 		looksOpenVINO(data)
+		looksGraphDef(data)
 	})
 }

@@ -31,6 +31,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 	switch {
 	case looksTensorBundleIndex(ra, size):
 		return fmtTFIndex
+	case looksGraphDef(head):
+		return fmtGraphDef
 	case looksTFLite(head):
 		return fmtTFLite
 	case looksSentencePiece(head):
@@ -46,6 +48,8 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 	switch f {
 	case fmtTFIndex:
 		return s.scanTFIndex(ctx, in)
+	case fmtGraphDef:
+		return s.scanGraphDef(ctx, in) // savedmodel.go
 	case fmtTFLite:
 		return s.scanTFLite(ctx, in)
 	case fmtSentencePiece:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -86,6 +87,56 @@ func looksSavedModel(head []byte) bool {
 	return num >= 1 && num <= 8 && typ == protowire.BytesType
 }
 
+// fmtGraphDef is a bare TensorFlow GraphDef (a TF1 frozen graph,
+// frozen_inference_graph.pb): the graph a SavedModel holds, on its own.
+const fmtGraphDef format = "tensorflow graphdef"
+
+// looksGraphDef recognises a GraphDef start: a NodeDef (field 1) whose first
+// fields are its name (1) and its op (2), an identifier.
+func looksGraphDef(head []byte) bool {
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 || typ != protowire.BytesType {
+		return false
+	}
+	l, m := protowire.ConsumeVarint(head[n:])
+	if m < 0 || l < 4 {
+		return false
+	}
+	node := head[n+m:]
+	if uint64(len(node)) > l {
+		node = node[:l]
+	}
+	num, typ, k := protowire.ConsumeTag(node)
+	if k < 0 || num != 1 || typ != protowire.BytesType {
+		return false
+	}
+	name, j := protowire.ConsumeBytes(node[k:])
+	if j < 0 || len(name) == 0 || !utf8.Valid(name) {
+		return false
+	}
+	node = node[k+j:]
+	num, typ, k = protowire.ConsumeTag(node)
+	if k < 0 || num != 2 || typ != protowire.BytesType {
+		return false
+	}
+	op, j := protowire.ConsumeBytes(node[k:])
+	if j < 0 || len(op) == 0 || len(op) > 128 {
+		return false
+	}
+	for i, c := range op {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// scanGraphDef reports the dangerous ops of a bare GraphDef, as for a
+// SavedModel's graphs.
+func (s *scanner) scanGraphDef(ctx context.Context, in region) error {
+	return s.scanTFGraph(ctx, in, tfGraph, string(fmtGraphDef))
+}
+
 type tfWalker struct {
 	protoWalk
 	ops map[string]bool
@@ -96,12 +147,21 @@ var errTFStop = errors.New("savedmodel: stop")
 // scanSavedModel collects the op of every node in the model's graphs and
 // function libraries and reports those in tfDangerousOps.
 func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
-	w := &tfWalker{protoWalk: protoWalk{s: s, in: in, format: "savedmodel", name: "SavedModel", maxDepth: 32, stop: errTFStop}, ops: map[string]bool{}}
+	return s.scanTFGraph(ctx, in, tfSavedModel, "savedmodel")
+}
+
+// scanTFGraph walks a SavedModel or GraphDef (root) and reports the dangerous
+// ops of its graphs and functions.
+func (s *scanner) scanTFGraph(ctx context.Context, in region, root tfMsg, formatName string) error {
+	w := &tfWalker{protoWalk: protoWalk{s: s, in: in, format: formatName, name: "SavedModel", maxDepth: 32, stop: errTFStop}, ops: map[string]bool{}}
+	if root == tfGraph {
+		w.name = "TensorFlow GraphDef"
+	}
 	end := int64(-1)
 	if in.size >= 0 {
 		end = in.base + in.size
 	}
-	if err := w.walk(ctx, tfSavedModel, end, 0); err != nil && !errors.Is(err, errTFStop) {
+	if err := w.walk(ctx, root, end, 0); err != nil && !errors.Is(err, errTFStop) {
 		return err
 	}
 	found := make([]string, 0, len(w.ops))
@@ -112,7 +172,7 @@ func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
 	}
 	sort.Strings(found)
 	for _, op := range found {
-		s.c.add(in.l, ruleTFDangerousOp, -1, map[string]any{"format": "savedmodel", "op": op, "category": tfDangerousOps[op]}, op, tfDangerousOps[op])
+		s.c.add(in.l, ruleTFDangerousOp, -1, map[string]any{"format": formatName, "op": op, "category": tfDangerousOps[op]}, op, tfDangerousOps[op])
 	}
 	return nil
 }
