@@ -134,3 +134,19 @@ with g.as_default():
     tf.io.read_file(p, name="contents")
 d = case("graphdef_read_file")
 tf.io.write_graph(g.as_graph_def(), d, "frozen_inference_graph.pb", as_text=False)
+
+# Core ML: a neural network with a custom layer (an application class), and ML
+# Program weights cut short.
+import coremltools as ct
+from coremltools.models import datatypes
+from coremltools.models.neural_network import NeuralNetworkBuilder
+from coremltools.proto import NeuralNetwork_pb2
+
+nb = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", datatypes.Array(4))])
+nb.add_custom(name="evil", input_names=["x"], output_names=["y"],
+              custom_proto_spec=NeuralNetwork_pb2.CustomLayerParams(className="EvilLayer"))
+d = case("coreml_custom_layer")
+ct.utils.save_spec(nb.spec, os.path.join(d, "model.mlmodel"))
+pkg = os.path.join(repo, "coreml", "fill-mask", "float32_model.mlpackage", "Data", "com.apple.CoreML")
+d = case("coreml_weights_truncated", os.path.join(pkg, "weights", "weight.bin"))
+open(os.path.join(d, "weight.bin"), "r+b").truncate(1024)

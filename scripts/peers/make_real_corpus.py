@@ -9,13 +9,14 @@ large): its files come from a venv of its own, running only that step:
 
     .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
 
-(.cache/venv-tf holds tensorflow-cpu, sentencepiece, openvino, flax and onnx from PyPI.)
+(.cache/venv-tf holds tensorflow-cpu, sentencepiece, openvino, flax, onnx and
+coremltools from PyPI.)
 The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
 hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
 config and generation config, a tokenizer with special tokens and a chat
 template, a model card and .gitattributes, a sentencepiece tokenizer.model,
 flax_model.msgpack, tf_model.h5, model.tflite, ONNX with external data, OpenVINO
-IR, GGUF split shards and a NumPy .npz of embeddings.
+IR, a Core ML .mlpackage, GGUF split shards and a NumPy .npz of embeddings.
 
 Each library is optional: a missing one is reported and skipped. Files are kept
 tiny (a few KiB) so they can live in testdata/.
@@ -354,6 +355,17 @@ def _hf_tf():
               all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
     onnx.save(copy.deepcopy(om), os.path.join(d, "onnx", "model_dotted.onnx"), save_as_external_data=True,
               all_tensors_to_one_file=True, location="model_dotted.onnx.data", size_threshold=0)
+    # Core ML, as bert-base-uncased ships it: coreml/fill-mask/float32_model.mlpackage
+    # (Manifest.json, model.mlmodel and the ML Program's weights/weight.bin).
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 16))])
+    def prog(x):
+        w = np.linspace(-1, 1, 16 * 32, dtype=np.float32).reshape(32, 16)
+        return mb.relu(x=mb.linear(x=x, weight=w, bias=np.ones(32, np.float32)))
+    cm = ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT32)
+    cm.save(os.path.join(d, "coreml", "fill-mask", "float32_model.mlpackage"))
     import openvino as ov
     ovm = ov.convert_model(os.path.join(d, "onnx", "model.onnx"))
     os.makedirs(os.path.join(d, "openvino"), exist_ok=True)

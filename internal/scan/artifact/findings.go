@@ -76,6 +76,7 @@ var (
 	ruleTFLiteCustomOp  = rule{"tflite.custom_op", scan.SelfModification, scan.Medium, 5.0, "TensorFlow Lite model uses custom operator %q (runs native code the application must register)", remReview}
 	ruleTFLiteFlexOp    = rule{"tflite.flex_op", scan.SelfModification, scan.High, 8.0, "TensorFlow Lite model runs TensorFlow op %s through the Flex delegate (%s)", remReview}
 	ruleOpenVINOCustom  = rule{"openvino.custom_layer", scan.SelfModification, scan.Medium, 5.0, "OpenVINO model uses layer %q from operation set %q (runs a native extension the application must load)", remReview}
+	ruleCoreMLCustom    = rule{"coreml.custom_class", scan.SelfModification, scan.Medium, 5.0, "Core ML model needs the application class %s (a custom model or layer)", remReview}
 	ruleHFWeightMapPath = rule{"hf.weight_map_escape", scan.SelfModification, scan.High, 8.5, "Sharded checkpoint index maps weights to %q, outside the model's folder", remStructure}
 
 	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}

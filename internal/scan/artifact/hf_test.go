@@ -35,6 +35,9 @@ func TestHFRepoFolderIsClean(t *testing.T) {
 		"onnx/model_dotted.onnx": "onnx", "onnx/model_dotted.onnx.data": "onnx external data",
 		"openvino/openvino_model.xml": "openvino ir", "openvino/openvino_model.bin": "openvino weights",
 		"tiny-00001-of-00002.gguf": "gguf", "tiny-00002-of-00002.gguf": "gguf",
+		"coreml/fill-mask/float32_model.mlpackage/Manifest.json":                            "json",
+		"coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/model.mlmodel":      "coreml",
+		"coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin": "coreml weights",
 	}
 	seen := 0
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -130,10 +133,12 @@ func TestHFHostile(t *testing.T) {
 		"tf_ckpt_truncated": {want: []want{{"format.past_end", scan.High, "past the end of this 40-byte shard"}, {"format.uncovered_data", scan.Medium, "13 bytes"}}},
 		"tf_ckpt_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
 			{"pickle.dangerous_call", scan.Critical, "system"}}},
-		"graphdef_read_file":      {want: []want{{"savedmodel.dangerous_op", scan.High, "op ReadFile"}}},
-		"msgpack_pickle":          {want: []want{{"pickle.dangerous_call", scan.Critical, "system"}}},
-		"sentencepiece_bad_field": {want: []want{{"format.invalid", scan.Medium, "field 9 is not part of a ModelProto"}}},
-		"weight_map_escape":       {want: []want{{"hf.weight_map_escape", scan.High, "../../shared/evil.bin"}}},
+		"coreml_custom_layer":      {want: []want{{"coreml.custom_class", scan.Medium, "class EvilLayer"}}},
+		"coreml_weights_truncated": {want: []want{{"format.past_end", scan.High, "blob 0 places 2048 bytes at offset 128"}}},
+		"graphdef_read_file":       {want: []want{{"savedmodel.dangerous_op", scan.High, "op ReadFile"}}},
+		"msgpack_pickle":           {want: []want{{"pickle.dangerous_call", scan.Critical, "system"}}},
+		"sentencepiece_bad_field":  {want: []want{{"format.invalid", scan.Medium, "field 9 is not part of a ModelProto"}}},
+		"weight_map_escape":        {want: []want{{"hf.weight_map_escape", scan.High, "../../shared/evil.bin"}}},
 	}
 	dirs, err := os.ReadDir(filepath.Join("testdata", "hf_hostile"))
 	if err != nil {
@@ -237,7 +242,8 @@ func FuzzHFFormats(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb"} {
+	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb",
+		"hf_hostile/coreml_custom_layer/model.mlmodel", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(p))); err == nil {
 			f.Add(b)
 		}
@@ -250,6 +256,8 @@ func FuzzHFFormats(f *testing.F) {
 			func(s *scanner, in region) error { return s.scanTFLite(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanOpenVINO(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanGraphDef(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanCoreML(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanMILBlob(context.Background(), in) },
 		} {
 			runParser(t, data, parse)
 		}
@@ -257,5 +265,7 @@ func FuzzHFFormats(f *testing.F) {
 		looksMsgpackMap(data)
 		looksOpenVINO(data)
 		looksGraphDef(data)
+		looksCoreML(data)
+		looksMILBlob(data)
 	})
 }

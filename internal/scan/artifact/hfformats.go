@@ -39,6 +39,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtSentencePiece
 	case looksMsgpackMap(head):
 		return fmtMsgpack
+	case looksMILBlob(head):
+		return fmtCoreMLBlob
 	}
 	return fmtUnknown
 }
@@ -56,6 +58,8 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 		return s.scanSentencePiece(ctx, in)
 	case fmtMsgpack:
 		return s.scanMsgpack(ctx, in)
+	case fmtCoreMLBlob:
+		return s.scanMILBlob(ctx, in) // coreml.go
 	}
 	return nil
 }

@@ -321,6 +321,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtSavedModel
 	case looksTFFingerprint(head, size):
 		return fmtTFPrint
+	case looksCoreML(head): // coreml.go; before ONNX, which opens alike
+		return fmtCoreML
 	case looksONNX(head):
 		return fmtONNX
 	case head[0] == opPROTO:
@@ -385,6 +387,8 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
 	case fmtONNX:
 		err = s.scanONNX(ctx, in)
+	case fmtCoreML:
+		err = s.scanCoreML(ctx, in)
 	case fmtSavedModel:
 		err = s.scanSavedModel(ctx, in)
 	case fmtTFPrint:
