@@ -138,6 +138,10 @@ func (s *scanner) scanMILBlob(ctx context.Context, in region) error {
 		return nil
 	}
 	var hdr [8]byte
+	if in.size < 128 {
+		s.c.add(in.l, ruleStructInvalid, -1, map[string]any{"format": string(fmtCoreMLBlob)}, "Core ML weights", "shorter than its header and first blob's metadata")
+		return nil
+	}
 	if _, err := in.ra.ReadAt(hdr[:], 0); err != nil {
 		return fmt.Errorf("read %s: %w", in.l.where(), err)
 	}
