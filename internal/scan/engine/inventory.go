@@ -70,7 +70,7 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "safetensors"
 	case "gguf":
 		return "gguf"
-	case "onnx":
+	case "onnx", "onnx external data":
 		return "onnx"
 	case "hdf5":
 		return "keras"
