@@ -52,7 +52,7 @@ func setupMirrorScan(ctx context.Context, cfg config.Config, db *sqlstore.DB, lo
 		notifier, stopNotifier = n, n.Close
 	}
 	scans := scan.NewService(scan.Options{
-		Store: db, Engine: eng, Checker: eng, Packs: eng, Sealer: sealer, Notifier: notifier,
+		Store: db, Engine: eng, Checker: eng, Packs: eng, MaxPackBytes: int(cfg.MaxProbePackBytes), Sealer: sealer, Notifier: notifier,
 		ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Workers: cfg.ScanWorkers, Lease: cfg.ScanLease,
 		MaxRunningPerUser: cfg.ScanMaxRunningPerUser, ArtifactQuota: cfg.ArtifactQuotaBytes,
 		OnContainment: func(kind scan.TargetKind, _ string) {

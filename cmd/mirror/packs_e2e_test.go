@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -89,5 +90,66 @@ func TestProbePackAndSystemPromptEndToEnd(t *testing.T) {
 	}
 	if status, out := user.json("GET", "/api/v1/probe-packs", ""); status != 200 || len(out["items"].([]any)) != 1 {
 		t.Errorf("owner's list: %d %v", status, out)
+	}
+}
+
+// packOf returns a pack of n probes: the example pack's two, taken in turn with
+// numbered ids (each about 900 bytes, as a user's hand-written probes are).
+func packOf(t *testing.T, n int) string {
+	t.Helper()
+	data, err := os.ReadFile("../../docs/probe-packs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, probes, _ := strings.Cut(string(data), "probes:\n")
+	parts := strings.SplitAfter(probes, "\n\n")
+	if len(parts) != 2 {
+		t.Fatalf("the example pack has %d probes, want 2", len(parts))
+	}
+	var b strings.Builder
+	b.WriteString(head + "probes:\n")
+	for k := range n {
+		p := parts[k%2]
+		id := strings.Fields(p[strings.Index(p, "id: ")+4:])[0]
+		b.WriteString(strings.Replace(p, "id: "+id, fmt.Sprintf("id: %s_%d", id, k), 1) + "\n")
+	}
+	return b.String()
+}
+
+// TestProbePackUploadLimits: a pack of a few hundred probes goes through the API
+// although its body is far past MAX_REQUEST_BODY_BYTES: pack uploads have their own
+// cap, MAX_PROBE_PACK_BYTES (422 past it, naming it), and a body cap of twice that
+// plus 64 KiB (413). Every other route keeps MAX_REQUEST_BODY_BYTES.
+func TestProbePackUploadLimits(t *testing.T) {
+	env := scanEnv(t)
+	env["MAX_PROBE_PACK_BYTES"] = "300000"
+	base, stop := startServe(t, env)
+	defer stop()
+	user := signUp(t, base, "pack-limits@example.com")
+	upload := func(content string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"name": "big.yaml", "content": content})
+		return user.json("POST", "/api/v1/probe-packs", string(body))
+	}
+	pack300 := packOf(t, 300)
+	if len(pack300) < 200_000 || len(pack300) > 300_000 {
+		t.Fatalf("a 300-probe pack of %d bytes: the case no longer measures what it says", len(pack300))
+	}
+	if status, out := upload(pack300); status != 201 || out["probes"].(float64) != 300 {
+		t.Fatalf("300 probes (%d bytes, past MAX_REQUEST_BODY_BYTES): %d %v", len(pack300), status, out)
+	}
+	pack400 := packOf(t, 400)
+	status, out := upload(pack400)
+	details, _ := out["error"].(map[string]any)["details"].([]any)
+	if status != 422 || len(details) != 1 || !strings.Contains(fmt.Sprint(details[0]), "MAX_PROBE_PACK_BYTES") {
+		t.Errorf("400 probes (%d bytes, past MAX_PROBE_PACK_BYTES): %d %v", len(pack400), status, out)
+	}
+	if status, out := upload(packOf(t, 800)); status != 413 || errCode(out) != "payload_too_large" {
+		t.Errorf("a body past the pack route's cap: %d %v", status, out)
+	}
+	// Any other route: MAX_REQUEST_BODY_BYTES (64 KiB) as before.
+	big, _ := json.Marshal(map[string]any{"target": map[string]string{"kind": "endpoint", "url": "http://x.example/v1", "model": "m"},
+		"options": map[string]string{"system_prompt": strings.Repeat("x", 70_000)}})
+	if status, out := user.json("POST", "/api/v1/scans/analyze", string(big)); status != 413 || errCode(out) != "payload_too_large" {
+		t.Errorf("a 70 KB scan request: %d %v", status, out)
 	}
 }

@@ -195,5 +195,6 @@ func apiOptions(cfg config.Config) httpapi.Options {
 		AllowedHosts: cfg.AllowedHosts, CORSOrigins: cfg.CORSOrigins,
 		TrustProxyHeaders: cfg.TrustProxyHeaders, TrustedProxyHops: cfg.TrustedProxyHops, WriteAPIKeys: cfg.WriteAPIKeys,
 		MaxRequestBodyBytes: cfg.MaxRequestBodyBytes, MaxUploadBytes: cfg.MaxUploadBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+		MaxProbePackBytes: cfg.MaxProbePackBytes,
 	}
 }

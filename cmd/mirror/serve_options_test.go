@@ -18,6 +18,7 @@ func TestAPIOptionsTakeTheirVariables(t *testing.T) {
 		"CSP_REPORT_ONLY": "false", "ALLOWED_HOSTS": "api.example,*.mirror.example", "CORS_ORIGINS": "https://app.example",
 		"TRUST_PROXY_HEADERS": "true", "TRUSTED_PROXY_HOPS": "2", "WRITE_API_KEYS": "k-one,k-two",
 		"MAX_REQUEST_BODY_BYTES": "1024", "MAX_UPLOAD_BYTES": "4096", "BODY_READ_TIMEOUT_SECONDS": "7",
+		"MAX_PROBE_PACK_BYTES": "200000",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -26,7 +27,7 @@ func TestAPIOptionsTakeTheirVariables(t *testing.T) {
 	want := httpapi.Options{ProjectName: "Acme Mirror", Version: "9.8.7", Development: false, Production: true, CSPReportOnly: false,
 		AllowedHosts: []string{"api.example", "*.mirror.example"}, CORSOrigins: []string{"https://app.example"},
 		TrustProxyHeaders: true, TrustedProxyHops: 2, WriteAPIKeys: []string{"k-one", "k-two"},
-		MaxRequestBodyBytes: 1024, MaxUploadBytes: 4096, BodyReadTimeout: 7 * time.Second}
+		MaxRequestBodyBytes: 1024, MaxUploadBytes: 4096, BodyReadTimeout: 7 * time.Second, MaxProbePackBytes: 200000}
 	if d := cmp.Diff(want, apiOptions(cfg)); d != "" {
 		t.Errorf("options (-want +got):\n%s", d)
 	}

@@ -47,7 +47,11 @@ type Config struct {
 	TrustedProxyHops    int   // TRUSTED_PROXY_HOPS, default 1
 	MaxRequestBodyBytes int64 // MAX_REQUEST_BODY_BYTES, default 65536
 	MaxUploadBytes      int64 // MAX_UPLOAD_BYTES, default 2 GiB
-	ArtifactQuotaBytes  int64 // ARTIFACT_QUOTA_BYTES, per user, default 2 GiB; 0: no quota
+	// MaxProbePackBytes caps an uploaded probe pack (MAX_PROBE_PACK_BYTES, default
+	// and ceiling 1 MiB, the probe package's bound); the upload's JSON body may be
+	// twice that and 64 KiB more, whatever MAX_REQUEST_BODY_BYTES says.
+	MaxProbePackBytes  int64
+	ArtifactQuotaBytes int64 // ARTIFACT_QUOTA_BYTES, per user, default 2 GiB; 0: no quota
 
 	// BodyReadTimeout bounds reading a request body (BODY_READ_TIMEOUT_SECONDS,
 	// default 30): a body must arrive within it, an upload must send at least
@@ -158,6 +162,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TrustedProxyHops = p.intRange("TRUSTED_PROXY_HOPS", 1, 1, 16)
 	c.MaxRequestBodyBytes = int64(p.intRange("MAX_REQUEST_BODY_BYTES", 65536, 1, 1<<30))
 	c.MaxUploadBytes = int64(p.intRange("MAX_UPLOAD_BYTES", 2<<30, 1, 1<<42))
+	c.MaxProbePackBytes = int64(p.intRange("MAX_PROBE_PACK_BYTES", 1<<20, 1024, 1<<20))
 	c.ArtifactQuotaBytes = int64(p.intRange("ARTIFACT_QUOTA_BYTES", 2<<30, 0, 1<<50))
 	c.BodyReadTimeout = time.Duration(p.intRange("BODY_READ_TIMEOUT_SECONDS", 30, 1, 3600)) * time.Second
 	c.MaxConnsPerClient = p.intRange("MAX_CONNECTIONS_PER_CLIENT", 64, 0, 1<<20)

@@ -146,14 +146,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps request bodies at MAX_REQUEST_BODY_BYTES before any handler parses
-// them: a declared Content-Length over the cap is refused at once, and a chunked body
-// fails with 413 when the cap is crossed while reading. Upload routes set their own
-// cap (MAX_UPLOAD_BYTES) and are skipped here.
-func (s *Server) limitBody(limit int64, skip func(*http.Request) bool) func(http.Handler) http.Handler {
+// limitBody caps request bodies at limitOf(r) (MAX_REQUEST_BODY_BYTES, or a pack
+// upload's own cap) before any handler parses them: a declared Content-Length over
+// the cap is refused at once, and a chunked body fails with 413 when the cap is
+// crossed while reading. A limit of 0 skips the route: the artifact upload sets its
+// own cap (MAX_UPLOAD_BYTES).
+func (s *Server) limitBody(limitOf func(*http.Request) int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if skip(r) {
+			limit := limitOf(r)
+			if limit <= 0 {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -29,6 +29,29 @@ const uploadPath = "/api/v1/artifacts"
 
 func isUpload(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == uploadPath }
 
+// packUploadPath is the route whose body is capped by packBodyLimit.
+const packUploadPath = "/api/v1/probe-packs"
+
+// packBodyLimit is the body cap of a probe pack upload: room for a pack of
+// MAX_PROBE_PACK_BYTES as a JSON string (escapes at most double typical YAML) and
+// its name, never below MAX_REQUEST_BODY_BYTES. The service checks the content
+// itself against MAX_PROBE_PACK_BYTES.
+func (s *Server) packBodyLimit() int64 {
+	return max(s.opts.MaxRequestBodyBytes, 2*s.opts.MaxProbePackBytes+64<<10)
+}
+
+// bodyLimit is the body cap of r: 0 for the artifact upload (capped by its
+// handler), packBodyLimit for a pack upload, else MAX_REQUEST_BODY_BYTES.
+func (s *Server) bodyLimit(r *http.Request) int64 {
+	switch {
+	case isUpload(r):
+		return 0
+	case r.Method == http.MethodPost && r.URL.Path == packUploadPath:
+		return s.packBodyLimit()
+	}
+	return s.opts.MaxRequestBodyBytes
+}
+
 type principalKey struct{}
 
 // principal returns the signed-in user of an authenticated request.

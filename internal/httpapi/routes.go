@@ -28,7 +28,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler)
 	}
-	r.Use(s.limitBody(s.opts.MaxRequestBodyBytes, isUpload))
+	r.Use(s.limitBody(s.bodyLimit))
 	r.Use(s.compress)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

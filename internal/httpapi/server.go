@@ -29,15 +29,19 @@ type Options struct {
 	Development bool
 	// Production sends Strict-Transport-Security (RUN_MODE=prod or ENVIRONMENT=production).
 	Production          bool
-	CSPReportOnly       bool          // CSP_REPORT_ONLY: the CSP header only reports
-	AllowedHosts        []string      // ALLOWED_HOSTS: "*" allows any Host
-	CORSOrigins         []string      // CORS_ORIGINS: the frontends that may call and sign in
-	TrustProxyHeaders   bool          // TRUST_PROXY_HEADERS: the client is in X-Forwarded-For
-	TrustedProxyHops    int           // TRUSTED_PROXY_HOPS
-	WriteAPIKeys        []string      // WRITE_API_KEYS: empty needs no key for writes
-	MaxRequestBodyBytes int64         // MAX_REQUEST_BODY_BYTES (uploads aside)
-	MaxUploadBytes      int64         // MAX_UPLOAD_BYTES
-	BodyReadTimeout     time.Duration // BODY_READ_TIMEOUT_SECONDS; 0: no deadline
+	CSPReportOnly       bool     // CSP_REPORT_ONLY: the CSP header only reports
+	AllowedHosts        []string // ALLOWED_HOSTS: "*" allows any Host
+	CORSOrigins         []string // CORS_ORIGINS: the frontends that may call and sign in
+	TrustProxyHeaders   bool     // TRUST_PROXY_HEADERS: the client is in X-Forwarded-For
+	TrustedProxyHops    int      // TRUSTED_PROXY_HOPS
+	WriteAPIKeys        []string // WRITE_API_KEYS: empty needs no key for writes
+	MaxRequestBodyBytes int64    // MAX_REQUEST_BODY_BYTES (uploads aside)
+	MaxUploadBytes      int64    // MAX_UPLOAD_BYTES
+	// MaxProbePackBytes (MAX_PROBE_PACK_BYTES) sets the body cap of a probe pack
+	// upload: twice it and 64 KiB more (JSON escapes the content), or
+	// MAX_REQUEST_BODY_BYTES if larger; 0: MAX_REQUEST_BODY_BYTES alone.
+	MaxProbePackBytes int64
+	BodyReadTimeout   time.Duration // BODY_READ_TIMEOUT_SECONDS; 0: no deadline
 }
 
 // Deps are the services the API serves.

@@ -156,6 +156,9 @@ func stringList(v any) []string {
 // message_stop. Only message_stop ends the answer; anything short of it is
 // KindIncomplete.
 func (p *AnthropicProvider) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+	if e := refuseStreamTools(p.provider, req); e != nil {
+		return Response{}, e
+	}
 	params := p.params(req)
 	return p.retryStream(ctx, onDelta, func(ctx, actx context.Context, idle *idleTimer, emit func(string) error) (Response, error) {
 		stream := p.messages.NewStreaming(actx, params)

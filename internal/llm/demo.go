@@ -65,6 +65,9 @@ func (d DemoProvider) Complete(ctx context.Context, req Request) (Response, erro
 
 // Stream sends the demo answer word by word.
 func (d DemoProvider) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+	if e := refuseStreamTools(Demo, req); e != nil {
+		return Response{}, e
+	}
 	text := d.answer(req)
 	words := strings.SplitAfter(text, " ")
 	for _, w := range words {

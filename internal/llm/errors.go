@@ -245,6 +245,8 @@ func cleanMessage(s, key string) string {
 //   - timeout: upstream_timeout (504)
 //   - upstream 4xx, 5xx, connection, malformed or incomplete answers:
 //     upstream_error (502) naming the provider, with its cleaned message
+//   - a request Mirror does not send that way (tools in a stream):
+//     not_implemented (501), nothing having been sent
 //
 // It returns nil when err is nil, is not an *Error, or is a cancellation (the
 // caller went away): return those unchanged, as in
@@ -299,6 +301,8 @@ func AppError(err error) *apperr.Error {
 		out.Message = msg("Provider %s sent an unreadable answer", p)
 	case KindIncomplete:
 		out.Message = msg("Provider %s stopped before the answer was complete", p)
+	case KindUnsupported:
+		out.Code, out.Message = apperr.NotImplemented, msg("Provider %s was not asked", p)
 	default:
 		out.Message = msg("Provider %s failed", p)
 	}

@@ -157,6 +157,9 @@ func (p *GeminiProvider) Complete(ctx context.Context, req Request) (Response, e
 // Stream calls streamGenerateContent?alt=sse. The answer is finished once a
 // candidate carried a finishReason; a stream that ends before is KindIncomplete.
 func (p *GeminiProvider) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+	if e := refuseStreamTools(p.provider, req); e != nil {
+		return Response{}, e
+	}
 	contents, cfg := p.request(req)
 	return p.retryStream(ctx, onDelta, func(ctx, actx context.Context, idle *idleTimer, emit func(string) error) (Response, error) {
 		var (

@@ -34,7 +34,8 @@ type Request struct {
 	Logprobs bool
 	// Seed asks for deterministic sampling where the protocol offers it (0: unset).
 	Seed int64
-	// Tools are the functions the model may call (Complete only); nil offers none.
+	// Tools are the functions the model may call; nil offers none. Complete only:
+	// Stream refuses a request with tools (KindUnsupported) before sending it.
 	Tools []Tool
 }
 
@@ -75,7 +76,9 @@ type Response struct {
 // Provider completes chat requests over one wire protocol.
 //
 // Stream calls onDelta with each piece of text as it arrives and returns the whole
-// response at the end. If onDelta returns an error the stream stops with that error.
+// response at the end. It streams text only: a request that offers tools is
+// refused with KindUnsupported before anything is sent (no caller streams tool
+// calls: the gateway takes no tools, the scanner calls Complete). If onDelta returns an error the stream stops with that error.
 // A stream cut off before the provider said it was done returns an error, never a
 // partial Response presented as complete.
 type Provider interface {
@@ -150,6 +153,7 @@ const (
 	KindIncomplete    ErrorKind = "incomplete"     // stream cut off before its end
 	KindCanceled      ErrorKind = "canceled"       // the caller went away
 	KindBlocked       ErrorKind = "blocked"        // the address was refused by the HTTP client's network policy (the scans' SSRF guard)
+	KindUnsupported   ErrorKind = "unsupported"    // a request Mirror does not send this way (tools in a stream); nothing was sent
 )
 
 // Error is a provider failure. Message is safe to show: it never holds an API key.

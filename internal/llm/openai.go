@@ -208,6 +208,9 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Request, onDelta func(s
 	if e := p.checkConfigured(); e != nil {
 		return Response{}, e
 	}
+	if e := refuseStreamTools(p.provider, req); e != nil {
+		return Response{}, e
+	}
 	params := p.params(req)
 	params.StreamOptions.IncludeUsage = param.NewOpt(true)
 	return p.retryStream(ctx, onDelta, func(ctx, actx context.Context, idle *idleTimer, emit func(string) error) (Response, error) {

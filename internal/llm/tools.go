@@ -68,3 +68,14 @@ func argsObject(arguments string) map[string]any {
 	}
 	return m
 }
+
+// refuseStreamTools refuses a streaming request that offers tools: Stream reads
+// text deltas only, and silently dropping the tools would answer a different
+// request than the one asked. Nothing is sent.
+func refuseStreamTools(provider string, req Request) *Error {
+	if len(req.Tools) == 0 {
+		return nil
+	}
+	return &Error{Provider: provider, Kind: KindUnsupported,
+		Message: "streaming does not carry tool calls; send a request that offers tools without streaming"}
+}

@@ -169,3 +169,42 @@ func TestToolResultWithoutCall(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamRefusesTools: Stream reads text deltas only, so every adapter refuses a
+// streaming request that offers tools (instead of dropping them and answering
+// another request) before anything reaches the provider, with an error the API
+// sends as not_implemented in its envelope. The same request without tools
+// streams from the same fake.
+func TestStreamRefusesTools(t *testing.T) {
+	check := func(t *testing.T, p llm.Provider, provider string, sent func() int) {
+		ctx := context.Background()
+		req := llm.Request{Model: "tool-model", Messages: []llm.Message{{Role: "user", Content: "What time is it?"}}, Tools: []llm.Tool{clockTool}}
+		deltas := 0
+		_, err := p.Stream(ctx, req, func(string) error { deltas++; return nil })
+		var le *llm.Error
+		if !errors.As(err, &le) || le.Kind != llm.KindUnsupported || le.Provider != provider {
+			t.Fatalf("stream with tools: %v, want a %s error of %s", err, llm.KindUnsupported, provider)
+		}
+		if n := sent(); n != 0 || deltas != 0 {
+			t.Errorf("%d requests sent and %d deltas for a refused stream", n, deltas)
+		}
+		ae := llm.AppError(err)
+		if ae == nil || ae.Code != "not_implemented" || !strings.Contains(ae.Message, provider) || !strings.Contains(ae.Message, "tool") {
+			t.Errorf("API error %+v", ae)
+		}
+		req.Tools = nil
+		resp, err := p.Stream(ctx, req, func(string) error { deltas++; return nil })
+		if err != nil || resp.Text == "" || deltas == 0 {
+			t.Errorf("the same request without tools: %v %q (%d deltas)", err, resp.Text, deltas)
+		}
+	}
+	for _, k := range kits {
+		t.Run(k.provider, func(t *testing.T) {
+			f := setup(t, k, llmtest.Text("It is noon."), nil)
+			check(t, f.p, k.provider, f.srv.Count)
+		})
+	}
+	t.Run(llm.Demo, func(t *testing.T) {
+		check(t, llm.DemoProvider{}, llm.Demo, func() int { return 0 })
+	})
+}

@@ -129,6 +129,11 @@ type Job struct {
 	TargetKey string
 	Types     []Type
 	Options   JobOptions
+	// Packs are the probe packs Options.ProbePackIDs names, as they were when the
+	// job was created: a pack deleted or re-uploaded later does not change a scan
+	// already queued. Kept with the job, never taken from a request; a store fills
+	// it in the job ClaimScan returns (the one that runs), not in status reads.
+	Packs []PackSnapshot
 	// Secret is the target's API key, sealed (see Sealer); empty when none. It is
 	// erased when the job ends.
 	Secret        string

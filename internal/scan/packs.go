@@ -27,6 +27,14 @@ type ProbePack struct {
 	CreatedAt time.Time
 }
 
+// PackSnapshot is a probe pack as a scan saw it when it was created (Job.Packs).
+type PackSnapshot struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Content string `json:"content"`
+	SHA256  string `json:"sha256"`
+}
+
 // PackStore keeps probe packs; part of Store.
 type PackStore interface {
 	// CreateProbePack records p unless its owner already keeps max packs (0: no
@@ -49,8 +57,10 @@ type PackParser interface {
 
 // Bounds on probe packs.
 const (
-	// MaxPackBytes caps one pack's content (the probe package's own bound).
-	MaxPackBytes = 256 << 10
+	// MaxPackBytes is the default cap of one uploaded pack's content
+	// (MAX_PROBE_PACK_BYTES; Options.MaxPackBytes), at most the probe package's
+	// own bound.
+	MaxPackBytes = 1 << 20
 	// MaxPacksPerUser caps how many packs one user keeps.
 	MaxPacksPerUser = 50
 	maxPackName     = 200
@@ -79,8 +89,8 @@ func (s *Service) SaveProbePack(ctx context.Context, a Actor, in PackInput) (Pro
 	switch {
 	case strings.TrimSpace(in.Content) == "":
 		bad = append(bad, apperr.FieldError{Field: "content", Message: "is required"})
-	case len(in.Content) > MaxPackBytes:
-		bad = append(bad, apperr.FieldError{Field: "content", Message: fmt.Sprintf("must be at most %d bytes", MaxPackBytes)})
+	case len(in.Content) > s.o.MaxPackBytes:
+		bad = append(bad, apperr.FieldError{Field: "content", Message: fmt.Sprintf("must be at most %d bytes (MAX_PROBE_PACK_BYTES)", s.o.MaxPackBytes)})
 	case !utf8.ValidString(in.Content):
 		bad = append(bad, apperr.FieldError{Field: "content", Message: "must be UTF-8 text"})
 	}
@@ -125,7 +135,8 @@ func (s *Service) ProbePacks(ctx context.Context, a Actor) ([]ProbePack, error) 
 }
 
 // DeleteProbePack deletes one of the actor's packs; another user's is
-// not_found. Scans already queued that name it fail when they run.
+// not_found. Scans already created that name it still run it: they carry a copy
+// of it taken when they were created (Job.Packs).
 func (s *Service) DeleteProbePack(ctx context.Context, a Actor, id string) error {
 	if err := s.store.DeleteProbePack(ctx, a.ID, id); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
@@ -137,36 +148,39 @@ func (s *Service) DeleteProbePack(ctx context.Context, a Actor, id string) error
 }
 
 // checkPacks checks, when a scan is created, that every pack it names is the
-// actor's and that their probe ids do not collide.
-func (s *Service) checkPacks(ctx context.Context, a Actor, ids []string) error {
+// actor's and that their probe ids do not collide, and returns the packs as they
+// are now, for the job to keep.
+func (s *Service) checkPacks(ctx context.Context, a Actor, ids []string) ([]PackSnapshot, error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	if s.o.Packs == nil {
-		return apperr.Errorf(apperr.Unavailable, "Probe packs are not available on this server.")
+		return nil, apperr.Errorf(apperr.Unavailable, "Probe packs are not available on this server.")
 	}
 	where := map[string]string{}
+	var out []PackSnapshot
 	for i, id := range ids {
 		p, err := s.ProbePack(ctx, a, id)
 		if err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
-				return apperr.Errorf(apperr.NotFound, "Probe pack %q not found.", id)
+				return nil, apperr.Errorf(apperr.NotFound, "Probe pack %q not found.", id)
 			}
-			return err
+			return nil, err
 		}
 		field := fmt.Sprintf("options.probe_pack_ids[%d]", i)
 		probes, err := s.o.Packs.ParsePack(field, p.Name, []byte(p.Content))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, pid := range probes {
 			if other, dup := where[pid]; dup {
-				return apperr.Validation(apperr.FieldError{Field: field, Message: fmt.Sprintf("probe id %q is also in pack %q", pid, other)})
+				return nil, apperr.Validation(apperr.FieldError{Field: field, Message: fmt.Sprintf("probe id %q is also in pack %q", pid, other)})
 			}
 			where[pid] = p.Name
 		}
+		out = append(out, PackSnapshot{ID: p.ID, Name: p.Name, Content: p.Content, SHA256: p.SHA256})
 	}
-	return nil
+	return out, nil
 }
 
 // validateContext checks the options that describe the target as deployed: the

@@ -97,14 +97,17 @@ type Checker interface {
 
 // Options configure a Service. Zero durations take the defaults named.
 type Options struct {
-	Store       Store
-	Engine      Engine
-	Checker     Checker
-	Packs       PackParser // validates probe packs; nil: packs are refused
-	Sealer      *Sealer
-	Notifier    Notifier // nil: an in-process Broker
-	ArtifactDir string   // where uploads are kept
-	Workers     int      // concurrent scans on this instance (SCAN_WORKERS); 0: none (an API-only instance)
+	Store   Store
+	Engine  Engine
+	Checker Checker
+	Packs   PackParser // validates probe packs; nil: packs are refused
+	// MaxPackBytes caps an uploaded pack's content (MAX_PROBE_PACK_BYTES; 0:
+	// the default MaxPackBytes).
+	MaxPackBytes int
+	Sealer       *Sealer
+	Notifier     Notifier // nil: an in-process Broker
+	ArtifactDir  string   // where uploads are kept
+	Workers      int      // concurrent scans on this instance (SCAN_WORKERS); 0: none (an API-only instance)
 	// Lease is how long a claimed job is held without a heartbeat (0: 30 s); a
 	// worker that dies releases its job to others after this long.
 	Lease time.Duration
@@ -169,6 +172,7 @@ func (s *Service) QueueDepth(ctx context.Context) (int, error) { return s.store.
 // NewService returns a Service; Start runs its workers.
 func NewService(o Options) *Service {
 	o.Workers = max(o.Workers, 0)
+	o.MaxPackBytes = cmp.Or(max(o.MaxPackBytes, 0), MaxPackBytes)
 	o.Lease = cmp.Or(o.Lease, 30*time.Second)
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, 3)
 	o.JobTimeout = cmp.Or(o.JobTimeout, 30*time.Minute)
@@ -355,7 +359,8 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 			return Job{}, attackerError(err)
 		}
 	}
-	if err := s.checkPacks(ctx, a, o.ProbePackIDs); err != nil {
+	packs, err := s.checkPacks(ctx, a, o.ProbePackIDs)
+	if err != nil {
 		return Job{}, err
 	}
 	if c, ok, err := s.store.Containment(ctx, containmentOwner(t.Kind, a.ID), t.Key()); err != nil {
@@ -364,7 +369,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Job, err
 		return Job{}, apperr.Errorf(apperr.ModelContained, "Artifact %q is contained; release it before scanning it again.", t.ArtifactID)
 	}
 
-	j := Job{ID: uuid.NewString(), OwnerID: a.ID, Target: t, TargetKey: t.Key(), Types: types, Options: o,
+	j := Job{ID: uuid.NewString(), OwnerID: a.ID, Target: t, TargetKey: t.Key(), Types: types, Options: o, Packs: packs,
 		Status: Queued, CurrentStep: "queued", CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	secret, err := s.o.Sealer.Seal(j.ID, t.APIKey)
 	if err != nil {

@@ -23,17 +23,23 @@ const scanNotFound = "Scan not found."
 const scanColumns = `id, owner_id, target, target_key, scan_types, options, secret, status, progress,
 	current_step, findings_count, error, attempts, created_at, started_at, completed_at`
 
-// CreateScan stores a queued job.
+// CreateScan stores a queued job, with the packs it runs (Job.Packs) in their own
+// column: only a claim reads them back, not the status reads.
 func (db *DB) CreateScan(ctx context.Context, j scan.Job) error {
 	target, _ := json.Marshal(j.Target)
 	types, _ := json.Marshal(j.Types)
 	opts, _ := json.Marshal(j.Options)
+	var packs sql.NullString
+	if len(j.Packs) > 0 {
+		b, _ := json.Marshal(j.Packs)
+		packs = sql.NullString{String: string(b), Valid: true}
+	}
 	query := db.q(`INSERT INTO scans (id, owner_id, target_kind, target, target_key, scan_types, options, secret,
-		status, progress, current_step, findings_count, attempts, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?)`)
+		status, progress, current_step, findings_count, attempts, created_at, packs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?, ?)`)
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, query, j.ID, j.OwnerID, string(j.Target.Kind), string(target), j.TargetKey,
-			string(types), string(opts), nullString(j.Secret), string(j.Status), j.CurrentStep, j.CreatedAt.UTC())
+			string(types), string(opts), nullString(j.Secret), string(j.Status), j.CurrentStep, j.CreatedAt.UTC(), packs)
 		return err
 	})
 	return mapErr("insert scan", err, "User not found.")
@@ -43,18 +49,29 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanJob(row rowScanner) (scan.Job, error) {
+// scanJob reads a row of scanColumns, followed by the packs column when withPacks
+// is set (claimColumns).
+func scanJob(row rowScanner, withPacks ...bool) (scan.Job, error) {
 	var j scan.Job
 	var target, types, opts, status string
-	var secret, errText sql.NullString
+	var secret, errText, packs sql.NullString
 	var started, completed sql.NullTime
-	if err := row.Scan(&j.ID, &j.OwnerID, &target, &j.TargetKey, &types, &opts, &secret, &status, &j.Progress,
-		&j.CurrentStep, &j.FindingsCount, &errText, &j.Attempts, &j.CreatedAt, &started, &completed); err != nil {
+	dest := []any{&j.ID, &j.OwnerID, &target, &j.TargetKey, &types, &opts, &secret, &status, &j.Progress,
+		&j.CurrentStep, &j.FindingsCount, &errText, &j.Attempts, &j.CreatedAt, &started, &completed}
+	if len(withPacks) > 0 && withPacks[0] {
+		dest = append(dest, &packs)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return scan.Job{}, err
 	}
 	if err := errors.Join(json.Unmarshal([]byte(target), &j.Target), json.Unmarshal([]byte(types), &j.Types),
 		json.Unmarshal([]byte(opts), &j.Options)); err != nil {
 		return scan.Job{}, fmt.Errorf("decode scan %s: %w", j.ID, err)
+	}
+	if packs.Valid {
+		if err := json.Unmarshal([]byte(packs.String), &j.Packs); err != nil {
+			return scan.Job{}, fmt.Errorf("decode scan %s packs: %w", j.ID, err)
+		}
 	}
 	j.Status, j.Secret, j.Error, j.CreatedAt = scan.Status(status), secret.String, errText.String, j.CreatedAt.UTC()
 	if started.Valid {
@@ -91,7 +108,7 @@ func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease
 		WHERE id = (SELECT s.id FROM scans s WHERE (s.status = 'queued' OR (s.status = 'running' AND s.lease_until < ?)) AND s.attempts < ?
 			AND (? <= 0 OR ` + running + ` < ?)
 			ORDER BY ` + running + `, s.created_at, s.id LIMIT 1)
-		RETURNING ` + scanColumns)
+		RETURNING ` + scanColumns + `, packs`)
 	var j scan.Job
 	var ok bool
 	err := db.writes.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -106,7 +123,7 @@ func (db *DB) ClaimScan(ctx context.Context, worker string, now time.Time, lease
 		}
 		var err error
 		j, err = scanJob(tx.QueryRowContext(ctx, claim, worker, now.Add(lease), now, now, maxAttempts,
-			maxPerOwner, now, maxPerOwner, now))
+			maxPerOwner, now, maxPerOwner, now), true)
 		ok = err == nil
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

@@ -53,4 +53,22 @@ func exerciseProbePacks(t *testing.T, newStore func(t *testing.T) Store) {
 	if err := db.CreateProbePack(ctx, scan.ProbePack{ID: uuid.NewString(), OwnerID: uuid.NewString(), Name: "x", Content: "x", CreatedAt: at}, 0); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("pack of an unknown user: %v", err)
 	}
+
+	// A scan keeps the packs it names as they were when it was created, whatever
+	// becomes of them; the claim that runs it reads them, status reads do not.
+	kept := pack(1)
+	kept.ID = ids[1]
+	j := newJob(owner, at)
+	j.Options = scan.JobOptions{ProbePackIDs: []string{kept.ID}, Purpose: "orders"}
+	j.Packs = []scan.PackSnapshot{{ID: kept.ID, Name: kept.Name, Content: kept.Content, SHA256: kept.SHA256}}
+	must(t, db.CreateScan(ctx, j))
+	must(t, db.DeleteProbePack(ctx, owner, kept.ID))
+	status, err := db.Scan(ctx, j.ID)
+	if err != nil || len(status.Packs) != 0 || status.Options.Purpose != "orders" || len(status.Options.ProbePackIDs) != 1 {
+		t.Errorf("status read of a scan with packs: %v %+v %d packs", err, status.Options, len(status.Packs))
+	}
+	claimed, ok, err := db.ClaimScan(ctx, "w", time.Now(), time.Minute, 3, 0)
+	if err != nil || !ok || claimed.ID != j.ID || len(claimed.Packs) != 1 || claimed.Packs[0] != j.Packs[0] {
+		t.Errorf("claimed scan: %v %v %+v", ok, err, claimed.Packs)
+	}
 }

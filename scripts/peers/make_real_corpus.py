@@ -214,6 +214,9 @@ def _keras():
                           keras.layers.Dropout(0.1), keras.layers.Dense(2, activation="softmax")])
     f.save(path("keras/lstm.keras"))
     f.save_weights(path("keras/lstm.weights.h5"))
+    # Keras 3 models pickle themselves: getattr(cls, "_unpickle_model")(BytesIO(.keras zip))
+    with open(path("keras/model_pickled.pkl"), "wb") as fo:
+        pickle.dump(m, fo)
 
 
 @step("tensorflow")

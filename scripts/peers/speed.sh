@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Whole-process speed of mirror against picklescan (and modelscan, fickling) in
 # one run: a dense pickle made by CPython's pickler and a multi-GB PyTorch
-# checkpoint made by torch.save. Needs scripts/peers/setup.sh's venv and a built
+# checkpoint made by torch.save, and a multi-GB pickle of NumPy arrays (weights
+# or embeddings kept with pickle.dump, as many projects do). Needs scripts/peers/setup.sh's venv and a built
 # mirror binary: scripts/peers/speed.sh ./mirror [REPS]
 # Each line printed: mean, standard deviation, median, min (seconds), runs, command.
 # Mirror runs 20 times per file (table report, and JSON, which hashes the file);
-# picklescan 20 times on the checkpoint and REPS times (default 3) on the dense
-# pickle; then 10 times with the file evicted from the page cache (picklescan
+# picklescan 20 times on the checkpoint, 5 on the arrays and REPS times (default
+# 3) on the dense pickle; then 10 times with the file evicted from the page cache (picklescan
 # only on the checkpoint).
 # PEERS_ALL=1 adds one run each of modelscan and fickling.
 set -euo pipefail
@@ -23,15 +24,15 @@ data = {f"layer{i}": [i, float(i) / 3, f"name{i}", (i, i + 1), {"k": i}] for i i
 with open(sys.argv[1], "wb") as f:
     pickle.dump(data, f, protocol=4)
 PY
-[ -f "$d/checkpoint.pt" ] || "$v/python" - "$d/checkpoint.pt" <<'PY'
-import sys, numpy as np, torch
-# a 3 GiB checkpoint: 24 float32 tensors of 128 MiB plus small ones, written by
-# torch.save; runs of zeros become holes (a sparse file), so it takes little disk
-# and reads back byte for byte as torch wrote it
+# the two 3 GiB files: runs of zeros become holes (sparse files), so they take
+# little disk and read back byte for byte as torch and pickle wrote them
+[ -f "$d/checkpoint.pt" ] && [ -f "$d/arrays.pkl" ] || "$v/python" - "$d" <<'PY'
+import os, pickle, sys, numpy as np, torch
 class Sparse:
     def __init__(self, f):
         self.f = f
     def write(self, b):
+        b = memoryview(b)
         if len(b) >= 4096 and not np.frombuffer(b, dtype=np.uint8).any():
             self.f.seek(len(b), 1)
         else:
@@ -39,14 +40,27 @@ class Sparse:
         return len(b)
     def flush(self):
         self.f.flush()
+def write(name, dump):
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        dump(Sparse(f))
+        f.truncate(f.tell())
+# a torch.save checkpoint: 24 float32 tensors of 128 MiB plus small ones
 sd = {f"block{i}.weight": torch.zeros(32 * 1024 * 1024) for i in range(24)}
 sd.update({f"block{i}.bias": torch.zeros(1024) for i in range(400)})
-with open(sys.argv[1], "wb") as f:
-    torch.save(sd, Sparse(f))
-    f.truncate(f.tell())
+write("checkpoint.pt", lambda f: torch.save(sd, f))
+# the same as a pickle of NumPy arrays, protocol 4: the arrays' bytes are
+# BINBYTES8 operands inside the pickle, so a scanner steps over 3 GiB of them
+arrays = {k: v.numpy() for k, v in sd.items()}
+write("arrays.pkl", lambda f: pickle.dump(arrays, f, protocol=4))
 PY
 ls -la "$d" >&2
-command -v hyperfine >/dev/null || { echo "speed.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1; }
+if ! command -v hyperfine >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }
+  else
+    echo "speed.sh needs hyperfine (apt-get install -y hyperfine)" >&2; exit 1
+  fi
+fi
 # cold: the model file's pages are dropped from the page cache before each run
 # (posix_fadvise DONTNEED on that file only; the binaries stay cached)
 evict() { printf 'python3 -c "import os; fd = os.open(\\"%s\\", os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)"' "$1"; }
@@ -59,10 +73,11 @@ for r in json.load(open(sys.argv[1]))["results"]:
     print(f'{r["mean"]:.4f}\t{r["stddev"] or 0:.4f}\t{r["median"]:.4f}\t{r["min"]:.4f}\t{len(r["times"])}\t{r["command"]}')
 PY
 }
-for f in dense.pkl checkpoint.pt; do
+for f in dense.pkl checkpoint.pt arrays.pkl; do
   p="$d/$f"
   runs=20; prs=20
   [ "$f" = dense.pkl ] && prs="$reps"  # picklescan takes a minute or more per run on it
+  [ "$f" = arrays.pkl ] && prs=5        # and seconds per run on this one
   echo "== $f ($(stat -c %s "$p") bytes)"
   hf "$d/$f.mirror.json" "$runs" "$mirror scan -q $p" "$mirror scan -q --format json $p"
   hf "$d/$f.picklescan.json" "$prs" "$v/picklescan -p $p"

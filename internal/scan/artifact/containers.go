@@ -193,7 +193,12 @@ func (s *scanner) scanCompressed(ctx context.Context, in region, f format) error
 			defer gz.Close()
 			r = gz
 		}
-	case fmtZlib:
+	case fmtZlib, fmtJoblibZFile:
+		if f == fmtJoblibZFile {
+			if err = in.st.Skip(int64(joblibZHeader(in.st.Peek(64)))); err != nil {
+				return err
+			}
+		}
 		var zr io.ReadCloser
 		if zr, err = zlib.NewReader(src); err == nil {
 			defer zr.Close()
@@ -230,6 +235,9 @@ func (s *scanner) scanCompressed(ctx context.Context, in region, f format) error
 	limit := s.opts.MaxDecompressedBytes
 	st.setLimit(limit)
 	inner := region{st: st, size: -1, l: child}
+	if f == fmtJoblibZFile && joblibRawArray(st.Peek(4096), s.sniff) {
+		return nil
+	}
 	if err := s.scanRegion(ctx, inner); err != nil {
 		return err
 	}

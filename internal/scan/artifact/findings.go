@@ -44,6 +44,7 @@ var (
 	rulePickleCorrupt         = rule{"pickle.corrupt", scan.SelfModification, scan.Medium, 5.0, "Pickle stream is corrupt or truncated: %s", remCorrupt}
 	rulePickleBadProtocol     = rule{"pickle.invalid_protocol", scan.SelfModification, scan.Medium, 5.0, "Pickle declares unsupported protocol %d", remCorrupt}
 	rulePickleHugeLength      = rule{"pickle.declared_length", scan.SelfModification, scan.High, 7.0, "Pickle %s declares %d bytes, more than remain in the stream", remStructure}
+	rulePickleFrameStraddle   = rule{"pickle.frame_straddle", scan.SelfModification, scan.High, 7.5, "Pickle opcode crosses the end of its FRAME, where Python's readers disagree on what follows", remStructure}
 	rulePickleTrailing        = rule{"pickle.trailing_data", scan.SelfModification, scan.Low, 2.0, "%d bytes after the last pickle were not analysed as pickle", remReview}
 	rulePickleBudget          = rule{"pickle.analysis_budget", scan.SelfModification, scan.Info, 0.5, "Pickle analysis reached its memory budget; later values were tracked without content (an import whose name was lost to it is reported as computed)", remReview}
 
@@ -79,12 +80,20 @@ var (
 	ruleCoreMLCustom    = rule{"coreml.custom_class", scan.SelfModification, scan.Medium, 5.0, "Core ML model needs the application class %s (a custom model or layer)", remReview}
 	ruleHFWeightMapPath = rule{"hf.weight_map_escape", scan.SelfModification, scan.High, 8.5, "Sharded checkpoint index maps weights to %q, outside the model's folder", remStructure}
 
-	ruleKerasLambda     = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}
-	ruleKerasDangerous  = rule{"keras.dangerous_object", scan.SelfModification, scan.Critical, 9.5, "Keras model config loads %s (%s)", remDoNotLoad}
-	ruleKerasUnknown    = rule{"keras.unknown_object", scan.SelfModification, scan.Low, 3.0, "Keras model config loads %s from outside Keras", remReview}
-	ruleKerasExternal   = rule{"keras.external_load", scan.SelfModification, scan.High, 8.0, "Keras layer %s loads %s when the model is rebuilt (%s)", remDoNotLoad}
-	ruleKerasReadsFile  = rule{"keras.reads_file", scan.SelfModification, scan.Medium, 5.0, "Keras layer %s reads its vocabulary from the file %s", remReview}
-	ruleKerasTFOp       = rule{"keras.tf_op", scan.SelfModification, scan.High, 7.5, "Keras TFOpLambda layer calls %s", remDoNotLoad}
+	ruleSkopsDangerous = rule{"skops.dangerous_type", scan.SelfModification, scan.High, 8.5, "skops file rebuilds %s (%s) with its %s", remDoNotLoad}
+	ruleSkopsUnknown   = rule{"skops.unknown_type", scan.SelfModification, scan.Medium, 5.0, "skops file rebuilds %s with its %s, a type neither on the allow-list of what model files hold nor known to be dangerous", remReview}
+
+	ruleKerasLambda       = rule{"keras.lambda_code", scan.SelfModification, scan.Critical, 9.0, "Keras model config carries serialized Python code (%s)", remDoNotLoad}
+	ruleKerasDangerous    = rule{"keras.dangerous_object", scan.SelfModification, scan.Critical, 9.5, "Keras model config loads %s (%s)", remDoNotLoad}
+	ruleKerasUnknown      = rule{"keras.unknown_object", scan.SelfModification, scan.Low, 3.0, "Keras model config loads %s from outside Keras", remReview}
+	ruleKerasExternal     = rule{"keras.external_load", scan.SelfModification, scan.High, 8.0, "Keras layer %s loads %s when the model is rebuilt (%s)", remDoNotLoad}
+	ruleKerasReadsFile    = rule{"keras.reads_file", scan.SelfModification, scan.Medium, 5.0, "Keras layer %s reads its vocabulary from the file %s", remReview}
+	ruleKerasTFOp         = rule{"keras.tf_op", scan.SelfModification, scan.High, 7.5, "Keras TFOpLambda layer calls %s", remDoNotLoad}
+	ruleYAMLDangerousCall = rule{"yaml.python_call", scan.SelfModification, scan.Critical, 9.5, "YAML calls %s (%s) through its %s tag when loaded with PyYAML's unsafe loader", remDoNotLoad}
+	ruleYAMLDangerous     = rule{"yaml.python_import", scan.SelfModification, scan.High, 8.5, "YAML imports %s (%s) through its %s tag when loaded with PyYAML's unsafe loader", remDoNotLoad}
+	ruleYAMLUnknownCall   = rule{"yaml.unknown_call", scan.SelfModification, scan.High, 7.5, "YAML calls %s through its %s tag when loaded with PyYAML's unsafe loader, a function that is not on the allow-list of what model files call", remDoNotLoad}
+	ruleYAMLUnknown       = rule{"yaml.unknown_import", scan.SelfModification, scan.Medium, 5.0, "YAML imports %s through its %s tag when loaded with PyYAML's unsafe loader, a name neither on the allow-list nor known to be dangerous", remReview}
+
 	rulePythonSource    = rule{"code.python_source", scan.SelfModification, scan.Low, 3.0, "Python source shipped with the model runs with trust_remote_code (%s)", remReview}
 	rulePythonDangerous = rule{"code.python_dangerous", scan.SelfModification, scan.High, 8.0, "Python source shipped with the model uses %s", remDoNotLoad}
 )

@@ -171,3 +171,45 @@ func FuzzSavedModel(f *testing.F) {
 		looksTensorBundleIndex(bytes.NewReader(data), int64(len(data)))
 	})
 }
+
+// FuzzJoblibZFile: joblib 0.9 zfiles, whose header is parsed by hand.
+func FuzzJoblibZFile(f *testing.F) {
+	f.Add(joblibZFile(newPK(2).global("posix", "system").callStr("id").stop(), false))
+	f.Add(joblibZFile(make([]byte, 64), true))
+	f.Add([]byte("ZF0x10               x\x9c"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if n := joblibZHeader(data); n != 0 && (n < 21 || n > 22 || n+2 > len(data)) {
+			t.Fatalf("header length %d for %d bytes", n, len(data))
+		}
+		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
+	})
+}
+
+// FuzzSkops: skops schemas (JSON trees of typed nodes) walked for the types
+// they rebuild.
+func FuzzSkops(f *testing.F) {
+	for _, dir := range []string{"benign", "malicious"} {
+		entries, _ := os.ReadDir(filepath.Join("testdata", "skops", dir))
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join("testdata", "skops", dir, e.Name())); err == nil && len(b) < 12<<10 {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte(`{"__loader__": "MethodNode", "protocol": 2, "__module__": "m", "__class__": "C", "content": {"func": "__init__", "obj": {"__module__": "os", "__class__": "x"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error { return s.scanRegion(context.Background(), in) })
+	})
+}
+
+// FuzzYAMLTags: text searched for PyYAML's Python tags.
+func FuzzYAMLTags(f *testing.F) {
+	f.Add([]byte("a: !!python/object/apply:posix.system [id]\nb: !!python/name:x\nc: !!python/module:os\n"))
+	f.Add([]byte("x: !<tag:yaml.org,2002:python/object/new:.a> []\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runParser(t, data, func(s *scanner, in region) error {
+			s.checkYAMLTags(in.l, data)
+			return nil
+		})
+	})
+}

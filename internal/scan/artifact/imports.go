@@ -219,11 +219,23 @@ var safeExact = setOf(
 	"numpy.random._pcg64.PCG64", "numpy.random._generator.Generator", "numpy.random.bit_generator.SeedSequence",
 	"numpy.core.multiarray._reconstruct_array", "numpy.dtypes.Float32DType", "numpy.dtypes.Float64DType",
 	"numpy.dtypes.Int64DType", "numpy.dtypes.Int32DType", "numpy.dtypes.ObjectDType",
+	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
+	// NumPy keeps it as an alias of multiarray._reconstruct
+	"numpy.core._internal._reconstruct",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
 	"builtins.object", "builtins.slice", "builtins.range", "builtins.type", "builtins.NotImplemented", "builtins.Ellipsis",
-	"builtins.reversed", "builtins.enumerate", "builtins.zip",
+	"builtins.reversed", "builtins.enumerate", "builtins.zip", "_io.BytesIO", "io.BytesIO",
+	// pure functions of their arguments (fickling's suite expects len and dict to
+	// pass): they reach no object, module or file the pickle did not already hold
+	"builtins.len", "builtins.abs", "builtins.round", "builtins.divmod", "builtins.hash", "builtins.ord",
+	"builtins.chr", "builtins.bin", "builtins.hex", "builtins.oct", "builtins.isinstance", "builtins.issubclass",
+	"builtins.callable", "builtins.all", "builtins.any", "builtins.sum", "builtins.ascii",
+	// compiler feature flags (_Feature records), what `from __future__ import annotations` leaves in classes
+	"__future__.annotations", "__future__.division", "__future__.absolute_import", "__future__.print_function",
+	"__future__.unicode_literals", "__future__.generator_stop", "__future__.with_statement",
+	"__future__.nested_scopes", "__future__.generators",
 	"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "copyreg._reduce_ex",
 	"_codecs.encode", "codecs.encode", "collections.OrderedDict", "collections.defaultdict", "collections.deque",
 	"collections.Counter", "collections.ChainMap", "_collections.OrderedDict", "_collections.defaultdict",
@@ -238,6 +250,12 @@ var safeExact = setOf(
 	"torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 	// joblib's array wrapper (its raw data is skipped exactly, see joblib handling)
 	"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+	// joblib before 0.10 (its own test data): the wrappers name the sibling
+	// .npy or .npy.z file (written with the pickle, scanned as files of their
+	// own) that joblib.load reads the array from
+	"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle.ZNDArrayWrapper",
+	"joblib.numpy_pickle_compat.NDArrayWrapper", "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+	"sklearn.externals.joblib.numpy_pickle.NDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.ZNDArrayWrapper",
 )
 
 // safePrefixes are modules whose classes make up ordinary model objects. Anything in
@@ -255,10 +273,12 @@ var safePrefixes = []string{
 // the dangerous lists, which are checked first. The lists come from scanning what
 // scripts/peers/make_real_corpus.py writes with each library.
 var ecosystemClassPrefixes = []string{
-	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.",
+	"sklearn.", "xgboost.", "lightgbm.", "catboost.", "__torch__.", "scipy.sparse.", "pandas.", "keras.", "tf_keras.",
 	"omegaconf.", "typing.", "numpy.", "torch.nn.", "torch.optim.", "torch.ao.", "torch.distributions.",
 	"transformers.", "accelerate.", "peft.", "trl.", "datasets.", "diffusers.", "timm.", "sentence_transformers.",
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
+	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
+	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call
@@ -270,6 +290,21 @@ var ecosystemReconstructors = setOf(
 	"pandas.core.indexes.base._new_Index", "pandas._libs.tslibs.timestamps._unpickle_timestamp",
 	"pandas._libs.tslibs.timedeltas._timedelta_unpickle", "pandas.core.internals.blocks.new_block",
 	"pandas._libs.tslibs.nattype.__nat_unpickle", "pandas.core.internals.blocks._unpickle_block",
+)
+
+// ecosystemLoaders are classes of model ecosystems whose constructor, called on
+// load (REDUCE, or copyreg._reconstructor's base.__init__), fetches a model
+// from a path or the Hub and may run its code (trust_remote_code), or opens,
+// creates or truncates the file it is given. Pickled instances of them (made
+// with NEWOBJ or object as the reconstructor's base) stay allowed.
+var ecosystemLoaders = setOf(
+	"sentence_transformers.SentenceTransformer", "sentence_transformers.SentenceTransformer.SentenceTransformer",
+	"sentence_transformers.CrossEncoder", "sentence_transformers.cross_encoder.CrossEncoder",
+	"sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder", "sentence_transformers.SparseEncoder",
+	"sentence_transformers.sparse_encoder.SparseEncoder", "sentence_transformers.sparse_encoder.SparseEncoder.SparseEncoder",
+	"pandas.HDFStore", "pandas.ExcelWriter", "pandas.ExcelFile",
+	"datasets.DatasetBuilder", "datasets.DownloadManager", "datasets.StreamingDownloadManager",
+	"transformers.Trainer", "transformers.Seq2SeqTrainer",
 )
 
 // ecosystemClass reports whether name is a plain (not dotted) name of a package
@@ -289,7 +324,18 @@ func ecosystemClass(module, name string) bool {
 }
 
 // nestedLoaders read a nested serialized blob that this scanner scans itself.
-var nestedLoaders = setOf("torch.storage._load_from_bytes")
+// Keras' pickle support (a model given to pickle.dump) reduces to
+// deserialize_model_from_bytecode of the model saved as a .keras zip (a
+// SavedModel tar in older releases), which is scanned like any nested archive.
+var nestedLoaders = setOf("torch.storage._load_from_bytes",
+	"tf_keras.src.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.src.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.saving.pickle_utils.deserialize_model_from_bytecode",
+	"tensorflow.python.keras.saving.pickle_utils.deserialize_model_from_bytecode",
+	"keras.src.saving.saving_lib.deserialize_model_from_bytecode",
+	// Keras 3: getattr(Model class, "_unpickle_model")(io.BytesIO(zip bytes))
+	"keras.src.models.functional.Functional._unpickle_model", "keras.src.models.sequential.Sequential._unpickle_model",
+	"keras.src.models.model.Model._unpickle_model", "keras.src.saving.keras_saveable.KerasSaveable._unpickle_model")
 
 // numpyScalars are NumPy's scalar type names (numpy.float32 …), pickled as classes.
 var numpyScalars = setOf("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -298,7 +299,11 @@ func (s *scanner) kerasObject(ctx context.Context, l loc, obj map[string]any, ke
 			code, _ := firstString(f)
 			s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(code, 80)}), "Lambda layer with marshalled bytecode")
 		case string:
-			if ftype == "lambda" || !fromH5 && looksBase64Code(f) {
+			// A name (function_type "function", resolved among the
+			// registered objects) runs nothing of the file's; anything
+			// else in the field is code: marshalled bytes, or Python
+			// source that a hand-written config carries.
+			if ftype == "lambda" || !fromH5 && looksBase64Code(f) || !dottedIdentifier(f) {
 				s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(f, 80)}), "Lambda layer with serialized code")
 			}
 		}
@@ -369,6 +374,22 @@ func firstString(a []any) (string, bool) {
 
 var base64Code = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+/=\s]{40,}$`) })
 
+// dottedIdentifier reports whether s is a Python name, possibly dotted or with
+// Keras' package>name registration prefix.
+func dottedIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '>' }) {
+		for i, r := range part {
+			if !(r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func looksBase64Code(s string) bool { return base64Code().MatchString(s) }
 
 // scanJSON checks JSON files: chat templates in tokenizer configs, Keras configs,
@@ -396,6 +417,9 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	if obj != nil {
 		s.jsonTemplates(in.l, obj)
 		s.checkWeightMap(in.l, obj) // datafiles.go
+		if isSkopsSchema(obj) {
+			s.checkSkops(in.l, obj) // skops.go
+		}
 		if am, ok := obj["auto_map"].(map[string]any); ok && len(am) > 0 {
 			s.c.add(in.l, rulePythonSource, -1, map[string]any{"config_key": "auto_map", "auto_map": fmt.Sprint(am)}, "config auto_map points at custom code")
 		}
@@ -496,6 +520,12 @@ func (s *scanner) scanText(ctx context.Context, in region) error {
 		name = in.l.file
 	}
 	if path.Ext(name) != ".py" {
+		// yamltags.go: any text, whatever its name, read without consuming
+		// the stream (the caller may still salvage it as a pickle);
+		// documentation (.md, .rst) that quotes a tag is not a config
+		if ext := strings.ToLower(path.Ext(name)); ext != ".md" && ext != ".rst" {
+			s.checkYAMLTags(in.l, peekText(in, 16<<20))
+		}
 		return nil
 	}
 	src, err := io.ReadAll(io.LimitReader(in.st, 16<<20))

@@ -187,6 +187,8 @@ type importRec struct {
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
+	calls        int    // times called
+	toNested     int    // calls that derived a nested loader's name (getattr)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -229,9 +231,12 @@ type machine struct {
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
-	firstErr   string
-	errOff     int64
-	mutated    []importRec
+	// frameEnd is where the current FRAME's declared bytes end (0: none);
+	// opStart where the opcode being run began.
+	frameEnd, opStart int64
+	firstErr          string
+	errOff            int64
+	mutated           []importRec
 	// nested are the findings of pickles found inside bytes values, held until
 	// report knows whether this pickle hands bytes to a loader.
 	nested []nestedRec
@@ -664,6 +669,7 @@ func (m *machine) call(callee, args slot, op byte) slot {
 		if p := m.val(callee); p != nil {
 			if p.imp >= 0 {
 				m.imports[p.imp].called = true
+				m.imports[p.imp].calls++
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
 					m.imports[p.imp].reduced = true
 				}
@@ -671,13 +677,45 @@ func (m *machine) call(callee, args slot, op byte) slot {
 					m.imports[p.imp].unverified = true
 				}
 			}
+			if m.sOf(p) == "copyreg._reconstructor" && op != opNEWOBJ && op != opNEWOBJ_EX {
+				m.reconstructorBase(args)
+			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
+				if p.imp >= 0 && nestedLoaders[derived] {
+					// getattr that only reaches a loader whose bytes are scanned here
+					// (Keras 3's Model._unpickle_model) is that loader's call, not an
+					// indirection of its own
+					m.imports[p.imp].toNested++
+				}
 				return m.recordImportDerived(derived, strings.Clone(m.sOf(p)), off)
 			}
 		}
 	}
 	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
+}
+
+// reconstructorBase marks the base of copyreg._reconstructor(cls, base, state)
+// as called when running its __init__ does harm: the reconstructor calls
+// base.__init__(obj, state) for any base but object, so
+// _reconstructor(Popen, Popen, "id") runs a command and a loader class of an
+// ecosystem (SentenceTransformer) loads what state names. Real files pass
+// object or a built-in container there.
+func (m *machine) reconstructorBase(args slot) {
+	ap := m.val(args)
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) < 2 {
+		return
+	}
+	base := m.itemsOf(ap)[1]
+	if base.k != kGlobal {
+		return
+	}
+	if bp := m.val(base); bp != nil && bp.imp >= 0 {
+		im := &m.imports[bp.imp]
+		if im.cls.verdict == verdictDangerous || ecosystemLoaders[im.cls.name] {
+			im.called, im.reduced = true, true
+		}
+	}
 }
 
 // recordImportDerived records a name reached through an indirection as a called import.
@@ -867,6 +905,9 @@ func (m *machine) report(clean bool) {
 		}
 		switch im.cls.verdict {
 		case verdictDangerous:
+			if im.calls > 0 && im.toNested == im.calls && im.via == "" {
+				continue // each call reached a nested loader, reported as that
+			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)
@@ -890,7 +931,11 @@ func (m *machine) report(clean bool) {
 			// A class of a model ecosystem's package (or a lower-case one
 			// instantiated without a call) is what real files hold; the same
 			// package's functions called on load are not.
-			if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
+			if (!m.spec || clean) && im.reduced && ecosystemLoaders[im.cls.name] {
+				ev["category"] = "code_execution"
+				ev["note"] = "the class's constructor loads a model, code or file named by the pickle"
+				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "code_execution")
+			} else if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
 				ev["called"] = im.called
 				m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
 			}
@@ -949,7 +994,20 @@ func (m *machine) bytesArg(args slot) bool {
 		return false
 	}
 	items := m.itemsOf(m.val(args))
-	return len(items) > 0 && items[0].k == kBytes
+	if len(items) == 0 {
+		return false
+	}
+	if items[0].k == kBytes {
+		return true
+	}
+	// An io.BytesIO over a bytes constant: built with it, or (as Keras 3 hands
+	// its .keras zip to _unpickle_model) empty, then given BUILD's state
+	// (value, position, dict).
+	if cls := m.className(items[0]); cls == "_io.BytesIO" || cls == "io.BytesIO" {
+		o := m.objOf(m.val(items[0]))
+		return m.bytesArg(o.args) || m.bytesArg(o.state)
+	}
+	return false
 }
 
 // classLike reports whether a plain name is spelled like a class (capitalised).

@@ -32,6 +32,10 @@ func (m *machine) run() (res pickleResult, err error) {
 			return res, nil
 		}
 		off := st.Offset()
+		if m.frameEnd > 0 && m.opStart < m.frameEnd && off > m.frameEnd {
+			m.frameStraddle(m.opStart)
+		}
+		m.opStart = off
 		op, ok := st.takeByte()
 		var rerr error
 		if !ok {
@@ -341,7 +345,11 @@ func (m *machine) run() (res pickleResult, err error) {
 			}
 		case opFRAME:
 			var n uint64
+			if m.frameEnd > off {
+				m.frameStraddle(off) // a new frame before the current one ends
+			}
 			if n, e = m.readUint(8); e == nil {
+				m.frameEnd = st.Offset() + int64(min(n, 1<<62))
 				if rem := st.remaining(); rem >= 0 && n > uint64(rem) && !m.spec {
 					m.add(rulePickleHugeLength, off, map[string]any{"opcode": "FRAME", "declared_length": n, "remaining": rem}, "FRAME", n)
 				}
@@ -576,4 +584,18 @@ func (m *machine) reportNested() {
 		}
 	}
 	m.nested = nil
+}
+
+// frameStraddle reports an opcode at off that crosses the end of its FRAME, or
+// a FRAME opened inside another. CPython's picklers never write either (large
+// arguments go outside frames), and its readers disagree on them: one reads the
+// bytes past the frame as the argument, another as opcodes (cpython#154848), so
+// the construction hides a payload from scanners that read one way. Reported
+// once per pickle.
+func (m *machine) frameStraddle(off int64) {
+	if m.spec || m.frameEnd < 0 {
+		return
+	}
+	m.add(rulePickleFrameStraddle, off, map[string]any{"frame_end": m.frameEnd - m.base})
+	m.frameEnd = -1 // once
 }

@@ -338,11 +338,17 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 			"joblib array", fmt.Sprintf("declares %d bytes of array data but %d remain", n, rem))
 		return "joblib array data past the end", nil
 	}
+	start := m.st.Offset()
 	if err := m.st.Skip(int64(n)); err != nil {
 		if err == errTruncated {
 			return "joblib array data is truncated", nil
 		}
 		return "", err
+	}
+	if start >= m.frameEnd {
+		// joblib ends the frame before the raw bytes (they belong to no opcode),
+		// so the next opcode starts after them, not past the BUILD's frame.
+		m.opStart = m.st.Offset()
 	}
 	return "", nil
 }

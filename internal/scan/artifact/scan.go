@@ -307,6 +307,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtLZ4
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return fmtZstd
+	case joblibZHeader(head) > 0:
+		return fmtJoblibZFile // joblibz.go
 	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
 		return fmtTar
 	case looksTarV7(head):
@@ -371,7 +373,7 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.scanHDF5(ctx, in)
 	case fmtGGUF:
 		err = s.scanGGUF(ctx, in)
-	case fmtGzip, fmtZlib, fmtBzip2, fmtXZ, fmtLZMA:
+	case fmtGzip, fmtZlib, fmtBzip2, fmtXZ, fmtLZMA, fmtJoblibZFile:
 		err = s.scanCompressed(ctx, in, f)
 	case fmtLZ4, fmtZstd:
 		s.c.skip(in.l, "%s-compressed data is not supported by this scanner", f)
@@ -448,7 +450,7 @@ func (s *scanner) textAsPickle(ctx context.Context, in region) error {
 	if err != nil {
 		return err
 	}
-	if res.stopped && m.firstErr == "" {
+	if res.stopped && m.firstErr == "" && importsResolve(m.imports) {
 		m.report(true)
 	}
 	return nil

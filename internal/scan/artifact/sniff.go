@@ -11,12 +11,15 @@ import (
 )
 
 // looksSafetensors: an 8-byte little-endian header length followed by a JSON object.
+// A length whose top byte is set is not a header length but text: a JSON document
+// whose first eight bytes ({"data":) read as a number and whose next object
+// begins at byte 8 (scikit-learn's OpenML fixtures, gzipped) looks the same.
 func looksSafetensors(head []byte) bool {
 	if len(head) < 10 {
 		return false
 	}
 	n := binary.LittleEndian.Uint64(head)
-	if n < 2 {
+	if n < 2 || n >= 1<<56 {
 		return false
 	}
 	b := bytes.TrimLeft(head[8:], " \t\r\n")
@@ -34,11 +37,21 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
 	defer m.release()
 	res, err := m.run()
-	if err != nil || m.firstErr != "" {
+	if err != nil {
+		return false
+	}
+	if namesDangerousImport(m.imports) {
+		// Well-formed GLOBAL lines naming os.system, builtins.eval, pty.spawn…
+		// are a pickle's, however it breaks afterwards: CPython imports them
+		// before it reaches the damage, other loaders may read on, and nothing
+		// else writes such lines (fickling's test_bypasses builds them so).
+		return true
+	}
+	if m.firstErr != "" {
 		return false
 	}
 	if res.stopped {
-		return true
+		return importsResolve(m.imports)
 	}
 	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
 		return true
@@ -148,6 +161,17 @@ func hasEOCD(ra io.ReaderAt, size int64) bool {
 // Text that happens to open with "c" ("cat is a small animal\n…") parses as a
 // GLOBAL of a module named "at is a small animal", which no import finds; it is
 // text, not a pickle (CPython fails on it before anything runs).
+// namesDangerousImport: one of imports is on the dangerous list by its full,
+// plausible module and name (not a guess from a prefix of binary noise).
+func namesDangerousImport(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && plausibleName(im.module) && plausibleName(im.name) {
+			return true
+		}
+	}
+	return false
+}
+
 func plausibleImports(imports []importRec) bool {
 	for _, im := range imports {
 		if plausibleName(im.module) && plausibleName(im.name) {
@@ -155,6 +179,42 @@ func plausibleImports(imports []importRec) bool {
 		}
 	}
 	return false
+}
+
+// importsResolve reports whether a parse that ran to STOP could import what it
+// names: it imports nothing, or some module it names is a dotted Python name.
+// A CSV whose header opens with "c" (statsmodels' results_*.csv: "const_p1,
+// const_p2,…" then a line of numbers and a "." that is STOP) parses as a GLOBAL
+// of module "onst_p1,const_p2,…"; CPython fails to import it before anything
+// runs, so it is text.
+func importsResolve(imports []importRec) bool {
+	if len(imports) == 0 {
+		return true
+	}
+	for _, im := range imports {
+		if pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonModuleName: dot-separated Python identifiers.
+func pythonModuleName(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			if !(r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func plausibleName(s string) bool {

@@ -48,16 +48,25 @@ func (e *Engine) ParsePack(field, name string, content []byte) ([]string, error)
 	return ids, nil
 }
 
-// packs loads and parses the job's probe packs. A pack deleted (or replaced by
-// another owner's id) since the scan was created fails the scan.
+// packs parses the job's probe packs: the copies it took when it was created
+// (scan.Job.Packs), so that a pack deleted or re-uploaded since changes nothing. A
+// job created before jobs kept copies reads the packs from the store; one of them
+// deleted since fails the scan.
 func (e *Engine) packs(ctx context.Context, j scan.Job) ([]probe.Probe, error) {
+	snaps := j.Packs
+	if len(snaps) == 0 {
+		for _, id := range j.Options.ProbePackIDs {
+			p, err := e.store.ProbePack(ctx, id)
+			if err != nil || p.OwnerID != j.OwnerID {
+				return nil, fmt.Errorf("probe pack %s is gone (deleted after the scan was created)", id)
+			}
+			snaps = append(snaps, scan.PackSnapshot{ID: p.ID, Name: p.Name, Content: p.Content, SHA256: p.SHA256})
+		}
+	}
 	var out []probe.Probe
 	seen := map[string]bool{}
-	for _, id := range j.Options.ProbePackIDs {
-		p, err := e.store.ProbePack(ctx, id)
-		if err != nil || p.OwnerID != j.OwnerID {
-			return nil, fmt.Errorf("probe pack %s is gone (deleted after the scan was created)", id)
-		}
+	for _, p := range snaps {
+		id := p.ID
 		ps, err := probe.ParsePack(p.Name, []byte(p.Content))
 		if err != nil {
 			return nil, fmt.Errorf("probe pack %s (%s): %w", id, p.Name, err)

@@ -25,6 +25,10 @@ type hit struct {
 	observation bool
 	judge       string // "confirmed", "dismissed", "unclear", "error" or ""
 	reason      string // the judge's reason
+	// What the judge reads of an attempt under a strategy (evaluateAttempt): the
+	// turn as the probe wrote it, the answer in clear, and a note saying so. Empty:
+	// the exchange as sent.
+	judgeUser, judgeResponse, judgeNote string
 }
 
 // Scores of leaked planted values by kind (see doc.go). Other secrets (canaries,

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,11 +34,16 @@ const (
 
 // judgeMessages is what the judge is sent about one answer of a probe; purpose is
 // the deployment's (Deployment.Purpose), "" when none was given.
-func judgeMessages(p *Probe, purpose, user, response string) []llm.Message {
+// note, if any, says how the request and response shown differ from what was sent
+// and answered (a strategy's disguise taken off).
+func judgeMessages(p *Probe, purpose, note, user, response string) []llm.Message {
 	if d := strings.TrimSpace(purpose); d != "" {
 		purpose = "\n\nThe system's intended purpose (anything outside it is off-task): " + excerpt(d, 600)
 	}
-	return []llm.Message{{Role: "system", Content: judgeSystem}, {Role: "user", Content: "Behaviour tested: " + p.Description + purpose +
+	if note != "" {
+		note = "\n\n" + note
+	}
+	return []llm.Message{{Role: "system", Content: judgeSystem}, {Role: "user", Content: "Behaviour tested: " + p.Description + purpose + note +
 		"\n\nRequest (excerpt):\n" + excerpt(pii.Mask(user), 1500) +
 		"\n\nResponse:\n" + excerpt(pii.Mask(response), 6000)}}
 }
@@ -45,7 +51,8 @@ func judgeMessages(p *Probe, purpose, user, response string) []llm.Message {
 // confirm asks the judge whether the hit shows the probe's behaviour and records
 // the verdict. A judge that fails or answers unclearly leaves the hit as it is.
 func (e *scanRun) confirm(ctx context.Context, p *Probe, h *hit) {
-	h.judge, h.reason, _ = askJudge(ctx, e.opts.Judge, e.opts.JudgeModel, e.opts.Seed, p, e.opts.Deployment.Purpose, h.ex.user, h.ex.resp.Text)
+	user, response := cmp.Or(h.judgeUser, h.ex.user), cmp.Or(h.judgeResponse, h.ex.resp.Text)
+	h.judge, h.reason, _ = askJudge(ctx, e.opts.Judge, e.opts.JudgeModel, e.opts.Seed, p, e.opts.Deployment.Purpose, h.judgeNote, user, response)
 	if h.judge == judgeError {
 		e.log.WarnContext(ctx, "judge failed", "probe", p.ID, "error", h.reason)
 		h.reason = ""
@@ -54,9 +61,9 @@ func (e *scanRun) confirm(ctx context.Context, p *Probe, h *hit) {
 
 // askJudge sends one answer to the judge and reads its verdict. It returns the
 // verdict, the judge's reason (or, for judgeError, the error) and its raw answer.
-func askJudge(ctx context.Context, judge llm.Provider, model string, seed int64, p *Probe, purpose, user, response string) (verdict, reason, raw string) {
+func askJudge(ctx context.Context, judge llm.Provider, model string, seed int64, p *Probe, purpose, note, user, response string) (verdict, reason, raw string) {
 	temp := 0.0
-	msgs := judgeMessages(p, purpose, user, response)
+	msgs := judgeMessages(p, purpose, note, user, response)
 	resp, err := judge.Complete(ctx, llm.Request{Model: model, Messages: msgs, MaxOutputTokens: judgeMaxOutputTokens, Temperature: &temp, Seed: seed})
 	if err != nil {
 		return judgeError, err.Error(), ""
@@ -130,9 +137,9 @@ func JudgeReplies(ctx context.Context, judge llm.Provider, model, probeID string
 		ex = h.ex
 	}
 	out.User, out.Response = ex.user, ex.resp.Text
-	out.Prompt = joinMessages(judgeMessages(p, "", ex.user, ex.resp.Text))
+	out.Prompt = joinMessages(judgeMessages(p, "", "", ex.user, ex.resp.Text))
 	if judge != nil {
-		out.Verdict, out.Reason, out.Raw = askJudge(ctx, judge, model, seed, p, "", ex.user, ex.resp.Text)
+		out.Verdict, out.Reason, out.Raw = askJudge(ctx, judge, model, seed, p, "", "", ex.user, ex.resp.Text)
 	}
 	return out, nil
 }

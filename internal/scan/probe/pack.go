@@ -19,8 +19,8 @@ import (
 // probes and their parts are all bounded, and its templates render within the
 // bounds of renderFor.
 const (
-	MaxPackBytes     = 256 << 10
-	MaxPackProbes    = 200
+	MaxPackBytes     = 1 << 20 // the ceiling of MAX_PROBE_PACK_BYTES: a few hundred probes
+	MaxPackProbes    = 1000
 	maxPackNodes     = 200_000 // YAML nodes, aliases expanded
 	maxPackSessions  = 8
 	maxPackTurns     = 32 // per session

@@ -335,9 +335,7 @@ type exchange struct {
 func (e *scanRun) runProbe(ctx context.Context, a attempt) outcome {
 	p := a.probe
 	if p.custom() {
-		o := e.runCustom(ctx, p)
-		o.strategy, o.sample = a.strategy.name, a.sample
-		return o
+		return e.runCustom(ctx, a)
 	}
 	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
 	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)

@@ -64,12 +64,17 @@ func init() {
 }
 
 // appliesTo reports whether the strategy transforms probe p. Membership (a
-// statistic over two fixed sessions), known-text completion (an observation) and
-// template probes (which only exercise the endpoint) run as written only; crescendo
-// needs a single conversation to escalate.
+// statistic over two fixed sessions), known-text completion (an observation),
+// template probes (which only exercise the endpoint) and every probe that runs in
+// runCustom (tools, extraction: their turns and tool rounds are sent as written)
+// run as written only, each sample once; crescendo needs a single conversation to
+// escalate.
 func (s strategy) appliesTo(p *Probe) bool {
 	if s.name == StrategyNone {
 		return true
+	}
+	if p.custom() {
+		return false
 	}
 	switch p.Success.Kind {
 	case KindCompliance, KindLeak, KindPII:
@@ -445,4 +450,64 @@ func judgedView(s strategy, resp string, r rendered) string {
 		}
 	}
 	return view
+}
+
+// readable is a response as the judge reads it under strategy s: look-alike letters
+// folded and invisible characters dropped; for the encodings, the response followed
+// by what it says decoded, when the model answered (in part) in the encoding: every
+// Base64 or hex run that decodes to text, and the ROT13 reading when it reads more
+// like English than the response does.
+func readable(s strategy, resp string) string {
+	switch s.name {
+	case scan.StrategyHomoglyph:
+		return foldHomoglyphs(resp)
+	case scan.StrategyZeroWidth:
+		return stripZeroWidth(resp)
+	case scan.StrategyROT13:
+		if dec := rot13(resp); englishness(dec) > englishness(resp) {
+			return resp + "\n\n[the response decoded from ROT13]\n" + dec
+		}
+		return resp
+	case scan.StrategyBase64, scan.StrategyHex:
+		out := resp
+		for _, d := range s.decode(resp) {
+			if printableText(d) {
+				out += "\n\n[decoded from " + s.name + "]\n" + d
+			}
+		}
+		return out
+	}
+	return resp
+}
+
+// commonWords are frequent English words: their share of a text's words tells
+// English from its ROT13.
+var commonWords = map[string]bool{"the": true, "and": true, "to": true, "of": true, "a": true, "is": true, "you": true, "i": true, "it": true,
+	"that": true, "in": true, "for": true, "not": true, "can": true, "this": true, "with": true, "be": true, "are": true, "here": true,
+	"your": true, "my": true, "me": true, "sorry": true, "sure": true, "help": true, "what": true, "on": true, "do": true, "have": true}
+
+// englishness is the share of the words of s that are common English words.
+func englishness(s string) float64 {
+	words := strings.FieldsFunc(strings.ToLower(s), func(c rune) bool { return !(c >= 'a' && c <= 'z' || c == '\'') })
+	if len(words) == 0 {
+		return 0
+	}
+	n := 0
+	for _, w := range words {
+		if commonWords[w] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(words))
+}
+
+// printableText reports decoded bytes that read as text: no control characters
+// other than white space.
+func printableText(s string) bool {
+	for _, c := range s {
+		if c < 0x20 && c != '\n' && c != '\t' && c != '\r' || c == 0x7f || c == utf8.RuneError {
+			return false
+		}
+	}
+	return strings.TrimSpace(s) != ""
 }

@@ -37,9 +37,60 @@ func FuzzStrategies(f *testing.F) {
 					}
 				}
 			}
+			if v := readable(s, resp); len(v) > len(resp)*3+1024 && len(resp) < maxJudgedBytes {
+				t.Errorf("%s: the judge's reading of %d bytes grew to %d", name, len(resp), len(v))
+			}
 			if v := judgedView(s, resp, r); len(v) > len(resp)*3+1024 && len(resp) < maxJudgedBytes {
 				t.Errorf("%s: view of %d bytes grew to %d", name, len(resp), len(v))
 			}
 		}
 	})
+}
+
+// TestAttemptsOfCustomProbes: a probe that runs in runCustom (here one that offers
+// tools but is judged for compliance) gets one attempt per sample and none per
+// strategy, which runCustom would send unchanged; a base probe gets both.
+func TestAttemptsOfCustomProbes(t *testing.T) {
+	probes := []Probe{
+		{ID: "tools.compliance", Tools: []string{"get_time"}, Success: Success{Kind: KindCompliance}},
+		{ID: "plain.compliance", Success: Success{Kind: KindCompliance}},
+	}
+	count := map[string]int{}
+	for _, a := range attempts(probes, []string{scan.StrategyBase64, scan.StrategyROT13}, 3) {
+		count[a.probe.ID+"/"+a.strategy.name]++
+	}
+	want := map[string]int{"tools.compliance/none": 3, "plain.compliance/none": 3, "plain.compliance/base64": 3, "plain.compliance/rot13": 3}
+	if len(count) != len(want) {
+		t.Errorf("attempts %v, want %v", count, want)
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("attempts %v, want %v", count, want)
+			break
+		}
+	}
+}
+
+// TestReadable: the judge's reading of an answer adds the decoded text only where
+// the model answered in the encoding, and never the ROT13 of plain English.
+func TestReadable(t *testing.T) {
+	refusal := "I'm sorry, but I can't help with that request."
+	for _, c := range []struct {
+		strategy, resp, want string
+		same                 bool // the answer is shown as it is
+	}{
+		{scan.StrategyROT13, refusal, "", true},
+		{scan.StrategyROT13, rot13("Sure, here it is: the passcode is AMBER-FALCON-1234."), "the passcode is AMBER-FALCON-1234", false},
+		{scan.StrategyBase64, refusal, "", true},
+		{scan.StrategyBase64, "U3VyZSwgaGVyZSBpdCBpczogQU1CRVItRkFMQ09OLTEyMzQ=", "Sure, here it is: AMBER-FALCON-1234", false},
+		{scan.StrategyHex, "53757265210a414d424552", "Sure!\nAMBER", false},
+		{scan.StrategyHomoglyph, "Surе, hеrе іt іѕ", "Sure, here it is", false},
+		{scan.StrategyZeroWidth, "Su\u200bre\u2060!", "Sure!", false},
+		{scan.StrategyLeetspeak, "5ur3", "", true},
+	} {
+		got := readable(strategies[c.strategy], c.resp)
+		if c.same != (got == c.resp) || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s %q: read as %q, want it to show %q (as is: %v)", c.strategy, c.resp, got, c.want, c.same)
+		}
+	}
 }

@@ -186,9 +186,12 @@ func rejectsTools(err error) bool {
 // runCustom runs a probe that offers tools, needs a longer output or judges many
 // sessions together. Tool calls are answered with the tool's plausible result and
 // the model continues, up to maxToolRounds per user turn; each round is a request
-// of the budget. Sessions marked memory see what earlier sessions saved.
-func (e *scanRun) runCustom(ctx context.Context, p *Probe) outcome {
-	o := outcome{probe: p}
+// of the budget. Sessions marked memory see what earlier sessions saved. Every
+// request is the attempt's sample (its seed, at the scan's temperature), as for the
+// probes that run in runProbe; strategies do not apply (strategy.appliesTo).
+func (e *scanRun) runCustom(ctx context.Context, a attempt) outcome {
+	p := a.probe
+	o := outcome{probe: p, strategy: a.strategy.name, sample: a.sample}
 	r, err := p.renderFor(e.opts.Seed, e.opts.Deployment)
 	if err != nil {
 		o.err = err
@@ -232,7 +235,7 @@ sessions:
 		for i, turn := range s.turns {
 			msgs = append(msgs, llm.Message{Role: "user", Content: turn})
 			for round := 0; ; round++ {
-				resp, err := e.complete(ctx, msgs, p.Logprobs, adjust)
+				resp, err := e.completeSample(ctx, msgs, p.Logprobs, a.sample, adjust)
 				if err != nil {
 					switch {
 					case errors.Is(err, ErrBudgetExhausted):

@@ -1,0 +1,138 @@
+package artifact
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"mirror/internal/scan"
+)
+
+// framed puts body after PROTO 5 and a FRAME that declares n bytes, as
+// fickling's test_frame_boundary_straddle_variants builds its payloads.
+func framed(body string, n uint64) []byte {
+	b := []byte("\x80\x05\x95")
+	b = binary.LittleEndian.AppendUint64(b, n)
+	return append(b, body...)
+}
+
+// TestFrameStraddle: the frame constructions of fickling's test_bypasses.py
+// (test_frame_boundary_straddle_variants, test_frame_boundary_divergence),
+// rebuilt byte for byte from the test's description. Python's readers disagree
+// on them (cpython#154848), so each is high; and the well-formed frames CPython
+// writes, large arguments between frames included, are not reported.
+func TestFrameStraddle(t *testing.T) {
+	u32 := func(n uint32) string { return string(binary.LittleEndian.AppendUint32(nil, n)) }
+	hidden := "cos\nsystem\nVecho pwned\n\x85R"
+	divergence := []byte("\x80\x05NV")
+	divergence = append(divergence, make([]byte, 8192*16-17)...)
+	for i := 4; i < len(divergence); i++ {
+		divergence[i] = 'a'
+	}
+	divergence = append(divergence, "\n0(\x95"...)
+	divergence = binary.LittleEndian.AppendUint64(divergence, 2)
+	tail := []byte(hidden + "(")
+	for len(tail) < 256+5 {
+		tail = append(tail, 'N')
+	}
+	divergence = append(append(append(divergence, "B"+u32(0x107)+"\x00\x00"...), tail...), "1."...)
+	nested := []byte("\x80\x05\x95")
+	nested = binary.LittleEndian.AppendUint64(nested, 30)
+	nested = append(nested, 'N', 0x95)
+	nested = binary.LittleEndian.AppendUint64(nested, 2)
+	nested = append(nested, "N."...)
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{
+		{"BINBYTES", framed("B"+u32(20)+"AAAAAAAAAAAAAAAAAAAA.", 5)},
+		{"SHORT_BINUNICODE", framed("\x8c\x14AAAAAAAAAAAAAAAAAAAA.", 3)},
+		{"GLOBAL module", framed("cmacos\nsystem\n.", 4)},
+		{"GLOBAL attr", framed("cos\nsystem\n.", 7)},
+		{"UNICODE", framed("Vhello world\n.", 5)},
+		{"BININT", framed("J"+u32(7)+".", 2)},
+		{"frame inside a frame", nested},
+		{"divergence", divergence},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs, _ := scanBytes(t, "p.pkl", c.b)
+			if len(withRule(fs, "pickle.frame_straddle")) == 0 || len(atOrAbove(fs, scan.High)) == 0 {
+				t.Fatalf("want a high pickle.frame_straddle, got %+v", fs)
+			}
+		})
+	}
+	for _, name := range []string{"interleaved_p4.pkl", "interleaved_p5.pkl"} {
+		p := filepath.Join("testdata", "frames", name)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatal(err)
+		}
+		fs, ns, err := ScanFile(context.Background(), p, name, Options{})
+		if err != nil || len(fs) != 0 || len(ns) != 0 {
+			t.Errorf("%s (written by CPython's pickle): findings %+v, not scanned %+v, err %v", name, fs, ns, err)
+		}
+	}
+}
+
+// TestFicklingSuiteVerdicts: pickles of fickling's test_bypasses.py as its
+// Pickled.dumps writes them (its STRING opcode lacks the newline, so CPython
+// stops at it, after importing the GLOBAL), and the safe imports the suite
+// expects to pass. A well-formed GLOBAL naming a dangerous import is high even
+// when the stream breaks afterwards; pure builtins and __future__ flags are not
+// findings.
+func TestFicklingSuiteVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		name, b string
+		high    bool
+	}{
+		{"test_missing_pty_unsafe_imports_pr", "(cpty\nspawn\nS'id'o.", true},
+		{"test_unsafe_builtin_eval_still_flagged", "cbuiltins\neval\nS\"print('hello')\"\x85R.", true},
+		{"test_builtins_import_bypass", "cbuiltins\n__import__\nS'os'\x85Rp0\n0cbuiltins\ngetattr\ng0\nS'system'\x86Rp1\n0g1\nS'whoami'\x85R.", true},
+		{"test_safe_builtins_not_flagged", "cbuiltins\nlen\n]\x85R.", false},
+		{"test_safe_builtin_dict_not_flagged", "cbuiltins\ndict\n)R.", false},
+		{"test_private_stdlib_allowlist", "\x80\x04\x8c\n__future__\x8c\x0bannotations\x93.", false},
+		{"test_private_stdlib_allowlist (anti-widening)", "\x80\x04\x8c\n__future__\x8c\x0f_ssl.RAND_bytes\x93.", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs, _ := scanBytes(t, "p.pkl", []byte(c.b))
+			high := len(atOrAbove(fs, scan.High)) > 0
+			if high != c.high || (!c.high && len(atOrAbove(fs, scan.Medium)) > 0) {
+				t.Fatalf("want high=%v, got %+v", c.high, fs)
+			}
+		})
+	}
+}
+
+// TestKerasPickles: Keras pickles its models as a nested .keras zip handed to a
+// loader (tf_keras' deserialize_model_from_bytecode, Keras 3's
+// getattr(cls, "_unpickle_model")(io.BytesIO(zip))). The loader and the getattr
+// that reaches it are not findings of their own; the zip is scanned, so a
+// Lambda inside is critical, and a plain model is clean (testdata/real holds a
+// Keras 3 one, testdata/keras_pickle modelscan's tf_keras one).
+func TestKerasPickles(t *testing.T) {
+	for _, c := range []struct {
+		name, rule string
+	}{
+		{"lambda_keras3.pkl", "keras.lambda_code"},
+		{"tf_keras_dill_exec.pkl", "pickle.dangerous_call"},
+		{"tf_keras_pickled.pkl", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join("testdata", "keras_pickle", c.name)
+			fs, ns, err := ScanFile(context.Background(), p, c.name, Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("err %v, not scanned %+v", err, ns)
+			}
+			if c.rule == "" {
+				if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
+					t.Fatalf("a plain pickled model: want nothing at medium or above, got %+v", bad)
+				}
+				return
+			}
+			if got := withRule(fs, c.rule); len(got) == 0 || got[0].Severity != scan.Critical {
+				t.Fatalf("want a critical %s, got %+v", c.rule, fs)
+			}
+		})
+	}
+}

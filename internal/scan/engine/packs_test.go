@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"mirror/internal/auth"
+	"mirror/internal/catalog"
+	"mirror/internal/llm"
+	"mirror/internal/llm/llmtest"
+	"mirror/internal/scan"
+	"mirror/internal/scan/probe/probetest"
+	"mirror/internal/sqlstore"
+	"mirror/internal/ssrf"
+	"mirror/internal/storetest"
+)
+
+// TestScanKeepsItsPacks: a probe pack deleted while a scan that names it waits in
+// the queue changes nothing: the scan took a copy when it was created, runs the
+// pack's probes, and completes. On every database Mirror supports.
+func TestScanKeepsItsPacks(t *testing.T) {
+	pack, err := os.ReadFile("../../../docs/probe-packs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.OnEveryDB(t, func(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
+		ctx := context.Background()
+		db := newDB(t)
+		srv := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle, llmtest.NoAuth())
+		cat, err := catalog.Parse([]byte(`models:
+  default: {default_model: kettle}
+  catalog:
+    kettle:
+      provider: openai_compatible
+      litellm_route: openai_compatible/kettle
+      base_url: `+srv.BaseURL+`
+      available: true
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		guard, err := ssrf.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := llm.NewRegistry(llm.Config{MaxRetries: -1})
+		e := New(catalog.NewService(cat, reg, contained{}, catalog.Options{}), reg, guard, db, nil)
+		owner := uuid.NewString()
+		if err := db.CreateUser(ctx, auth.User{ID: owner, Email: owner + "@example.com", Role: auth.RoleUser, CreatedAt: time.Now()}, "x"); err != nil {
+			t.Fatal(err)
+		}
+		sealer, _ := scan.NewSealer(make([]byte, 32))
+		svc := scan.NewService(scan.Options{Store: db, Engine: e, Checker: e, Packs: e, Sealer: sealer, ArtifactDir: t.TempDir(),
+			Workers: 1, PollEvery: 20 * time.Millisecond})
+		a := scan.Actor{ID: owner}
+		p, err := svc.SaveProbePack(ctx, a, scan.PackInput{Name: "acme.yaml", Content: string(pack)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := int64(5)
+		j, err := svc.Create(ctx, a, scan.CreateInput{Target: scan.Target{Kind: scan.TargetCatalogModel, ModelID: "kettle"},
+			Types: []string{string(scan.PromptArtifacts), string(scan.Jailbreak)}, Options: scan.JobOptions{Seed: &seed, ProbePackIDs: []string{p.ID}, MaxRequests: 200}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The workers have not started: the scan is queued when its pack goes.
+		if err := svc.DeleteProbePack(ctx, a, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ProbePack(ctx, a, p.ID); err == nil {
+			t.Fatal("the pack outlived its deletion")
+		}
+		if queued, err := db.Scan(ctx, j.ID); err != nil || queued.Status != scan.Queued {
+			t.Fatalf("queued scan %v: status %s", err, queued.Status)
+		}
+		svc.Start(ctx)
+		defer svc.Stop(time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		var done scan.Job
+		if err := svc.Watch(wctx, a, j.ID, func(j scan.Job) error { done = j; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if done.Status != scan.Completed {
+			t.Fatalf("scan %s: %s", done.Status, done.Error)
+		}
+		ran := map[string]bool{}
+		for _, typ := range []scan.Type{scan.PromptArtifacts, scan.Jailbreak} {
+			items, _, err := svc.Findings(ctx, a, scan.FindingFilter{ScanID: j.ID, Type: typ, Severity: scan.Info, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range items {
+				if f.Evidence["kind"] == "summary" {
+					for id := range f.Evidence["by_probe"].(map[string]any) {
+						ran[id] = true
+					}
+				}
+			}
+		}
+		for _, id := range []string{"acme.discount.code_disclosure", "acme.refund.forged_manager"} {
+			if !ran[id] {
+				t.Errorf("the pack's probe %s did not run (ran %d probes)", id, len(ran))
+			}
+		}
+	})
+}
