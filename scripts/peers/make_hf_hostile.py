@@ -150,3 +150,13 @@ ct.utils.save_spec(nb.spec, os.path.join(d, "model.mlmodel"))
 pkg = os.path.join(repo, "coreml", "fill-mask", "float32_model.mlpackage", "Data", "com.apple.CoreML")
 d = case("coreml_weights_truncated", os.path.join(pkg, "weights", "weight.bin"))
 open(os.path.join(d, "weight.bin"), "r+b").truncate(1024)
+
+# A Keras 2 (tf_keras) SavedModel's keras_metadata.pb with a Lambda layer: its
+# marshalled bytecode, which Keras runs when it rebuilds the model.
+import tempfile
+import tf_keras
+
+lm = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Lambda(lambda x: x * 2), tf_keras.layers.Dense(2)])
+with tempfile.TemporaryDirectory() as tmp:
+    lm.save(os.path.join(tmp, "sm"), save_format="tf")
+    d = case("keras_metadata_lambda", os.path.join(tmp, "sm", "keras_metadata.pb"))

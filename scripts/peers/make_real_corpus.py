@@ -9,8 +9,8 @@ large): its files come from a venv of its own, running only that step:
 
     .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
 
-(.cache/venv-tf holds tensorflow-cpu, sentencepiece, openvino, flax, onnx and
-coremltools from PyPI.)
+(.cache/venv-tf holds tensorflow-cpu, tf_keras, sentencepiece, openvino, flax, onnx
+and coremltools from PyPI.)
 The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
 hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
 config and generation config, a tokenizer with special tokens and a chat
@@ -396,6 +396,12 @@ def _hf_tf():
             sess.run(tf.compat.v1.global_variables_initializer())
             saver.save(sess, os.path.join(c, "tf1", "model.ckpt"), global_step=5, write_meta_graph=False)
     for root, _, files in os.walk(c):
+        made.extend(os.path.join(root, f) for f in files)
+    # A Keras 2 (tf_keras) SavedModel, with the keras_metadata.pb Keras 3 no longer writes.
+    import tf_keras
+    tk = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(3, activation="relu"), tf_keras.layers.Dense(2)])
+    tk.save(os.path.join(out, "tensorflow", "tf_keras_savedmodel"), save_format="tf")
+    for root, _, files in os.walk(os.path.join(out, "tensorflow", "tf_keras_savedmodel")):
         made.extend(os.path.join(root, f) for f in files)
     # A TF1 frozen graph: the GraphDef alone, constants folded in.
     g2 = tf.Graph()

@@ -135,6 +135,7 @@ func TestHFHostile(t *testing.T) {
 			{"pickle.dangerous_call", scan.Critical, "system"}}},
 		"coreml_custom_layer":      {want: []want{{"coreml.custom_class", scan.Medium, "class EvilLayer"}}},
 		"coreml_weights_truncated": {want: []want{{"format.past_end", scan.High, "blob 0 places 2048 bytes at offset 128"}}},
+		"keras_metadata_lambda":    {want: []want{{"keras.lambda_code", scan.Critical, "Lambda layer with marshalled bytecode"}}},
 		"graphdef_read_file":       {want: []want{{"savedmodel.dangerous_op", scan.High, "op ReadFile"}}},
 		"msgpack_pickle":           {want: []want{{"pickle.dangerous_call", scan.Critical, "system"}}},
 		"sentencepiece_bad_field":  {want: []want{{"format.invalid", scan.Medium, "field 9 is not part of a ModelProto"}}},
@@ -243,7 +244,7 @@ func FuzzHFFormats(f *testing.F) {
 		}
 	}
 	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb",
-		"hf_hostile/coreml_custom_layer/model.mlmodel", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
+		"hf_hostile/coreml_custom_layer/model.mlmodel", "hf_hostile/keras_metadata_lambda/keras_metadata.pb", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(p))); err == nil {
 			f.Add(b)
 		}
@@ -258,6 +259,7 @@ func FuzzHFFormats(f *testing.F) {
 			func(s *scanner, in region) error { return s.scanGraphDef(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanCoreML(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanMILBlob(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanKerasMetadata(context.Background(), in) },
 		} {
 			runParser(t, data, parse)
 		}
@@ -267,5 +269,6 @@ func FuzzHFFormats(f *testing.F) {
 		looksGraphDef(data)
 		looksCoreML(data)
 		looksMILBlob(data)
+		looksKerasMetadata(data)
 	})
 }

@@ -33,6 +33,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtTFIndex
 	case looksGraphDef(head):
 		return fmtGraphDef
+	case looksKerasMetadata(head):
+		return fmtKerasMetadata
 	case looksTFLite(head):
 		return fmtTFLite
 	case looksSentencePiece(head):
@@ -52,6 +54,8 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 		return s.scanTFIndex(ctx, in)
 	case fmtGraphDef:
 		return s.scanGraphDef(ctx, in) // savedmodel.go
+	case fmtKerasMetadata:
+		return s.scanKerasMetadata(ctx, in) // savedmodel.go
 	case fmtTFLite:
 		return s.scanTFLite(ctx, in)
 	case fmtSentencePiece:

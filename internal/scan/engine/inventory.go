@@ -74,7 +74,7 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "onnx"
 	case "hdf5":
 		return "keras"
-	case "savedmodel", "tensorflow graphdef", "tensorflow checkpoint index", "tensorflow checkpoint data", "tensorflow fingerprint", "tflite":
+	case "savedmodel", "keras metadata", "tensorflow graphdef", "tensorflow checkpoint index", "tensorflow checkpoint data", "tensorflow fingerprint", "tflite":
 		return "tensorflow"
 	case "npy":
 		return "numpy"
