@@ -9,8 +9,8 @@ large): its files come from a venv of its own, running only that step:
 
     .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
 
-(.cache/venv-tf holds tensorflow-cpu, tf_keras, sentencepiece, openvino, flax, onnx
-and coremltools from PyPI.)
+(.cache/venv-tf holds tensorflow-cpu, tf_keras, sentencepiece, openvino,
+openvino-tokenizers, transformers, flax, onnx and coremltools from PyPI.)
 The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
 hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
 config and generation config, a tokenizer with special tokens and a chat
@@ -373,6 +373,16 @@ def _hf_tf():
     ovm = ov.convert_model(os.path.join(d, "onnx", "model.onnx"))
     os.makedirs(os.path.join(d, "openvino"), exist_ok=True)
     ov.save_model(ovm, os.path.join(d, "openvino", "openvino_model.xml"), compress_to_fp16=False)
+    # optimum-intel's tokenizer IRs, by openvino-tokenizers (its "extension" ops)
+    # from the tokenizer the hf step wrote (run hf first; needs transformers here).
+    try:
+        from openvino_tokenizers import convert_tokenizer
+        from transformers import AutoTokenizer
+        ovt, ovd = convert_tokenizer(AutoTokenizer.from_pretrained(d), with_detokenizer=True)
+        ov.save_model(ovt, os.path.join(d, "openvino", "openvino_tokenizer.xml"))
+        ov.save_model(ovd, os.path.join(d, "openvino", "openvino_detokenizer.xml"))
+    except (ImportError, OSError) as e:
+        skipped.append(f"openvino tokenizer: {e}")
     for root, _, files in os.walk(d):
         made.extend(os.path.join(root, f) for f in files)
     # TensorFlow checkpoints outside SavedModels: TF2 tf.train.Checkpoint (ckpt-1),

@@ -199,6 +199,17 @@ func uncoveredSpans(spans []byteSpan, size int64) ([]byteSpan, int64) {
 
 var openvinoOpset = regexp.MustCompile(`^opset[0-9]{1,3}$`)
 
+// openvinoTokenizerOps are the operations of Intel's openvino-tokenizers
+// extension (the OpExtensions its 2026.4 library registers, version
+// "extension"), which optimum-intel's openvino_tokenizer.xml and
+// openvino_detokenizer.xml use: a published extension, not a model's own code.
+var openvinoTokenizerOps = setOf("BPETokenizer", "ByteFallback", "BytesToChars", "CaseFold", "CharsMapNormalization",
+	"CharsToBytes", "CombineSegments", "ContribStringJoin", "ContribStringSplit", "EqualStr", "FuzeRagged",
+	"NormalizeUnicode", "NumericToString", "RaggedTensorPack", "RaggedToDense", "RaggedToRagged", "RaggedToSparse",
+	"RegexNormalization", "RegexSplit", "SentencepieceDetokenizer", "SentencepieceStreamDetokenizer",
+	"SentencepieceTokenizer", "SpecialTokensSplit", "StringTensorPack", "StringTensorUnpack", "StringToHashBucket",
+	"TrieTokenizer", "Truncate", "UTF8Validate", "UnigramTokenizer", "VocabDecoder", "VocabEncoder", "WordpieceTokenizer")
+
 // looksOpenVINO: an XML document whose root element is <net ...>.
 func looksOpenVINO(head []byte) bool {
 	b := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
@@ -260,7 +271,8 @@ func readOpenVINO(ctx context.Context, r io.Reader) openvinoIR {
 				typ, ver := attr(t, "type"), attr(t, "version")
 				layerType = typ
 				k := [2]string{typ, ver}
-				if !openvinoOpset.MatchString(ver) && !seen[k] && len(seen) < 1024 {
+				known := openvinoOpset.MatchString(ver) || ver == "extension" && openvinoTokenizerOps[typ]
+				if !known && !seen[k] && len(seen) < 1024 {
 					seen[k] = true
 					ir.custom = append(ir.custom, k)
 				}

@@ -34,6 +34,8 @@ func TestHFRepoFolderIsClean(t *testing.T) {
 		"onnx/model.onnx": "onnx", "onnx/model.onnx_data": "onnx external data",
 		"onnx/model_dotted.onnx": "onnx", "onnx/model_dotted.onnx.data": "onnx external data",
 		"openvino/openvino_model.xml": "openvino ir", "openvino/openvino_model.bin": "openvino weights",
+		"openvino/openvino_tokenizer.xml": "openvino ir", "openvino/openvino_tokenizer.bin": "openvino weights",
+		"openvino/openvino_detokenizer.xml": "openvino ir", "openvino/openvino_detokenizer.bin": "openvino weights",
 		"tiny-00001-of-00002.gguf": "gguf", "tiny-00002-of-00002.gguf": "gguf",
 		"coreml/fill-mask/float32_model.mlpackage/Manifest.json":                            "json",
 		"coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/model.mlmodel":      "coreml",
