@@ -10,7 +10,8 @@ large): its files come from a venv of its own, running only that step:
     .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
 
 (.cache/venv-tf holds tensorflow-cpu, tf_keras, sentencepiece, openvino,
-openvino-tokenizers, transformers, flax, onnx and coremltools from PyPI.)
+openvino-tokenizers, transformers, flax, onnx, coremltools, pillow and pyarrow
+from PyPI.)
 The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
 hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
 config and generation config, a tokenizer with special tokens and a chat
@@ -385,6 +386,23 @@ def _hf_tf():
         skipped.append(f"openvino tokenizer: {e}")
     for root, _, files in os.walk(d):
         made.extend(os.path.join(root, f) for f in files)
+    # What model cards and repositories carry beside the weights: figures (Pillow),
+    # an audio sample (the standard library's wave), evaluation data (pyarrow).
+    from PIL import Image
+    os.makedirs(os.path.join(d, "assets"), exist_ok=True)
+    img = Image.new("RGB", (8, 8), (200, 30, 30))
+    for ext in ["png", "jpg", "gif", "webp"]:
+        img.save(os.path.join(d, "assets", f"figure.{ext}"))
+    import wave
+    with wave.open(os.path.join(d, "assets", "sample.wav"), "wb") as wv:
+        wv.setnchannels(1)
+        wv.setsampwidth(2)
+        wv.setframerate(8000)
+        wv.writeframes(np.arange(64, dtype=np.int16).tobytes())
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"prompt": ["a", "b"], "score": [0.5, 0.7]}), os.path.join(d, "assets", "eval.parquet"))
+    made.extend(os.path.join(d, "assets", f) for f in os.listdir(os.path.join(d, "assets")))
     # TensorFlow checkpoints outside SavedModels: TF2 tf.train.Checkpoint (ckpt-1),
     # the same sharded in two, and TF1 tf.compat.v1.train.Saver (model.ckpt-5).
     c = os.path.join(out, "tensorflow/checkpoints")

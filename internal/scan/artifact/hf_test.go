@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"os"
@@ -34,6 +35,8 @@ func TestHFRepoFolderIsClean(t *testing.T) {
 		"onnx/model.onnx": "onnx", "onnx/model.onnx_data": "onnx external data",
 		"onnx/model_dotted.onnx": "onnx", "onnx/model_dotted.onnx.data": "onnx external data",
 		"openvino/openvino_model.xml": "openvino ir", "openvino/openvino_model.bin": "openvino weights",
+		"assets/figure.png": "image", "assets/figure.jpg": "image", "assets/figure.gif": "image", "assets/figure.webp": "image",
+		"assets/sample.wav": "audio", "assets/eval.parquet": "parquet",
 		"openvino/openvino_tokenizer.xml": "openvino ir", "openvino/openvino_tokenizer.bin": "openvino weights",
 		"openvino/openvino_detokenizer.xml": "openvino ir", "openvino/openvino_detokenizer.bin": "openvino weights",
 		"tiny-00001-of-00002.gguf": "gguf", "tiny-00002-of-00002.gguf": "gguf",
@@ -273,4 +276,40 @@ func FuzzHFFormats(f *testing.F) {
 		looksMILBlob(data)
 		looksKerasMetadata(data)
 	})
+}
+
+// TestMediaPolyglot: a figure recognised by its signature is still searched
+// for an appended zip, and what the zip holds is scanned.
+func TestMediaPolyglot(t *testing.T) {
+	png, err := os.ReadFile(filepath.Join("testdata", "real", "hf", "tiny-repo", "assets", "figure.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "archive/data.pkl", Method: zip.Store})
+	_, _ = w.Write([]byte("cos\nsystem\n(S'id'\ntR."))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	findings, _ := scanBytes(t, "figure.png", append(append([]byte{}, png...), zb.Bytes()...))
+	if !slices.ContainsFunc(findings, func(f scan.Finding) bool { return f.Evidence["rule"] == "pickle.dangerous_call" }) {
+		t.Fatalf("findings %+v", findings)
+	}
+	if f, _ := scanBytes(t, "figure.png", png); len(f) != 0 {
+		t.Fatalf("plain figure: %+v", f)
+	}
+}
+
+// TestLegacyGGML: llama.cpp's pre-GGUF magics with a plausible version are
+// recognised; the same bytes with another version are not.
+func TestLegacyGGML(t *testing.T) {
+	for head, want := range map[string]bool{
+		"lmgg\x00\x00\x00\x00": true, "tjgg\x03\x00\x00\x00": true, "fmgg\x01\x00\x00\x00": true,
+		"tjgg\x09\x00\x00\x00": false, "tjgg": false,
+	} {
+		if got := looksGGML([]byte(head)); got != want {
+			t.Errorf("%q: %v, want %v", head, got, want)
+		}
+	}
 }
