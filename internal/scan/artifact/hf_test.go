@@ -1,9 +1,13 @@
 package artifact
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,5 +315,92 @@ func TestLegacyGGML(t *testing.T) {
 		if got := looksGGML([]byte(head)); got != want {
 			t.Errorf("%q: %v, want %v", head, got, want)
 		}
+	}
+}
+
+// TestArchivedCheckpoints: a checkpoint inside a .tar.gz, a .tar or a zip
+// (deflated or stored) is checked against the index beside it in the archive,
+// as on disk.
+func TestArchivedCheckpoints(t *testing.T) {
+	files := func(dir string) map[string][]byte {
+		m := map[string][]byte{}
+		entries, err := os.ReadDir(filepath.Join("testdata", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join("testdata", dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m["model/variables/"+e.Name()] = b
+		}
+		return m
+	}
+	tarGz := func(m map[string][]byte, gz bool) []byte {
+		var buf bytes.Buffer
+		var w io.Writer = &buf
+		var zw *gzip.Writer
+		if gz {
+			zw = gzip.NewWriter(&buf)
+			w = zw
+		}
+		tw := tar.NewWriter(w)
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(m[name])), Typeflag: tar.TypeReg}); err != nil {
+				t.Fatal(err)
+			}
+			_, _ = tw.Write(m[name])
+		}
+		_ = tw.Close()
+		if zw != nil {
+			_ = zw.Close()
+		}
+		return buf.Bytes()
+	}
+	zipOf := func(m map[string][]byte, method uint16) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = w.Write(m[name])
+		}
+		_ = zw.Close()
+		return buf.Bytes()
+	}
+	benign := map[string][]byte{}
+	for _, n := range []string{"variables.index", "variables.data-00000-of-00001"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "real", "tensorflow", "module_savedmodel", "variables", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		benign["model/variables/"+n] = b
+	}
+	appended, truncated := files("hf_hostile/tf_ckpt_appended"), files("hf_hostile/tf_ckpt_truncated")
+	for name, tc := range map[string]struct {
+		data  []byte
+		rules []string
+	}{
+		"benign.tar.gz":     {tarGz(benign, true), nil},
+		"benign.tar":        {tarGz(benign, false), nil},
+		"benign.zip":        {zipOf(benign, zip.Deflate), nil},
+		"benign-stored.zip": {zipOf(benign, zip.Store), nil},
+		"appended.tar.gz":   {tarGz(appended, true), []string{"format.uncovered_data", "pickle.dangerous_call"}},
+		"appended.zip":      {zipOf(appended, zip.Store), []string{"format.uncovered_data", "pickle.dangerous_call"}},
+		"truncated.zip":     {zipOf(truncated, zip.Deflate), []string{"format.past_end", "format.uncovered_data"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			findings, ns := scanBytes(t, name, tc.data)
+			var got []string
+			for _, f := range findings {
+				got = append(got, f.Evidence["rule"].(string))
+			}
+			if !slices.Equal(got, tc.rules) || len(ns) != 0 {
+				t.Fatalf("rules %v, want %v; not scanned %+v", got, tc.rules, ns)
+			}
+		})
 	}
 }

@@ -482,9 +482,11 @@ func fileOffAdd(base, off int64) int64 {
 // a "Flex" custom op runs the TensorFlow op it names through the Flex delegate,
 // which for file and Python ops reaches outside the model.
 
-// tfliteCustomOK are the custom ops TensorFlow Lite's own builds register.
+// tfliteCustomOK are the custom ops TensorFlow Lite's own builds register,
+// and those MediaPipe's runtime registers for its published models.
 var tfliteCustomOK = setOf("TFLite_Detection_PostProcess", "Mfcc", "AudioSpectrogram", "MaxUnpooling2D",
-	"MaxPoolingWithArgmax2D", "Convolution2DTransposeBias")
+	"MaxPoolingWithArgmax2D", "Convolution2DTransposeBias", "Landmarks2TransformMatrix", "TransformLandmarks",
+	"TransformTensorBilinear")
 
 const tfliteBuiltinCustom = 32
 

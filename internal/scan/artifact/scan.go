@@ -223,6 +223,9 @@ type scanner struct {
 	c      *collector
 	a      *analyzer
 	fsPath string // where the scanned file is stored, "" when unknown
+	// members opens, by name, members of the archive whose members are being
+	// scanned (a checkpoint shard's index beside it); nil outside archives.
+	members func(name string) (io.ReaderAt, int64, bool)
 }
 
 func newScanner(opts Options) *scanner {
@@ -415,6 +418,15 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
 		}
 	default:
+		if in.ra == nil && in.size >= 0 && in.size <= maxSiblingMember {
+			// A small compressed member: read it whole so the formats found
+			// by their end (a checkpoint index's footer) are recognised too.
+			buf, rerr := io.ReadAll(io.LimitReader(eofReader{in.st}, in.size))
+			if rerr != nil {
+				return fmt.Errorf("read %s: %w", in.l.where(), rerr)
+			}
+			in = region{st: newStreamBytes(buf), size: int64(len(buf)), ra: bytes.NewReader(buf), l: in.l}
+		}
 		if f = sniffMore(head, in.ra, in.size); f != fmtUnknown {
 			err = s.scanMore(ctx, in, f) // hfformats.go
 			break

@@ -238,6 +238,7 @@ func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []b
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
 	s.readLocals(ra, entries, order, zs, kind, l)
 	s.checkZipEntries(ra, entries, order, zs, cdStart, l)
+	defer s.withMembers(zipMembers(ra, entries))() // tfbundle.go
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
