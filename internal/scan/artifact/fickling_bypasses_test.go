@@ -2,72 +2,18 @@ package artifact
 
 import (
 	"context"
-	"encoding/binary"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"mirror/internal/scan"
 )
 
-// framed puts body after PROTO 5 and a FRAME that declares n bytes, as
-// fickling's test_frame_boundary_straddle_variants builds its payloads.
-func framed(body string, n uint64) []byte {
-	b := []byte("\x80\x05\x95")
-	b = binary.LittleEndian.AppendUint64(b, n)
-	return append(b, body...)
-}
-
-// TestFrameStraddle: the frame constructions of fickling's test_bypasses.py
-// (test_frame_boundary_straddle_variants, test_frame_boundary_divergence),
-// rebuilt byte for byte from the test's description. Python's readers disagree
-// on them (cpython#154848), so each is high; and the well-formed frames CPython
-// writes, large arguments between frames included, are not reported.
-func TestFrameStraddle(t *testing.T) {
-	u32 := func(n uint32) string { return string(binary.LittleEndian.AppendUint32(nil, n)) }
-	hidden := "cos\nsystem\nVecho pwned\n\x85R"
-	divergence := []byte("\x80\x05NV")
-	divergence = append(divergence, make([]byte, 8192*16-17)...)
-	for i := 4; i < len(divergence); i++ {
-		divergence[i] = 'a'
-	}
-	divergence = append(divergence, "\n0(\x95"...)
-	divergence = binary.LittleEndian.AppendUint64(divergence, 2)
-	tail := []byte(hidden + "(")
-	for len(tail) < 256+5 {
-		tail = append(tail, 'N')
-	}
-	divergence = append(append(append(divergence, "B"+u32(0x107)+"\x00\x00"...), tail...), "1."...)
-	nested := []byte("\x80\x05\x95")
-	nested = binary.LittleEndian.AppendUint64(nested, 30)
-	nested = append(nested, 'N', 0x95)
-	nested = binary.LittleEndian.AppendUint64(nested, 2)
-	nested = append(nested, "N."...)
-	for _, c := range []struct {
-		name string
-		b    []byte
-	}{
-		{"BINBYTES", framed("B"+u32(20)+"AAAAAAAAAAAAAAAAAAAA.", 5)},
-		{"SHORT_BINUNICODE", framed("\x8c\x14AAAAAAAAAAAAAAAAAAAA.", 3)},
-		{"GLOBAL module", framed("cmacos\nsystem\n.", 4)},
-		{"GLOBAL attr", framed("cos\nsystem\n.", 7)},
-		{"UNICODE", framed("Vhello world\n.", 5)},
-		{"BININT", framed("J"+u32(7)+".", 2)},
-		{"frame inside a frame", nested},
-		{"divergence", divergence},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			fs, _ := scanBytes(t, "p.pkl", c.b)
-			if len(withRule(fs, "pickle.frame_straddle")) == 0 || len(atOrAbove(fs, scan.High)) == 0 {
-				t.Fatalf("want a high pickle.frame_straddle, got %+v", fs)
-			}
-		})
-	}
+// TestCPythonFramesAreClean: pickles CPython's own pickler wrote (protocols 4
+// and 5) with arguments too large for a frame between frames, as it writes
+// them; the frame check (TestPickleFrames) must not report them.
+func TestCPythonFramesAreClean(t *testing.T) {
 	for _, name := range []string{"interleaved_p4.pkl", "interleaved_p5.pkl"} {
 		p := filepath.Join("testdata", "frames", name)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatal(err)
-		}
 		fs, ns, err := ScanFile(context.Background(), p, name, Options{})
 		if err != nil || len(fs) != 0 || len(ns) != 0 {
 			t.Errorf("%s (written by CPython's pickle): findings %+v, not scanned %+v, err %v", name, fs, ns, err)
@@ -78,15 +24,13 @@ func TestFrameStraddle(t *testing.T) {
 // TestFicklingSuiteVerdicts: pickles of fickling's test_bypasses.py as its
 // Pickled.dumps writes them (its STRING opcode lacks the newline, so CPython
 // stops at it, after importing the GLOBAL), and the safe imports the suite
-// expects to pass. A well-formed GLOBAL naming a dangerous import is high even
-// when the stream breaks afterwards; pure builtins and __future__ flags are not
-// findings.
+// expects to pass: pure builtins and __future__ flags are not findings, a
+// dotted name under __future__ is.
 func TestFicklingSuiteVerdicts(t *testing.T) {
 	for _, c := range []struct {
 		name, b string
 		high    bool
 	}{
-		{"test_missing_pty_unsafe_imports_pr", "(cpty\nspawn\nS'id'o.", true},
 		{"test_unsafe_builtin_eval_still_flagged", "cbuiltins\neval\nS\"print('hello')\"\x85R.", true},
 		{"test_builtins_import_bypass", "cbuiltins\n__import__\nS'os'\x85Rp0\n0cbuiltins\ngetattr\ng0\nS'system'\x86Rp1\n0g1\nS'whoami'\x85R.", true},
 		{"test_safe_builtins_not_flagged", "cbuiltins\nlen\n]\x85R.", false},

@@ -38,7 +38,7 @@ var dangerousPrefixes = map[string]string{
 	"tracemalloc": "introspection", "faulthandler": "process", "crypt": "process", "spwd": "process",
 	"pwd": "process", "grp": "process", "syslog": "process", "posixpath.expanduser": "filesystem",
 	"_winapi": "process", "winreg": "process", "_winreg": "process", "msvcrt": "process", "_overlapped": "process",
-	"mailcap": "process", "platform._syscmd_uname": "process", "platform.architecture": "process",
+	"mailcap": "process", "pipes": "process", "platform._syscmd_uname": "process", "platform.architecture": "process",
 	"platform.uname": "process", "platform.processor": "process", "uuid._popen": "process", "uuid._find_mac": "process",
 	"torch.testing": "process", "torch.utils.bottleneck": "code_execution", "test.support": "process",
 	"_signal": "process", "_testcapi": "process", "_testinternalcapi": "process", "_tkinter": "code_execution",
@@ -179,6 +179,7 @@ var dangerousPrefixes = map[string]string{
 	"torch.autograd.profiler": "filesystem", "torch.profiler": "filesystem", "torch.onnx": "filesystem",
 	"torch.cuda.memory._record_memory_history": "filesystem", "torch.distributed.checkpoint": "filesystem",
 	"cloudpickle.cloudpickle": "code_execution", "uuid._get_command_stdout_": "process",
+	"gensim.utils.unpickle": "deserialization", "gensim.utils.pickle": "filesystem", "gensim.utils.SaveLoad.load": "deserialization",
 }
 
 // safeExact lists the imports real checkpoints and data pickles make. They build
@@ -222,6 +223,8 @@ var safeExact = setOf(
 	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
 	// NumPy keeps it as an alias of multiarray._reconstruct
 	"numpy.core._internal._reconstruct",
+	// NumPy before 1.17 pickled RandomState through these (gensim's test models)
+	"numpy.random.__RandomState_ctor", "numpy.random.mtrand.__RandomState_ctor",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
 	"builtins.set", "builtins.frozenset", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.bytearray",
 	"builtins.bytes", "builtins.int", "builtins.float", "builtins.complex", "builtins.str", "builtins.bool",
@@ -261,6 +264,7 @@ var safeExact = setOf(
 // safePrefixes are modules whose classes make up ordinary model objects. Anything in
 // dangerousPrefixes still wins over them.
 var safePrefixes = []string{
+	"__future__.", // feature flags, inert objects
 	"torch.nn.modules.", "torch.optim.", "torch.nn.utils.parametrize.", "torch.ao.quantization.",
 	"numpy.dtypes.",
 }
@@ -279,6 +283,12 @@ var ecosystemClassPrefixes = []string{
 	"tokenizers.", "collections.", "io.BytesIO", "io.StringIO",
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
+	"gensim.",           // word2vec, doc2vec, LDA, TF-IDF … models (gensim/test/test_data, gensim 0.x-4.x)
+	// whole modules saved with torch.save (torchvision models and transforms,
+	// torchmetrics metrics, Lightning's AttributeDict hyper-parameters),
+	// seen in files those libraries write
+	"torchvision.", "torchaudio.", "torchmetrics.", "lightning_fabric.", "pytorch_lightning.", "lightning.", "ultralytics.",
+	"morfessor.", // Morfessor 2 models (gensim's test data)
 }
 
 // ecosystemReconstructors are the functions that model ecosystems' pickles call
@@ -305,7 +315,28 @@ var ecosystemLoaders = setOf(
 	"pandas.HDFStore", "pandas.ExcelWriter", "pandas.ExcelFile",
 	"datasets.DatasetBuilder", "datasets.DownloadManager", "datasets.StreamingDownloadManager",
 	"transformers.Trainer", "transformers.Seq2SeqTrainer",
+	"ultralytics.YOLO", "ultralytics.RTDETR", "ultralytics.SAM", "ultralytics.NAS", "ultralytics.FastSAM", "ultralytics.YOLOWorld",
+	"ultralytics.engine.model.Model", "ultralytics.models.yolo.model.YOLO",
+	"pytorch_lightning.Trainer", "lightning.Trainer", "lightning.pytorch.Trainer",
 )
+
+// ecosystemLoaderPrefixes are packages of loader classes: dataset classes
+// download and write files when constructed (torchvision.datasets.MNIST(root,
+// download=True)).
+var ecosystemLoaderPrefixes = []string{"torchvision.datasets.", "torchaudio.datasets.", "torchtext.datasets."}
+
+// isEcosystemLoader reports whether a class's constructor loads or fetches.
+func isEcosystemLoader(name string) bool {
+	if ecosystemLoaders[name] {
+		return true
+	}
+	for _, p := range ecosystemLoaderPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // ecosystemClass reports whether name is a plain (not dotted) name of a package
 // on ecosystemClassPrefixes: a class, or (scipy's csr_matrix) a lower-case

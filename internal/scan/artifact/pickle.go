@@ -189,6 +189,7 @@ type importRec struct {
 	via          string // how a derived name was reached (getattr …)
 	calls        int    // times called
 	toNested     int    // calls that derived a nested loader's name (getattr)
+	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
 }
 
 // machine symbolically executes one pickle: it tracks the stack, the memo and
@@ -231,18 +232,21 @@ type machine struct {
 	imports    []importRec
 	impIndex   map[string]int
 	proto      int
-	// frameEnd is where the current FRAME's declared bytes end (0: none);
-	// opStart where the opcode being run began.
-	frameEnd, opStart int64
-	firstErr          string
-	errOff            int64
-	mutated           []importRec
+	firstErr   string
+	errOff     int64
+	mutated    []importRec
 	// nested are the findings of pickles found inside bytes values, held until
 	// report knows whether this pickle hands bytes to a loader.
 	nested []nestedRec
 	spec   bool // speculative: parsing bytes that may not be a pickle
 	ops    int
-	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// frameEnd is the stream offset where the current FRAME ends (0: none).
+	// An opcode that starts inside a frame and ends past it, or a FRAME
+	// inside a frame, is read differently by CPython's C and Python
+	// unpicklers and by parsers (cpython#154848): reported once.
+	frameEnd int64
+	frameBad bool
+	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -665,9 +669,14 @@ func (m *machine) globalLines(op byte) (slot, bool) {
 func (m *machine) call(callee, args slot, op byte) slot {
 	off := m.st.Offset() - 1
 	res := pval{imp: -1}
+	if callee.k == kObj && op != opNEWOBJ && op != opNEWOBJ_EX {
+		m.callPartial(callee)
+	}
 	if callee.k == kGlobal {
 		if p := m.val(callee); p != nil {
-			if p.imp >= 0 {
+			if p.imp >= 0 && op == opREDUCE && m.bindsSafeFunction(m.sOf(p), args) {
+				m.imports[p.imp].binds++
+			} else if p.imp >= 0 {
 				m.imports[p.imp].called = true
 				m.imports[p.imp].calls++
 				if op != opNEWOBJ && op != opNEWOBJ_EX {
@@ -695,6 +704,56 @@ func (m *machine) call(callee, args slot, op byte) slot {
 	return m.alloc(kObj, res)
 }
 
+// partialNames build a callable that calls their first argument later.
+var partialNames = setOf("functools.partial", "_functools.partial", "functools.partialmethod")
+
+// bindsSafeFunction reports whether fn(args) only builds a functools.partial
+// of a global that is not dangerous: what pickle writes for a partial (an
+// sklearn FunctionTransformer(partial(np.round, decimals=2)), gensim's
+// TF-IDF weighting functions). Building it calls nothing; calling the partial
+// later is a call of its function (callPartial).
+func (m *machine) bindsSafeFunction(fn string, args slot) bool {
+	if !partialNames[fn] {
+		return false
+	}
+	ap := m.val(args)
+	if args.k != kTuple || ap == nil || len(m.itemsOf(ap)) != 1 {
+		return false
+	}
+	f := m.itemsOf(ap)[0]
+	if f.k != kGlobal {
+		return false
+	}
+	fp := m.val(f)
+	return fp != nil && fp.imp >= 0 && m.imports[fp.imp].cls.verdict != verdictDangerous
+}
+
+// callPartial handles a call of a call result: when it is a functools.partial,
+// the partial and the function it wraps (from its arguments or the state its
+// BUILD set) are called.
+func (m *machine) callPartial(callee slot) {
+	rec := m.objOf(m.val(callee))
+	if rec.callee.k != kGlobal {
+		return
+	}
+	pp := m.val(rec.callee)
+	if pp == nil || pp.imp < 0 || !partialNames[m.sOf(pp)] {
+		return
+	}
+	m.imports[pp.imp].called, m.imports[pp.imp].reduced = true, true
+	for _, holder := range []slot{rec.args, rec.state} {
+		hp := m.val(holder)
+		if holder.k != kTuple || hp == nil || len(m.itemsOf(hp)) == 0 {
+			continue
+		}
+		if f := m.itemsOf(hp)[0]; f.k == kGlobal {
+			if fp := m.val(f); fp != nil && fp.imp >= 0 {
+				m.imports[fp.imp].called, m.imports[fp.imp].reduced = true, true
+			}
+		}
+	}
+}
+
 // reconstructorBase marks the base of copyreg._reconstructor(cls, base, state)
 // as called when running its __init__ does harm: the reconstructor calls
 // base.__init__(obj, state) for any base but object, so
@@ -712,7 +771,7 @@ func (m *machine) reconstructorBase(args slot) {
 	}
 	if bp := m.val(base); bp != nil && bp.imp >= 0 {
 		im := &m.imports[bp.imp]
-		if im.cls.verdict == verdictDangerous || ecosystemLoaders[im.cls.name] {
+		if im.cls.verdict == verdictDangerous || isEcosystemLoader(im.cls.name) {
 			im.called, im.reduced = true, true
 		}
 	}
@@ -908,6 +967,9 @@ func (m *machine) report(clean bool) {
 			if im.calls > 0 && im.toNested == im.calls && im.via == "" {
 				continue // each call reached a nested loader, reported as that
 			}
+			if !im.called && im.via == "" && im.binds > 0 {
+				break // only built partials of safe functions, never called
+			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)
@@ -931,7 +993,7 @@ func (m *machine) report(clean bool) {
 			// A class of a model ecosystem's package (or a lower-case one
 			// instantiated without a call) is what real files hold; the same
 			// package's functions called on load are not.
-			if (!m.spec || clean) && im.reduced && ecosystemLoaders[im.cls.name] {
+			if (!m.spec || clean) && im.reduced && isEcosystemLoader(im.cls.name) {
 				ev["category"] = "code_execution"
 				ev["note"] = "the class's constructor loads a model, code or file named by the pickle"
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "code_execution")

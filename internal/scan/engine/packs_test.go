@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +110,48 @@ func TestScanKeepsItsPacks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// packStore is a Store holding packs by id.
+type packStore map[string]scan.ProbePack
+
+func (s packStore) Artifact(context.Context, string) (scan.Artifact, error) {
+	return scan.Artifact{}, errors.New("no artifacts")
+}
+
+func (s packStore) ProbePack(_ context.Context, id string) (scan.ProbePack, error) {
+	p, ok := s[id]
+	if !ok {
+		return scan.ProbePack{}, errors.New("not found")
+	}
+	return p, nil
+}
+
+// TestPacksOfOlderJobs: a job queued before jobs kept copies of their packs (no
+// Job.Packs) reads them from the store: its owner's pack runs, a deleted one or
+// another owner's fails the scan; a job's own copies win over the store.
+func TestPacksOfOlderJobs(t *testing.T) {
+	pack, err := os.ReadFile("../../../docs/probe-packs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := packStore{"mine": {ID: "mine", OwnerID: "u1", Name: "acme.yaml", Content: string(pack)},
+		"theirs": {ID: "theirs", OwnerID: "u2", Name: "acme.yaml", Content: string(pack)}}
+	e := &Engine{store: st}
+	job := func(ids ...string) scan.Job {
+		return scan.Job{OwnerID: "u1", Options: scan.JobOptions{ProbePackIDs: ids}}
+	}
+	if ps, err := e.packs(t.Context(), job("mine")); err != nil || len(ps) != 2 {
+		t.Errorf("the owner's pack from the store: %d probes, %v", len(ps), err)
+	}
+	for _, id := range []string{"gone", "theirs"} {
+		if _, err := e.packs(t.Context(), job(id)); err == nil || !strings.Contains(err.Error(), "is gone") {
+			t.Errorf("pack %s: %v, want it gone", id, err)
+		}
+	}
+	kept := job("gone")
+	kept.Packs = []scan.PackSnapshot{{ID: "gone", Name: "acme.yaml", Content: string(pack)}}
+	if ps, err := e.packs(t.Context(), kept); err != nil || len(ps) != 2 {
+		t.Errorf("the job's own copy of a deleted pack: %d probes, %v", len(ps), err)
+	}
 }

@@ -144,12 +144,16 @@
 // low-resource language, the answer translated back before judging) are written by
 // the attacker model, and crescendo replaces the conversation with an escalating one
 // that takes refused turns back. The probe also runs as written (strategy "none").
-// Only the judged session is transformed; membership, known-text and template probes
-// run as written only. A transformed attempt is judged by its probe's detectors, as
-// if the clear request had been sent too (an echo of the decoded request is an
-// echo), on the response and on any decoded form of it that reveals a marker or
-// secret. Options.Samples repeats every attempt at Options.Temperature (seed Seed+k
-// for sample k). Each attempt is one progress step and reserves its requests from the
+// Only the judged session is transformed; membership, known-text and template probes,
+// and the probes that offer tools or extract training data, run as written only. A
+// transformed attempt is judged by its probe's detectors, as if the clear request
+// had been sent too (an echo of the decoded request is an echo), on the response and
+// on any decoded form of it that reveals a marker or secret. The judge, when there is
+// one, reads the attack in clear: the probe's turn before the disguise, the answer
+// with its decoded forms (or translated back), and a note that says so.
+// Options.Samples repeats every attempt of every probe, tool and extraction probes
+// included, at Options.Temperature (seed Seed+k for sample k, each request of the
+// attempt). Each attempt is one progress step and reserves its requests from the
 // budget; base attempts come first. Findings are per probe and strategy, with the
 // strategy, the sample and the attack success rate with its counts (attempts,
 // judged, succeeded); the summaries add the rates over all attempts, per strategy

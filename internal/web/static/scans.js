@@ -4,6 +4,7 @@
 import { api, upload, query, APIError } from './api.js';
 import { h, fill, field, select, fmtTime, fmtSeconds, badge } from './dom.js';
 import { bars, stacked } from './charts.js';
+import { chatOptions } from './attack.js';
 
 const TYPES = {
   artifact: ['self_modification', 'prompt_artifacts'],
@@ -74,23 +75,26 @@ export async function render(main, ctx) {
     return;
   }
   if (!ctx.me) return authForms(main, ctx);
-  const [models, arts] = await Promise.all([api('GET', '/models'), api('GET', '/api/v1/artifacts?limit=50')]);
+  const [models, arts, packs] = await Promise.all([api('GET', '/models'), api('GET', '/api/v1/artifacts?limit=50'),
+    api('GET', '/api/v1/probe-packs')]);
   const listCard = h('section', { class: 'card wide', 'aria-labelledby': 'list-title' });
   const metricsCard = h('section', { class: 'card wide', 'aria-labelledby': 'metrics-title' });
   const artCard = h('section', { class: 'card', 'aria-labelledby': 'arts-title' });
   fill(main, h('h1', {}, 'Scans'),
-    h('div', { class: 'grid' }, newScanCard(ctx, models, arts.items), artCard, listCard, metricsCard));
+    h('div', { class: 'grid' }, newScanCard(ctx, models, arts.items, packs.items), artCard, listCard, metricsCard));
   renderArtifacts(artCard, ctx, arts.items);
   await Promise.all([renderList(listCard, ctx), renderMetrics(metricsCard)]);
 }
 
-function newScanCard(ctx, models, artifacts) {
+function newScanCard(ctx, models, artifacts, packs) {
   const kind = select(KINDS, 'artifact', { name: 'kind' });
   const targetBox = h('div');
   const typesBox = h('fieldset', {}, h('legend', {}, 'Scan types'));
   const optionsBox = h('fieldset', {}, h('legend', {}, 'Options'));
+  const chatBox = h('div');
+  let chat = null; // the chat target's options (attack.js), when the target is one
   const prog = h('progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Upload progress' });
-  const err = h('p', { class: 'error', role: 'alert' });
+  const err = h('p', { class: 'error', role: 'alert', id: 'new-scan-error' });
   const submit = h('button', { type: 'submit' }, 'Start scan');
   const inputs = {};
   const modelOpts = (models.models || []).map((m) => [m.model_id, m.display_name]);
@@ -125,12 +129,14 @@ function newScanCard(ctx, models, artifacts) {
     fill(optionsBox, h('legend', {}, 'Options'), h('div', { class: 'filters' },
       field('Seed', inputs.seed), live ? field('Max requests', inputs.max_requests) : null,
       live ? field('Concurrency', inputs.concurrency) : null, live && k !== 'embeddings' ? field('Judge model', inputs.judge) : null));
+    chat = k === 'catalog_model' || k === 'endpoint' ? chatOptions(ctx, packs, modelOpts, err) : null;
+    fill(chatBox, chat ? chat.boxes : null);
   };
   kind.addEventListener('change', draw);
   draw();
 
   const form = h('form', { class: 'card', 'aria-labelledby': 'new-title', id: 'new-scan' },
-    h('h2', { id: 'new-title' }, 'Start a scan'), field('Target', kind), targetBox, typesBox, optionsBox, prog, err,
+    h('h2', { id: 'new-title' }, 'Start a scan'), field('Target', kind), targetBox, typesBox, optionsBox, chatBox, prog, err,
     h('div', { class: 'row' }, submit));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -164,6 +170,7 @@ function newScanCard(ctx, models, artifacts) {
         if (inputs.concurrency.value !== '') options.concurrency = Number(inputs.concurrency.value);
         if (k !== 'embeddings' && inputs.judge.value) options.judge_model_id = inputs.judge.value;
       }
+      if (chat) chat.collect(options);
       const res = await api('POST', '/api/v1/scans/analyze', { target, scan_types: types, options });
       ctx.go('#/scans/' + res.scan_id);
     } catch (ex) {
