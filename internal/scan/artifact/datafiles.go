@@ -68,7 +68,10 @@ func describedData(ctx context.Context, fsPath string, opts Options) (format, st
 	names, _ := d.Readdirnames(maxSiblingEntries)
 	d.Close()
 	self := filepath.Clean(fsPath)
+	slices.Sort(names)
 	opened := 0
+	var by []string
+	var all []dataRef
 	for _, name := range names {
 		p := filepath.Join(dir, name)
 		if p == self || opened >= maxSiblingModels || ctx.Err() != nil {
@@ -78,11 +81,17 @@ func describedData(ctx context.Context, fsPath string, opts Options) (format, st
 		if isONNX {
 			opened++
 		}
-		if len(refs) > 0 {
-			return fmtONNXData, name, refs
+		if len(refs) > 0 && len(all) < maxDataRefs {
+			// Several models may share one data file (an export's decoder
+			// variants): the tensors of all of them cover it.
+			by = append(by, name)
+			all = append(all, refs...)
 		}
 	}
-	return fmtUnknown, "", nil
+	if len(by) == 0 {
+		return fmtUnknown, "", nil
+	}
+	return fmtONNXData, strings.Join(by, ", "), all
 }
 
 // onnxRefsTo reads the file at p when it is an ONNX model and returns its

@@ -11,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"mirror/internal/scan"
 )
@@ -400,6 +403,66 @@ func TestArchivedCheckpoints(t *testing.T) {
 			}
 			if !slices.Equal(got, tc.rules) || len(ns) != 0 {
 				t.Fatalf("rules %v, want %v; not scanned %+v", got, tc.rules, ns)
+			}
+		})
+	}
+}
+
+// onnxWithExternal is a minimal ONNX model whose one initializer lives in
+// location at offset, length bytes.
+func onnxWithExternal(location string, offset, length int) []byte {
+	entry := func(k, v string) []byte {
+		b := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(k))
+		return protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), []byte(v))
+	}
+	var t []byte
+	t = protowire.AppendBytes(protowire.AppendTag(t, 8, protowire.BytesType), []byte("w"))
+	for _, kv := range [][2]string{{"location", location}, {"offset", strconv.Itoa(offset)}, {"length", strconv.Itoa(length)}} {
+		t = protowire.AppendBytes(protowire.AppendTag(t, 13, protowire.BytesType), entry(kv[0], kv[1]))
+	}
+	t = protowire.AppendVarint(protowire.AppendTag(t, 14, protowire.VarintType), 1)
+	g := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), t)
+	m := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 8)
+	m = protowire.AppendBytes(protowire.AppendTag(m, 2, protowire.BytesType), []byte("test"))
+	return protowire.AppendBytes(protowire.AppendTag(m, 7, protowire.BytesType), g)
+}
+
+// TestONNXSharedExternalData: two models that share one data file cover it
+// together; either alone leaves the other's bytes uncovered.
+func TestONNXSharedExternalData(t *testing.T) {
+	data := bytes.Repeat([]byte{1, 2, 3, 4}, 8) // 32 bytes, none zero
+	for name, tc := range map[string]struct {
+		models map[string][]byte
+		want   []string
+	}{
+		"both":  {map[string][]byte{"decoder.onnx": onnxWithExternal("shared.data", 0, 16), "decoder_with_past.onnx": onnxWithExternal("shared.data", 16, 16)}, nil},
+		"one":   {map[string][]byte{"decoder.onnx": onnxWithExternal("shared.data", 0, 16)}, []string{"format.uncovered_data"}},
+		"other": {map[string][]byte{"other.onnx": onnxWithExternal("elsewhere.data", 0, 16)}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for n, b := range tc.models {
+				if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, "shared.data"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			findings, ns := scanDir(t, dir)
+			var got []string
+			for _, f := range findings {
+				got = append(got, f.Evidence["rule"].(string))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("rules %v, want %v", got, tc.want)
+			}
+			if name == "other" {
+				if len(ns) != 1 || !strings.Contains(ns[0].Reason, "unrecognised format") {
+					t.Fatalf("not scanned %+v", ns)
+				}
+			} else if len(ns) != 0 {
+				t.Fatalf("not scanned %+v", ns)
 			}
 		})
 	}
