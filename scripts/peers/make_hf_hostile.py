@@ -10,6 +10,8 @@ or copied from the benign corpus (testdata/real) and then damaged byte by byte.
 """
 import json
 import os
+
+import numpy as np
 import pickle
 import shutil
 import sys
@@ -160,3 +162,13 @@ lm = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Lambda(lambda x:
 with tempfile.TemporaryDirectory() as tmp:
     lm.save(os.path.join(tmp, "sm"), save_format="tf")
     d = case("keras_metadata_lambda", os.path.join(tmp, "sm", "keras_metadata.pb"))
+
+# An ONNX test-data tensor whose data is external, at a path outside the folder.
+from onnx import numpy_helper
+
+t = numpy_helper.from_array(np.ones(4, np.float32), "x")
+onnx.external_data_helper.set_external_data(t, location="../../../../etc/passwd", offset=0, length=16)
+t.ClearField("raw_data")
+d = case("onnx_tensor_escape")
+with open(os.path.join(d, "input_0.pb"), "wb") as f:
+    f.write(t.SerializeToString())

@@ -370,6 +370,13 @@ def _hf_tf():
         return mb.relu(x=mb.linear(x=x, weight=w, bias=np.ones(32, np.float32)))
     cm = ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT32)
     cm.save(os.path.join(d, "coreml", "fill-mask", "float32_model.mlpackage"))
+    # The model's test data set, as the ONNX model zoo ships it: TensorProtos.
+    os.makedirs(os.path.join(d, "onnx", "test_data_set_0"), exist_ok=True)
+    x = numpy_helper.from_array(np.ones((1, 4), np.float32), "x")
+    y = numpy_helper.from_array(np.array([[13.0, 17.0]], np.float32), "y")
+    for name, t in [("input_0.pb", x), ("output_0.pb", y)]:
+        with open(os.path.join(d, "onnx", "test_data_set_0", name), "wb") as f:
+            f.write(t.SerializeToString())
     import openvino as ov
     ovm = ov.convert_model(os.path.join(d, "onnx", "model.onnx"))
     os.makedirs(os.path.join(d, "openvino"), exist_ok=True)

@@ -41,6 +41,7 @@ func TestHFRepoFolderIsClean(t *testing.T) {
 		"tokenizer.model": "sentencepiece", "spiece.model": "sentencepiece",
 		"onnx/model.onnx": "onnx", "onnx/model.onnx_data": "onnx external data",
 		"onnx/model_dotted.onnx": "onnx", "onnx/model_dotted.onnx.data": "onnx external data",
+		"onnx/test_data_set_0/input_0.pb": "onnx tensor", "onnx/test_data_set_0/output_0.pb": "onnx tensor",
 		"openvino/openvino_model.xml": "openvino ir", "openvino/openvino_model.bin": "openvino weights",
 		"assets/figure.png": "image", "assets/figure.jpg": "image", "assets/figure.gif": "image", "assets/figure.webp": "image",
 		"assets/sample.wav": "audio", "assets/eval.parquet": "parquet",
@@ -140,9 +141,10 @@ func TestHFHostile(t *testing.T) {
 			{"format.uncovered_data", scan.Medium, "32 bytes"}}},
 		"onnx_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
 			{"pickle.dangerous_call", scan.Critical, "system"}}},
-		"onnx_escape":       {want: []want{{"onnx.external_data_escape", scan.High, "../../../../etc/passwd"}}},
-		"tf_ckpt_orphan":    {notScanned: "the index that would describe them (ckpt-1.index) is not beside it"},
-		"tf_ckpt_truncated": {want: []want{{"format.past_end", scan.High, "past the end of this 40-byte shard"}, {"format.uncovered_data", scan.Medium, "13 bytes"}}},
+		"onnx_tensor_escape": {want: []want{{"onnx.external_data_escape", scan.High, "../../../../etc/passwd"}}},
+		"onnx_escape":        {want: []want{{"onnx.external_data_escape", scan.High, "../../../../etc/passwd"}}},
+		"tf_ckpt_orphan":     {notScanned: "the index that would describe them (ckpt-1.index) is not beside it"},
+		"tf_ckpt_truncated":  {want: []want{{"format.past_end", scan.High, "past the end of this 40-byte shard"}, {"format.uncovered_data", scan.Medium, "13 bytes"}}},
 		"tf_ckpt_appended": {want: []want{{"format.uncovered_data", scan.Medium, "54 bytes"},
 			{"pickle.dangerous_call", scan.Critical, "system"}}},
 		"coreml_custom_layer":      {want: []want{{"coreml.custom_class", scan.Medium, "class EvilLayer"}}},
@@ -256,7 +258,8 @@ func FuzzHFFormats(f *testing.F) {
 		}
 	}
 	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb",
-		"hf_hostile/coreml_custom_layer/model.mlmodel", "hf_hostile/keras_metadata_lambda/keras_metadata.pb", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
+		"hf_hostile/coreml_custom_layer/model.mlmodel", "hf_hostile/keras_metadata_lambda/keras_metadata.pb",
+		"hf_hostile/onnx_tensor_escape/input_0.pb", "real/hf/tiny-repo/onnx/test_data_set_0/input_0.pb", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(p))); err == nil {
 			f.Add(b)
 		}
@@ -272,6 +275,7 @@ func FuzzHFFormats(f *testing.F) {
 			func(s *scanner, in region) error { return s.scanCoreML(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanMILBlob(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanKerasMetadata(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanONNXTensor(context.Background(), in) },
 		} {
 			runParser(t, data, parse)
 		}
@@ -282,6 +286,7 @@ func FuzzHFFormats(f *testing.F) {
 		looksCoreML(data)
 		looksMILBlob(data)
 		looksKerasMetadata(data)
+		looksONNXTensor(data)
 	})
 }
 

@@ -35,6 +35,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtGraphDef
 	case looksKerasMetadata(head):
 		return fmtKerasMetadata
+	case looksONNXTensor(head):
+		return fmtONNXTensor
 	case looksTFLite(head):
 		return fmtTFLite
 	case looksSentencePiece(head):
@@ -114,6 +116,8 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 		return s.scanGraphDef(ctx, in) // savedmodel.go
 	case fmtKerasMetadata:
 		return s.scanKerasMetadata(ctx, in) // savedmodel.go
+	case fmtONNXTensor:
+		return s.scanONNXTensor(ctx, in) // onnx.go
 	case fmtTFLite:
 		return s.scanTFLite(ctx, in)
 	case fmtSentencePiece:

@@ -3,6 +3,7 @@ package artifact
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -205,4 +206,65 @@ func parseRefInt(v string) int64 {
 		return -2
 	}
 	return n
+}
+
+// fmtONNXTensor is a serialized TensorProto on its own: the input_N.pb and
+// output_N.pb files of ONNX test data sets (test_data_set_0/ beside a model).
+const fmtONNXTensor format = "onnx tensor"
+
+// onnxTensorWire gives the wire types TensorProto's fields may have (packed
+// repeated numbers are length-delimited too).
+var onnxTensorWire = map[protowire.Number][]protowire.Type{
+	1: {protowire.VarintType, protowire.BytesType}, 2: {protowire.VarintType}, 3: {protowire.BytesType},
+	4: {protowire.Fixed32Type, protowire.BytesType}, 5: {protowire.VarintType, protowire.BytesType},
+	6: {protowire.BytesType}, 7: {protowire.VarintType, protowire.BytesType}, 8: {protowire.BytesType},
+	9: {protowire.BytesType}, 10: {protowire.Fixed64Type, protowire.BytesType}, 11: {protowire.VarintType, protowire.BytesType},
+	12: {protowire.BytesType}, 13: {protowire.BytesType}, 14: {protowire.VarintType}, 16: {protowire.BytesType},
+}
+
+// looksONNXTensor: a TensorProto that opens with dims (1) or data_type (2)
+// and whose fields, as far as head shows them, are all TensorProto's, with a
+// data_type among ONNX's (1–23) and some data or a name.
+func looksONNXTensor(head []byte) bool {
+	num, _, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 && num != 2 {
+		return false
+	}
+	dtype, payload := false, false
+	for b := head; len(b) > 0; {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 || !slices.Contains(onnxTensorWire[num], typ) {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[k:])
+		if m < 0 {
+			return (typ == protowire.BytesType) && dtype // a field that runs past what was sniffed
+		}
+		if num == 2 {
+			v, _ := protowire.ConsumeVarint(b[k:])
+			if v < 1 || v > 23 {
+				return false
+			}
+			dtype = true
+		} else if num >= 4 {
+			payload = true
+		}
+		b = b[k+m:]
+	}
+	return dtype && payload
+}
+
+// scanONNXTensor walks the tensor as the ONNX scanner walks initializers:
+// external data locations that leave the folder are reported.
+func (s *scanner) scanONNXTensor(ctx context.Context, in region) error {
+	w := &onnxWalker{protoWalk: protoWalk{s: s, in: in, format: string(fmtONNXTensor), name: "ONNX tensor", maxDepth: 8, stop: errONNXStop},
+		localDoms: map[string]bool{}, nodeDoms: map[string]string{}}
+	end := int64(-1)
+	if in.size >= 0 {
+		end = in.base + in.size
+	}
+	if err := w.walk(ctx, onnxTensor, end, 0); err != nil && !errors.Is(err, errONNXStop) {
+		return err
+	}
+	return nil
 }

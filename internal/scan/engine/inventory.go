@@ -70,7 +70,7 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "safetensors"
 	case "gguf":
 		return "gguf"
-	case "onnx", "onnx external data":
+	case "onnx", "onnx external data", "onnx tensor":
 		return "onnx"
 	case "hdf5":
 		return "keras"
