@@ -300,7 +300,8 @@ func (s *scanner) scanTar(ctx context.Context, in region) error {
 		// fits in MaxInMemory, so its members can be read in place.
 		buf, err := io.ReadAll(io.LimitReader(eofReader{in.st}, s.opts.MaxInMemory+1))
 		if err != nil {
-			return fmt.Errorf("read %s: %w", in.l.where(), err)
+			s.c.skip(in.l, "tar archive inside a compressed stream cannot be read (%v); not scanned", err)
+			return nil
 		}
 		if int64(len(buf)) > s.opts.MaxInMemory {
 			s.c.skip(in.l, "tar archive inside a compressed stream is larger than the in-memory limit (%d bytes); not scanned", s.opts.MaxInMemory)

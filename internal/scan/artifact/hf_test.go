@@ -472,3 +472,27 @@ func TestONNXSharedExternalData(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptMemberKeepsFindings: a deflated member whose data stops
+// decompressing part-way ends that member only; what was found in the archive
+// is still reported (FuzzZip's input c52ad93b26c47ad0: the read error used to
+// discard every finding of the file).
+func TestCorruptMemberKeepsFindings(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzZip", "c52ad93b26c47ad0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	lit := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lines[1]), "[]byte("), ")")
+	data, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings, ns := scanBytes(t, "corrupt.zip", []byte(data))
+	if !slices.ContainsFunc(findings, func(f scan.Finding) bool { return f.Evidence["rule"] == "container.past_end" }) {
+		t.Fatalf("findings %+v", findings)
+	}
+	if !slices.ContainsFunc(ns, func(n scan.NotScanned) bool { return strings.Contains(n.Reason, "compressed data cannot be read") }) {
+		t.Fatalf("not scanned %+v", ns)
+	}
+}

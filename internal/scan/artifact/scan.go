@@ -423,7 +423,8 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 			// by their end (a checkpoint index's footer) are recognised too.
 			buf, rerr := io.ReadAll(io.LimitReader(eofReader{in.st}, in.size))
 			if rerr != nil {
-				return fmt.Errorf("read %s: %w", in.l.where(), rerr)
+				s.c.skip(in.l, "compressed data cannot be read (%v); not scanned", rerr)
+				return nil
 			}
 			in = region{st: newStreamBytes(buf), size: int64(len(buf)), ra: bytes.NewReader(buf), l: in.l}
 		}

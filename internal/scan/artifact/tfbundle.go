@@ -591,7 +591,8 @@ func (s *scanner) scanTFShard(ctx context.Context, in region) (handled bool, err
 		// A small compressed member: read whole, so uncovered bytes can be read.
 		buf, err := io.ReadAll(io.LimitReader(eofReader{in.st}, in.size))
 		if err != nil {
-			return true, fmt.Errorf("read %s: %w", in.l.where(), err)
+			s.c.skip(in.l, "compressed data cannot be read (%v); not scanned", err)
+			return true, nil
 		}
 		in = region{st: newStreamBytes(buf), size: int64(len(buf)), ra: bytes.NewReader(buf), l: in.l}
 	}
