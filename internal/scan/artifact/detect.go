@@ -37,5 +37,8 @@ func DetectFileFormat(r io.ReaderAt, size int64, fsPath string) (string, error) 
 	if f == fmtText && looksOpenVINO(head[:n]) {
 		f = fmtOpenVINO
 	}
+	if d := dataFormat(head[:n]); f == fmtUnknown && d != "" {
+		f = d // datafmt.go
+	}
 	return string(f), nil
 }

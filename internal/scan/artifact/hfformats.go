@@ -48,46 +48,11 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 	case looksGGML(head):
 		return fmtGGML
 	}
-	if m := mediaFormat(head); m != "" {
-		return m
-	}
 	return fmtUnknown
 }
 
-// Media and data files that model repositories carry beside the weights: the
-// model card's figures, audio samples, evaluation data. No model loader runs
-// them; they are recognised by signatures of at least four bytes, after
-// every model format (a file that parses as a pickle is a pickle first), and a
-// zip appended to one is still found by the polyglot check every region gets.
-const (
-	fmtImage   format = "image"
-	fmtAudio   format = "audio"
-	fmtPDF     format = "pdf"
-	fmtParquet format = "parquet"
-	fmtArrow   format = "arrow"
-	fmtGGML    format = "ggml"
-)
-
-func mediaFormat(head []byte) format {
-	has := func(off int, sig string) bool {
-		return len(head) >= off+len(sig) && string(head[off:off+len(sig)]) == sig
-	}
-	switch {
-	case has(0, "\x89PNG\r\n\x1a\n"), has(0, "\xff\xd8\xff"), has(0, "GIF87a"), has(0, "GIF89a"),
-		has(0, "RIFF") && has(8, "WEBP"), has(0, "II*\x00"), has(0, "MM\x00*"), has(4, "ftypavif"):
-		return fmtImage
-	case has(0, "RIFF") && has(8, "WAVE"), has(0, "fLaC"), has(0, "OggS"), has(0, "ID3"),
-		has(4, "ftypM4A"), has(4, "ftypisom"), has(4, "ftypmp42"):
-		return fmtAudio
-	case has(0, "%PDF-"):
-		return fmtPDF
-	case has(0, "PAR1"):
-		return fmtParquet
-	case has(0, "ARROW1"):
-		return fmtArrow
-	}
-	return ""
-}
+// fmtGGML is a legacy llama.cpp model file (before GGUF).
+const fmtGGML format = "ggml"
 
 // looksGGML: a legacy llama.cpp model (before GGUF), "ggml" unversioned or
 // "ggmf"/"ggjt"/"ggla" with a small version, magic stored little-endian.
@@ -127,7 +92,7 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 	case fmtCoreMLBlob:
 		return s.scanMILBlob(ctx, in) // coreml.go
 	}
-	return nil // media, data and legacy GGML files: nothing a loader runs
+	return nil // legacy GGML: nothing a loader runs
 }
 
 // ---- sentencepiece ----

@@ -57,6 +57,7 @@ var dangerousPrefixes = map[string]string{
 	"numpy.DataSource": "network", "pandas.read_csv": "network", "pandas.read_json": "network",
 	"pandas.read_html": "network", "pandas.read_sql": "network", "pandas.read_excel": "filesystem",
 	"pandas.io": "filesystem", "scipy.io": "filesystem", "h5py": "filesystem",
+	"scipy.weave": "code_execution", "scipy._lib._testutils": "code_execution", "scipy.datasets": "network",
 	"py_compile": "filesystem", "compileall": "filesystem", "_pyio": "filesystem",
 	// network
 	"socket": "network", "_socket": "network", "ssl": "network", "_ssl": "network", "http": "network",
@@ -206,6 +207,8 @@ var safeExact = setOf(
 	"torch.per_tensor_affine", "torch.per_channel_affine", "torch.per_tensor_symmetric", "torch.per_channel_symmetric",
 	"torch.per_channel_affine_float_qparams", "torch.memory_format", "torch.contiguous_format", "torch.channels_last",
 	"torch.preserve_format", "torch.dtype", "torch.layout",
+	"torch.utils.hooks.RemovableHandle", // a hook's handle kept on a module (weak references to its hook dicts)
+	"torch.ScriptObject",                // torchbind objects of dynamically quantized modules (NEWOBJ, then their registered __setstate__)
 	"torch.float32", "torch.float", "torch.float64", "torch.double", "torch.float16", "torch.half", "torch.bfloat16",
 	"torch.complex32", "torch.complex64", "torch.complex128", "torch.cfloat", "torch.cdouble", "torch.uint8",
 	"torch.int8", "torch.int16", "torch.short", "torch.int32", "torch.int", "torch.int64", "torch.long", "torch.bool",
@@ -223,6 +226,12 @@ var safeExact = setOf(
 	// the name NumPy 1.0-era object arrays pickled (numpy/lib/tests/data/py2-np0-objarr.npy);
 	// NumPy keeps it as an alias of multiarray._reconstruct
 	"numpy.core._internal._reconstruct",
+	// time zones as pandas and datetime pickle them (pandas 2.3 frames and
+	// Timestamps): zoneinfo's cached-key constructor (by getattr below protocol
+	// 4), pytz's, dateutil's fixed zones; none reads a path the pickle names
+	"zoneinfo.ZoneInfo", "zoneinfo.ZoneInfo._unpickle", "zoneinfo._zoneinfo.ZoneInfo", "zoneinfo._zoneinfo.ZoneInfo._unpickle",
+	"pytz._p", "pytz._UTC", "pytz.UTC", "pytz.utc", "dateutil.tz.tz.tzutc", "dateutil.tz.tz.tzoffset",
+	"dateutil.tz.tz.tzlocal", "dateutil.tz.tz.tzstr", "dateutil.tz.tz.tzrange",
 	// NumPy before 1.17 pickled RandomState through these (gensim's test models)
 	"numpy.random.__RandomState_ctor", "numpy.random.mtrand.__RandomState_ctor",
 	// Python data types, and the two reconstructors protocol 0-2 pickles use
@@ -284,6 +293,7 @@ var ecosystemClassPrefixes = []string{
 	"networkx.classes.", // graphs (networkx's .gpickle test data: DiGraph)
 	"statsmodels.",      // fitted models and results (statsmodels' sm-0.9-sarimax.pkl test data)
 	"gensim.",           // word2vec, doc2vec, LDA, TF-IDF … models (gensim/test/test_data, gensim 0.x-4.x)
+	"scipy.",            // splines and the like in scikit-learn models (SplineTransformer holds a BSpline)
 	// whole modules saved with torch.save (torchvision models and transforms,
 	// torchmetrics metrics, Lightning's AttributeDict hyper-parameters),
 	// seen in files those libraries write
@@ -494,6 +504,17 @@ func classify(module, name string) classification {
 		}
 	}
 	if ecosystemReconstructors[full] {
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if name == "newObj" && strings.HasPrefix(module, "sklearn.") {
+		// scikit-learn's Cython trees and distance metrics reduce to
+		// newObj(cls), which returns cls.__new__(cls) (KNeighbors*, Isomap …)
+		return classification{verdict: verdictSafe, name: full}
+	}
+	if strings.HasPrefix(name, "__pyx_unpickle_") && ecosystemClass(module, name) {
+		// Cython's generated reconstructor of a cdef class of the same module
+		// (pandas._libs.interval.__pyx_unpickle_IntervalMixin): it only
+		// builds that class (TypeError for any other) and sets its state
 		return classification{verdict: verdictSafe, name: full}
 	}
 	if ecosystemClass(module, name) {

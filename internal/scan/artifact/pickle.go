@@ -189,6 +189,7 @@ type importRec struct {
 	via          string // how a derived name was reached (getattr …)
 	calls        int    // times called
 	toNested     int    // calls that derived a nested loader's name (getattr)
+	derived      int    // calls that derived a name (getattr(obj, "name"), import_module("m"))
 	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
 }
 
@@ -690,7 +691,12 @@ func (m *machine) call(callee, args slot, op byte) slot {
 				m.reconstructorBase(args)
 			}
 			if derived, ok := m.derive(m.sOf(p), args); ok {
-				if p.imp >= 0 && nestedLoaders[derived] {
+				if p.imp >= 0 {
+					m.imports[p.imp].derived++
+				}
+				if p.imp >= 0 && (nestedLoaders[derived] || safeExact[derived]) {
+					// (or a name on the allow-list: getattr(ZoneInfo, "_unpickle")
+					// is how CPython pickles a classmethod below protocol 4)
 					// getattr that only reaches a loader whose bytes are scanned here
 					// (Keras 3's Model._unpickle_model) is that loader's call, not an
 					// indirection of its own
@@ -702,6 +708,29 @@ func (m *machine) call(callee, args slot, op byte) slot {
 	}
 	res.obj = m.newObj(callee, args)
 	return m.alloc(kObj, res)
+}
+
+// onlyMethodReferences reports whether every call of a builtins.getattr import
+// derived a plain attribute name that nothing then calls and no list calls
+// dangerous: how CPython pickles a bound method kept as a value (a module's
+// registered hook, getattr(module, "_infer_parameters")). The derived names are
+// still reported (medium when on no list); a derived name that is called, a
+// dunder, or dangerous keeps the getattr a dangerous call.
+func (m *machine) onlyMethodReferences(im importRec) bool {
+	if im.cls.name != "builtins.getattr" || im.calls == 0 || im.derived != im.calls || im.via != "" {
+		return false
+	}
+	n := 0
+	for _, d := range m.imports {
+		if d.via != im.module+"."+im.name && d.via != im.cls.name {
+			continue
+		}
+		n++
+		if d.called || d.cls.verdict == verdictDangerous || d.cls.verdict == verdictNested || !strings.HasPrefix(d.cls.name, "<object>.") {
+			return false // only methods of objects the pickle built; getattr on a global stays a call
+		}
+	}
+	return n > 0
 }
 
 // partialNames build a callable that calls their first argument later.
@@ -968,7 +997,10 @@ func (m *machine) report(clean bool) {
 				continue // each call reached a nested loader, reported as that
 			}
 			if !im.called && im.via == "" && im.binds > 0 {
-				break // only built partials of safe functions, never called
+				continue // only built partials of safe functions, never called
+			}
+			if m.onlyMethodReferences(im) {
+				continue // bound methods stored as values; the names are reported below
 			}
 			ev["category"] = im.cls.category
 			if im.called || im.via != "" {

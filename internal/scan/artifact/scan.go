@@ -436,6 +436,10 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		if handled, err = s.scanDescribedData(ctx, in); handled { // datafiles.go
 			break
 		}
+		if d := dataFormat(head); d != "" {
+			f = d // datafmt.go: images, audio, arrays and tables, nothing that runs
+			break
+		}
 		s.c.skip(in.l, "unrecognised format (first bytes %q); not scanned", quote(string(head[:min(len(head), 8)]), 16))
 	}
 	if err != nil {

@@ -187,9 +187,9 @@ func TestEcosystemLoaderCalled(t *testing.T) {
 // scripts/peers/fetch_wheel_testdata.sh unpacks (2,157 files written by real
 // libraries: joblib, NumPy, pandas, SciPy, scikit-learn, ONNX, networkx,
 // statsmodels, gensim, NLTK, all-MiniLM-L6-v2): none may have a finding at medium or
-// above. Formats that hold no code and that Mirror does not read (images,
-// audio, MATLAB, IDL, ONNX TensorProto test vectors) are listed as not scanned
-// and only counted. It skips when the files are not there.
+// above. Formats that hold no code and that Mirror does not read (ONNX
+// TensorProto test vectors, MATLAB 4, Excel) are listed as not scanned and only
+// counted. It skips when the files are not there.
 func TestWheelTestData(t *testing.T) {
 	root := os.Getenv("MIRROR_WHEEL_TESTDATA")
 	if root == "" {
@@ -507,5 +507,121 @@ func TestTorchEcosystemNames(t *testing.T) {
 		if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
 			t.Errorf("%s.%s called: %v", c[0], c[1], fs)
 		}
+	}
+}
+
+// TestDataOnlyFormats: images, audio and array or table files that repositories
+// ship beside weights are recognised (no "not scanned", so a folder holding a
+// PNG exits 0), while a zip appended to one is still scanned and a pickle
+// wearing a data magic is still a pickle.
+func TestDataOnlyFormats(t *testing.T) {
+	files := map[string][]byte{
+		"logo.png":   []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"),
+		"photo.jpg":  []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+		"sample.wav": append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 24)...),
+		"arr.mat":    append([]byte("MATLAB 5.0 MAT-file, Platform: GLNXA64"), make([]byte, 100)...),
+		"arr.sav":    append([]byte("SR\x00\x04"), make([]byte, 32)...),
+		"t.parquet":  append([]byte("PAR1"), make([]byte, 32)...),
+	}
+	for name, b := range files {
+		fs, ns := scanBytes(t, name, b)
+		if len(fs) != 0 || len(ns) != 0 {
+			t.Errorf("%s: findings %v, not scanned %v", name, fs, ns)
+		}
+		if f, _ := DetectFormat(bytes.NewReader(b), int64(len(b))); !strings.HasPrefix(f, "data: ") {
+			t.Errorf("%s: DetectFormat = %q", name, f)
+		}
+	}
+	evil := newPK(2).global("posix", "system").callStr("id").stop()
+	zipped := buildZip(t, []zipFile{{name: "archive/data.pkl", data: evil}})
+	fs, _ := scanBytes(t, "logo.png", append(append([]byte{}, files["logo.png"]...), zipped...))
+	if len(atOrAbove(fs, scan.Critical)) == 0 {
+		t.Fatalf("PNG with a zip appended: %v", fs)
+	}
+	// GIF87a... opens with G (BINFLOAT): a pickle wearing the magic is a pickle
+	gifPickle := append([]byte("GIF87a\x00\x00\x00"), newPK(0).global("posix", "system").raw("(S'id'\ntR.").Bytes()...)
+	fs, _ = scanBytes(t, "x.gif", gifPickle)
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("GIF-looking pickle: %v", fs)
+	}
+}
+
+// TestTimeZonesAndCythonReconstructors: what pandas 2.3 and datetime pickles
+// import (testdata/real/pandas/pandas233_*): Cython's __pyx_unpickle_* of an
+// ecosystem module, pytz's _p, dateutil's fixed zones, and zoneinfo's cached-key
+// constructor, reached by getattr below protocol 4. A getattr that reaches
+// anything else, and __pyx_unpickle_* outside the ecosystems, are still reported.
+func TestTimeZonesAndCythonReconstructors(t *testing.T) {
+	clean := map[string][]byte{
+		"interval.pkl": newPK(2).global("pandas._libs.interval", "__pyx_unpickle_IntervalMixin").global("pandas", "Interval").
+			binint(1234).op(opNONE, opTUPLE3, opREDUCE).stop(),
+		"pytz.pkl":    newPK(2).global("pytz", "_p").str("Europe/Paris").op(opTUPLE1, opREDUCE).stop(),
+		"tzutc.pkl":   newPK(2).global("dateutil.tz.tz", "tzutc").op(opEMPTY_TUPLE, opREDUCE).stop(),
+		"zone_p4.pkl": newPK(4).stackGlobal("zoneinfo", "ZoneInfo._unpickle").str("Europe/Paris").binint1(1).op(opTUPLE2, opREDUCE).stop(),
+		"zone_p2.pkl": newPK(2).global("builtins", "getattr").global("zoneinfo", "ZoneInfo").str("_unpickle").op(opTUPLE2, opREDUCE).
+			str("Europe/Paris").binint1(1).op(opTUPLE2, opREDUCE).stop(),
+	}
+	for name, b := range clean {
+		fs, _ := scanBytes(t, name, b)
+		if len(atOrAbove(fs, scan.Medium)) != 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+	flagged := map[string][]byte{
+		"getattr_other.pkl": newPK(2).global("builtins", "getattr").global("zoneinfo", "ZoneInfo").str("_new_instance").op(opTUPLE2, opREDUCE).
+			str("x").op(opTUPLE1, opREDUCE).stop(),
+		"pyx_elsewhere.pkl": newPK(2).global("mylib._ext", "__pyx_unpickle_Thing").str("x").op(opTUPLE1, opREDUCE).stop(),
+	}
+	for name, b := range flagged {
+		fs, _ := scanBytes(t, name, b)
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s: %v", name, fs)
+		}
+	}
+}
+
+// TestSklearnAndTorchSweepNames: names from pickling all 184 scikit-learn
+// estimators and from torch.save of a dynamically quantized model: the Cython
+// trees' newObj, SciPy's BSpline (SplineTransformer), torch.ScriptObject.
+func TestSklearnAndTorchSweepNames(t *testing.T) {
+	p := newPK(2).global("sklearn.neighbors._kd_tree", "newObj").global("sklearn.neighbors._kd_tree", "KDTree").op(opTUPLE1, opREDUCE).
+		op(opEMPTY_DICT).str("bs").global("scipy.interpolate._bsplines", "BSpline").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM).
+		str("packed").global("torch", "ScriptObject").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM, opBUILD)
+	fs, _ := scanBytes(t, "kneighbors.pkl", p.stop())
+	if len(atOrAbove(fs, scan.Medium)) != 0 {
+		t.Fatalf("%v", fs)
+	}
+	for _, c := range [][2]string{{"mylib", "newObj"}, {"scipy.weave", "inline"}} {
+		fs, _ := scanBytes(t, "call.pkl", newPK(2).global(c[0], c[1]).callStr("x").stop())
+		if len(atOrAbove(fs, scan.High)) == 0 {
+			t.Errorf("%s.%s called: %v", c[0], c[1], fs)
+		}
+	}
+}
+
+// TestBoundMethodReferences: CPython pickles a bound method kept as a value
+// (a lazy module's registered hooks) as getattr(obj, "name"): with nothing
+// calling it, that is a reference, reported as the unknown name (medium), not a
+// dangerous getattr call; calling it, or a dunder, keeps the getattr critical.
+func TestBoundMethodReferences(t *testing.T) {
+	obj := func(p *pk) *pk { return p.global("torch.nn.modules.linear", "LazyLinear").op(opEMPTY_TUPLE, opNEWOBJ) }
+	ref := newPK(2).op(opEMPTY_DICT).str("hook").global("builtins", "getattr")
+	obj(ref).str("_infer_parameters").op(opTUPLE2, opREDUCE, opSETITEM)
+	ref.str("handle").global("torch.utils.hooks", "RemovableHandle").op(opEMPTY_TUPLE, opNEWOBJ).op(opSETITEM)
+	fs, _ := scanBytes(t, "lazy.pt", ref.stop())
+	if len(atOrAbove(fs, scan.High)) != 0 || len(withRule(fs, "pickle.unknown_import")) != 1 {
+		t.Fatalf("bound-method reference: %v", fs)
+	}
+	called := newPK(2).global("builtins", "getattr")
+	obj(called).str("to_csv").op(opTUPLE2, opREDUCE).str("/root/.bashrc").op(opTUPLE1, opREDUCE)
+	fs, _ = scanBytes(t, "called.pt", called.stop())
+	if len(withRule(atOrAbove(fs, scan.Critical), "pickle.dangerous_call")) == 0 {
+		t.Fatalf("bound method called on load: %v", fs)
+	}
+	dunder := newPK(2).global("builtins", "getattr")
+	obj(dunder).str("__reduce_ex__").op(opTUPLE2, opREDUCE)
+	fs, _ = scanBytes(t, "dunder.pt", dunder.stop())
+	if len(atOrAbove(fs, scan.High)) == 0 {
+		t.Fatalf("dunder reference: %v", fs)
 	}
 }
