@@ -9,13 +9,15 @@ large): its files come from a venv of its own, running only that step:
 
     .cache/venv-tf/bin/python scripts/peers/make_real_corpus.py internal/scan/artifact/testdata/real tensorflow hf_tf
 
-(.cache/venv-tf holds tensorflow-cpu, sentencepiece, openvino, flax and onnx from PyPI.)
+(.cache/venv-tf holds tensorflow-cpu, tf_keras, sentencepiece, openvino,
+openvino-tokenizers, transformers, flax, onnx, coremltools, pillow and pyarrow
+from PyPI.)
 The "hf" and "hf_tf" steps together write one Hugging Face repository layout,
 hf/tiny-repo: sharded safetensors and pytorch_model.bin with their index JSONs,
 config and generation config, a tokenizer with special tokens and a chat
 template, a model card and .gitattributes, a sentencepiece tokenizer.model,
 flax_model.msgpack, tf_model.h5, model.tflite, ONNX with external data, OpenVINO
-IR, GGUF split shards and a NumPy .npz of embeddings.
+IR, a Core ML .mlpackage, GGUF split shards and a NumPy .npz of embeddings.
 
 Each library is optional: a missing one is reported and skipped. Files are kept
 tiny (a few KiB) so they can live in testdata/.
@@ -286,9 +288,11 @@ def _hf():
     card = ModelCard.from_template(ModelCardData(license="apache-2.0", library_name="transformers", tags=["tiny"]),
                                    model_id="tiny-repo", model_description="A tiny Llama for scanner tests.")
     card.save(os.path.join(d, "README.md"))
-    # The .gitattributes every new Hugging Face repository starts with (its first
-    # lines: the hub writes this file itself when it creates the repository).
-    with open(os.path.join(d, ".gitattributes"), "w") as f:
+    # The .gitattributes every new Hugging Face repository starts with (the hub
+    # writes it when it creates the repository). Kept as hf/hub.gitattributes:
+    # under its own name it would mark this repository's test files for Git LFS;
+    # TestHFRepoFolderIsClean puts it back in a copy of the folder.
+    with open(os.path.join(out, "hf", "hub.gitattributes"), "w") as f:
         for ext in ["7z", "arrow", "bin", "bz2", "ckpt", "ftz", "gz", "h5", "joblib", "mlmodel", "model", "msgpack",
                     "npy", "npz", "onnx", "ot", "parquet", "pb", "pickle", "pkl", "pt", "pth", "rar", "safetensors",
                     "tar", "tflite", "tgz", "wasm", "xz", "zip", "zst"]:
@@ -355,12 +359,57 @@ def _hf_tf():
               all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
     onnx.save(copy.deepcopy(om), os.path.join(d, "onnx", "model_dotted.onnx"), save_as_external_data=True,
               all_tensors_to_one_file=True, location="model_dotted.onnx.data", size_threshold=0)
+    # Core ML, as bert-base-uncased ships it: coreml/fill-mask/float32_model.mlpackage
+    # (Manifest.json, model.mlmodel and the ML Program's weights/weight.bin).
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 16))])
+    def prog(x):
+        w = np.linspace(-1, 1, 16 * 32, dtype=np.float32).reshape(32, 16)
+        return mb.relu(x=mb.linear(x=x, weight=w, bias=np.ones(32, np.float32)))
+    cm = ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT32)
+    cm.save(os.path.join(d, "coreml", "fill-mask", "float32_model.mlpackage"))
+    # The model's test data set, as the ONNX model zoo ships it: TensorProtos.
+    os.makedirs(os.path.join(d, "onnx", "test_data_set_0"), exist_ok=True)
+    x = numpy_helper.from_array(np.ones((1, 4), np.float32), "x")
+    y = numpy_helper.from_array(np.array([[13.0, 17.0]], np.float32), "y")
+    for name, t in [("input_0.pb", x), ("output_0.pb", y)]:
+        with open(os.path.join(d, "onnx", "test_data_set_0", name), "wb") as f:
+            f.write(t.SerializeToString())
     import openvino as ov
     ovm = ov.convert_model(os.path.join(d, "onnx", "model.onnx"))
     os.makedirs(os.path.join(d, "openvino"), exist_ok=True)
     ov.save_model(ovm, os.path.join(d, "openvino", "openvino_model.xml"), compress_to_fp16=False)
+    # optimum-intel's tokenizer IRs, by openvino-tokenizers (its "extension" ops)
+    # from the tokenizer the hf step wrote (run hf first; needs transformers here).
+    try:
+        from openvino_tokenizers import convert_tokenizer
+        from transformers import AutoTokenizer
+        ovt, ovd = convert_tokenizer(AutoTokenizer.from_pretrained(d), with_detokenizer=True)
+        ov.save_model(ovt, os.path.join(d, "openvino", "openvino_tokenizer.xml"))
+        ov.save_model(ovd, os.path.join(d, "openvino", "openvino_detokenizer.xml"))
+    except (ImportError, OSError) as e:
+        skipped.append(f"openvino tokenizer: {e}")
     for root, _, files in os.walk(d):
         made.extend(os.path.join(root, f) for f in files)
+    # What model cards and repositories carry beside the weights: figures (Pillow),
+    # an audio sample (the standard library's wave), evaluation data (pyarrow).
+    from PIL import Image
+    os.makedirs(os.path.join(d, "assets"), exist_ok=True)
+    img = Image.new("RGB", (8, 8), (200, 30, 30))
+    for ext in ["png", "jpg", "gif", "webp"]:
+        img.save(os.path.join(d, "assets", f"figure.{ext}"))
+    import wave
+    with wave.open(os.path.join(d, "assets", "sample.wav"), "wb") as wv:
+        wv.setnchannels(1)
+        wv.setsampwidth(2)
+        wv.setframerate(8000)
+        wv.writeframes(np.arange(64, dtype=np.int16).tobytes())
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"prompt": ["a", "b"], "score": [0.5, 0.7]}), os.path.join(d, "assets", "eval.parquet"))
+    made.extend(os.path.join(d, "assets", f) for f in os.listdir(os.path.join(d, "assets")))
     # TensorFlow checkpoints outside SavedModels: TF2 tf.train.Checkpoint (ckpt-1),
     # the same sharded in two, and TF1 tf.compat.v1.train.Saver (model.ckpt-5).
     c = os.path.join(out, "tensorflow/checkpoints")
@@ -383,6 +432,19 @@ def _hf_tf():
             saver.save(sess, os.path.join(c, "tf1", "model.ckpt"), global_step=5, write_meta_graph=False)
     for root, _, files in os.walk(c):
         made.extend(os.path.join(root, f) for f in files)
+    # A Keras 2 (tf_keras) SavedModel, with the keras_metadata.pb Keras 3 no longer writes.
+    import tf_keras
+    tk = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(3, activation="relu"), tf_keras.layers.Dense(2)])
+    tk.save(os.path.join(out, "tensorflow", "tf_keras_savedmodel"), save_format="tf")
+    for root, _, files in os.walk(os.path.join(out, "tensorflow", "tf_keras_savedmodel")):
+        made.extend(os.path.join(root, f) for f in files)
+    # A TF1 frozen graph: the GraphDef alone, constants folded in.
+    g2 = tf.Graph()
+    with g2.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        tf.nn.relu(tf.matmul(x, tf.constant([[1.0, 2.0], [3.0, 4.0]])) + 0.5, name="y")
+    tf.io.write_graph(g2.as_graph_def(), os.path.join(out, "tensorflow"), "frozen_graph.pb", as_text=False)
+    made.append("tensorflow/frozen_graph.pb")
 
 
 print("made:", len(made), "files")

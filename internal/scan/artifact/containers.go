@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"compress/zlib"
@@ -295,9 +296,20 @@ const maxTarMembers = 1 << 16
 // scanTar scans tar members (PyTorch's oldest format is a tar of pickles).
 func (s *scanner) scanTar(ctx context.Context, in region) error {
 	if in.ra == nil {
-		s.c.skip(in.l, "tar archive inside a compressed stream is not supported")
-		return nil
+		// A tar inside a compressed stream (.tar.gz) is read into memory when it
+		// fits in MaxInMemory, so its members can be read in place.
+		buf, err := io.ReadAll(io.LimitReader(eofReader{in.st}, s.opts.MaxInMemory+1))
+		if err != nil {
+			s.c.skip(in.l, "tar archive inside a compressed stream cannot be read (%v); not scanned", err)
+			return nil
+		}
+		if int64(len(buf)) > s.opts.MaxInMemory {
+			s.c.skip(in.l, "tar archive inside a compressed stream is larger than the in-memory limit (%d bytes); not scanned", s.opts.MaxInMemory)
+			return nil
+		}
+		in.ra, in.size = bytes.NewReader(buf), int64(len(buf))
 	}
+	defer s.withMembers(tarMembers(in.ra, in.size))() // tfbundle.go
 	sc := &seekCounter{r: io.NewSectionReader(in.ra, 0, in.size)}
 	tr := tar.NewReader(sc)
 	for members := 0; ; members++ {
@@ -334,5 +346,33 @@ func (s *scanner) scanTar(ctx context.Context, in region) error {
 		if err := s.scanRegion(ctx, member); err != nil {
 			return err
 		}
+	}
+}
+
+// tarMembers opens regular members of a tar by name, in place; the headers are
+// read (once, on the first lookup) in a pass of their own, since a member's
+// sibling may come after it.
+func tarMembers(ra io.ReaderAt, size int64) func(name string) (io.ReaderAt, int64, bool) {
+	var index map[string][2]int64
+	return func(name string) (io.ReaderAt, int64, bool) {
+		if index == nil {
+			index = map[string][2]int64{}
+			sc := &seekCounter{r: io.NewSectionReader(ra, 0, size)}
+			tr := tar.NewReader(sc)
+			for range maxTarMembers {
+				hdr, err := tr.Next()
+				if err != nil {
+					break
+				}
+				if hdr.Typeflag == tar.TypeReg && sc.off+hdr.Size <= size {
+					index[hdr.Name] = [2]int64{sc.off, hdr.Size}
+				}
+			}
+		}
+		m, ok := index[name]
+		if !ok {
+			return nil, 0, false
+		}
+		return io.NewSectionReader(ra, m[0], m[1]), m[1], true
 	}
 }

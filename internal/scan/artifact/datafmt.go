@@ -26,6 +26,8 @@ var dataMagics = []struct {
 	{"parquet", 0, "PAR1"},
 	{"arrow", 0, "ARROW1\x00\x00"},
 	{"stata", 0, "<stata_dta>"},
+	{"pdf", 0, "%PDF-"}, {"mp3", 0, "ID3"}, {"avif", 4, "ftypavif"},
+	{"mp4", 4, "ftypM4A "}, {"mp4", 4, "ftypisom"}, {"mp4", 4, "ftypmp42"},
 }
 
 // dataFormat names the data-only format head starts with, or returns "".

@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"context"
 	"errors"
 	"io"
 )
@@ -27,8 +28,14 @@ func DetectFileFormat(r io.ReaderAt, size int64, fsPath string) (string, error) 
 	}
 	s := newScanner(Options{}.withDefaults())
 	f := s.sniff(head[:n], size)
-	if f == fmtUnknown && looksTensorBundleIndex(r, size) {
-		f = fmtTFIndex
+	if f == fmtUnknown {
+		f = sniffMore(head[:n], r, size)
+	}
+	if f == fmtUnknown {
+		f, _, _ = describedData(context.Background(), fsPath, Options{}.withDefaults())
+	}
+	if f == fmtText && looksOpenVINO(head[:n]) {
+		f = fmtOpenVINO
 	}
 	if d := dataFormat(head[:n]); f == fmtUnknown && d != "" {
 		f = d // datafmt.go

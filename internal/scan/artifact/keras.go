@@ -298,6 +298,14 @@ func (s *scanner) kerasObject(ctx context.Context, l loc, obj map[string]any, ke
 		case []any:
 			code, _ := firstString(f)
 			s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(code, 80)}), "Lambda layer with marshalled bytecode")
+		case map[string]any:
+			// tf_keras's JSON encoder writes the (code, defaults, closure)
+			// tuple as {"class_name": "__tuple__", "items": [...]}
+			// (keras_metadata.pb of a SavedModel).
+			if items, ok := f["items"].([]any); ok && f["class_name"] == "__tuple__" {
+				code, _ := firstString(items)
+				s.c.add(l, ruleKerasLambda, off, ev(map[string]any{"function_type": ftype, "code_excerpt": quote(code, 80)}), "Lambda layer with marshalled bytecode")
+			}
 		case string:
 			// A name (function_type "function", resolved among the
 			// registered objects) runs nothing of the file's; anything
@@ -416,6 +424,7 @@ func (s *scanner) scanJSON(ctx context.Context, in region) error {
 	obj, _ := v.(map[string]any)
 	if obj != nil {
 		s.jsonTemplates(in.l, obj)
+		s.checkWeightMap(in.l, obj) // datafiles.go
 		if isSkopsSchema(obj) {
 			s.checkSkops(in.l, obj) // skops.go
 		}
@@ -510,6 +519,9 @@ var pythonDangerous = sync.OnceValue(func() *regexp.Regexp {
 func (s *scanner) scanText(ctx context.Context, in region) error {
 	if templateByName(in.l) {
 		return s.scanTemplateFile(in)
+	}
+	if looksOpenVINO(in.st.Peek(512)) {
+		return s.scanOpenVINO(ctx, in) // datafiles.go
 	}
 	name := in.l.member
 	if name == "" {

@@ -3,6 +3,8 @@ package artifact
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -57,6 +59,9 @@ type onnxWalker struct {
 	protoWalk
 	localDoms map[string]bool // domains of model-local functions
 	nodeDoms  map[string]string
+	collect   bool      // gather external data references into refs
+	ext       *dataRef  // the tensor being read, when collecting
+	refs      []dataRef // external data references (datafiles.go)
 }
 
 var errONNXStop = errors.New("onnx: stop")
@@ -114,6 +119,16 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 	st := w.in.st
 	var op, dom, key, val string
 	var domSet bool
+	if msg == onnxTensor && w.collect {
+		prev := w.ext
+		w.ext = &dataRef{length: -1}
+		defer func() {
+			if w.ext.location != "" && len(w.refs) < maxDataRefs {
+				w.refs = append(w.refs, *w.ext)
+			}
+			w.ext = prev
+		}()
+	}
 	err := w.fields(ctx, end, depth, func(num protowire.Number, n uint64, fieldOff int64) (bool, error) {
 		if child, ok := onnxChildren[msg][num]; ok {
 			return true, w.walk(ctx, child, st.Offset()+int64(n), depth+1)
@@ -136,6 +151,10 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 			key = v
 		case "value":
 			val = v
+		case "name":
+			if msg == onnxTensor && w.ext != nil {
+				w.ext.name = v
+			}
 		}
 		return true, nil
 	})
@@ -155,6 +174,16 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 		if key == "location" {
 			w.checkExternal(val)
 		}
+		if w.ext != nil {
+			switch key {
+			case "location":
+				w.ext.location = val
+			case "offset":
+				w.ext.offset = parseRefInt(val)
+			case "length":
+				w.ext.length = parseRefInt(val)
+			}
+		}
 	}
 	return nil
 }
@@ -167,4 +196,75 @@ func (w *onnxWalker) checkExternal(p string) {
 		return
 	}
 	w.s.c.add(w.in.l, ruleONNXExternalPath, -1, map[string]any{"format": "onnx", "location": quote(p, 200)}, quote(p, 200))
+}
+
+// parseRefInt reads an external data offset or length; a malformed one is -2,
+// which lies outside any file.
+func parseRefInt(v string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return -2
+	}
+	return n
+}
+
+// fmtONNXTensor is a serialized TensorProto on its own: the input_N.pb and
+// output_N.pb files of ONNX test data sets (test_data_set_0/ beside a model).
+const fmtONNXTensor format = "onnx tensor"
+
+// onnxTensorWire gives the wire types TensorProto's fields may have (packed
+// repeated numbers are length-delimited too).
+var onnxTensorWire = map[protowire.Number][]protowire.Type{
+	1: {protowire.VarintType, protowire.BytesType}, 2: {protowire.VarintType}, 3: {protowire.BytesType},
+	4: {protowire.Fixed32Type, protowire.BytesType}, 5: {protowire.VarintType, protowire.BytesType},
+	6: {protowire.BytesType}, 7: {protowire.VarintType, protowire.BytesType}, 8: {protowire.BytesType},
+	9: {protowire.BytesType}, 10: {protowire.Fixed64Type, protowire.BytesType}, 11: {protowire.VarintType, protowire.BytesType},
+	12: {protowire.BytesType}, 13: {protowire.BytesType}, 14: {protowire.VarintType}, 16: {protowire.BytesType},
+}
+
+// looksONNXTensor: a TensorProto that opens with dims (1) or data_type (2)
+// and whose fields, as far as head shows them, are all TensorProto's, with a
+// data_type among ONNX's (1–23) and some data or a name.
+func looksONNXTensor(head []byte) bool {
+	num, _, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 && num != 2 {
+		return false
+	}
+	dtype, payload := false, false
+	for b := head; len(b) > 0; {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 || !slices.Contains(onnxTensorWire[num], typ) {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[k:])
+		if m < 0 {
+			return (typ == protowire.BytesType) && dtype // a field that runs past what was sniffed
+		}
+		if num == 2 {
+			v, _ := protowire.ConsumeVarint(b[k:])
+			if v < 1 || v > 23 {
+				return false
+			}
+			dtype = true
+		} else if num >= 4 {
+			payload = true
+		}
+		b = b[k+m:]
+	}
+	return dtype && payload
+}
+
+// scanONNXTensor walks the tensor as the ONNX scanner walks initializers:
+// external data locations that leave the folder are reported.
+func (s *scanner) scanONNXTensor(ctx context.Context, in region) error {
+	w := &onnxWalker{protoWalk: protoWalk{s: s, in: in, format: string(fmtONNXTensor), name: "ONNX tensor", maxDepth: 8, stop: errONNXStop},
+		localDoms: map[string]bool{}, nodeDoms: map[string]string{}}
+	end := int64(-1)
+	if in.size >= 0 {
+		end = in.base + in.size
+	}
+	if err := w.walk(ctx, onnxTensor, end, 0); err != nil && !errors.Is(err, errONNXStop) {
+		return err
+	}
+	return nil
 }

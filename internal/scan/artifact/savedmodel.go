@@ -2,9 +2,12 @@ package artifact
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -86,6 +89,56 @@ func looksSavedModel(head []byte) bool {
 	return num >= 1 && num <= 8 && typ == protowire.BytesType
 }
 
+// fmtGraphDef is a bare TensorFlow GraphDef (a TF1 frozen graph,
+// frozen_inference_graph.pb): the graph a SavedModel holds, on its own.
+const fmtGraphDef format = "tensorflow graphdef"
+
+// looksGraphDef recognises a GraphDef start: a NodeDef (field 1) whose first
+// fields are its name (1) and its op (2), an identifier.
+func looksGraphDef(head []byte) bool {
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 || typ != protowire.BytesType {
+		return false
+	}
+	l, m := protowire.ConsumeVarint(head[n:])
+	if m < 0 || l < 4 {
+		return false
+	}
+	node := head[n+m:]
+	if uint64(len(node)) > l {
+		node = node[:l]
+	}
+	num, typ, k := protowire.ConsumeTag(node)
+	if k < 0 || num != 1 || typ != protowire.BytesType {
+		return false
+	}
+	name, j := protowire.ConsumeBytes(node[k:])
+	if j < 0 || len(name) == 0 || !utf8.Valid(name) {
+		return false
+	}
+	node = node[k+j:]
+	num, typ, k = protowire.ConsumeTag(node)
+	if k < 0 || num != 2 || typ != protowire.BytesType {
+		return false
+	}
+	op, j := protowire.ConsumeBytes(node[k:])
+	if j < 0 || len(op) == 0 || len(op) > 128 {
+		return false
+	}
+	for i, c := range op {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// scanGraphDef reports the dangerous ops of a bare GraphDef, as for a
+// SavedModel's graphs.
+func (s *scanner) scanGraphDef(ctx context.Context, in region) error {
+	return s.scanTFGraph(ctx, in, tfGraph, string(fmtGraphDef))
+}
+
 type tfWalker struct {
 	protoWalk
 	ops map[string]bool
@@ -96,12 +149,21 @@ var errTFStop = errors.New("savedmodel: stop")
 // scanSavedModel collects the op of every node in the model's graphs and
 // function libraries and reports those in tfDangerousOps.
 func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
-	w := &tfWalker{protoWalk: protoWalk{s: s, in: in, format: "savedmodel", name: "SavedModel", maxDepth: 32, stop: errTFStop}, ops: map[string]bool{}}
+	return s.scanTFGraph(ctx, in, tfSavedModel, "savedmodel")
+}
+
+// scanTFGraph walks a SavedModel or GraphDef (root) and reports the dangerous
+// ops of its graphs and functions.
+func (s *scanner) scanTFGraph(ctx context.Context, in region, root tfMsg, formatName string) error {
+	w := &tfWalker{protoWalk: protoWalk{s: s, in: in, format: formatName, name: "SavedModel", maxDepth: 32, stop: errTFStop}, ops: map[string]bool{}}
+	if root == tfGraph {
+		w.name = "TensorFlow GraphDef"
+	}
 	end := int64(-1)
 	if in.size >= 0 {
 		end = in.base + in.size
 	}
-	if err := w.walk(ctx, tfSavedModel, end, 0); err != nil && !errors.Is(err, errTFStop) {
+	if err := w.walk(ctx, root, end, 0); err != nil && !errors.Is(err, errTFStop) {
 		return err
 	}
 	found := make([]string, 0, len(w.ops))
@@ -112,7 +174,7 @@ func (s *scanner) scanSavedModel(ctx context.Context, in region) error {
 	}
 	sort.Strings(found)
 	for _, op := range found {
-		s.c.add(in.l, ruleTFDangerousOp, -1, map[string]any{"format": "savedmodel", "op": op, "category": tfDangerousOps[op]}, op, tfDangerousOps[op])
+		s.c.add(in.l, ruleTFDangerousOp, -1, map[string]any{"format": formatName, "op": op, "category": tfDangerousOps[op]}, op, tfDangerousOps[op])
 	}
 	return nil
 }
@@ -197,4 +259,100 @@ func looksTFFingerprint(head []byte, size int64) bool {
 		b = b[n+m:]
 	}
 	return true
+}
+
+// fmtKerasMetadata is keras_metadata.pb, which tf_keras (Keras 2) writes
+// beside saved_model.pb: a SavedMetadata message of SavedObjects (node_path 3,
+// identifier 4, metadata 5), each metadata a layer's Keras config as JSON,
+// Lambda layers' marshalled code included. Keras rebuilds the model from it.
+const fmtKerasMetadata format = "keras metadata"
+
+// looksKerasMetadata: a first node (field 1) whose identifier (field 4),
+// reached through node_id (2) and node_path (3), starts with "_tf_keras".
+func looksKerasMetadata(head []byte) bool {
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != 1 || typ != protowire.BytesType {
+		return false
+	}
+	_, m := protowire.ConsumeVarint(head[n:])
+	if m < 0 {
+		return false
+	}
+	b := head[n+m:]
+	for range 3 {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return false
+		}
+		b = b[k:]
+		switch {
+		case num == 2 && typ == protowire.VarintType:
+			_, j := protowire.ConsumeVarint(b)
+			if j < 0 {
+				return false
+			}
+			b = b[j:]
+		case num == 3 && typ == protowire.BytesType:
+			_, j := protowire.ConsumeBytes(b)
+			if j < 0 {
+				return false
+			}
+			b = b[j:]
+		case num == 4 && typ == protowire.BytesType:
+			v, j := protowire.ConsumeBytes(b)
+			return j > 0 && strings.HasPrefix(string(v), "_tf_keras")
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// scanKerasMetadata checks each node's Keras config as the Keras scanner
+// checks a .keras file's config.json.
+func (s *scanner) scanKerasMetadata(ctx context.Context, in region) error {
+	w := protoWalk{s: s, in: in, format: string(fmtKerasMetadata), name: "Keras metadata", maxDepth: 1, stop: errTFStop}
+	end := int64(-1)
+	if in.size >= 0 {
+		end = in.base + in.size
+	}
+	err := w.fields(ctx, end, 0, func(num protowire.Number, n uint64, off int64) (bool, error) {
+		if num != 1 {
+			return false, nil
+		}
+		if n > maxConfigBytes {
+			s.c.skip(in.l, "Keras metadata node at %d is %d bytes, more than the %d-byte limit; not scanned", off, n, maxConfigBytes)
+			return false, nil
+		}
+		node, err := in.st.Next(int(n))
+		if err != nil {
+			return true, w.malformed(off, "truncated node")
+		}
+		for b := node; len(b) > 0; {
+			fn, ft, k := protowire.ConsumeTag(b)
+			if k < 0 {
+				return true, w.malformed(off, "malformed node field")
+			}
+			b = b[k:]
+			j := protowire.ConsumeFieldValue(fn, ft, b)
+			if j < 0 {
+				return true, w.malformed(off, "malformed node field")
+			}
+			if fn == 5 && ft == protowire.BytesType {
+				meta, _ := protowire.ConsumeBytes(b)
+				var v any
+				if err := json.Unmarshal(meta, &v); err != nil {
+					s.c.skip(in.l, "Keras metadata node at %d: JSON does not parse (%v); not scanned", off, err)
+				} else {
+					s.walkKeras(ctx, in.l, v, "", off, false, 0)
+				}
+			}
+			b = b[j:]
+		}
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, errTFStop) {
+		return err
+	}
+	return nil
 }

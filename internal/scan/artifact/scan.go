@@ -223,6 +223,9 @@ type scanner struct {
 	c      *collector
 	a      *analyzer
 	fsPath string // where the scanned file is stored, "" when unknown
+	// members opens, by name, members of the archive whose members are being
+	// scanned (a checkpoint shard's index beside it); nil outside archives.
+	members func(name string) (io.ReaderAt, int64, bool)
 }
 
 func newScanner(opts Options) *scanner {
@@ -323,6 +326,8 @@ func (s *scanner) sniff(head []byte, size int64) format {
 		return fmtSavedModel
 	case looksTFFingerprint(head, size):
 		return fmtTFPrint
+	case looksCoreML(head): // coreml.go; before ONNX, which opens alike
+		return fmtCoreML
 	case looksONNX(head):
 		return fmtONNX
 	case head[0] == opPROTO:
@@ -387,6 +392,8 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 		err = s.a.scanPicklesAt(ctx, in.st, in.l, in.base, false)
 	case fmtONNX:
 		err = s.scanONNX(ctx, in)
+	case fmtCoreML:
+		err = s.scanCoreML(ctx, in)
 	case fmtSavedModel:
 		err = s.scanSavedModel(ctx, in)
 	case fmtTFPrint:
@@ -411,9 +418,22 @@ func (s *scanner) scanRegion(ctx context.Context, in region) error {
 			s.a.salvageUpTo(in.st, in.l, in.base, "in a file that looks like text (a protocol 0 pickle is text)", math.MaxInt64, true)
 		}
 	default:
-		if looksTensorBundleIndex(in.ra, in.size) {
-			f = fmtTFIndex // a table of tensor shapes and offsets, nothing that runs
-			err = s.scanTFIndex(ctx, in)
+		if in.ra == nil && in.size >= 0 && in.size <= maxSiblingMember {
+			// A small compressed member: read it whole so the formats found
+			// by their end (a checkpoint index's footer) are recognised too.
+			buf, rerr := io.ReadAll(io.LimitReader(eofReader{in.st}, in.size))
+			if rerr != nil {
+				s.c.skip(in.l, "compressed data cannot be read (%v); not scanned", rerr)
+				return nil
+			}
+			in = region{st: newStreamBytes(buf), size: int64(len(buf)), ra: bytes.NewReader(buf), l: in.l}
+		}
+		if f = sniffMore(head, in.ra, in.size); f != fmtUnknown {
+			err = s.scanMore(ctx, in, f) // hfformats.go
+			break
+		}
+		var handled bool
+		if handled, err = s.scanDescribedData(ctx, in); handled { // datafiles.go
 			break
 		}
 		if d := dataFormat(head); d != "" {

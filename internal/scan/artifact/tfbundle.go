@@ -1,6 +1,7 @@
 package artifact
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -11,10 +12,12 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -471,30 +474,84 @@ func (s *scanner) scanTFIndex(ctx context.Context, in region) error {
 // tfShardIndex returns the path of the index beside a data shard stored at
 // fsPath, with the shard's number and the shard count its name gives; ok is
 // false when the name is not a shard's.
-func tfShardIndex(fsPath string) (index string, shard, total int64, ok bool) {
-	m := tfShardName.FindStringSubmatch(filepath.Base(fsPath))
+func tfShardIndex(name string) (index string, shard, total int64, ok bool) {
+	m := tfShardName.FindStringSubmatch(path.Base(name))
 	if m == nil {
 		return "", 0, 0, false
 	}
 	shard, _ = strconv.ParseInt(m[2], 10, 64)
 	total, _ = strconv.ParseInt(m[3], 10, 64)
-	return filepath.Join(filepath.Dir(fsPath), m[1]+".index"), shard, total, true
+	return path.Join(path.Dir(name), m[1]+".index"), shard, total, true
+}
+
+// openFileAt opens a file (slash-separated path) for reading at offsets.
+func openFileAt(p string) (io.ReaderAt, int64, bool) {
+	f, err := os.Open(filepath.FromSlash(p))
+	if err != nil {
+		return nil, 0, false
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, false
+	}
+	return f, st.Size(), true
+}
+
+// withMembers makes open the way to a member's siblings while a container's
+// members are scanned; the returned function restores the outer container's.
+func (s *scanner) withMembers(open func(name string) (io.ReaderAt, int64, bool)) func() {
+	prev := s.members
+	s.members = open
+	return func() { s.members = prev }
+}
+
+// maxSiblingMember bounds a compressed archive member decompressed into memory
+// to describe another (a checkpoint index).
+const maxSiblingMember = 16 << 20
+
+// zipMembers opens members of a zip by name: stored ones in place, compressed
+// ones of at most maxSiblingMember bytes decompressed into memory.
+func zipMembers(ra io.ReaderAt, entries []zipEntry) func(name string) (io.ReaderAt, int64, bool) {
+	return func(name string) (io.ReaderAt, int64, bool) {
+		for _, e := range entries {
+			if e.name != name || e.dataOff < 0 || e.flags&1 != 0 {
+				continue
+			}
+			if e.method == 0 {
+				return io.NewSectionReader(ra, e.dataOff, int64(e.compSize)), int64(e.compSize), true
+			}
+			if e.uncompSize > maxSiblingMember {
+				return nil, 0, false
+			}
+			r, closeR, _ := zipDecompressor(io.NewSectionReader(ra, e.dataOff, int64(e.compSize)), e)
+			if r == nil {
+				return nil, 0, false
+			}
+			defer closeR()
+			b, err := io.ReadAll(io.LimitReader(r, int64(e.uncompSize)+1))
+			if err != nil || uint64(len(b)) != e.uncompSize {
+				return nil, 0, false
+			}
+			return bytes.NewReader(b), int64(len(b)), true
+		}
+		return nil, 0, false
+	}
 }
 
 // looksTFShard reports whether the file at fsPath is named as a data shard and
 // has an index beside it (DetectFormat's cheap form of scanTFShard).
 func looksTFShard(fsPath string) bool {
-	index, _, _, ok := tfShardIndex(fsPath)
+	index, _, _, ok := tfShardIndex(filepath.ToSlash(fsPath))
 	if !ok {
 		return false
 	}
-	f, err := os.Open(index)
-	if err != nil {
+	f, size, ok := openFileAt(index)
+	if !ok {
 		return false
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	return err == nil && st.Mode().IsRegular() && looksTensorBundleIndex(f, st.Size())
+	defer f.(io.Closer).Close()
+	return looksTensorBundleIndex(f, size)
 }
 
 // byteSpan is the bytes [off, end) of a file.
@@ -513,29 +570,49 @@ const maxGapCheck = 1 << 20
 // is not named as a shard; a shard whose index is missing or unreadable is
 // reported as not scanned.
 func (s *scanner) scanTFShard(ctx context.Context, in region) (handled bool, err error) {
-	if s.fsPath == "" || in.l.member != "" || in.ra == nil || in.size < 0 {
+	if in.size < 0 {
 		return false, nil
 	}
-	indexPath, shard, total, ok := tfShardIndex(s.fsPath)
+	var name string
+	var open func(p string) (io.ReaderAt, int64, bool)
+	switch {
+	case in.l.member == "" && s.fsPath != "":
+		name, open = filepath.ToSlash(s.fsPath), openFileAt
+	case in.l.member != "" && s.members != nil:
+		name, open = in.l.member[strings.LastIndex(in.l.member, "!")+1:], s.members
+	default:
+		return false, nil
+	}
+	indexPath, shard, total, ok := tfShardIndex(name)
 	if !ok {
 		return false, nil
 	}
-	indexName := filepath.Base(indexPath)
-	f, err := os.Open(indexPath)
-	if err != nil {
+	if in.ra == nil && in.size <= maxSiblingMember {
+		// A small compressed member: read whole, so uncovered bytes can be read.
+		buf, err := io.ReadAll(io.LimitReader(eofReader{in.st}, in.size))
+		if err != nil {
+			s.c.skip(in.l, "compressed data cannot be read (%v); not scanned", err)
+			return true, nil
+		}
+		in = region{st: newStreamBytes(buf), size: int64(len(buf)), ra: bytes.NewReader(buf), l: in.l}
+	}
+	indexName := path.Base(indexPath)
+	f, fsize, ok := open(indexPath)
+	if !ok {
 		s.c.skip(in.l, "raw bytes with no header, named as a TensorFlow checkpoint data shard, but the index that would describe them (%s) is not beside it; not scanned", indexName)
 		return true, nil
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || !looksTensorBundleIndex(f, st.Size()) {
+	if c, ok := f.(io.Closer); ok {
+		defer c.Close()
+	}
+	if !looksTensorBundleIndex(f, fsize) {
 		s.c.skip(in.l, "raw bytes with no header, named as a TensorFlow checkpoint data shard, but %s beside it is not a checkpoint index; not scanned", indexName)
 		return true, nil
 	}
 	var spans []byteSpan
 	var past int64
 	var pastMsg string
-	hdr, truncated, err := readBundle(f, st.Size(), func(e bundleEntry) error {
+	hdr, truncated, err := readBundle(f, fsize, func(e bundleEntry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -598,10 +675,15 @@ func (s *scanner) scanTFShard(ctx context.Context, in region) (handled bool, err
 		s.c.add(in.l, ruleStructOverlap, -1, ev, "TensorFlow checkpoint data",
 			fmt.Sprintf("%d index entries overlap other entries' bytes", overlaps))
 	}
-	if uncovered > 0 {
+	if uncovered > 0 && in.ra == nil {
+		s.c.skip(in.l, "%d bytes of the shard that no index entry describes are inside a compressed member and were not read", uncovered)
+	} else if uncovered > 0 {
 		if nz, off := nonZeroGap(in.ra, gaps, uncovered); nz {
 			s.c.add(in.l, ruleStructGap, off, ev, "TensorFlow checkpoint data",
 				fmt.Sprintf("%d bytes of the shard are described by no index entry and are not zero padding", uncovered))
+			if err := s.scanGaps(ctx, in, gaps, uncovered); err != nil {
+				return true, err
+			}
 		}
 	}
 	if truncated {
@@ -630,4 +712,27 @@ func nonZeroGap(ra io.ReaderAt, gaps []byteSpan, total int64) (bool, int64) {
 		}
 	}
 	return false, -1
+}
+
+// scanGaps scans each run of bytes that no tensor covers as content of its own
+// (a pickle or archive hidden there is reported for what it is), when they
+// total at most maxGapCheck bytes. Only findings are kept: the bytes are
+// already reported as uncovered, so "not scanned" adds nothing.
+func (s *scanner) scanGaps(ctx context.Context, in region, gaps []byteSpan, total int64) error {
+	if total > maxGapCheck {
+		return nil
+	}
+	for _, g := range gaps {
+		gs := newScanner(s.opts)
+		sub := gs.regionAt(in.ra, g.off, g.end-g.off, in.l.child(fmt.Sprintf("unused bytes at %d", g.off), fileOffAdd(in.l.fileOff, g.off)))
+		err := gs.scanRegion(ctx, sub)
+		sub.st.release()
+		if err != nil {
+			return err
+		}
+		for _, f := range gs.c.findings {
+			s.c.addFinding(f)
+		}
+	}
+	return nil
 }

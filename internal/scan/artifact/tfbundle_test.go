@@ -216,7 +216,7 @@ func TestTensorBundleHostile(t *testing.T) {
 		{name: "entries overlap", shardName: shard0, index: good(4, 0), data: floats[:20],
 			want: []want{{"format.overlap", "1 index entries overlap", scan.High}}},
 		{name: "payload after the tensors", shardName: shard0, index: good(8, 0), data: append(append([]byte{}, floats...), []byte("cos\nsystem\n(S'id'\ntR.")...),
-			want: []want{{"format.uncovered_data", "described by no index entry", scan.Medium}}},
+			want: []want{{"format.uncovered_data", "described by no index entry", scan.Medium}, {"pickle.dangerous_call", "os.system", scan.Critical}}},
 		{name: "shard count disagrees with the name", shardName: "model.ckpt-7.data-00000-of-00002", index: good(8, 0), data: floats,
 			want: []want{{"format.invalid", "describes 1 shards", scan.Medium}}, notScanned: "does not describe"},
 		{name: "no index beside the shard", shardName: shard0, data: floats, notScanned: "model.ckpt-7.index) is not beside it"},

@@ -238,6 +238,7 @@ func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []b
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
 	s.readLocals(ra, entries, order, zs, kind, l)
 	s.checkZipEntries(ra, entries, order, zs, cdStart, l)
+	defer s.withMembers(zipMembers(ra, entries))() // tfbundle.go
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -741,15 +742,23 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		return nil
 	}
 	base := strings.ToLower(path.Base(e.name)) // torch's reader ignores case
+	var err error
 	if strings.HasSuffix(base, ".pkl") || strings.HasSuffix(base, ".debug_pkl") {
 		// PyTorch unpickles these whatever their first byte says. The whole window
 		// is wanted at once: pickles are read to their end.
 		in.st.grow(in.st.max)
-		err := s.a.scanPicklesAt(ctx, in.st, child, 0, false)
+		err = s.a.scanPicklesAt(ctx, in.st, child, 0, false)
 		in.st.release() // the pickle machines keep copies of what they need
-		return err
+	} else {
+		err = s.scanRegion(ctx, in)
 	}
-	return s.scanRegion(ctx, in)
+	if err != nil && e.method != 0 && ctx.Err() == nil {
+		// Corrupt compressed data ends this member, not the archive: the
+		// findings so far (and the other members) still count.
+		s.c.skip(child, "compressed data cannot be read (%v); the rest of the member was not scanned", err)
+		return nil
+	}
+	return err
 }
 
 // zipLZMAReader decodes a zip LZMA member (method 14, which Python's zipfile

@@ -70,11 +70,11 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "safetensors"
 	case "gguf":
 		return "gguf"
-	case "onnx":
+	case "onnx", "onnx external data", "onnx tensor":
 		return "onnx"
 	case "hdf5":
 		return "keras"
-	case "savedmodel", "tensorflow checkpoint index", "tensorflow checkpoint data", "tensorflow fingerprint":
+	case "savedmodel", "keras metadata", "tensorflow graphdef", "tensorflow checkpoint index", "tensorflow checkpoint data", "tensorflow fingerprint", "tflite":
 		return "tensorflow"
 	case "npy":
 		return "numpy"
