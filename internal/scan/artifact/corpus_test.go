@@ -184,6 +184,11 @@ func containerSamples(t testing.TB) []sample {
 		// ONNX
 		{name: "b_model.onnx", data: buildONNX([][2]string{{"", "Add"}, {"com.microsoft", "FusedMatMul"}}, []string{"", "com.microsoft"}, []string{"", "weights.bin"})},
 		{"onnx_custom_domain.onnx", buildONNX([][2]string{{"", "Add"}, {"ai.onnx.contrib", "PyOp"}}, []string{"", "ai.onnx.contrib"}, nil), true, "onnx.custom_operator_domain", "ai.onnx.contrib"},
+		// onnxruntime-extensions' own kernels carry no code; a Python op or an
+		// Azure operator (network calls) beside them still does
+		{name: "b_ortx_tokenizer.onnx", data: buildONNX([][2]string{{"ai.onnx.contrib", "GPT2Tokenizer"}, {"ai.onnx.contrib", "StringSplit"}}, []string{"", "ai.onnx.contrib"}, nil)},
+		{"onnx_ortx_pyop.onnx", buildONNX([][2]string{{"ai.onnx.contrib", "BertTokenizer"}, {"ai.onnx.contrib", "MyPythonOp"}}, []string{"", "ai.onnx.contrib"}, nil), true, "onnx.custom_operator_domain", "ai.onnx.contrib"},
+		{"onnx_ortx_azure.onnx", buildONNX([][2]string{{"ai.onnx.contrib", "AzureTextToText"}}, []string{"", "ai.onnx.contrib"}, nil), true, "onnx.custom_operator_domain", "ai.onnx.contrib"},
 		{"onnx_external_escape.onnx", buildONNX([][2]string{{"", "Add"}}, []string{""}, []string{"../../../../etc/passwd"}), true, "onnx.external_data_escape", "../../../../etc/passwd"},
 		{"onnx_external_abs.onnx", buildONNX([][2]string{{"", "Add"}}, []string{""}, []string{"/root/.ssh/id_rsa"}), true, "onnx.external_data_escape", "/root/.ssh/id_rsa"},
 		// JSON, text, tar, gzip

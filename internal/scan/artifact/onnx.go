@@ -55,6 +55,26 @@ var onnxStrings = map[onnxMsg]map[protowire.Number]string{
 var standardONNXDomains = setOf("", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
 	"com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental", "com.ms.internal.nhwc", "com.microsoft.dml")
 
+// ortxDomain is onnxruntime-extensions' operator domain. Its own operators
+// (tokenizers, string, audio and image kernels, listed from the 0.15.2 wheel's
+// library) are native code of that package: a model using them carries no
+// code. Other operators there are Python functions (PyOp / onnx_op) or the
+// Azure and OpenAI operators that call out to the network, so they remain
+// custom-domain findings.
+const ortxDomain = "ai.onnx.contrib"
+
+var ortxNativeOps = setOf("AudioDecoder", "AudioDecoderEx", "BertPreTokenizer", "BertTokenizer",
+	"BertTokenizerDecoder", "BlingFireSentenceBreaker", "BpeDecoder", "CLIPTokenizer", "DecodeImage",
+	"DrawBoundingBoxes", "EncodeImage", "GaussianBlur", "GPT2Tokenizer", "HfJsonTokenizer", "ImageDecoder",
+	"ImageReader", "Inverse", "MaskedFill", "MergeSignalSegments", "NegPos", "RaggedTensorToDense",
+	"RaggedTensorToSparse", "RobertaTokenizer", "SegmentExtraction", "SegmentSum", "SentencepieceDecoder",
+	"SentencepieceTokenizer", "SplitSignalSegments", "SpmTokenizer", "StftNorm", "StringConcat",
+	"StringECMARegexReplace", "StringECMARegexSplitWithOffsets", "StringEqual", "StringJoin", "StringLength",
+	"StringLower", "StringMapping", "StringRaggedTensorToDense", "StringRegexReplace",
+	"StringRegexSplitWithOffsets", "StringSplit", "StringStrip", "StringToHashBucket",
+	"StringToHashBucketFast", "StringToVector", "StringUpper", "TrieDetokenizer", "TrieTokenizer",
+	"VectorToString", "WordpieceTokenizer")
+
 type onnxWalker struct {
 	protoWalk
 	localDoms map[string]bool // domains of model-local functions
@@ -163,6 +183,9 @@ func (w *onnxWalker) walk(ctx context.Context, msg onnxMsg, end int64, depth int
 	}
 	switch msg {
 	case onnxNode:
+		if dom == ortxDomain && ortxNativeOps[op] {
+			break // onnxruntime-extensions' own kernels: no code from the model
+		}
 		if _, ok := w.nodeDoms[dom]; !ok && len(w.nodeDoms) < 1024 {
 			w.nodeDoms[dom] = op
 		}
