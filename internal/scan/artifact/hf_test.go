@@ -34,7 +34,7 @@ func TestHFRepoFolderIsClean(t *testing.T) {
 		t.Errorf("not scanned: %s: %s", n.Path, n.Reason)
 	}
 	want := map[string]string{
-		".gitattributes": "text", "README.md": "text", "chat_template.jinja": "json", "config.json": "json",
+		".gitattributes": "text", "README.md": "text", "chat_template.jinja": "text", "config.json": "json",
 		"generation_config.json": "json", "tokenizer.json": "json", "tokenizer_config.json": "json",
 		"model.safetensors.index.json": "json", "pytorch_model.bin.index.json": "json",
 		"embeddings.npz": "zip", "flax_model.msgpack": "msgpack", "model.tflite": "tflite", "tf_model.h5": "hdf5",

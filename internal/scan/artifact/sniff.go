@@ -130,6 +130,9 @@ func longLineArgument(b []byte) bool {
 func looksJSON(head []byte) bool {
 	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	b = bytes.TrimLeft(b, " \t\r\n")
+	if bytes.HasPrefix(b, []byte("{%")) || bytes.HasPrefix(b, []byte("{{")) || bytes.HasPrefix(b, []byte("{#")) {
+		return false // a Jinja template (chat_template.jinja), text
+	}
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[') && looksText(head)
 }
 
