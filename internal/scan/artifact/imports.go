@@ -332,8 +332,18 @@ var ecosystemLoaders = setOf(
 
 // ecosystemLoaderPrefixes are packages of loader classes: dataset classes
 // download and write files when constructed (torchvision.datasets.MNIST(root,
-// download=True)).
-var ecosystemLoaderPrefixes = []string{"torchvision.datasets.", "torchaudio.datasets.", "torchtext.datasets."}
+// download=True)); gensim 3's wrappers run the external binary they are given
+// through a shell (LdaMallet(mallet_path, corpus) runs "mallet_path import-file …").
+var ecosystemLoaderPrefixes = []string{"torchvision.datasets.", "torchaudio.datasets.", "torchtext.datasets.",
+	"gensim.models.wrappers."}
+
+// ecosystemLoaderNames are class names that load or fetch in whatever module
+// of an ecosystem they are exported from: Keras' TFSMLayer(filepath) loads and
+// runs a SavedModel graph from outside the file; trainers (transformers, trl,
+// ultralytics, Lightning) fetch models and datasets (ultralytics' dataset check
+// runs the dataset YAML's download script); LightningCLI parses a command line
+// and instantiates the classes it names.
+var ecosystemLoaderNames = setOf("TFSMLayer", "LightningCLI")
 
 // isEcosystemLoader reports whether a class's constructor loads or fetches.
 func isEcosystemLoader(name string) bool {
@@ -345,7 +355,8 @@ func isEcosystemLoader(name string) bool {
 			return true
 		}
 	}
-	return false
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	return ecosystemLoaderNames[last] || strings.HasSuffix(last, "Trainer")
 }
 
 // ecosystemClass reports whether name is a plain (not dotted) name of a package
