@@ -193,15 +193,23 @@ func readTable(ra io.ReaderAt, size int64, fn func(key, val []byte) error) error
 	if err != nil {
 		return err
 	}
+	// Data blocks follow one another in key order, as the table builder
+	// writes them; an index whose handles go back (every entry naming the same
+	// 16 MiB block) would otherwise make a small file cost terabytes of reads.
+	var next uint64
 	return eachBlockEntry(index, ih.off, func(_, val []byte) error {
 		h, _, ok := decodeHandle(val)
 		if !ok {
 			return bundleErrorf(int64(ih.off), "index block at %d holds a malformed block handle", ih.off)
 		}
+		if h.off < next {
+			return bundleErrorf(int64(ih.off), "index block at %d names table block %d, which does not follow the block before it", ih.off, h.off)
+		}
 		block, err := readTableBlock(ra, size, h)
 		if err != nil {
 			return err
 		}
+		next = h.off + h.size + 5
 		return eachBlockEntry(block, h.off, fn)
 	})
 }

@@ -273,6 +273,7 @@ func TestTensorBundleBrokenIndex(t *testing.T) {
 		"snappy bomb":        {hostileIdx, "more than the 16777216-byte limit"},
 		"no header":          {buildTable([]tableKV{{"a", bundleEntryVal(1, []int64{1}, 0, 0, 4)}}, 4, false), "no header entry"},
 		"block past the end": {pastEnd, "past the end of the table's data"},
+		"block read again":   {repeatedBlock(good), "does not follow the block before it"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -311,6 +312,38 @@ func buildIndexOver(blk, h []byte) []byte {
 	}
 	foot = append(foot, make([]byte, 40-len(foot))...)
 	return append(append(out, foot...), leveldbTableMagic...)
+}
+
+// repeatedBlock rewrites a one-data-block table so that its index names that
+// block twice (the second entry's key sorts after the first).
+func repeatedBlock(table []byte) []byte {
+	foot := table[len(table)-tableFooterLen:]
+	_, n, _ := decodeHandle(foot)
+	ih, _, _ := decodeHandle(foot[n:])
+	index := table[ih.off : ih.off+ih.size]
+	var h []byte
+	_ = eachBlockEntry(index, 0, func(_, val []byte) error { h = bytes.Clone(val); return nil })
+	data := table[:ih.off]
+	var b []byte
+	for _, k := range []string{"a", "b"} {
+		b = protowire.AppendVarint(b, 0)
+		b = protowire.AppendVarint(b, 1)
+		b = protowire.AppendVarint(b, uint64(len(h)))
+		b = append(append(b, k...), h...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	out := bytes.Clone(data)
+	ioff := uint64(len(out))
+	out = append(append(out, b...), 0)
+	c := crc32.Checksum(append(bytes.Clone(b), 0), castagnoli)
+	out = binary.LittleEndian.AppendUint32(out, (c>>15|c<<17)+0xa282ead8)
+	var f []byte
+	for _, v := range []uint64{0, 0, ioff, uint64(len(b))} {
+		f = protowire.AppendVarint(f, v)
+	}
+	f = append(f, make([]byte, 40-len(f))...)
+	return append(append(out, f...), leveldbTableMagic...)
 }
 
 func FuzzTensorBundleIndex(f *testing.F) {
