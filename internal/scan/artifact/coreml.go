@@ -52,15 +52,10 @@ var cmlChildren = map[cmlMsg]map[protowire.Number]cmlMsg{
 // its name (1). An ONNX model also starts with fields 1 and 2, but its field 2
 // is the producer's name, text.
 func looksCoreML(head []byte) bool {
-	num, typ, n := protowire.ConsumeTag(head)
-	if n < 0 || num != 1 || typ != protowire.VarintType {
+	rest, ok := afterSmallVersion(head)
+	if !ok {
 		return false
 	}
-	v, m := protowire.ConsumeVarint(head[n:])
-	if m < 0 || v == 0 || v > 64 {
-		return false
-	}
-	rest := head[n+m:]
 	num, typ, k := protowire.ConsumeTag(rest)
 	if k < 0 || num != 2 || typ != protowire.BytesType {
 		return false

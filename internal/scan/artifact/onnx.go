@@ -86,18 +86,28 @@ type onnxWalker struct {
 
 var errONNXStop = errors.New("onnx: stop")
 
-// looksONNX recognises a ModelProto start: ir_version (field 1, varint, small)
-// followed by another valid ModelProto field.
-func looksONNX(head []byte) bool {
+// afterSmallVersion returns the bytes after a message's first field when that
+// is field 1, a varint from 1 to 64 (ONNX's ir_version, Core ML's
+// specificationVersion); ok is false otherwise.
+func afterSmallVersion(head []byte) (rest []byte, ok bool) {
 	num, typ, n := protowire.ConsumeTag(head)
 	if n < 0 || num != 1 || typ != protowire.VarintType {
-		return false
+		return nil, false
 	}
 	v, m := protowire.ConsumeVarint(head[n:])
 	if m < 0 || v == 0 || v > 64 {
+		return nil, false
+	}
+	return head[n+m:], true
+}
+
+// looksONNX recognises a ModelProto start: ir_version (field 1, varint, small)
+// followed by another valid ModelProto field.
+func looksONNX(head []byte) bool {
+	rest, ok := afterSmallVersion(head)
+	if !ok {
 		return false
 	}
-	rest := head[n+m:]
 	num, typ, k := protowire.ConsumeTag(rest)
 	if k < 0 {
 		return false

@@ -292,26 +292,7 @@ func TestTensorBundleBrokenIndex(t *testing.T) {
 // buildIndexOver is a table whose one data block is blk (with its trailer,
 // at offset 0) and whose index block points at it with handle h.
 func buildIndexOver(blk, h []byte) []byte {
-	out := append([]byte{}, blk...)
-	var b []byte
-	b = protowire.AppendVarint(b, 0)
-	b = protowire.AppendVarint(b, 1)
-	b = protowire.AppendVarint(b, uint64(len(h)))
-	b = append(b, 'z')
-	b = append(b, h...)
-	b = binary.LittleEndian.AppendUint32(b, 0)
-	b = binary.LittleEndian.AppendUint32(b, 1)
-	ioff := uint64(len(out))
-	out = append(out, b...)
-	out = append(out, 0)
-	c := crc32.Checksum(append(append([]byte{}, b...), 0), castagnoli)
-	out = binary.LittleEndian.AppendUint32(out, (c>>15|c<<17)+0xa282ead8)
-	var foot []byte
-	for _, v := range []uint64{0, 0, ioff, uint64(len(b))} {
-		foot = protowire.AppendVarint(foot, v)
-	}
-	foot = append(foot, make([]byte, 40-len(foot))...)
-	return append(append(out, foot...), leveldbTableMagic...)
+	return tableOver(blk, []tableKV{{"z", string(h)}})
 }
 
 // repeatedBlock rewrites a one-data-block table so that its index names that
@@ -320,30 +301,34 @@ func repeatedBlock(table []byte) []byte {
 	foot := table[len(table)-tableFooterLen:]
 	_, n, _ := decodeHandle(foot)
 	ih, _, _ := decodeHandle(foot[n:])
-	index := table[ih.off : ih.off+ih.size]
-	var h []byte
-	_ = eachBlockEntry(index, 0, func(_, val []byte) error { h = bytes.Clone(val); return nil })
-	data := table[:ih.off]
+	var h string
+	_ = eachBlockEntry(table[ih.off:ih.off+ih.size], 0, func(_, val []byte) error { h = string(val); return nil })
+	return tableOver(table[:ih.off], []tableKV{{"a", h}, {"b", h}})
+}
+
+// tableOver is data (blocks with their trailers) followed by an index block of
+// entries (keys and raw block handles, unshared) and the footer.
+func tableOver(data []byte, entries []tableKV) []byte {
+	out := bytes.Clone(data)
 	var b []byte
-	for _, k := range []string{"a", "b"} {
+	for _, e := range entries {
 		b = protowire.AppendVarint(b, 0)
-		b = protowire.AppendVarint(b, 1)
-		b = protowire.AppendVarint(b, uint64(len(h)))
-		b = append(append(b, k...), h...)
+		b = protowire.AppendVarint(b, uint64(len(e.key)))
+		b = protowire.AppendVarint(b, uint64(len(e.val)))
+		b = append(append(b, e.key...), e.val...)
 	}
 	b = binary.LittleEndian.AppendUint32(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, 1)
-	out := bytes.Clone(data)
 	ioff := uint64(len(out))
 	out = append(append(out, b...), 0)
 	c := crc32.Checksum(append(bytes.Clone(b), 0), castagnoli)
 	out = binary.LittleEndian.AppendUint32(out, (c>>15|c<<17)+0xa282ead8)
-	var f []byte
+	var foot []byte
 	for _, v := range []uint64{0, 0, ioff, uint64(len(b))} {
-		f = protowire.AppendVarint(f, v)
+		foot = protowire.AppendVarint(foot, v)
 	}
-	f = append(f, make([]byte, 40-len(f))...)
-	return append(append(out, f...), leveldbTableMagic...)
+	foot = append(foot, make([]byte, 40-len(foot))...)
+	return append(append(out, foot...), leveldbTableMagic...)
 }
 
 func FuzzTensorBundleIndex(f *testing.F) {
