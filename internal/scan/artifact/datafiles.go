@@ -160,32 +160,39 @@ func (s *scanner) scanDescribedData(ctx context.Context, in region) (handled boo
 	if past > 0 {
 		s.c.add(in.l, ruleStructPastEnd, -1, ev, what, fmt.Sprintf("%s, past the end of this %d-byte file (%d such tensors)", pastMsg, in.size, past))
 	}
-	gaps, uncovered := uncoveredSpans(spans, in.size)
-	if uncovered > 0 {
-		if nz, off := nonZeroGap(in.ra, gaps, uncovered); nz {
-			s.c.add(in.l, ruleStructGap, off, ev, what,
-				fmt.Sprintf("%d bytes of the file are used by no tensor of %s and are not zero padding", uncovered, by))
-			if err := s.scanGaps(ctx, in, gaps, uncovered); err != nil {
-				return true, err
-			}
-		}
+	gaps, uncovered, _ := uncoveredSpans(spans, in.size)
+	return true, s.reportUncovered(ctx, in, gaps, uncovered, ev, what,
+		fmt.Sprintf("%d bytes of the file are used by no tensor of %s and are not zero padding", uncovered, by))
+}
+
+// reportUncovered reports the bytes of a data file that nothing describes
+// (gaps, uncovered in all) when they are not zero padding, with msg, and scans
+// them as content of their own.
+func (s *scanner) reportUncovered(ctx context.Context, in region, gaps []byteSpan, uncovered int64, ev map[string]any, what, msg string) error {
+	if uncovered == 0 {
+		return nil
 	}
-	return true, nil
+	nz, off := nonZeroGap(in.ra, gaps, uncovered)
+	if !nz {
+		return nil
+	}
+	s.c.add(in.l, ruleStructGap, off, ev, what, msg)
+	return s.scanGaps(ctx, in, gaps, uncovered)
 }
 
 func sortSpans(spans []byteSpan) {
 	slices.SortFunc(spans, func(a, b byteSpan) int { return cmp.Compare(a.off, b.off) })
 }
 
-// uncoveredSpans returns the parts of [0, size) that no span covers, and
-// their total.
-func uncoveredSpans(spans []byteSpan, size int64) ([]byteSpan, int64) {
+// uncoveredSpans returns the parts of [0, size) that no span covers, their
+// total, and how many spans start inside bytes an earlier span covers.
+func uncoveredSpans(spans []byteSpan, size int64) (gaps []byteSpan, total, overlaps int64) {
 	sortSpans(spans)
-	var gaps []byteSpan
-	var total int64
 	cur := int64(0)
 	for _, sp := range spans {
-		if sp.off > cur {
+		if sp.off < cur {
+			overlaps++
+		} else if sp.off > cur {
 			gaps = append(gaps, byteSpan{cur, sp.off})
 			total += sp.off - cur
 		}
@@ -195,7 +202,7 @@ func uncoveredSpans(spans []byteSpan, size int64) ([]byteSpan, int64) {
 		gaps = append(gaps, byteSpan{cur, size})
 		total += size - cur
 	}
-	return gaps, total
+	return gaps, total, overlaps
 }
 
 // ---- OpenVINO IR ----

@@ -2,7 +2,6 @@ package artifact
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -662,37 +660,16 @@ func (s *scanner) scanTFShard(ctx context.Context, in region) (handled bool, err
 		s.c.add(in.l, ruleStructPastEnd, -1, ev, "TensorFlow checkpoint data",
 			fmt.Sprintf("%s, past the end of this %d-byte shard (%d such entries)", pastMsg, in.size, past))
 	}
-	slices.SortFunc(spans, func(a, b byteSpan) int { return cmp.Compare(a.off, b.off) })
-	var overlaps, uncovered int64
-	var gaps []byteSpan
-	cur := int64(0)
-	for _, sp := range spans {
-		if sp.off < cur {
-			overlaps++
-		} else if sp.off > cur {
-			gaps = append(gaps, byteSpan{cur, sp.off})
-			uncovered += sp.off - cur
-		}
-		cur = max(cur, sp.end)
-	}
-	if cur < in.size {
-		gaps = append(gaps, byteSpan{cur, in.size})
-		uncovered += in.size - cur
-	}
+	gaps, uncovered, overlaps := uncoveredSpans(spans, in.size)
 	if overlaps > 0 {
 		s.c.add(in.l, ruleStructOverlap, -1, ev, "TensorFlow checkpoint data",
 			fmt.Sprintf("%d index entries overlap other entries' bytes", overlaps))
 	}
 	if uncovered > 0 && in.ra == nil {
 		s.c.skip(in.l, "%d bytes of the shard that no index entry describes are inside a compressed member and were not read", uncovered)
-	} else if uncovered > 0 {
-		if nz, off := nonZeroGap(in.ra, gaps, uncovered); nz {
-			s.c.add(in.l, ruleStructGap, off, ev, "TensorFlow checkpoint data",
-				fmt.Sprintf("%d bytes of the shard are described by no index entry and are not zero padding", uncovered))
-			if err := s.scanGaps(ctx, in, gaps, uncovered); err != nil {
-				return true, err
-			}
-		}
+	} else if err := s.reportUncovered(ctx, in, gaps, uncovered, ev, "TensorFlow checkpoint data",
+		fmt.Sprintf("%d bytes of the shard are described by no index entry and are not zero padding", uncovered)); err != nil {
+		return true, err
 	}
 	if truncated {
 		s.c.skip(in.l, "only the first %d entries of its index %s were checked", maxBundleEntries, indexName)
