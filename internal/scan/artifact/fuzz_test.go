@@ -206,6 +206,7 @@ func FuzzSkops(f *testing.F) {
 func FuzzYAMLTags(f *testing.F) {
 	f.Add([]byte("a: !!python/object/apply:posix.system [id]\nb: !!python/name:x\nc: !!python/module:os\n"))
 	f.Add([]byte("x: !<tag:yaml.org,2002:python/object/new:.a> []\n"))
+	f.Add([]byte("%TAG !p! tag:yaml.org,2002:python/object/apply:\n---\na: !p!o%73.system [id]\nb: !<x%2>\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		runParser(t, data, func(s *scanner, in region) error {
 			s.checkYAMLTags(in.l, data)
