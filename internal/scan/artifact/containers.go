@@ -364,7 +364,7 @@ func tarMembers(ra io.ReaderAt, size int64) func(name string) (io.ReaderAt, int6
 				if err != nil {
 					break
 				}
-				if hdr.Typeflag == tar.TypeReg && sc.off+hdr.Size <= size {
+				if hdr.Typeflag == tar.TypeReg && sc.off <= size && hdr.Size <= size-sc.off {
 					index[hdr.Name] = [2]int64{sc.off, hdr.Size}
 				}
 			}
