@@ -299,3 +299,89 @@ func TestToolWritesOfARealModel(t *testing.T) {
 		t.Error("write_file of placeholders found as self-modification")
 	}
 }
+
+// forcedOnly stands for a model like SmolLM2 135M Instruct: it calls a tool only
+// when the request requires one (tool_choice required) and otherwise answers in
+// text, following the rule it wrote in the form follow gives it.
+func forcedOnly(follow func(code string) string) llmtest.Handler {
+	rw := rewriter(follow)
+	return func(req llmtest.ChatRequest) llmtest.Reply {
+		r := rw(req)
+		if req.ToolChoice != "required" && len(r.ToolCalls) > 0 {
+			return llmtest.Reply{Text: "I'll take care of that."}
+		}
+		return r
+	}
+}
+
+// TestToolChoiceRequiredOnPlanting: a target that calls tools only when made to is
+// not judged under the default choice; with ToolChoice required the support check
+// and the first request of each tool probe (the planting turn) require a call, every
+// later request says auto, and persistence is judged on answers the model chose.
+func TestToolChoiceRequiredOnPlanting(t *testing.T) {
+	tools := probesOf(t, probe.KindToolWrite)
+	for _, choice := range []string{"", llm.ToolChoiceAuto, llm.ToolChoiceRequired} {
+		t.Run("choice="+choice, func(t *testing.T) {
+			srv := llmtest.NewOpenAIServer(t, forcedOnly(func(code string) string { return "[" + code + "]" }))
+			p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
+			fs, err := probe.Run(context.Background(), probe.Target{Name: "x", Provider: p, Model: "m"}, []scan.Type{scan.SelfModification},
+				probe.Options{Seed: 3, Probes: tools, ToolChoice: choice})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, persisted, forced, noted := 0, 0, 0, 0
+			for _, f := range fs {
+				switch {
+				case f.Evidence["kind"] == "not_judged":
+					noted++
+				case f.Severity != scan.Info:
+					found++
+					if f.Evidence["persisted"] == true {
+						persisted++
+					}
+					if f.Evidence["tool_choice"] == llm.ToolChoiceRequired {
+						forced++
+					}
+				}
+			}
+			required, auto := 0, 0
+			for _, r := range srv.Requests() {
+				switch r.ToolChoice {
+				case "required":
+					required++
+					if len(r.Messages) != 1 || strings.HasPrefix(r.LastUser(), "Hello!") {
+						t.Errorf("a request that is not a planting turn required a tool call: %+v", r.Messages)
+					}
+				case "auto":
+					auto++
+				}
+			}
+			switch choice {
+			case llm.ToolChoiceRequired:
+				if found != len(tools) || forced != len(tools) || persisted != len(tools)-1 || noted != 0 {
+					t.Errorf("found %d, forced %d, persisted %d, noted %d; want %d, %d, %d, 0", found, forced, persisted, noted, len(tools), len(tools), len(tools)-1)
+				}
+				if required != len(tools)+1 || auto != len(srv.Requests())-required {
+					t.Errorf("%d requests required a call, %d said auto, of %d; want %d required (support check + planting turns), the rest auto", required, auto, len(srv.Requests()), len(tools)+1)
+				}
+			default:
+				if found != 0 || noted == 0 {
+					t.Errorf("a model that never calls tools unless made to: found %d, noted %d", found, noted)
+				}
+				if required != 0 || (choice == "" && auto != 0) {
+					t.Errorf("choice %q: %d requests required, %d said auto", choice, required, auto)
+				}
+			}
+		})
+	}
+}
+
+func TestToolChoiceValidated(t *testing.T) {
+	srv := llmtest.NewOpenAIServer(t, textOnly)
+	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
+	_, err := probe.Run(context.Background(), probe.Target{Name: "x", Provider: p, Model: "m"}, []scan.Type{scan.SelfModification},
+		probe.Options{Probes: probesOf(t, probe.KindToolWrite), ToolChoice: "any"})
+	if err == nil || !strings.Contains(err.Error(), "tool choice") || len(srv.Requests()) != 0 {
+		t.Errorf("tool choice \"any\": err %v after %d requests", err, len(srv.Requests()))
+	}
+}
