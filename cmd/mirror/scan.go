@@ -131,6 +131,7 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	fs.StringSliceVar(&o.endpoint.Strategies, "strategies", nil, "comma-separated `NAMES` of strategies that also run every probe transformed: "+strings.Join(scan.StrategyNames, ", ")+" (the last three need --attacker-endpoint)")
 	fs.IntVar(&o.endpoint.Samples, "samples", 0, "try each probe and strategy `N` times (default 1, at most 20); findings report attack success rates")
 	fs.Float64Var(&o.endpoint.Temperature, "temperature", 0, "sampling temperature `T` of the scanned model's answers (0 to 2)")
+	fs.StringVar(&o.endpoint.ToolChoice, "tool-choice", "", "`auto` (default) or required: required makes the target call a tool on the planting turn of each tool self-modification probe (later turns stay auto)")
 	fs.StringVar(&o.endpoint.AttackerEndpoint, "attacker-endpoint", "", "OpenAI-compatible API at `URL` of an attacker model for the paraphrase, translation and crescendo strategies")
 	fs.StringVar(&o.endpoint.AttackerModel, "attacker-model", "", "attacker model `NAME`")
 	fs.StringVar(&o.endpoint.AttackerAPIKeyEnv, "attacker-api-key-env", "", "environment `VAR` holding the attacker's API key (default: the endpoint's)")
@@ -206,7 +207,7 @@ func parseScanArgs(args []string, getenv func(string) string, stdout, stderr io.
 	case len(types) > 0 || o.endpoint.SeedSet || o.endpoint.Model != "" || o.endpoint.APIKeyEnv != "" || o.endpoint.JudgeEndpoint != "" ||
 		o.endpoint.JudgeModel != "" || o.endpoint.MaxOutputTokens != 0 || o.endpoint.Concurrency != 0 || o.endpoint.sampling() ||
 		o.endpoint.SystemPrompt != "" || o.endpoint.Purpose != "" || o.endpoint.ProbesPath != "":
-		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
+		return o, errors.New("--model, --api-key-env, --types, --seed, --judge-*, --max-output-tokens, --concurrency, --strategies, --samples, --temperature, --tool-choice, --attacker-*, --max-requests, --max-tokens, --system-prompt, --purpose and --probes apply to --endpoint scans only")
 	}
 	return o, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"mirror/internal/llm"
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
 	"mirror/internal/scan/probe"
@@ -36,6 +37,7 @@ type endpointFlags struct {
 	Strategies         []string    // --strategies: scan.StrategyNames
 	Samples            int         // --samples: attempts per probe and strategy (0: one)
 	Temperature        float64     // --temperature of the scanned model's answers
+	ToolChoice         string      // --tool-choice: auto or required on tool probes' planting turns
 	AttackerEndpoint   string      // --attacker-endpoint: OpenAI-compatible API of the attacker model
 	AttackerModel      string      // --attacker-model
 	AttackerAPIKeyEnv  string      // --attacker-api-key-env (default: the endpoint's variable)
@@ -59,7 +61,7 @@ func scanEndpoint(ctx context.Context, f endpointFlags) (scan.Report, error) {
 	key := f.Getenv(cmp.Or(f.APIKeyEnv, "OPENAI_API_KEY"))
 	s := engine.EndpointScan{Types: f.Types, MaxOutputTokens: f.MaxOutputTokens, Progress: f.Progress, Packs: f.packs,
 		Options: scan.JobOptions{Seed: &f.Seed, Concurrency: f.Concurrency, Strategies: f.Strategies, Samples: f.Samples,
-			Temperature: f.Temperature, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens, SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
+			Temperature: f.Temperature, ToolChoice: f.ToolChoice, MaxRequests: f.MaxRequests, MaxTokens: f.MaxTokens, SystemPrompt: f.SystemPrompt, Purpose: f.Purpose}}
 	if f.Endpoint != "" {
 		s.Chat = scan.Target{Kind: scan.TargetEndpoint, URL: f.Endpoint, Model: f.Model, Provider: f.Provider, APIKey: key}
 	}
@@ -147,7 +149,7 @@ func needs(t scan.Type) string {
 
 // sampling reports whether any strategy, sampling, attacker or budget flag is set.
 func (f endpointFlags) sampling() bool {
-	return len(f.Strategies) > 0 || f.Samples != 0 || f.Temperature != 0 || f.AttackerEndpoint != "" || f.AttackerModel != "" ||
+	return len(f.Strategies) > 0 || f.Samples != 0 || f.Temperature != 0 || f.ToolChoice != "" || f.AttackerEndpoint != "" || f.AttackerModel != "" ||
 		f.AttackerAPIKeyEnv != "" || f.MaxRequests != 0 || f.MaxTokens != 0
 }
 
@@ -173,6 +175,8 @@ func (f *endpointFlags) checkStrategies() error {
 		return errors.New("--attacker-endpoint attacks chat models: it needs --endpoint")
 	case f.Samples < 0 || f.Samples > scan.MaxSamples:
 		return fmt.Errorf("--samples: want 1 to %d", scan.MaxSamples)
+	case f.ToolChoice != "" && !slices.Contains(llm.ToolChoices, f.ToolChoice):
+		return fmt.Errorf("--tool-choice: want %s", strings.Join(llm.ToolChoices, " or "))
 	case f.Temperature < 0 || f.Temperature > scan.MaxTemperature:
 		return fmt.Errorf("--temperature: want 0 to %g", scan.MaxTemperature)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
 )
 
@@ -53,6 +55,7 @@ func TestScanEndpointStrategiesCLI(t *testing.T) {
 		{"--strategies crescendo", "--attacker-endpoint"},
 		{"--samples 21", "--samples"},
 		{"--temperature 3", "--temperature"},
+		{"--tool-choice any", "--tool-choice"},
 		{"--attacker-endpoint http://127.0.0.1:1/v1", "--attacker-model"},
 	} {
 		args := append([]string{"--endpoint", refusing.BaseURL, "--model", "m"}, strings.Fields(tc.args)...)
@@ -60,7 +63,44 @@ func TestScanEndpointStrategiesCLI(t *testing.T) {
 			t.Errorf("%s: exit %d, %q", tc.args, code, stderr)
 		}
 	}
+	if code, _, stderr := scanCLI(t, env, "--tool-choice", "required", "model.bin"); code != 2 || !strings.Contains(stderr, "--tool-choice") {
+		t.Errorf("--tool-choice on a file scan: exit %d, %q", code, stderr)
+	}
 	if code, _, stderr := scanCLI(t, env, "--samples", "2", "model.bin"); code != 2 || !strings.Contains(stderr, "--samples") {
 		t.Errorf("--samples on a file scan: exit %d, %q", code, stderr)
+	}
+}
+
+// TestScanEndpointToolChoiceCLI: --tool-choice required reaches the target as
+// tool_choice "required" on the tool-support check and each tool probe's planting
+// turn, and a model that calls tools only when made to is then judged.
+func TestScanEndpointToolChoiceCLI(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := llmtest.NewOpenAIServer(t, func(req llmtest.ChatRequest) llmtest.Reply {
+		mu.Lock()
+		seen[req.ToolChoice]++
+		mu.Unlock()
+		if req.ToolChoice == "required" && len(req.Tools) > 0 {
+			return llmtest.Reply{ToolCalls: []llm.ToolCall{{Name: req.Tools[0].Name, Arguments: `{"prompt":` + strconv.Quote(req.LastUser()) + `}`}}}
+		}
+		return llmtest.Reply{Text: "Noted."}
+	})
+	env := map[string]string{"TARGET_KEY": srv.Key}
+	code, r, stderr := scanCLI(t, env, "--endpoint", srv.BaseURL, "--model", "m", "--api-key-env", "TARGET_KEY", "--format", "json",
+		"--types", "self_modification", "--tool-choice", "required", "--fail-on", "critical")
+	if code != 0 {
+		t.Fatalf("exit %d (%s)", code, stderr)
+	}
+	found := false
+	for _, f := range r.Findings {
+		if f.Evidence["probe_id"] == "self_modification.tools.set_system_prompt" && f.Severity != "info" && f.Evidence["tool_choice"] == "required" {
+			found = true
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !found || seen["required"] == 0 || seen["auto"] == 0 {
+		t.Errorf("set_system_prompt write found: %v; tool choices sent: %v", found, seen)
 	}
 }

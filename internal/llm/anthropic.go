@@ -89,6 +89,14 @@ func (p *AnthropicProvider) params(req Request) anthropic.MessageNewParams {
 		tp := anthropic.ToolParam{Name: t.Name, Description: param.NewOpt(t.Description), InputSchema: in}
 		params.Tools = append(params.Tools, anthropic.ToolUnionParam{OfTool: &tp})
 	}
+	if len(req.Tools) > 0 {
+		switch req.ToolChoice {
+		case ToolChoiceRequired:
+			params.ToolChoice = anthropic.ToolChoiceUnionParam{OfAny: &anthropic.ToolChoiceAnyParam{}}
+		case ToolChoiceAuto:
+			params.ToolChoice = anthropic.ToolChoiceUnionParam{OfAuto: &anthropic.ToolChoiceAutoParam{}}
+		}
+	}
 	if req.Temperature != nil {
 		params.Temperature = param.NewOpt(*req.Temperature)
 	}

@@ -112,6 +112,12 @@ func (p *GeminiProvider) request(req Request) ([]*genai.Content, *genai.Generate
 			decls[i] = &genai.FunctionDeclaration{Name: t.Name, Description: t.Description, ParametersJsonSchema: t.objectSchema()}
 		}
 		cfg.Tools = []*genai.Tool{{FunctionDeclarations: decls}}
+		switch req.ToolChoice {
+		case ToolChoiceRequired:
+			cfg.ToolConfig = &genai.ToolConfig{FunctionCallingConfig: &genai.FunctionCallingConfig{Mode: genai.FunctionCallingConfigModeAny}}
+		case ToolChoiceAuto:
+			cfg.ToolConfig = &genai.ToolConfig{FunctionCallingConfig: &genai.FunctionCallingConfig{Mode: genai.FunctionCallingConfigModeAuto}}
+		}
 	}
 	return contents, cfg
 }

@@ -37,6 +37,12 @@ type Request struct {
 	// Tools are the functions the model may call; nil offers none. Complete only:
 	// Stream refuses a request with tools (KindUnsupported) before sending it.
 	Tools []Tool
+	// ToolChoice says whether the model must call one of Tools: ToolChoiceAuto
+	// (or "", the provider's default, sent as nothing) lets it answer in text,
+	// ToolChoiceRequired makes it call one. Each adapter sends it in its protocol's
+	// form (OpenAI tool_choice "required", Anthropic tool_choice {type: any},
+	// Gemini toolConfig.functionCallingConfig.mode ANY); ignored without Tools.
+	ToolChoice string
 }
 
 // Usage counts tokens as the provider reported them.

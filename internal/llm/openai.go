@@ -73,6 +73,9 @@ func (p *OpenAIProvider) params(req Request) openai.ChatCompletionNewParams {
 			Name: t.Name, Description: param.NewOpt(t.Description), Parameters: shared.FunctionParameters(t.objectSchema()),
 		}))
 	}
+	if len(req.Tools) > 0 && req.ToolChoice != "" {
+		params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: param.NewOpt(req.ToolChoice)}
+	}
 	if req.MaxOutputTokens > 0 {
 		if p.provider == OpenAI {
 			params.MaxCompletionTokens = param.NewOpt(int64(req.MaxOutputTokens))

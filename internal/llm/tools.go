@@ -16,6 +16,15 @@ type Tool struct {
 	Parameters map[string]any
 }
 
+// The values of Request.ToolChoice.
+const (
+	ToolChoiceAuto     = "auto"     // the model may call a tool or answer in text
+	ToolChoiceRequired = "required" // the model must call one of the tools offered
+)
+
+// ToolChoices are the values Request.ToolChoice takes, in order ("" is auto).
+var ToolChoices = []string{ToolChoiceAuto, ToolChoiceRequired}
+
 // ToolCall is one call a model asked for. Arguments is a JSON object as the model
 // wrote it: OpenAI sends it as a string (not always valid JSON), Anthropic and
 // Gemini as an object, which the adapters re-encode.

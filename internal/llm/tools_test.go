@@ -208,3 +208,48 @@ func TestStreamRefusesTools(t *testing.T) {
 		check(t, llm.DemoProvider{}, llm.Demo, func() int { return 0 })
 	})
 }
+
+// TestToolChoiceWireFormat checks that each adapter sends Request.ToolChoice in its
+// protocol's own form, and sends nothing when it is unset or no tools are offered.
+func TestToolChoiceWireFormat(t *testing.T) {
+	want := map[string]map[string]string{
+		llm.OpenAICompatible: {"": "", llm.ToolChoiceAuto: "auto", llm.ToolChoiceRequired: "required"},
+		llm.Anthropic:        {"": "", llm.ToolChoiceAuto: "auto", llm.ToolChoiceRequired: "any"},
+		llm.Gemini:           {"": "", llm.ToolChoiceAuto: "AUTO", llm.ToolChoiceRequired: "ANY"},
+	}
+	for _, k := range kits {
+		wire, ok := want[k.provider]
+		if !ok {
+			wire = want[llm.OpenAICompatible] // OpenAI's own API speaks the same
+		}
+		t.Run(k.provider, func(t *testing.T) {
+			f := setup(t, k, func(req llmtest.ChatRequest) llmtest.Reply {
+				if req.ToolChoice == wire[llm.ToolChoiceRequired] && req.ToolChoice != "" {
+					return llmtest.Reply{ToolCalls: []llm.ToolCall{{Name: "get_time", Arguments: `{}`}}}
+				}
+				return llmtest.Reply{Text: "in text"}
+			}, nil)
+			for i, choice := range []string{"", llm.ToolChoiceAuto, llm.ToolChoiceRequired} {
+				resp, err := f.p.Complete(context.Background(), llm.Request{Model: "m", ToolChoice: choice, Tools: []llm.Tool{clockTool},
+					Messages: []llm.Message{{Role: "user", Content: "What time is it?"}}})
+				if err != nil {
+					t.Fatalf("%q: %v", choice, err)
+				}
+				if got := f.srv.Requests()[i].ToolChoice; got != wire[choice] {
+					t.Errorf("tool choice %q went out as %q, want %q", choice, got, wire[choice])
+				}
+				if called := len(resp.ToolCalls) == 1; called != (choice == llm.ToolChoiceRequired) {
+					t.Errorf("tool choice %q: calls %+v, text %q", choice, resp.ToolCalls, resp.Text)
+				}
+			}
+			// Without tools a choice means nothing and is not sent (OpenAI refuses it).
+			if _, err := f.p.Complete(context.Background(), llm.Request{Model: "m", ToolChoice: llm.ToolChoiceRequired,
+				Messages: []llm.Message{{Role: "user", Content: "Hi"}}}); err != nil {
+				t.Fatalf("required without tools: %v", err)
+			}
+			if got := f.srv.Requests()[3].ToolChoice; got != "" {
+				t.Errorf("a request without tools carried tool choice %q", got)
+			}
+		})
+	}
+}

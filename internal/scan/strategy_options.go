@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"mirror/internal/apperr"
+	"mirror/internal/llm"
 )
 
 // validateStrategies checks the strategy and sampling options of a scan of a target
@@ -17,7 +18,7 @@ func (o JobOptions) validateStrategies(k TargetKind) []apperr.FieldError {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"strategies", len(o.Strategies) > 0}, {"attacker_model_id", o.AttackerModelID != ""}, {"samples", o.Samples != 0}, {"temperature", o.Temperature != 0}} {
+		}{{"strategies", len(o.Strategies) > 0}, {"attacker_model_id", o.AttackerModelID != ""}, {"samples", o.Samples != 0}, {"temperature", o.Temperature != 0}, {"tool_choice", o.ToolChoice != ""}} {
 			if f.set {
 				field("options."+f.name, fmt.Sprintf("does not apply to an %s scan", k))
 			}
@@ -44,6 +45,9 @@ func (o JobOptions) validateStrategies(k TargetKind) []apperr.FieldError {
 	}
 	if o.Samples < 0 || o.Samples > MaxSamples {
 		field("options.samples", fmt.Sprintf("must be from 0 to %d", MaxSamples))
+	}
+	if o.ToolChoice != "" && !slices.Contains(llm.ToolChoices, o.ToolChoice) {
+		field("options.tool_choice", "must be one of "+strings.Join(llm.ToolChoices, ", "))
 	}
 	if !(o.Temperature >= 0 && o.Temperature <= MaxTemperature) {
 		field("options.temperature", fmt.Sprintf("must be from 0 to %g", MaxTemperature))

@@ -30,6 +30,11 @@ func TestStrategyOptionsValidate(t *testing.T) {
 			scan.JobOptions{Samples: 21, Temperature: 2.5}, "options.samples options.temperature"},
 		{"negative samples and temperature", endpoint,
 			scan.JobOptions{Samples: -1, Temperature: -0.1}, "options.samples options.temperature"},
+		{"tool choice required", endpoint, scan.JobOptions{ToolChoice: "required"}, ""},
+		{"tool choice auto", endpoint, scan.JobOptions{ToolChoice: "auto"}, ""},
+		{"unknown tool choice", endpoint, scan.JobOptions{ToolChoice: "any"}, "options.tool_choice"},
+		{"tool choice on an artifact", scan.Target{Kind: scan.TargetArtifact, ArtifactID: "a"},
+			scan.JobOptions{ToolChoice: "required"}, "options.tool_choice"},
 		{"too many strategies", endpoint,
 			scan.JobOptions{Strategies: make([]string, len(scan.StrategyNames)+1)}, "options.strategies"},
 		{"overlong attacker id", endpoint,
@@ -62,7 +67,7 @@ func TestStrategyOptionsValidate(t *testing.T) {
 
 // The options are stored as JSON with the job: they must come back as they went in.
 func TestStrategyOptionsRoundTrip(t *testing.T) {
-	in := scan.JobOptions{Strategies: []string{"base64", "crescendo"}, AttackerModelID: "att", Samples: 3, Temperature: 0.7}
+	in := scan.JobOptions{Strategies: []string{"base64", "crescendo"}, AttackerModelID: "att", Samples: 3, Temperature: 0.7, ToolChoice: "required"}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +79,7 @@ func TestStrategyOptionsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip %+v -> %s -> %+v", in, b, out)
 	}
-	for _, k := range []string{`"strategies"`, `"attacker_model_id"`, `"samples"`, `"temperature"`} {
+	for _, k := range []string{`"strategies"`, `"attacker_model_id"`, `"samples"`, `"temperature"`, `"tool_choice"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("%s missing from %s", k, b)
 		}

@@ -47,6 +47,9 @@ type anthropicRequest struct {
 		Description string         `json:"description"`
 		InputSchema map[string]any `json:"input_schema"`
 	} `json:"tools"`
+	ToolChoice *struct {
+		Type string `json:"type"`
+	} `json:"tool_choice"`
 }
 
 // anthropicErrorTypes are the error types of Anthropic's documentation by status.
@@ -130,6 +133,13 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Tools = append(req.Tools, llm.Tool{Name: t.Name, Description: t.Description, Parameters: t.InputSchema})
+	}
+	if in.ToolChoice != nil {
+		if !slices.Contains([]string{"auto", "any", "tool", "none"}, in.ToolChoice.Type) {
+			anthropicError(w, http.StatusBadRequest, "invalid_request_error", "tool_choice.type: Input tag '"+in.ToolChoice.Type+"' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'")
+			return
+		}
+		req.ToolChoice = in.ToolChoice.Type
 	}
 	if err := toolResultPaired(req.Messages); err != nil {
 		anthropicError(w, http.StatusBadRequest, "invalid_request_error", "unexpected `tool_use_id` found in `tool_result` blocks: "+err.Error())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,11 @@ type geminiRequest struct {
 			ParametersJSONSchema map[string]any `json:"parametersJsonSchema"`
 		} `json:"functionDeclarations"`
 	} `json:"tools"`
+	ToolConfig *struct {
+		FunctionCallingConfig *struct {
+			Mode string `json:"mode"`
+		} `json:"functionCallingConfig"`
+	} `json:"toolConfig"`
 	GenerationConfig *struct {
 		MaxOutputTokens  int      `json:"maxOutputTokens"`
 		Temperature      *float64 `json:"temperature"`
@@ -208,6 +214,14 @@ func (s *Server) geminiRoute(w http.ResponseWriter, r *http.Request) {
 			}
 			req.Tools = append(req.Tools, llm.Tool{Name: d.Name, Description: d.Description, Parameters: schema})
 		}
+	}
+	if in.ToolConfig != nil && in.ToolConfig.FunctionCallingConfig != nil {
+		mode := in.ToolConfig.FunctionCallingConfig.Mode
+		if !slices.Contains([]string{"MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED"}, mode) {
+			geminiError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value at 'tool_config.function_calling_config.mode' (%s)", mode))
+			return
+		}
+		req.ToolChoice = mode
 	}
 	if err := toolResultPaired(req.Messages); err != nil {
 		geminiError(w, http.StatusBadRequest, "* GenerateContentRequest.contents: "+err.Error())

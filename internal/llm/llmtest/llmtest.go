@@ -82,6 +82,11 @@ type ChatRequest struct {
 	// Tools are the functions the request offered, decoded from the protocol's
 	// own form (Parameters is the JSON Schema object as sent).
 	Tools []llm.Tool
+	// ToolChoice is the tool choice as the protocol spelled it: OpenAI's
+	// tool_choice string ("auto", "required", "none"), Anthropic's tool_choice type
+	// ("auto", "any", "tool", "none"), Gemini's functionCallingConfig mode ("AUTO",
+	// "ANY", "NONE"); "" when the request sent none.
+	ToolChoice string
 }
 
 // Tool returns the offered tool called name, if any.

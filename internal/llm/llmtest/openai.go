@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,12 +57,13 @@ type openAIRequest struct {
 			Parameters  map[string]any `json:"parameters"`
 		} `json:"function"`
 	} `json:"tools"`
-	MaxTokens           *int     `json:"max_tokens"`
-	MaxCompletionTokens *int     `json:"max_completion_tokens"`
-	Temperature         *float64 `json:"temperature"`
-	Seed                *int64   `json:"seed"`
-	Logprobs            bool     `json:"logprobs"`
-	Stream              bool     `json:"stream"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	Seed                *int64          `json:"seed"`
+	Logprobs            bool            `json:"logprobs"`
+	Stream              bool            `json:"stream"`
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -182,6 +184,19 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Tools = append(req.Tools, llm.Tool{Name: t.Function.Name, Description: t.Function.Description, Parameters: t.Function.Parameters})
+	}
+	if len(in.ToolChoice) > 0 {
+		// A string ("none", "auto", "required") or a named function object.
+		var choice string
+		if json.Unmarshal(in.ToolChoice, &choice) != nil || !slices.Contains([]string{"none", "auto", "required"}, choice) {
+			openAIError(w, http.StatusBadRequest, "Invalid value for 'tool_choice': expected one of none, auto or required.", "invalid_request_error", nil)
+			return
+		}
+		if len(in.Tools) == 0 {
+			openAIError(w, http.StatusBadRequest, "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "invalid_request_error", nil)
+			return
+		}
+		req.ToolChoice = choice
 	}
 	if err := toolResultPaired(req.Messages); err != nil {
 		openAIError(w, http.StatusBadRequest, "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. ("+err.Error()+")", "invalid_request_error", nil)

@@ -74,7 +74,7 @@ func ScanEndpoints(ctx context.Context, s EndpointScan) (scan.Report, error) {
 	target.Name = strings.Join(names, " + ")
 	o := s.Options
 	opts := probe.Options{Progress: s.Progress, MaxOutputTokens: s.MaxOutputTokens, Concurrency: o.Concurrency, RatePerSecond: o.RatePerSecond,
-		Strategies: o.Strategies, Samples: o.Samples, Temperature: o.Temperature, MaxRequests: o.MaxRequests, MaxTokens: o.MaxTokens,
+		Strategies: o.Strategies, Samples: o.Samples, Temperature: o.Temperature, ToolChoice: o.ToolChoice, MaxRequests: o.MaxRequests, MaxTokens: o.MaxTokens,
 		Deployment: probe.Deployment{SystemPrompt: o.SystemPrompt, Purpose: o.Purpose}}
 	if len(s.Packs) > 0 {
 		opts.Probes = probe.WithPacks(s.Packs)

@@ -129,6 +129,7 @@ func (e *Engine) Run(ctx context.Context, j scan.Job, apiKey string, progress sc
 		opts.Judge, opts.JudgeModel = p, m.Route.Model
 	}
 	opts.Strategies, opts.Samples, opts.Temperature = j.Options.Strategies, j.Options.Samples, j.Options.Temperature
+	opts.ToolChoice = j.Options.ToolChoice
 	if id := j.Options.AttackerModelID; id != "" {
 		m, err := e.models.Resolve(ctx, id) // refuses a contained attacker
 		if err != nil {

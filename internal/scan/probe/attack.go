@@ -27,6 +27,9 @@ func checkStrategies(opts Options) error {
 		}
 		seen[n] = true
 	}
+	if opts.ToolChoice != "" && !slices.Contains(llm.ToolChoices, opts.ToolChoice) {
+		return fmt.Errorf("tool choice %q: want %s", opts.ToolChoice, strings.Join(llm.ToolChoices, " or "))
+	}
 	if opts.Samples < 0 || opts.Samples > scan.MaxSamples {
 		return fmt.Errorf("samples %d outside 0..%d", opts.Samples, scan.MaxSamples)
 	}

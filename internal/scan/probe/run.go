@@ -87,6 +87,13 @@ type Options struct {
 	// rates over the attempts.
 	Samples     int
 	Temperature float64
+	// ToolChoice is llm.ToolChoiceRequired to make the target call a tool on the
+	// planting turn of each tool probe (its first request, and the tool-support
+	// check's): a model that never calls tools unless made to can then be judged.
+	// Every later request leaves the choice to the model, so persistence is judged
+	// by whether the rule is followed, not by forced calls. "" or
+	// llm.ToolChoiceAuto: the model chooses everywhere.
+	ToolChoice string
 	// Attacker, if set, is the model that drives the paraphrase, translation and
 	// crescendo strategies; AttackerModel is its model. Its tokens count against
 	// MaxTokens; its requests are not requests to the target.

@@ -40,6 +40,7 @@ func run() error {
 	pairs := flag.Int("pairs", 16, "member/non-member pairs of the rank test (at most the catalog's 16)")
 	seed := flag.Int64("seed", 1, "scan seed")
 	maxTokens := flag.Int("max-output-tokens", 160, "bound on each answer")
+	toolChoice := flag.String("tool-choice", "", "auto or required: required makes the model call a tool on each tool probe's planting turn")
 	transcripts := flag.String("transcripts", "toolsextract.jsonl", "write transcripts to `FILE`")
 	flag.Parse()
 
@@ -73,7 +74,7 @@ func run() error {
 	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, BaseURL: *endpoint, Timeout: 20 * time.Minute, MaxRetries: -1})
 	start := time.Now()
 	fs, err := probe.Run(ctx, probe.Target{Name: *endpoint, Provider: p, Model: *model}, types, probe.Options{
-		Probes: probes, Seed: *seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1,
+		Probes: probes, Seed: *seed, Concurrency: 1, MaxOutputTokens: *maxTokens, Retries: -1, ToolChoice: *toolChoice,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress: func(done, total int, step string) {
 			fmt.Fprintf(os.Stderr, "%s %d/%d %s\n", time.Since(start).Round(time.Second), done, total, step)
