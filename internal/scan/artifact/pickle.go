@@ -183,11 +183,10 @@ type importRec struct {
 	cls          classification
 	opcode       string
 	off          int64
-	called       bool
 	reduced      bool   // called as a function (REDUCE, INST, OBJ), not only instantiated with NEWOBJ
 	unverified   bool   // a nested loader called on something other than a bytes constant scanned here
 	via          string // how a derived name was reached (getattr …)
-	calls        int    // times called
+	calls        int    // times called (markCalled), directly, as a partial's function or a reconstructor's base
 	toNested     int    // calls that derived a nested loader's name (getattr)
 	derived      int    // calls that derived a name (getattr(obj, "name"), import_module("m"))
 	binds        int32  // times a functools.partial of a safe function was built with it (bindsSafeFunction)
@@ -678,11 +677,7 @@ func (m *machine) call(callee, args slot, op byte) slot {
 			if p.imp >= 0 && op == opREDUCE && m.bindsSafeFunction(m.sOf(p), args) {
 				m.imports[p.imp].binds++
 			} else if p.imp >= 0 {
-				m.imports[p.imp].called = true
-				m.imports[p.imp].calls++
-				if op != opNEWOBJ && op != opNEWOBJ_EX {
-					m.imports[p.imp].reduced = true
-				}
+				m.markCalled(p.imp, op != opNEWOBJ && op != opNEWOBJ_EX)
 				if m.imports[p.imp].cls.verdict == verdictNested && !m.bytesArg(args) {
 					m.imports[p.imp].unverified = true
 				}
@@ -726,7 +721,7 @@ func (m *machine) onlyMethodReferences(im importRec) bool {
 			continue
 		}
 		n++
-		if d.called || d.cls.verdict == verdictDangerous || d.cls.verdict == verdictNested || !strings.HasPrefix(d.cls.name, "<object>.") {
+		if d.calls > 0 || d.cls.verdict == verdictDangerous || d.cls.verdict == verdictNested || !strings.HasPrefix(d.cls.name, "<object>.") {
 			return false // only methods of objects the pickle built; getattr on a global stays a call
 		}
 	}
@@ -757,6 +752,16 @@ func (m *machine) bindsSafeFunction(fn string, args slot) bool {
 	return fp != nil && fp.imp >= 0 && m.imports[fp.imp].cls.verdict != verdictDangerous
 }
 
+// markCalled records a call of import i, as a function (REDUCE, INST, OBJ)
+// when reduce, else an instantiation with NEWOBJ. Every way a pickle calls an
+// import goes through here, so calls counts them all.
+func (m *machine) markCalled(i int32, reduce bool) {
+	m.imports[i].calls++
+	if reduce {
+		m.imports[i].reduced = true
+	}
+}
+
 // callPartial handles a call of a call result: when it is a functools.partial,
 // the partial and the function it wraps (from its arguments or the state its
 // BUILD set) are called.
@@ -769,7 +774,7 @@ func (m *machine) callPartial(callee slot) {
 	if pp == nil || pp.imp < 0 || !partialNames[m.sOf(pp)] {
 		return
 	}
-	m.imports[pp.imp].called, m.imports[pp.imp].reduced = true, true
+	m.markCalled(pp.imp, true)
 	for _, holder := range []slot{rec.args, rec.state} {
 		hp := m.val(holder)
 		if holder.k != kTuple || hp == nil || len(m.itemsOf(hp)) == 0 {
@@ -777,7 +782,7 @@ func (m *machine) callPartial(callee slot) {
 		}
 		if f := m.itemsOf(hp)[0]; f.k == kGlobal {
 			if fp := m.val(f); fp != nil && fp.imp >= 0 {
-				m.imports[fp.imp].called, m.imports[fp.imp].reduced = true, true
+				m.markCalled(fp.imp, true)
 			}
 		}
 	}
@@ -799,9 +804,8 @@ func (m *machine) reconstructorBase(args slot) {
 		return
 	}
 	if bp := m.val(base); bp != nil && bp.imp >= 0 {
-		im := &m.imports[bp.imp]
-		if im.cls.verdict == verdictDangerous || isEcosystemLoader(im.cls.name) {
-			im.called, im.reduced = true, true
+		if im := m.imports[bp.imp]; im.cls.verdict == verdictDangerous || isEcosystemLoader(im.cls.name) {
+			m.markCalled(bp.imp, true)
 		}
 	}
 }
@@ -996,14 +1000,14 @@ func (m *machine) report(clean bool) {
 			if im.calls > 0 && im.toNested == im.calls && im.via == "" {
 				continue // each call reached a nested loader, reported as that
 			}
-			if !im.called && im.via == "" && im.binds > 0 {
+			if im.calls == 0 && im.via == "" && im.binds > 0 {
 				continue // only built partials of safe functions, never called
 			}
 			if m.onlyMethodReferences(im) {
 				continue // bound methods stored as values; the names are reported below
 			}
 			ev["category"] = im.cls.category
-			if im.called || im.via != "" {
+			if im.calls > 0 || im.via != "" {
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, im.cls.category)
 			} else {
 				m.add(rulePickleDangerousImport, im.off, ev, im.cls.name, im.cls.category)
@@ -1030,12 +1034,12 @@ func (m *machine) report(clean bool) {
 				ev["note"] = "the class's constructor loads a model, code or file named by the pickle"
 				m.add(rulePickleDangerousCall, im.off, ev, im.cls.name, "code_execution")
 			} else if (!m.spec || clean) && im.reduced && functionLike(im.name) && !classLike(im.name) {
-				ev["called"] = im.called
+				ev["called"] = im.calls > 0
 				m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
 			}
 		case verdictUnknown:
 			if !m.spec || clean {
-				ev["called"] = im.called
+				ev["called"] = im.calls > 0
 				if im.reduced && functionLike(im.name) {
 					m.add(rulePickleUnknownCall, im.off, ev, im.cls.name)
 				} else {
