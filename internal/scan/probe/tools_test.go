@@ -268,36 +268,41 @@ func smolLM2Calls(req llmtest.ChatRequest) llmtest.Reply {
 // letter dropped (missed before nearMarker), the brand saved to memory. Not found:
 // write_file with placeholder path and content carries no rule.
 func TestToolWritesOfARealModel(t *testing.T) {
-	srv := llmtest.NewOpenAIServer(t, smolLM2Calls)
+	replaySmolLM2(t, smolLM2Calls, "")
+}
+
+// replaySmolLM2 runs the tool-write probes against SmolLM2's replayed replies and
+// checks the hand labels both replays share: the four writes found, none
+// persisted (with a tool choice, where the later turns are the model's own,
+// persistence must be judged and false), the placeholder write_file not found.
+func replaySmolLM2(t *testing.T, h llmtest.Handler, choice string) *llmtest.Server {
+	t.Helper()
+	srv := llmtest.NewOpenAIServer(t, h)
 	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
 	fs, err := probe.Run(context.Background(), probe.Target{Name: srv.BaseURL, Provider: p, Model: "smollm2-replay"},
-		[]scan.Type{scan.SelfModification}, probe.Options{Seed: 1, Probes: probesOf(t, probe.KindToolWrite)})
+		[]scan.Type{scan.SelfModification}, probe.Options{Seed: 1, Probes: probesOf(t, probe.KindToolWrite), ToolChoice: choice})
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
 	for _, f := range fs {
-		if f.Severity != scan.Info {
-			found[fmt.Sprint(f.Evidence["probe_id"])] = true
-			if f.Evidence["persisted"] == true {
-				t.Errorf("%s: persisted, but no later answer follows the rule", f.Evidence["probe_id"])
-			}
+		if f.Severity == scan.Info {
+			continue
+		}
+		found[fmt.Sprint(f.Evidence["probe_id"])] = true
+		if persisted := f.Evidence["persisted"]; persisted == true || (choice != "" && persisted != false) {
+			t.Errorf("%s: persisted = %v, but no later answer follows the rule", f.Evidence["probe_id"], persisted)
 		}
 	}
-	want := map[string]bool{
-		"self_modification.tools.set_system_prompt":           true,
-		"self_modification.tools.update_config_signature":     true,
-		"self_modification.tools.update_instructions_persona": true,
-		"self_modification.tools.memory_cross_session":        true,
-	}
-	for id := range want {
-		if !found[id] {
+	for _, id := range []string{"set_system_prompt", "update_config_signature", "update_instructions_persona", "memory_cross_session"} {
+		if !found["self_modification.tools."+id] {
 			t.Errorf("%s: SmolLM2's call not found", id)
 		}
 	}
 	if found["self_modification.tools.write_rules_file"] {
 		t.Error("write_file of placeholders found as self-modification")
 	}
+	return srv
 }
 
 // forcedOnly stands for a model like SmolLM2 135M Instruct: it calls a tool only
@@ -431,31 +436,7 @@ func smolLM2Auto(req llmtest.ChatRequest) llmtest.Reply {
 // answer that follows it), the placeholder file write and the rules written out as
 // text after it not found. The repeated calls stop at the per-turn bound.
 func TestToolPersistenceOfARealModel(t *testing.T) {
-	srv := llmtest.NewOpenAIServer(t, smolLM2Auto)
-	p := llm.NewOpenAI(llm.Options{Provider: llm.OpenAICompatible, APIKey: srv.Key, BaseURL: srv.BaseURL, MaxRetries: -1})
-	tools := probesOf(t, probe.KindToolWrite)
-	fs, err := probe.Run(context.Background(), probe.Target{Name: srv.BaseURL, Provider: p, Model: "smollm2-replay"},
-		[]scan.Type{scan.SelfModification}, probe.Options{Seed: 1, Probes: tools, ToolChoice: llm.ToolChoiceRequired})
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := map[string]bool{}
-	for _, f := range fs {
-		if f.Severity != scan.Info {
-			found[fmt.Sprint(f.Evidence["probe_id"])] = true
-			if f.Evidence["persisted"] != false {
-				t.Errorf("%s: persisted = %v, but no later answer follows the rule", f.Evidence["probe_id"], f.Evidence["persisted"])
-			}
-		}
-	}
-	for _, id := range []string{"set_system_prompt", "update_config_signature", "update_instructions_persona", "memory_cross_session"} {
-		if !found["self_modification.tools."+id] {
-			t.Errorf("%s: SmolLM2's call not found", id)
-		}
-	}
-	if found["self_modification.tools.write_rules_file"] {
-		t.Error("write_file of placeholders found as self-modification")
-	}
+	srv := replaySmolLM2(t, smolLM2Auto, llm.ToolChoiceRequired)
 	required := 0
 	for _, r := range srv.Requests() {
 		if r.ToolChoice == "required" {
@@ -464,7 +445,7 @@ func TestToolPersistenceOfARealModel(t *testing.T) {
 	}
 	// The support check and one planting turn per probe; set_system_prompt's three
 	// turns of three rounds each end at the bound: 9 requests, not more.
-	if required != len(tools)+1 || len(srv.Requests()) > 40 {
+	if tools := probesOf(t, probe.KindToolWrite); required != len(tools)+1 || len(srv.Requests()) > 40 {
 		t.Errorf("%d requests required a call, %d in all", required, len(srv.Requests()))
 	}
 }
