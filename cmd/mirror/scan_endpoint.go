@@ -5,20 +5,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"mirror/internal/llm"
+	"github.com/spf13/pflag"
+
 	"mirror/internal/scan"
 	"mirror/internal/scan/engine"
 	"mirror/internal/scan/probe"
 )
 
 // endpointFlags are the flags of `mirror scan --endpoint URL --model NAME`: a
-// behavioural scan of a live model (issue 6), parsed by runScanCommand.
+// behavioural scan of a live model (issue 6), the scancli.Extension of
+// runScanCommand.
 type endpointFlags struct {
 	Endpoint           string      // --endpoint: base URL of the model's API
 	Model              string      // --model: model name sent to the endpoint
@@ -48,6 +49,9 @@ type endpointFlags struct {
 	ProbesPath         string      // --probes: probe packs to run beside the built-in probes
 	// packs are the probes of ProbesPath, loaded by loadContext.
 	packs []probe.Probe
+	// typeNames are --types as given; fs is the flag set, for --seed's presence.
+	typeNames []string
+	fs        *pflag.FlagSet
 	// Getenv reads APIKeyEnv; it is the process environment in main.
 	Getenv func(string) string
 	// Progress, when set, receives probes done of probes total.
@@ -117,6 +121,9 @@ func (f *endpointFlags) loadContext() error {
 	}
 	if f.ProbesPath != "" {
 		ps, err := probe.LoadPacks(f.ProbesPath)
+		if pe := (*probe.PackError)(nil); errors.As(err, &pe) {
+			return packIssues{pe}
+		}
 		if err != nil {
 			return err
 		}
@@ -125,19 +132,20 @@ func (f *endpointFlags) loadContext() error {
 	return nil
 }
 
-// printScanError writes err for the command line: a probe pack's issues one per
-// line, each naming the file, the probe and the field.
-func printScanError(w io.Writer, err error) {
-	var pe *probe.PackError
-	if errors.As(err, &pe) {
-		fmt.Fprintf(w, "mirror scan: --probes: %d problem(s) in the probe packs:\n", len(pe.Issues))
-		for _, is := range pe.Issues {
-			fmt.Fprintf(w, "  %s\n", is)
-		}
-		return
+// packIssues is a probe pack's *probe.PackError for the command line: its issues
+// one per line, each naming the file, the probe and the field.
+type packIssues struct{ *probe.PackError }
+
+func (e packIssues) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--probes: %d problem(s) in the probe packs:", len(e.Issues))
+	for _, is := range e.Issues {
+		fmt.Fprintf(&b, "\n  %s", is)
 	}
-	fmt.Fprintf(w, "mirror scan: %v\n", err)
+	return b.String()
 }
+
+func (e packIssues) Unwrap() error { return e.PackError }
 
 // needs names the flag that makes scan type t apply.
 func needs(t scan.Type) string {
@@ -175,8 +183,8 @@ func (f *endpointFlags) checkStrategies() error {
 		return errors.New("--attacker-endpoint attacks chat models: it needs --endpoint")
 	case f.Samples < 0 || f.Samples > scan.MaxSamples:
 		return fmt.Errorf("--samples: want 1 to %d", scan.MaxSamples)
-	case f.ToolChoice != "" && !slices.Contains(llm.ToolChoices, f.ToolChoice):
-		return fmt.Errorf("--tool-choice: want %s", strings.Join(llm.ToolChoices, " or "))
+	case f.ToolChoice != "" && !slices.Contains(scan.ToolChoices, f.ToolChoice):
+		return fmt.Errorf("--tool-choice: want %s", strings.Join(scan.ToolChoices, " or "))
 	case f.Temperature < 0 || f.Temperature > scan.MaxTemperature:
 		return fmt.Errorf("--temperature: want 0 to %g", scan.MaxTemperature)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,28 +296,5 @@ func TestScanCommandRejectsSingleDashLongFlags(t *testing.T) {
 	}
 	if code, out, _ := runScan(t, "--format=json", benign); code != 0 || !strings.HasPrefix(out, "{") {
 		t.Errorf("--format=json: exit %d", code)
-	}
-}
-
-// TestScanPathsHashesOnlyWhenAsked: the table and SARIF reports do not show
-// hashes, so their scans list files without reading them whole.
-func TestScanPathsHashesOnlyWhenAsked(t *testing.T) {
-	_, evil, _, _ := scanFixtures(t)
-	sum := sha256.Sum256([]byte("cos\nsystem\n(S'id'\ntR."))
-	for _, hash := range []bool{false, true} {
-		r, err := scanPaths(context.Background(), []string{evil}, hash, io.Discard, newProgress(io.Discard, true, false, "files"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := ""
-		if hash {
-			want = hex.EncodeToString(sum[:])
-		}
-		if len(r.Files) != 1 || r.Files[0].SHA256 != want || r.Files[0].Format != "pickle (protocol 0/1)" {
-			t.Errorf("hash %v: files %+v", hash, r.Files)
-		}
-	}
-	if !hashedFormats["json"] || !hashedFormats["cyclonedx"] || hashedFormats["table"] || hashedFormats["sarif"] {
-		t.Errorf("hashedFormats = %v", hashedFormats)
 	}
 }

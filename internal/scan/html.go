@@ -6,14 +6,19 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sync"
 )
 
 //go:embed templates/report.html.tmpl
 var templateFS embed.FS
 
-var htmlReport = template.Must(template.New("report.html.tmpl").
-	Funcs(template.FuncMap{"p": Printable}).
-	ParseFS(templateFS, "templates/report.html.tmpl"))
+// htmlReport parses the template on first use, not at start-up: parsing is most
+// of this package's initialisation, which every `mirror-scan` run would pay.
+var htmlReport = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report.html.tmpl").
+		Funcs(template.FuncMap{"p": Printable}).
+		ParseFS(templateFS, "templates/report.html.tmpl"))
+})
 
 // htmlView is what the HTML template renders: the report plus, per finding, its
 // rule, location and evidence ready to show.
@@ -48,7 +53,7 @@ func (r Report) WriteHTML(w io.Writer) error {
 		v.Rows = append(v.Rows, htmlRow{Index: i + 1, Finding: f, Rule: rule, Tags: rule.Tags(f.ScanType)[1:],
 			Location: tableLocation(f), Evidence: string(ev)})
 	}
-	if err := htmlReport.Execute(w, v); err != nil {
+	if err := htmlReport().Execute(w, v); err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
 	return nil

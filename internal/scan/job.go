@@ -101,7 +101,7 @@ type JobOptions struct {
 	Temperature float64 `json:"temperature,omitempty"`
 	// ToolChoice "required" makes the target call a tool on the planting turn of
 	// each tool self-modification probe (later turns stay the model's choice);
-	// "" or "auto": the model chooses everywhere (llm.ToolChoices).
+	// "" or "auto": the model chooses everywhere (ToolChoices).
 	ToolChoice string `json:"tool_choice,omitempty"`
 	// SystemPrompt is the target's own system prompt: the probes run under it,
 	// their planted data appended after it, instead of the scanner's invented

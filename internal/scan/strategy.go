@@ -41,3 +41,9 @@ const (
 	MaxSamples     = 20
 	MaxTemperature = 2.0
 )
+
+// ToolChoices are the values of JobOptions.ToolChoice ("" is auto): the values of
+// llm.Request.ToolChoice, restated here because package scan must not import llm
+// (the provider SDKs), so that the file scanner links without them (cmd/mirror-scan).
+// TestToolChoicesMatchLLM keeps the two lists equal.
+var ToolChoices = []string{"auto", "required"}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"mirror/internal/apperr"
-	"mirror/internal/llm"
 )
 
 // validateStrategies checks the strategy and sampling options of a scan of a target
@@ -46,8 +45,8 @@ func (o JobOptions) validateStrategies(k TargetKind) []apperr.FieldError {
 	if o.Samples < 0 || o.Samples > MaxSamples {
 		field("options.samples", fmt.Sprintf("must be from 0 to %d", MaxSamples))
 	}
-	if o.ToolChoice != "" && !slices.Contains(llm.ToolChoices, o.ToolChoice) {
-		field("options.tool_choice", "must be one of "+strings.Join(llm.ToolChoices, ", "))
+	if o.ToolChoice != "" && !slices.Contains(ToolChoices, o.ToolChoice) {
+		field("options.tool_choice", "must be one of "+strings.Join(ToolChoices, ", "))
 	}
 	if !(o.Temperature >= 0 && o.Temperature <= MaxTemperature) {
 		field("options.temperature", fmt.Sprintf("must be from 0 to %g", MaxTemperature))

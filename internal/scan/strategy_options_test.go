@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"mirror/internal/apperr"
+	"mirror/internal/llm"
 	"mirror/internal/scan"
 )
 
@@ -83,5 +84,13 @@ func TestStrategyOptionsRoundTrip(t *testing.T) {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("%s missing from %s", k, b)
 		}
+	}
+}
+
+// TestToolChoicesMatchLLM: scan restates llm's tool choices (it must not import
+// llm), so the two lists must stay equal.
+func TestToolChoicesMatchLLM(t *testing.T) {
+	if !reflect.DeepEqual(scan.ToolChoices, llm.ToolChoices) {
+		t.Errorf("scan.ToolChoices = %q, llm.ToolChoices = %q", scan.ToolChoices, llm.ToolChoices)
 	}
 }

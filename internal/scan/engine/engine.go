@@ -4,9 +4,10 @@
 // analysis, an uploaded file through the model-file scanner) over the catalog, the
 // llm providers and the SSRF guard, and it checks targets when a scan is created.
 // Outside endpoints of the API's scans are reached only through the SSRF guard, on
-// every connection and redirect. ScanEndpoints and ScanPaths are the same runs for
-// what the user names on the command line (mirror scan --endpoint, mirror scan
-// PATH...), without catalog or guard: cmd/mirror only parses flags and prints.
+// every connection and redirect. ScanEndpoints is the same run for what the user
+// names on the command line (mirror scan --endpoint), without catalog or guard:
+// cmd/mirror only parses flags and prints. (Files named on the command line are
+// artifact.ScanPaths.)
 package engine
 
 import (

@@ -1,4 +1,4 @@
-package engine
+package artifact
 
 import (
 	"archive/zip"
@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"mirror/internal/scan"
-	"mirror/internal/scan/artifact"
 )
 
 // describeFile returns a file's size, detected format, the ML framework that
@@ -31,7 +30,7 @@ func describeFile(ctx context.Context, p string, hash bool) (scan.File, error) {
 		return fi, err
 	}
 	fi.Size = st.Size()
-	if fi.Format, err = artifact.DetectFileFormat(f, fi.Size, p); err != nil {
+	if fi.Format, err = DetectFileFormat(f, fi.Size, p); err != nil {
 		return fi, err
 	}
 	fi.Framework = framework(f, fi.Size, fi.Format, p)
@@ -39,24 +38,11 @@ func describeFile(ctx context.Context, p string, hash bool) (scan.File, error) {
 		return fi, nil
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, fi.Size)}); err != nil {
+	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(f, 0, fi.Size)}); err != nil {
 		return fi, fmt.Errorf("read %s: %w", p, err)
 	}
 	fi.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return fi, nil
-}
-
-// ctxReader stops a long read when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }
 
 // framework names the ML framework a file belongs to, from its format, its name's

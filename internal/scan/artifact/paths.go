@@ -1,4 +1,4 @@
-package engine
+package artifact
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"mirror/internal/scan"
-	"mirror/internal/scan/artifact"
 )
 
 // PathScan is a scan of model files and folders the user names on the command
@@ -39,8 +38,8 @@ func ScanPaths(ctx context.Context, s PathScan) (scan.Report, error) {
 	var visited []string
 	seen := map[string]bool{}
 	for _, p := range s.Paths {
-		opts := artifact.Options{Logger: s.Logger, Progress: func(done, total int, step string) {
-			// artifact.Scan names each file (a single file as it starts and ends it, a
+		opts := Options{Logger: s.Logger, Progress: func(done, total int, step string) {
+			// Scan names each file (a single file as it starts and ends it, a
 			// folder's files as each ends, in parallel) and then says "done".
 			if !seen[step] && (done < total || step != "done") {
 				seen[step] = true
@@ -48,7 +47,7 @@ func ScanPaths(ctx context.Context, s PathScan) (scan.Report, error) {
 			}
 			progress(done, total, step)
 		}}
-		f, ns, err := artifact.Scan(ctx, p, opts)
+		f, ns, err := Scan(ctx, p, opts)
 		if s.NextPath != nil {
 			s.NextPath()
 		}
