@@ -5,11 +5,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/mirror ./cmd/mirror
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/mirror ./cmd/mirror && \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/mirror-scan ./cmd/mirror-scan
 
 FROM gcr.io/distroless/static-debian12:nonroot
 WORKDIR /app
-COPY --from=build /out/mirror /app/mirror
+COPY --from=build /out/mirror /out/mirror-scan /app/
 COPY config/models.yaml /app/config/models.yaml
 ENV RUN_MODE=prod \
     ENVIRONMENT=production \

@@ -31,15 +31,7 @@ Scans model files and folders (recursively) for code that runs on load and for
 chat templates that smuggle instructions: ` + "`mirror scan`" + ` for files, in a smaller
 binary that starts faster. Live models: mirror scan --endpoint.
 
-Reports: table (default, for people), json (docs/report-format.md), sarif (SARIF
-2.1.0 for GitHub code scanning), html (one self-contained page), cyclonedx
-(CycloneDX 1.6 ML-BOM). Progress goes to stderr when it is a terminal.
-
-Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above --fail-on
-(default high); 2 something could not be scanned, or a usage or output error.
-
-Flags:
-`
+` + scancli.UsageTail
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -22,15 +22,7 @@ chat templates that smuggle instructions; or, with --endpoint, probes a live mod
 for jailbreaks, PII leakage, prompt artifacts, model inversion and
 self-modification.
 
-Reports: table (default, for people), json (docs/report-format.md), sarif (SARIF
-2.1.0 for GitHub code scanning), html (one self-contained page), cyclonedx
-(CycloneDX 1.6 ML-BOM). Progress goes to stderr when it is a terminal.
-
-Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above --fail-on
-(default high); 2 something could not be scanned, or a usage or output error.
-
-Flags:
-`
+` + scancli.UsageTail
 
 // runScanCommand implements `mirror scan` (package scancli) with the live-model
 // scan (--endpoint, endpointFlags) added to the file scan.

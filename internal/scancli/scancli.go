@@ -50,6 +50,18 @@ type Extension interface {
 	Scan(ctx context.Context, progress scan.ProgressFunc) (scan.Report, error)
 }
 
+// UsageTail ends every scan command's help, before its flags: the reports and
+// the exit codes.
+const UsageTail = `Reports: table (default, for people), json (docs/report-format.md), sarif (SARIF
+2.1.0 for GitHub code scanning), html (one self-contained page), cyclonedx
+(CycloneDX 1.6 ML-BOM). Progress goes to stderr when it is a terminal.
+
+Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above --fail-on
+(default high); 2 something could not be scanned, or a usage or output error.
+
+Flags:
+`
+
 // Formats are the values of --format.
 var Formats = []string{"table", "json", "sarif", "html", "cyclonedx"}
 

@@ -3,7 +3,9 @@
 # one run: a dense pickle made by CPython's pickler and a multi-GB PyTorch
 # checkpoint made by torch.save, and a multi-GB pickle of NumPy arrays (weights
 # or embeddings kept with pickle.dump, as many projects do). Needs scripts/peers/setup.sh's venv and a built
-# mirror binary: scripts/peers/speed.sh ./mirror [REPS]
+# mirror binary: scripts/peers/speed.sh ./mirror [REPS]. mirror-scan (the
+# file-only build, cmd/mirror-scan) is built beside the data and timed with it,
+# and so is a Go hello-world: the floor of any Go process on this machine.
 # Each line printed: mean, standard deviation, median, min (seconds), runs, command.
 # Mirror runs 20 times per file (table report, and JSON, which hashes the file);
 # picklescan 20 times on the checkpoint, 5 on the arrays and REPS times (default
@@ -54,6 +56,10 @@ arrays = {k: v.numpy() for k, v in sd.items()}
 write("arrays.pkl", lambda f: pickle.dump(arrays, f, protocol=4))
 PY
 ls -la "$d" >&2
+(cd "$root" && go build -o "$d/mirror-scan" ./cmd/mirror-scan)
+mscan="$d/mirror-scan"
+mkdir -p "$d/hello" && printf 'package main\n\nimport "os"\n\nfunc main() { os.Stdout.WriteString("hi\\n") }\n' > "$d/hello/main.go"
+(cd "$d/hello" && GO111MODULE=off go build -o "$d/go-hello" main.go)
 if ! command -v hyperfine >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }
@@ -79,9 +85,9 @@ for f in dense.pkl checkpoint.pt arrays.pkl; do
   [ "$f" = dense.pkl ] && prs="$reps"  # picklescan takes a minute or more per run on it
   [ "$f" = arrays.pkl ] && prs=5        # and seconds per run on this one
   echo "== $f ($(stat -c %s "$p") bytes)"
-  hf "$d/$f.mirror.json" "$runs" "$mirror scan -q $p" "$mirror scan -q --format json $p"
+  hf "$d/$f.mirror.json" "$runs" "$mirror scan -q $p" "$mscan -q $p" "$mirror scan -q --format json $p" "$d/go-hello"
   hf "$d/$f.picklescan.json" "$prs" "$v/picklescan -p $p"
-  cold=("$mirror scan -q $p")  # picklescan is CPU-bound on the dense pickle (2 MB/s): cold runs only on the checkpoint
+  cold=("$mirror scan -q $p" "$mscan -q $p")  # picklescan is CPU-bound on the dense pickle (2 MB/s): cold runs only on the checkpoint
   [ "$f" = checkpoint.pt ] && cold+=("$v/picklescan -p $p")
   hf "$d/$f.cold.json" 10 --prepare "$(evict "$p")" "${cold[@]}"
   stats "$d/$f.mirror.json"; stats "$d/$f.picklescan.json"; echo "cold page cache:"; stats "$d/$f.cold.json"
