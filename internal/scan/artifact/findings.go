@@ -45,6 +45,7 @@ var (
 	rulePickleBadProtocol     = rule{"pickle.invalid_protocol", scan.SelfModification, scan.Medium, 5.0, "Pickle declares unsupported protocol %d", remCorrupt}
 	rulePickleFrameStraddle   = rule{"pickle.frame_boundary", scan.SelfModification, scan.High, 8.0, "Pickle framing is inconsistent (%s): CPython's C unpickler then runs other opcodes than a parser sees", remStructure}
 	rulePickleHugeLength      = rule{"pickle.declared_length", scan.SelfModification, scan.High, 7.0, "Pickle %s declares %d bytes, more than remain in the stream", remStructure}
+	rulePickleExpansion       = rule{"pickle.expansion", scan.SelfModification, scan.High, 7.0, "Pickle builds a value that a recursive walk visits about 2^%d times (%s): a billion-laughs structure", remStructure}
 	rulePickleTrailing        = rule{"pickle.trailing_data", scan.SelfModification, scan.Low, 2.0, "%d bytes after the last pickle were not analysed as pickle", remReview}
 	rulePickleBudget          = rule{"pickle.analysis_budget", scan.SelfModification, scan.Info, 0.5, "Pickle analysis reached its memory budget; later values were tracked without content (an import whose name was lost to it is reported as computed)", remReview}
 

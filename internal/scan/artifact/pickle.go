@@ -155,6 +155,11 @@ type pval struct {
 	ilen    uint8 // … how many entries are kept (at most maxItems)
 	icap    uint8 // … and how many fit before the entries must move
 	partial bool  // content was truncated or dropped for the memory budget
+	// walk (containers) is how many values a recursive walk of this one visits
+	// below it, a shared entry counted each time it is reached: what repr, the
+	// hash of a tuple, json.dumps or a deep comparison do (expansion). A float
+	// so that it saturates (at +Inf) instead of wrapping.
+	walk float32
 }
 
 type recentGlobal struct {
@@ -246,7 +251,9 @@ type machine struct {
 	// unpicklers and by parsers (cpython#154848): reported once.
 	frameEnd int64
 	frameBad bool
-	base     int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// expansion is set once a value's walk passed expansionWalk (reported once).
+	expansion bool
+	base      int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -534,12 +541,40 @@ func (m *machine) container(k kind, items []slot) slot {
 		keep = keep[:maxItems]
 	}
 	p := pval{n: int32(min(len(items), math.MaxInt32)), partial: len(items) > maxItems}
+	p.walk = m.grow(0, slot{}, items)
 	if len(keep) > 0 {
 		p.ioff = m.reserveSlots(len(keep))
 		p.ilen, p.icap = uint8(len(keep)), uint8(len(keep))
 		copy(m.slotsAt(p.ioff, len(keep)), keep)
 	}
 	return m.alloc(k, p)
+}
+
+// expansionWalk is where a value's walk becomes a finding: past 2^32 visits (hours
+// of repr or hashing) from a pickle that loads in microseconds. Real data shares
+// objects (interned strings, a dtype) but does not nest shares of shares, so its
+// walk is about as long as its pickle.
+const expansionWalk = 1 << 32
+
+// grow returns a container's walk (see pval.walk) after items are added to it,
+// and reports a walk past expansionWalk once per pickle. An item that is the
+// container itself is a cycle, at which repr and deep copies stop: one visit.
+func (m *machine) grow(walk float32, self slot, items []slot) float32 {
+	for _, it := range items {
+		walk++
+		switch it.k {
+		case kTuple, kList, kDict, kSet:
+			if p := m.val(it); p != nil && it != self {
+				walk += p.walk
+			}
+		}
+	}
+	if walk > expansionWalk && !m.expansion {
+		m.expansion = true
+		exp := int(min(math.Log2(float64(walk)), 128))
+		m.add(rulePickleExpansion, m.st.Offset()-1, map[string]any{"walk_log2": exp}, exp, "shared containers nested in shared containers")
+	}
+	return walk
 }
 
 // addItems appends items to a container value, keeping at most maxItems.
@@ -557,6 +592,7 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 		return
 	}
 	p.n = int32(min(int64(p.n)+int64(len(items)), math.MaxInt32))
+	p.walk = m.grow(p.walk, target, items)
 	for _, it := range items {
 		if p.ilen >= maxItems {
 			p.partial = true
