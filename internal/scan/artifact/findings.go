@@ -75,11 +75,14 @@ var (
 	ruleTFDangerousOp    = rule{"savedmodel.dangerous_op", scan.SelfModification, scan.High, 8.0, "TensorFlow graph uses op %s (%s)", remReview}
 	ruleONNXExternalPath = rule{"onnx.external_data_escape", scan.SelfModification, scan.High, 8.5, "ONNX external data path %q escapes the model's folder", remStructure}
 
-	ruleTFLiteCustomOp  = rule{"tflite.custom_op", scan.SelfModification, scan.Medium, 5.0, "TensorFlow Lite model uses custom operator %q (runs native code the application must register)", remReview}
-	ruleTFLiteFlexOp    = rule{"tflite.flex_op", scan.SelfModification, scan.High, 8.0, "TensorFlow Lite model runs TensorFlow op %s through the Flex delegate (%s)", remReview}
-	ruleOpenVINOCustom  = rule{"openvino.custom_layer", scan.SelfModification, scan.Medium, 5.0, "OpenVINO model uses layer %q from operation set %q (runs a native extension the application must load)", remReview}
-	ruleCoreMLCustom    = rule{"coreml.custom_class", scan.SelfModification, scan.Medium, 5.0, "Core ML model needs the application class %s (a custom model or layer)", remReview}
-	ruleHFWeightMapPath = rule{"hf.weight_map_escape", scan.SelfModification, scan.High, 8.5, "Sharded checkpoint index maps weights to %q, outside the model's folder", remStructure}
+	ruleTFLiteCustomOp           = rule{"tflite.custom_op", scan.SelfModification, scan.Medium, 5.0, "TensorFlow Lite model uses custom operator %q (runs native code the application must register)", remReview}
+	ruleExecuTorchCustomOp       = rule{"executorch.custom_op", scan.SelfModification, scan.Medium, 5.0, "ExecuTorch program uses operator %q, outside ExecuTorch's kernel libraries (runs native code the application must link)", remReview}
+	ruleExecuTorchCustomDelegate = rule{"executorch.custom_delegate", scan.SelfModification, scan.Medium, 5.0, "ExecuTorch program delegates to backend %q, which ExecuTorch does not ship (runs native code the application must register)", remReview}
+	ruleExecuTorchNativeDelegate = rule{"executorch.native_delegate", scan.SelfModification, scan.Medium, 5.5, "ExecuTorch program delegates to %s, whose payload is a compiled shared library the runtime loads and runs", remReview}
+	ruleTFLiteFlexOp             = rule{"tflite.flex_op", scan.SelfModification, scan.High, 8.0, "TensorFlow Lite model runs TensorFlow op %s through the Flex delegate (%s)", remReview}
+	ruleOpenVINOCustom           = rule{"openvino.custom_layer", scan.SelfModification, scan.Medium, 5.0, "OpenVINO model uses layer %q from operation set %q (runs a native extension the application must load)", remReview}
+	ruleCoreMLCustom             = rule{"coreml.custom_class", scan.SelfModification, scan.Medium, 5.0, "Core ML model needs the application class %s (a custom model or layer)", remReview}
+	ruleHFWeightMapPath          = rule{"hf.weight_map_escape", scan.SelfModification, scan.High, 8.5, "Sharded checkpoint index maps weights to %q, outside the model's folder", remStructure}
 
 	ruleSkopsDangerous = rule{"skops.dangerous_type", scan.SelfModification, scan.High, 8.5, "skops file rebuilds %s (%s) with its %s", remDoNotLoad}
 	ruleSkopsUnknown   = rule{"skops.unknown_type", scan.SelfModification, scan.Medium, 5.0, "skops file rebuilds %s with its %s, a type neither on the allow-list of what model files hold nor known to be dangerous", remReview}

@@ -259,7 +259,8 @@ func FuzzHFFormats(f *testing.F) {
 	}
 	for _, p := range []string{"hf_hostile/tflite_flex_read_file/model.tflite", "hf_hostile/graphdef_read_file/frozen_inference_graph.pb",
 		"hf_hostile/coreml_custom_layer/model.mlmodel", "hf_hostile/keras_metadata_lambda/keras_metadata.pb",
-		"hf_hostile/onnx_tensor_escape/input_0.pb", "real/hf/tiny-repo/onnx/test_data_set_0/input_0.pb", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
+		"hf_hostile/onnx_tensor_escape/input_0.pb", "real/hf/tiny-repo/onnx/test_data_set_0/input_0.pb",
+		"executorch/xnnpack.pte", "executorch/custom_op.pte", "real/hf/tiny-repo/coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(p))); err == nil {
 			f.Add(b)
 		}
@@ -276,6 +277,7 @@ func FuzzHFFormats(f *testing.F) {
 			func(s *scanner, in region) error { return s.scanMILBlob(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanKerasMetadata(context.Background(), in) },
 			func(s *scanner, in region) error { return s.scanONNXTensor(context.Background(), in) },
+			func(s *scanner, in region) error { return s.scanExecuTorch(context.Background(), in) },
 		} {
 			runParser(t, data, parse)
 		}
@@ -287,6 +289,7 @@ func FuzzHFFormats(f *testing.F) {
 		looksMILBlob(data)
 		looksKerasMetadata(data)
 		looksONNXTensor(data)
+		looksExecuTorch(data)
 	})
 }
 

@@ -39,6 +39,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtONNXTensor
 	case looksTFLite(head):
 		return fmtTFLite
+	case looksExecuTorch(head):
+		return fmtExecuTorch
 	case looksSentencePiece(head):
 		return fmtSentencePiece
 	case looksMsgpackMap(head):
@@ -85,6 +87,8 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 		return s.scanONNXTensor(ctx, in) // onnx.go
 	case fmtTFLite:
 		return s.scanTFLite(ctx, in)
+	case fmtExecuTorch:
+		return s.scanExecuTorch(ctx, in) // executorch.go
 	case fmtSentencePiece:
 		return s.scanSentencePiece(ctx, in)
 	case fmtMsgpack:

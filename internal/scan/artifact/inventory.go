@@ -64,6 +64,8 @@ func framework(r io.ReaderAt, size int64, format, name string) string {
 		return "tensorflow"
 	case "npy":
 		return "numpy"
+	case "executorch":
+		return "pytorch" // ExecuTorch is PyTorch's on-device runtime
 	case "zip":
 		if zr, err := zip.NewReader(r, size); err == nil {
 			for _, m := range zr.File {
