@@ -86,6 +86,28 @@ def _torch():
                 "i64": torch.arange(3)}, path("torch/dtypes.pt"))
 
 
+@step("torch_export")
+def _torch_export():
+    # torch.export.save (the PT2 archive): weights as raw tensor bytes named
+    # by data/weights/model_weights_config.json, a lifted tensor constant by
+    # data/constants/model_constants_config.json, sample inputs by torch.save.
+    import torch
+    torch.manual_seed(0)
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = torch.nn.Linear(4, 2)
+            self.register_buffer("scale", torch.full((2,), 0.5))
+            self.offset = torch.tensor([1.0, -1.0])  # a constant, not a buffer
+
+        def forward(self, x):
+            return torch.relu(self.l(x)) * self.scale + self.offset
+
+    ep = torch.export.export(M(), (torch.randn(1, 4),))
+    torch.export.save(ep, path("torch/exported.pt2"))
+
+
 @step("safetensors")
 def _safetensors():
     import numpy as np

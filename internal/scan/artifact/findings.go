@@ -76,6 +76,7 @@ var (
 	ruleONNXExternalPath = rule{"onnx.external_data_escape", scan.SelfModification, scan.High, 8.5, "ONNX external data path %q escapes the model's folder", remStructure}
 
 	ruleTFLiteCustomOp           = rule{"tflite.custom_op", scan.SelfModification, scan.Medium, 5.0, "TensorFlow Lite model uses custom operator %q (runs native code the application must register)", remReview}
+	ruleNativeCode               = rule{"container.native_code", scan.SelfModification, scan.Medium, 6.0, "Compiled native code (%s executable or shared library): a loader that uses it runs it with the application's rights", remReview}
 	ruleExecuTorchCustomOp       = rule{"executorch.custom_op", scan.SelfModification, scan.Medium, 5.0, "ExecuTorch program uses operator %q, outside ExecuTorch's kernel libraries (runs native code the application must link)", remReview}
 	ruleExecuTorchCustomDelegate = rule{"executorch.custom_delegate", scan.SelfModification, scan.Medium, 5.0, "ExecuTorch program delegates to backend %q, which ExecuTorch does not ship (runs native code the application must register)", remReview}
 	ruleExecuTorchNativeDelegate = rule{"executorch.native_delegate", scan.SelfModification, scan.Medium, 5.5, "ExecuTorch program delegates to %s, whose payload is a compiled shared library the runtime loads and runs", remReview}

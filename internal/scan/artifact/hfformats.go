@@ -41,6 +41,8 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtTFLite
 	case looksExecuTorch(head):
 		return fmtExecuTorch
+	case nativeKind(head) != "":
+		return fmtNative
 	case looksSentencePiece(head):
 		return fmtSentencePiece
 	case looksMsgpackMap(head):
@@ -51,6 +53,29 @@ func sniffMore(head []byte, ra io.ReaderAt, size int64) format {
 		return fmtGGML
 	}
 	return fmtUnknown
+}
+
+// fmtNative is compiled code: an ELF, Mach-O or PE executable or shared
+// library. PyTorch's AOTInductor packages (.pt2) carry the model as one, which
+// aoti_load_package loads and runs; anywhere in a model it runs with the
+// application's rights if a loader uses it, so it is reported, never waved
+// through as data.
+const fmtNative format = "native code"
+
+// nativeKind names the executable format head starts with, or returns "".
+func nativeKind(head []byte) string {
+	switch {
+	case len(head) >= 6 && string(head[:4]) == "\x7fELF" && (head[4] == 1 || head[4] == 2) && (head[5] == 1 || head[5] == 2):
+		return "ELF"
+	case len(head) >= 4 && (string(head[:4]) == "\xcf\xfa\xed\xfe" || string(head[:4]) == "\xce\xfa\xed\xfe" ||
+		string(head[:4]) == "\xfe\xed\xfa\xcf" || string(head[:4]) == "\xfe\xed\xfa\xce"):
+		return "Mach-O"
+	case len(head) >= 0x40 && string(head[:2]) == "MZ":
+		if off := int64(binary.LittleEndian.Uint32(head[0x3c:])); off <= int64(len(head))-4 && string(head[off:off+4]) == "PE\x00\x00" {
+			return "PE"
+		}
+	}
+	return ""
 }
 
 // fmtGGML is a legacy llama.cpp model file (before GGUF).
@@ -89,6 +114,10 @@ func (s *scanner) scanMore(ctx context.Context, in region, f format) error {
 		return s.scanTFLite(ctx, in)
 	case fmtExecuTorch:
 		return s.scanExecuTorch(ctx, in) // executorch.go
+	case fmtNative:
+		kind := nativeKind(in.st.Peek(4096))
+		s.c.add(in.l, ruleNativeCode, -1, map[string]any{"format": string(fmtNative), "kind": kind}, kind)
+		return nil
 	case fmtSentencePiece:
 		return s.scanSentencePiece(ctx, in)
 	case fmtMsgpack:

@@ -237,6 +237,7 @@ func (s *scanner) scanZipAt(ctx context.Context, ra io.ReaderAt, l loc, tail []b
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(entries[a].localOff, entries[b].localOff) })
 	s.readLocals(ra, entries, order, zs, kind, l)
+	markExportWeights(ra, entries) // pt2.go; after readLocals, which finds the data
 	s.checkZipEntries(ra, entries, order, zs, cdStart, l)
 	defer s.withMembers(zipMembers(ra, entries))() // tfbundle.go
 	for _, e := range entries {
