@@ -155,11 +155,6 @@ type pval struct {
 	ilen    uint8 // … how many entries are kept (at most maxItems)
 	icap    uint8 // … and how many fit before the entries must move
 	partial bool  // content was truncated or dropped for the memory budget
-	// walk (containers) is how many values a recursive walk of this one visits
-	// below it, a shared entry counted each time it is reached: what repr, the
-	// hash of a tuple, json.dumps or a deep comparison do (expansion). A float
-	// so that it saturates (at +Inf) instead of wrapping.
-	walk float32
 }
 
 type recentGlobal struct {
@@ -251,7 +246,9 @@ type machine struct {
 	// unpicklers and by parsers (cpython#154848): reported once.
 	frameEnd int64
 	frameBad bool
-	// expansion is set once a value's walk passed expansionWalk (reported once).
+	// shared is set when a container is pushed a second time (GET, DUP), the
+	// precondition of an expansion; expansion once one is reported.
+	shared    bool
 	expansion bool
 	base      int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
@@ -541,7 +538,6 @@ func (m *machine) container(k kind, items []slot) slot {
 		keep = keep[:maxItems]
 	}
 	p := pval{n: int32(min(len(items), math.MaxInt32)), partial: len(items) > maxItems}
-	p.walk = m.grow(0, slot{}, items)
 	if len(keep) > 0 {
 		p.ioff = m.reserveSlots(len(keep))
 		p.ilen, p.icap = uint8(len(keep)), uint8(len(keep))
@@ -550,31 +546,72 @@ func (m *machine) container(k kind, items []slot) slot {
 	return m.alloc(k, p)
 }
 
-// expansionWalk is where a value's walk becomes a finding: past 2^32 visits (hours
-// of repr or hashing) from a pickle that loads in microseconds. Real data shares
-// objects (interned strings, a dtype) but does not nest shares of shares, so its
-// walk is about as long as its pickle.
+// expansionWalk is where a value's walk becomes a finding: past 2^32 visits
+// (hours of repr or hashing) from a pickle that loads in microseconds. Real
+// data shares objects (interned strings, a dtype) but does not nest shares of
+// shares, so its walk is about as long as its pickle.
 const expansionWalk = 1 << 32
 
-// grow returns a container's walk (see pval.walk) after items are added to it,
-// and reports a walk past expansionWalk once per pickle. An item that is the
-// container itself is a cycle, at which repr and deep copies stop: one visit.
-func (m *machine) grow(walk float32, self slot, items []slot) float32 {
-	for _, it := range items {
-		walk++
-		switch it.k {
-		case kTuple, kList, kDict, kSet:
-			if p := m.val(it); p != nil && it != self {
-				walk += p.walk
-			}
+// maxWalkDepth bounds the recursion of checkExpansion; deeper values count as one.
+const maxWalkDepth = 10_000
+
+// isContainer reports whether values of kind k hold other values.
+func isContainer(k kind) bool {
+	return k == kTuple || k == kList || k == kDict || k == kSet || k == kObj
+}
+
+// checkExpansion reports a billion-laughs result: top, the value the pickle
+// loads to, visits more than expansionWalk values when walked recursively (by
+// repr, the hash of a tuple, json.dumps or ==), shared containers counted each
+// time they are reached. It runs once the pickle has stopped, over the values
+// as they ended (containers filled after they were shared included), and only
+// when some container was pushed twice (GET or DUP): without that no value is
+// reached twice. A container already on the walk's path is a cycle, at which
+// repr and deep copies stop: it counts once. Objects (a call's result) count
+// their arguments and state. Entries past the kept maxItems count one each,
+// so a walk is a lower bound.
+func (m *machine) checkExpansion(top slot) {
+	if !m.shared || m.expansion || m.nvals <= 1 {
+		return
+	}
+	memo := make([]float32, m.nvals) // 0: not walked; -1: on the walk's path
+	var walk func(s slot, depth int) float64
+	walk = func(s slot, depth int) float64 {
+		switch s.k {
+		case kTuple, kList, kDict, kSet, kObj:
+		default:
+			return 1
 		}
+		p := m.val(s)
+		if p == nil || depth > maxWalkDepth {
+			return 1
+		}
+		switch w := memo[s.v]; {
+		case w < 0:
+			return 1 // a cycle
+		case w > 0:
+			return float64(w)
+		}
+		memo[s.v] = -1
+		w := 1.0
+		if s.k == kObj {
+			if o := m.objOf(p); o != nil {
+				w += walk(o.args, depth+1) + walk(o.state, depth+1)
+			}
+		} else {
+			for _, it := range m.itemsOf(p) {
+				w += walk(it, depth+1)
+			}
+			w += float64(max(int(p.n)-int(p.ilen), 0))
+		}
+		memo[s.v] = float32(min(w, math.MaxFloat32))
+		return w
 	}
-	if walk > expansionWalk && !m.expansion {
+	if w := walk(top, 0); w > expansionWalk {
 		m.expansion = true
-		exp := int(min(math.Log2(float64(walk)), 128))
-		m.add(rulePickleExpansion, m.st.Offset()-1, map[string]any{"walk_log2": exp}, exp, "shared containers nested in shared containers")
+		exp := int(min(math.Log2(w), 128))
+		m.add(rulePickleExpansion, -1, map[string]any{"walk_log2": exp}, exp, "shared containers nested in shared containers")
 	}
-	return walk
 }
 
 // addItems appends items to a container value, keeping at most maxItems.
@@ -592,7 +629,6 @@ func (m *machine) addItems(target slot, items []slot, op byte) {
 		return
 	}
 	p.n = int32(min(int64(p.n)+int64(len(items)), math.MaxInt32))
-	p.walk = m.grow(p.walk, target, items)
 	for _, it := range items {
 		if p.ilen >= maxItems {
 			p.partial = true

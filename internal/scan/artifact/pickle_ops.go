@@ -66,6 +66,7 @@ func (m *machine) run() (res pickleResult, err error) {
 			m.popMark()
 		case opDUP:
 			m.push(m.top())
+			m.shared = m.shared || isContainer(m.top().k)
 		case opNONE:
 			m.push(slot{k: kNone})
 		case opNEWTRUE:
@@ -219,7 +220,9 @@ func (m *machine) run() (res pickleResult, err error) {
 			key, known, e = m.memoKey(op)
 			if e == nil {
 				if known {
-					m.push(m.memoGet(key))
+					v := m.memoGet(key)
+					m.shared = m.shared || isContainer(v.k)
+					m.push(v)
 				} else {
 					m.push(opaque)
 				}

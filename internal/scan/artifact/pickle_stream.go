@@ -47,6 +47,9 @@ func (a *analyzer) scanPicklesAt(ctx context.Context, st *stream, l loc, base in
 			return err
 		}
 		clean := res.stopped && m.firstErr == ""
+		if clean {
+			m.checkExpansion(res.top)
+		}
 		m.report(clean)
 		isMagic := false
 		if count == 0 && !spec {
