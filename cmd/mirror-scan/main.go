@@ -42,7 +42,7 @@ func main() {
 
 // run is the command with its arguments; it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
+	if len(args) == 1 && args[0] == "--version" { // not "version": that may be a file to scan
 		fmt.Fprintln(stdout, "mirror-scan "+version)
 		return 0
 	}

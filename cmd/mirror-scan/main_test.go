@@ -31,6 +31,7 @@ func TestFilesLikeMirrorScan(t *testing.T) {
 	benign := write("ok.pkl", "\x80\x04K\x01.")
 	evil := write("evil.pkl", "cos\nsystem\n(S'id'\ntR.")
 	unknown := write("blob.bin", "\xde\xad\xbe\xef\x01\x02\x03\x04")
+	write("version", "cos\nsystem\n(S'id'\ntR.")
 	tests := []struct {
 		name   string
 		args   []string
@@ -56,6 +57,12 @@ func TestFilesLikeMirrorScan(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a file named version is scanned", func(t *testing.T) {
+		t.Chdir(dir)
+		if code, out, errOut := runCmd("version"); code != 1 || !strings.Contains(out, "pickle.dangerous_call") {
+			t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+	})
 	code, out, _ := runCmd("--format", "json", evil)
 	var report struct {
 		Tool struct{ Name string } `json:"tool"`

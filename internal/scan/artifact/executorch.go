@@ -43,8 +43,9 @@ var executorchNativeBackends = setOf("CudaBackend", "MetalBackend")
 
 // Bounds on what one program is read for.
 const (
-	maxExecuTorchPlans = 64
-	maxExecuTorchItems = 1 << 14 // operators, delegates or segments per vector
+	maxExecuTorchPlans   = 64
+	maxExecuTorchItems   = 1 << 14 // operators, delegates or segments per vector
+	maxExecuTorchEntries = 1 << 16 // operator and delegate entries over all plans
 )
 
 func looksExecuTorch(head []byte) bool {
@@ -54,7 +55,7 @@ func looksExecuTorch(head []byte) bool {
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
-// executorchProgram is what a program names.
+// executorchProgram is what a program names, each name once.
 type executorchProgram struct {
 	operators []string // "namespace::name"
 	delegates []string // backend ids
@@ -74,11 +75,13 @@ func (s *scanner) scanExecuTorch(ctx context.Context, in region) error {
 		return err
 	}
 	if bad != "" {
+		// What was read before the damage still counts: the runtime may run
+		// the plans that read.
 		s.c.add(in.l, ruleStructInvalid, -1, map[string]any{"format": string(fmtExecuTorch)}, "ExecuTorch program", bad)
-		return nil
 	}
 	if p.truncated {
-		s.c.skip(in.l, "only the first %d execution plans and %d operators, delegates and segments of each were checked", maxExecuTorchPlans, maxExecuTorchItems)
+		s.c.skip(in.l, "only the first %d execution plans, %d operators, delegates and segments of each, and %d entries in all were checked",
+			maxExecuTorchPlans, maxExecuTorchItems, maxExecuTorchEntries)
 	}
 	for _, op := range p.operators {
 		ns, _, _ := strings.Cut(op, "::")
@@ -113,6 +116,8 @@ func readExecuTorch(ctx context.Context, r fbReader) (p executorchProgram, bad s
 		return p, bad, nil
 	}
 	p.truncated = n > maxExecuTorchPlans
+	seen := map[string]bool{} // names repeat across plans, or are one table pointed at many times
+	entries := 0
 	for i := range min(n, maxExecuTorchPlans) {
 		if err := ctx.Err(); err != nil {
 			return p, "", err
@@ -132,6 +137,10 @@ func readExecuTorch(ctx context.Context, r fbReader) (p executorchProgram, bad s
 			}
 			p.truncated = p.truncated || n > maxExecuTorchItems
 			for j := range min(n, maxExecuTorchItems) {
+				if entries++; entries > maxExecuTorchEntries {
+					p.truncated = true
+					break
+				}
 				t, err := r.deref(vec + 4 + 4*int64(j))
 				if err != nil {
 					return p, fmt.Sprintf("execution plan %d's %s entry %d lies past the end", i, f.what, j), nil
@@ -140,7 +149,10 @@ func readExecuTorch(ctx context.Context, r fbReader) (p executorchProgram, bad s
 				if err != nil {
 					return p, fmt.Sprintf("execution plan %d's %s entry %d has a name past the end", i, f.what, j), nil
 				}
-				*f.out = append(*f.out, name)
+				if key := f.what + "\x00" + name; !seen[key] {
+					seen[key] = true
+					*f.out = append(*f.out, name)
+				}
 			}
 		}
 	}

@@ -1,9 +1,12 @@
 package artifact
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"mirror/internal/scan"
@@ -48,5 +51,74 @@ func TestExecuTorch(t *testing.T) {
 				t.Fatalf("findings %+v, want one medium %s", fs, c.rule)
 			}
 		})
+	}
+}
+
+// amplifiedPTE is a program of plans plans whose operators vectors each hold
+// ops entries, every entry the same Operator table (a 256-byte name): a small
+// file that names the same operator over a million times.
+func amplifiedPTE(plans, ops int) []byte {
+	b := make([]byte, 0, 64+4*plans+4*ops+512)
+	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
+	u16 := func(v uint16) { b = binary.LittleEndian.AppendUint16(b, v) }
+	u32(16)                  // root table at 16
+	b = append(b, "ET12"...) // identifier
+	u16(8)                   // root vtable at 8: 2 fields
+	u16(8)
+	u16(0) // version: absent
+	u16(4) // execution_plan at table+4
+	// root table at 16
+	u32(16 - 8)
+	u32(24 - 20) // plans vector at 24
+	u32(uint32(plans))
+	planVT := 24 + 4 + 4*plans
+	planT := planVT + 20
+	for i := range plans {
+		u32(uint32(planT - (28 + 4*i)))
+	}
+	// plan vtable: 7 fields, operators (6) at table+4
+	u16(18)
+	u16(8)
+	for range 6 {
+		u16(0)
+	}
+	u16(4)
+	u16(0) // padding to 20 bytes
+	// plan table
+	u32(uint32(planT - planVT))
+	opsVec := planT + 8
+	u32(uint32(opsVec - (planT + 4)))
+	u32(uint32(ops))
+	opVT := opsVec + 4 + 4*ops
+	opT := opVT + 8
+	for j := range ops {
+		u32(uint32(opT - (opsVec + 4 + 4*j)))
+	}
+	u16(6) // op vtable: name (0) at table+4
+	u16(8)
+	u16(4)
+	u16(0)
+	u32(uint32(opT - opVT))
+	u32(4) // name string right after
+	u32(256)
+	b = append(b, bytes.Repeat([]byte("a"), 256)...)
+	return append(b, 0, 0, 0, 0)
+}
+
+// TestExecuTorchAmplified: a 64 KB program naming one operator a million times
+// (64 plans of 16,384 entries, all the same table) reads at most
+// maxExecuTorchEntries entries, reports the name once and says what was not
+// checked (before: a million names kept, 1.2 GB, 19 s).
+func TestExecuTorchAmplified(t *testing.T) {
+	b := amplifiedPTE(64, 1<<14)
+	fs, ns := scanBytes(t, "amplified.pte", b)
+	if len(fs) != 1 || scan.RuleID(fs[0]) != "executorch.custom_op" {
+		t.Fatalf("findings %+v", fs)
+	}
+	if len(ns) != 1 || !strings.Contains(ns[0].Reason, "entries in all were checked") {
+		t.Fatalf("not scanned %+v", ns)
+	}
+	if fs, ns := scanBytes(t, "small.pte", amplifiedPTE(2, 3)); len(fs) != 1 || len(ns) != 0 {
+		t.Fatalf("a small program built the same way: findings %+v, not scanned %+v", fs, ns)
 	}
 }

@@ -62,22 +62,70 @@ func TestExportArchive(t *testing.T) {
 	if len(fs) != 0 || len(ns) != 0 {
 		t.Fatalf("exported.pt2: findings %+v, not scanned %+v", fs, ns)
 	}
-	evil := rezip(t, real, func(name string, b []byte) []byte {
-		switch {
-		case strings.HasSuffix(name, "data/weights/weight_0"):
-			return []byte("\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.")
-		case strings.HasSuffix(name, "model_weights_config.json"):
+	evilPickle := []byte("\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.")
+	for _, c := range []struct {
+		name   string
+		member string // the member whose bytes become evilPickle
+		config func(b []byte) []byte
+	}{
+		{"a weight the config loads with pickle", "data/weights/weight_0", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"path_name": "weight_0", "is_param": true, "use_pickle": false`), []byte(`"path_name": "weight_0", "is_param": true, "use_pickle": true`), 1)
+		}},
+		{"a pickle the config calls raw (the config is the attacker's)", "data/weights/weight_0", nil},
+		{"a constant torch unpickles by its name (opaque_obj_N), called raw", "data/constants/opaque_obj_0", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"path_name": "tensor_0"`), []byte(`"path_name": "opaque_obj_0"`), 1)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			evil := rezip(t, real, func(name string, b []byte) []byte {
+				switch {
+				case strings.HasSuffix(name, "data/constants/tensor_0") && strings.HasSuffix(c.member, "opaque_obj_0"):
+					return nil
+				case strings.HasSuffix(name, c.member):
+					return evilPickle
+				case c.config != nil && strings.HasSuffix(name, "_config.json"):
+					return c.config(b)
+				}
+				return nil
+			})
+			if strings.HasSuffix(c.member, "opaque_obj_0") {
+				evil = renameMember(t, evil, "exported/data/constants/tensor_0", "exported/data/constants/opaque_obj_0", evilPickle)
+			}
+			fs, _ := scanBytes(t, "evil.pt2", evil)
+			if len(atOrAbove(fs, scan.Critical)) == 0 {
+				t.Fatalf("a member that calls os.system when unpickled: %+v", fs)
+			}
+		})
+	}
+}
+
+// renameMember rewrites zip bytes with member from renamed to, holding data.
+func renameMember(t *testing.T, zb []byte, from, to string, data []byte) []byte {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.zip")
+	if err := os.WriteFile(p, zb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		r, _ := f.Open()
+		b, _ := io.ReadAll(r)
+		r.Close()
+		name := f.Name
+		if name == from {
+			name, b = to, data
 		}
-		return nil
-	})
-	if !bytes.Contains(evil, []byte(`"weight_0", "is_param": true, "use_pickle": true`)) {
-		t.Fatal("the config was not rewritten")
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		w.Write(b)
 	}
-	fs, _ = scanBytes(t, "evil.pt2", evil)
-	if len(atOrAbove(fs, scan.Critical)) == 0 {
-		t.Fatalf("a weight loaded with pickle that calls os.system: %+v", fs)
-	}
+	zw.Close()
+	return out.Bytes()
 }
 
 // TestNativeCode: compiled code in a model (an AOTInductor package's shared

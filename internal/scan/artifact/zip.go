@@ -48,6 +48,7 @@ type zipEntry struct {
 	end        int64 // dataOff + compSize
 	localRead  bool  // the local header was read; if not, dataOff and end are lower bounds
 	storage    bool  // a tensor storage of a PyTorch archive in this zip: raw numbers
+	rawTensor  bool  // declared raw tensor bytes by a torch.export config (pt2.go)
 }
 
 // findEOCD locates the end of central directory record in the last 64 KiB.
@@ -714,6 +715,9 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 	}
 	if e.storage {
 		return nil // tensor storage: raw numbers, never unpickled
+	}
+	if e.rawTensor {
+		return s.scanRawTensor(ctx, ra, e, kind, l) // pt2.go
 	}
 	if kind == "pytorch" && strings.Contains(e.name, "/code/") && strings.HasSuffix(e.name, ".py") {
 		s.c.add(l, ruleTorchScript, -1, map[string]any{"member_name": e.name}, quote(e.name, 200))
