@@ -10,9 +10,26 @@ import (
 
 	"mirror/internal/apperr"
 	"mirror/internal/catalog"
+	"mirror/internal/llm"
 	"mirror/internal/scan"
 	"mirror/internal/ssrf"
 )
+
+// catalogEngine is an Engine over the catalog in yaml, the real provider
+// registry (no retries), an SSRF guard with no exceptions, and store (nil: none).
+func catalogEngine(t *testing.T, yaml string, store Store) *Engine {
+	t.Helper()
+	cat, err := catalog.Parse([]byte(yaml), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, err := ssrf.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := llm.NewRegistry(llm.Config{MaxRetries: -1})
+	return New(catalog.NewService(cat, reg, contained{}, catalog.Options{}), reg, guard, store, nil)
+}
 
 // TestDialTimeGuard: an endpoint that passed the check when the scan was created
 // but is at a private address when the scan runs (DNS rebinding, a changed record)

@@ -11,13 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"mirror/internal/auth"
-	"mirror/internal/catalog"
-	"mirror/internal/llm"
 	"mirror/internal/llm/llmtest"
 	"mirror/internal/scan"
 	"mirror/internal/scan/probe/probetest"
 	"mirror/internal/sqlstore"
-	"mirror/internal/ssrf"
 	"mirror/internal/storetest"
 )
 
@@ -33,7 +30,7 @@ func TestScanKeepsItsPacks(t *testing.T) {
 		ctx := context.Background()
 		db := newDB(t)
 		srv := llmtest.NewOpenAIServer(t, probetest.New(probetest.All).Handle, llmtest.NoAuth())
-		cat, err := catalog.Parse([]byte(`models:
+		e := catalogEngine(t, `models:
   default: {default_model: kettle}
   catalog:
     kettle:
@@ -41,16 +38,7 @@ func TestScanKeepsItsPacks(t *testing.T) {
       litellm_route: openai_compatible/kettle
       base_url: `+srv.BaseURL+`
       available: true
-`), "t.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		guard, err := ssrf.New(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := llm.NewRegistry(llm.Config{MaxRetries: -1})
-		e := New(catalog.NewService(cat, reg, contained{}, catalog.Options{}), reg, guard, db, nil)
+`, db)
 		owner := uuid.NewString()
 		if err := db.CreateUser(ctx, auth.User{ID: owner, Email: owner + "@example.com", Role: auth.RoleUser, CreatedAt: time.Now()}, "x"); err != nil {
 			t.Fatal(err)
