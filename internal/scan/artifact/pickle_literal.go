@@ -117,13 +117,8 @@ func (bigIntCheck) parse(s string) (string, bool) {
 		s = s[1:]
 	}
 	s = strings.ReplaceAll(s, "_", "")
-	if s == "" {
+	if !allDigits(s) {
 		return "", false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return "", false
-		}
 	}
 	return s, true
 }

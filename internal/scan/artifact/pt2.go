@@ -99,15 +99,6 @@ func exportConfigDir(dir, base string) (pkg, prefix string, ok bool) {
 	return "", "", false
 }
 
-func allDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // rawTensorNoise are the findings that numbers read as a format produce.
 var rawTensorNoise = setOf("pickle.corrupt", "pickle.invalid_protocol", "pickle.declared_length",
 	"pickle.frame_boundary", "pickle.trailing_data", "pickle.analysis_budget", "format.invalid")

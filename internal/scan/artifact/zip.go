@@ -477,13 +477,8 @@ func (s *scanner) parseLocal(ra io.ReaderAt, e *zipEntry, buf []byte, l loc) {
 // data/<digits> or .data/<digits>.
 func isTorchStorage(name string) bool {
 	i := strings.LastIndexByte(name, '/')
-	if i < 0 || i == len(name)-1 {
+	if i < 0 || !allDigits(name[i+1:]) {
 		return false
-	}
-	for _, c := range name[i+1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
 	}
 	dir := name[:i]
 	switch {
@@ -493,6 +488,16 @@ func isTorchStorage(name string) bool {
 		return true
 	}
 	return false
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // markTorchStorage marks the members that are tensor storages of a PyTorch
