@@ -247,10 +247,9 @@ type machine struct {
 	frameEnd int64
 	frameBad bool
 	// shared is set when a container is pushed a second time (GET, DUP), the
-	// precondition of an expansion; expansion once one is reported.
-	shared    bool
-	expansion bool
-	base      int64 // stream offset of the region's first byte; evidence offsets are relative to it
+	// precondition of an expansion (checkExpansion).
+	shared bool
+	base   int64 // stream offset of the region's first byte; evidence offsets are relative to it
 }
 
 // add records a finding at stream offset off (converted to the region's offsets).
@@ -571,15 +570,13 @@ func isContainer(k kind) bool {
 // their arguments and state. Entries past the kept maxItems count one each,
 // so a walk is a lower bound.
 func (m *machine) checkExpansion(top slot) {
-	if !m.shared || m.expansion || m.nvals <= 1 {
+	if !m.shared || m.nvals <= 1 {
 		return
 	}
 	memo := make([]float32, m.nvals) // 0: not walked; -1: on the walk's path
 	var walk func(s slot, depth int) float64
 	walk = func(s slot, depth int) float64 {
-		switch s.k {
-		case kTuple, kList, kDict, kSet, kObj:
-		default:
+		if !isContainer(s.k) {
 			return 1
 		}
 		p := m.val(s)
@@ -608,7 +605,6 @@ func (m *machine) checkExpansion(top slot) {
 		return w
 	}
 	if w := walk(top, 0); w > expansionWalk {
-		m.expansion = true
 		exp := int(min(math.Log2(w), 128))
 		m.add(rulePickleExpansion, -1, map[string]any{"walk_log2": exp}, exp, "shared containers nested in shared containers")
 	}
