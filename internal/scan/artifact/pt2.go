@@ -1,7 +1,6 @@
 package artifact
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"path"
@@ -20,7 +19,7 @@ import (
 // scanned like any member, because a config is the attacker's to write and
 // torch unpickles some members whatever it says (opaque_obj_N, a legacy
 // <model>.pt, everything under load_weights_from_disk); only what a misreading
-// of numbers produces is dropped (scanRawTensor).
+// of numbers produces is dropped (dropNumberNoise).
 
 // Bounds on the configs read from one zip.
 const (
@@ -103,16 +102,15 @@ func exportConfigDir(dir, base string) (pkg, prefix string, ok bool) {
 var rawTensorNoise = setOf("pickle.corrupt", "pickle.invalid_protocol", "pickle.declared_length",
 	"pickle.frame_boundary", "pickle.trailing_data", "pickle.analysis_budget", "format.invalid")
 
-// scanRawTensor scans a member declared raw tensor bytes like any other, into a
-// collector of its own, and keeps what that found only when some finding is
-// more than noise (an import, a call, an archive inside): then the member is
+// dropNumberNoise runs scan, the scan of a member declared raw tensor bytes,
+// into a collector of its own, and keeps what it found only when some finding
+// is more than noise (an import, a call, an archive inside): then the member is
 // not numbers, whatever the config says.
-func (s *scanner) scanRawTensor(ctx context.Context, ra io.ReaderAt, e zipEntry, kind string, l loc) error {
+func (s *scanner) dropNumberNoise(scan func() error) error {
 	outer := s.c
 	tmp := newCollector(s.opts)
 	s.c, s.a.c = tmp, tmp
-	e.rawTensor = false
-	err := s.scanZipMember(ctx, ra, e, kind, l)
+	err := scan()
 	s.c, s.a.c = outer, outer
 	for _, f := range tmp.findings {
 		if rule, _ := f.Evidence["rule"].(string); !rawTensorNoise[rule] {

@@ -722,8 +722,14 @@ func (s *scanner) scanZipMember(ctx context.Context, ra io.ReaderAt, e zipEntry,
 		return nil // tensor storage: raw numbers, never unpickled
 	}
 	if e.rawTensor {
-		return s.scanRawTensor(ctx, ra, e, kind, l) // pt2.go
+		return s.dropNumberNoise(func() error { return s.scanMemberData(ctx, ra, e, kind, l, child) }) // pt2.go
 	}
+	return s.scanMemberData(ctx, ra, e, kind, l, child)
+}
+
+// scanMemberData scans the data of a member that scanZipMember has checked
+// (its local header, encryption and storage status): child is its location.
+func (s *scanner) scanMemberData(ctx context.Context, ra io.ReaderAt, e zipEntry, kind string, l, child loc) error {
 	if kind == "pytorch" && strings.Contains(e.name, "/code/") && strings.HasSuffix(e.name, ".py") {
 		s.c.add(l, ruleTorchScript, -1, map[string]any{"member_name": e.name}, quote(e.name, 200))
 		return nil
