@@ -13,19 +13,18 @@ import (
 	"mirror/internal/scan"
 )
 
-// rezip copies the zip at p, passing each member's name and content through
-// edit (which returns the new content, or nil to keep it).
-func rezip(t *testing.T, p string, edit func(name string, b []byte) []byte) []byte {
+// rezip rebuilds the zip at p (buildZip, stored members) after edit has seen,
+// and may have changed, each member's name and data.
+func rezip(t *testing.T, p string, edit func(f *zipFile)) []byte {
 	t.Helper()
 	zr, err := zip.OpenReader(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
-	for _, f := range zr.File {
-		r, err := f.Open()
+	var files []zipFile
+	for _, m := range zr.File {
+		r, err := m.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,28 +33,20 @@ func rezip(t *testing.T, p string, edit func(name string, b []byte) []byte) []by
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nb := edit(f.Name, b); nb != nil {
-			b = nb
-		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
+		f := zipFile{name: m.Name, data: b}
+		edit(&f)
+		files = append(files, f)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return buildZip(t, files)
 }
 
 // TestExportArchive: torch.export.save's archive (testdata/real/torch/exported.pt2)
 // keeps weights and constants as raw tensor bytes, named by configs beside
-// them; those are storages, not pickles (before, a weight whose first float
-// byte was 0x80 was a medium corrupt pickle and the others were not scanned). A
-// member the config loads with pickle is still scanned as one.
+// them: what those bytes give when misread as a format is dropped (before, a
+// weight whose first float byte was 0x80 was a medium corrupt pickle and the
+// others were not scanned). A pickle is still found wherever it is: in a member
+// the config loads with pickle, in one the config calls raw, or in a constant
+// torch unpickles by its name.
 func TestExportArchive(t *testing.T) {
 	real := filepath.Join("testdata", "real", "torch", "exported.pt2")
 	fs, ns := scanFileT(t, real)
@@ -77,55 +68,22 @@ func TestExportArchive(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			evil := rezip(t, real, func(name string, b []byte) []byte {
+			evil := rezip(t, real, func(f *zipFile) {
 				switch {
-				case strings.HasSuffix(name, "data/constants/tensor_0") && strings.HasSuffix(c.member, "opaque_obj_0"):
-					return nil
-				case strings.HasSuffix(name, c.member):
-					return evilPickle
-				case c.config != nil && strings.HasSuffix(name, "_config.json"):
-					return c.config(b)
+				case strings.HasSuffix(c.member, "opaque_obj_0") && strings.HasSuffix(f.name, "data/constants/tensor_0"):
+					f.name, f.data = strings.TrimSuffix(f.name, "tensor_0")+"opaque_obj_0", evilPickle
+				case strings.HasSuffix(f.name, c.member):
+					f.data = evilPickle
+				case c.config != nil && strings.HasSuffix(f.name, "_config.json"):
+					f.data = c.config(f.data)
 				}
-				return nil
 			})
-			if strings.HasSuffix(c.member, "opaque_obj_0") {
-				evil = renameMember(t, evil, "exported/data/constants/tensor_0", "exported/data/constants/opaque_obj_0", evilPickle)
-			}
 			fs, _ := scanBytes(t, "evil.pt2", evil)
 			if len(atOrAbove(fs, scan.Critical)) == 0 {
 				t.Fatalf("a member that calls os.system when unpickled: %+v", fs)
 			}
 		})
 	}
-}
-
-// renameMember rewrites zip bytes with member from renamed to, holding data.
-func renameMember(t *testing.T, zb []byte, from, to string, data []byte) []byte {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "in.zip")
-	if err := os.WriteFile(p, zb, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	zr, err := zip.OpenReader(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	zw := zip.NewWriter(&out)
-	for _, f := range zr.File {
-		r, _ := f.Open()
-		b, _ := io.ReadAll(r)
-		r.Close()
-		name := f.Name
-		if name == from {
-			name, b = to, data
-		}
-		w, _ := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		w.Write(b)
-	}
-	zw.Close()
-	return out.Bytes()
 }
 
 // TestNativeCode: compiled code in a model (an AOTInductor package's shared
@@ -150,14 +108,9 @@ func TestNativeCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
-	w, _ := zw.Create("aoti/data/aotinductor/model/c5cp.wrapper.so")
-	w.Write(head)
-	w, _ = zw.Create("aoti/archive_format")
-	w.Write([]byte("pt2"))
-	zw.Close()
-	fs, _ = scanBytes(t, "aoti.pt2", zb.Bytes())
+	aoti := buildZip(t, []zipFile{{name: "aoti/data/aotinductor/model/c5cp.wrapper.so", data: head, deflate: true},
+		{name: "aoti/archive_format", data: []byte("pt2"), deflate: true}})
+	fs, _ = scanBytes(t, "aoti.pt2", aoti)
 	if len(fs) != 1 || scan.RuleID(fs[0]) != "container.native_code" || fs[0].Severity != scan.Medium {
 		t.Fatalf("an AOTInductor package: %+v", fs)
 	}
