@@ -30,13 +30,14 @@ const (
 // markExportWeights marks the members that a torch.export archive's configs
 // declare raw tensor bytes.
 func markExportWeights(ra io.ReaderAt, entries []zipEntry) {
-	var pkgs map[string]bool // <pkg>/ of each archive_format member
+	var pkgs map[string]bool // <pkg>/ of each archive_format member, lower-cased
 	for _, e := range entries {
-		if dir, base := path.Split(strings.ToLower(e.name)); base == "archive_format" {
+		// every zip passes here: compare without lower-casing each name
+		if dir, base := path.Split(e.name); strings.EqualFold(base, "archive_format") {
 			if pkgs == nil {
 				pkgs = map[string]bool{}
 			}
-			pkgs[dir] = true
+			pkgs[strings.ToLower(dir)] = true
 		}
 	}
 	if pkgs == nil {
